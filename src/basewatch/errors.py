@@ -1,0 +1,42 @@
+"""The exception tree. Every error basewatch raises on purpose derives from `Error`.
+
+Messages say what was wrong and what to do; the CLI maps each family to an exit code.
+"""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Root of every basewatch error."""
+
+
+class UsageError(Error):
+    """The caller asked for something that cannot be done (bad reference, bad option)."""
+
+
+class ImageError(Error):
+    """An image could not be read, or is invalid or hostile (bad digest, path escape...)."""
+
+
+class ImageNotFound(ImageError):
+    """The reference names nothing that exists (missing file, unknown tag, no platform)."""
+
+
+class DigestMismatch(ImageError):
+    """A blob's content does not hash to the digest that names it."""
+
+
+class UnsafePath(ImageError):
+    """A layer entry tries to leave the image root (`..`, absolute hardlink escape)."""
+
+
+class PackageDatabaseError(Error):
+    """A package database is malformed; detectors turn this into a warning and a partial result."""
+
+
+class CacheError(Error):
+    """The analysis cache cannot be read or written."""
+
+
+class OutputError(Error):
+    """A report could not be written."""

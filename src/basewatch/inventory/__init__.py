@@ -1,0 +1,1 @@
+"""Detectors that turn image files into packages and OS facts."""

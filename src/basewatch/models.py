@@ -1,0 +1,217 @@
+"""Frozen value objects shared by every layer of basewatch."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class PackageType(StrEnum):
+    """The kind of package, spelled as its purl type."""
+
+    DEB = "deb"
+    APK = "apk"
+    RPM = "rpm"
+    PYPI = "pypi"
+    NPM = "npm"
+    GOLANG = "golang"
+    MAVEN = "maven"
+
+
+class Origin(StrEnum):
+    """Whether a package comes from the base image or from the layers built on it."""
+
+    UNKNOWN = "unknown"
+    BASE = "base"
+    APP = "app"
+
+
+class EntryKind(StrEnum):
+    """What one tar entry (or directory entry) of a layer is."""
+
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    WHITEOUT = "whiteout"  # `.wh.NAME`: NAME is deleted from lower layers
+    OPAQUE = "opaque"  # `.wh..wh..opq`: the directory hides everything below it
+    OTHER = "other"  # devices, fifos: kept in the index, never read
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """One installed package, with the evidence that proves it.
+
+    Detectors fill name/version/type and what their database says; `ecosystem`, `purl`,
+    `layer` and `origin` are filled in once the whole image is known (see `inventory.finalize`).
+    """
+
+    name: str
+    version: str
+    type: PackageType
+    arch: str = ""
+    source_name: str = ""
+    source_version: str = ""
+    licenses: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    # Type-specific facts (apk commit, rpm vendor, Go version, wheel tags...), sorted by key.
+    metadata: tuple[tuple[str, str], ...] = ()
+    # For language packages: the purl namespace (Maven groupId, npm scope, Go module path prefix).
+    namespace: str = ""
+    ecosystem: str = ""
+    purl: str = ""
+    layer: str = ""
+    origin: Origin = Origin.UNKNOWN
+
+    def meta(self, key: str) -> str:
+        """The metadata value for `key`, or "" when absent."""
+        for k, v in self.metadata:
+            if k == key:
+                return v
+        return ""
+
+    def identity(self) -> tuple[str, str, str, str, str]:
+        """What makes two records the same package (used to follow a package across layers)."""
+        return (self.type.value, self.namespace, self.name, self.version, self.arch)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["type"] = self.type.value
+        data["origin"] = self.origin.value
+        data["licenses"] = list(self.licenses)
+        data["evidence"] = list(self.evidence)
+        data["metadata"] = {k: v for k, v in self.metadata}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Package:
+        return cls(
+            name=data["name"],
+            version=data["version"],
+            type=PackageType(data["type"]),
+            arch=data.get("arch", ""),
+            source_name=data.get("source_name", ""),
+            source_version=data.get("source_version", ""),
+            licenses=tuple(data.get("licenses", ())),
+            evidence=tuple(data.get("evidence", ())),
+            metadata=tuple(sorted(data.get("metadata", {}).items())),
+            namespace=data.get("namespace", ""),
+            ecosystem=data.get("ecosystem", ""),
+            purl=data.get("purl", ""),
+            layer=data.get("layer", ""),
+            origin=Origin(data.get("origin", "unknown")),
+        )
+
+
+def make_metadata(**values: str | None) -> tuple[tuple[str, str], ...]:
+    """Metadata pairs from keyword arguments, dropping empty values, sorted by key."""
+    return tuple(sorted((k, v) for k, v in values.items() if v))
+
+
+@dataclass(frozen=True, slots=True)
+class OSInfo:
+    """The distribution an image is built from."""
+
+    id: str  # os-release ID: debian, ubuntu, alpine, rhel, almalinux, sles, ...
+    version_id: str = ""
+    version_codename: str = ""
+    pretty_name: str = ""
+    id_like: tuple[str, ...] = ()
+    # Which file(s) said so, or "inferred from package base-files" and the like.
+    evidence: tuple[str, ...] = ()
+    distroless: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["id_like"] = list(self.id_like)
+        data["evidence"] = list(self.evidence)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    """One layer of an image, as its manifest and config describe it."""
+
+    index: int
+    diff_id: str  # sha256 of the uncompressed tar; "" for a `dir:` source
+    digest: str = ""  # digest of the blob as stored (compressed or not)
+    size: int = 0  # stored size in bytes
+    media_type: str = ""
+    created_by: str = ""  # the history instruction that produced it, when known
+    empty_history: tuple[str, ...] = field(default=())  # history lines with no layer before it
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["empty_history"] = list(self.empty_history)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What is known of an image before any layer is read."""
+
+    reference: str  # as the user gave it
+    source_type: str  # docker-archive, oci, dir, rootfs
+    manifest_digest: str = ""
+    config_digest: str = ""
+    os: str = ""
+    architecture: str = ""
+    variant: str = ""
+    created: str = ""
+    layers: tuple[LayerInfo, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    repo_tags: tuple[str, ...] = ()
+
+    @property
+    def platform(self) -> str:
+        parts = [p for p in (self.os, self.architecture, self.variant) if p]
+        return "/".join(parts)
+
+    def base_name(self) -> str:
+        """`org.opencontainers.image.base.name` from annotations, else from labels."""
+        return _lookup(self.annotations, self.labels, "org.opencontainers.image.base.name")
+
+    def base_digest(self) -> str:
+        return _lookup(self.annotations, self.labels, "org.opencontainers.image.base.digest")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "source_type": self.source_type,
+            "manifest_digest": self.manifest_digest,
+            "config_digest": self.config_digest,
+            "platform": self.platform,
+            "created": self.created,
+            "repo_tags": list(self.repo_tags),
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "base_name": self.base_name(),
+            "base_digest": self.base_digest(),
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+
+def _lookup(first: tuple[tuple[str, str], ...], second: tuple[tuple[str, str], ...], key: str) -> str:
+    for pairs in (first, second):
+        for k, v in pairs:
+            if k == key:
+                return v
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """Everything basewatch found in one image: the result of `basewatch sbom`."""
+
+    image: ImageInfo
+    os: OSInfo | None
+    packages: tuple[Package, ...]
+    # Problems that make the result partial (corrupt database, unreadable file), one line each.
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.warnings)
