@@ -194,7 +194,9 @@ class ImageInfo:
         }
 
 
-def _lookup(first: tuple[tuple[str, str], ...], second: tuple[tuple[str, str], ...], key: str) -> str:
+def _lookup(
+    first: tuple[tuple[str, str], ...], second: tuple[tuple[str, str], ...], key: str
+) -> str:
     for pairs in (first, second):
         for k, v in pairs:
             if k == key:

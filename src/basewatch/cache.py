@@ -1,0 +1,68 @@
+"""The on-disk cache of per-layer analyses, content-addressed by layer diffID.
+
+Writes are atomic (temporary file + rename), so an interrupted scan never leaves a half-written
+entry; an unreadable entry is treated as a miss and rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from basewatch.errors import CacheError
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """The per-user cache directory (XDG on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("basewatch"))
+
+
+class AnalysisCache:
+    """JSON documents stored under `root/layers/<algorithm>/<hex>/<detectors key>.json`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, layer_digest: str, detectors_key: str) -> Path:
+        algorithm, _, hexpart = layer_digest.partition(":")
+        if not hexpart or not hexpart.isalnum() or not algorithm.isalnum():
+            raise CacheError(f"{layer_digest!r} cannot name a cache entry")
+        return self.root / "layers" / algorithm / hexpart / f"{detectors_key}.json"
+
+    def get(self, layer_digest: str, detectors_key: str) -> dict[str, Any] | None:
+        path = self._path(layer_digest, detectors_key)
+        try:
+            with path.open("rb") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable cache entry %s: %s", path, exc)
+            return None
+        return data if isinstance(data, dict) else None
+
+    def put(self, layer_digest: str, detectors_key: str, data: dict[str, Any]) -> None:
+        path = self._path(layer_digest, detectors_key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(data, handle, separators=(",", ":"))
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise CacheError(f"cannot write the analysis cache at {self.root}: {exc}") from exc
+
+    def scratch_dir(self) -> Path:
+        return self.root / "tmp"

@@ -1,0 +1,16 @@
+"""Process exit codes, documented in the README; stable across releases."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FINDINGS = 1  # reserved: a policy failed (vulnerabilities above the threshold)
+    USAGE = 2  # bad arguments or an ambiguous reference
+    IMAGE_ERROR = 3  # the image cannot be read, or is invalid or hostile
+    PARTIAL = 4  # the report was written, but some of the image could not be analysed
+    OUTPUT_ERROR = 5  # the report could not be written
+    INTERRUPTED = 130
+    INTERNAL = 70  # a bug: please report it

@@ -1,0 +1,106 @@
+"""The `basewatch` command line: parse arguments, call the library, render, exit."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from basewatch import __version__
+from basewatch.cli.exit_codes import ExitCode
+from basewatch.errors import Error, ImageError, OutputError, UsageError
+
+FORMATS = ("table", "json", "cyclonedx-json", "spdx-json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="basewatch",
+        description="Container base-image security: inventory, SBOMs and more.",
+    )
+    parser.add_argument("--version", action="version", version=f"basewatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sbom = commands.add_parser(
+        "sbom",
+        help="list every package in an image and write an SBOM",
+        description=(
+            "IMAGE is docker-archive:PATH[:REPO:TAG], oci:PATH[:TAG|@DIGEST] (layout directory "
+            "or tar), dir:PATH (unpacked root filesystem), rootfs:PATH.tar[.gz|.zst], or a bare "
+            "path whose kind is detected."
+        ),
+    )
+    sbom.add_argument("image", metavar="IMAGE")
+    sbom.add_argument("-f", "--format", choices=FORMATS, default="table")
+    sbom.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    sbom.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
+    sbom.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
+    sbom.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    sbom.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="basewatch: %(levelname)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    try:
+        match args.command:
+            case "sbom":
+                return _sbom(args)
+            case _:  # pragma: no cover - argparse refuses unknown commands
+                return ExitCode.USAGE
+    except UsageError as exc:
+        return _fail(exc, ExitCode.USAGE)
+    except ImageError as exc:
+        return _fail(exc, ExitCode.IMAGE_ERROR)
+    except OutputError as exc:
+        return _fail(exc, ExitCode.OUTPUT_ERROR)
+    except Error as exc:
+        return _fail(exc, ExitCode.INTERNAL)
+    except KeyboardInterrupt:
+        print("basewatch: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except Exception as exc:  # a bug: say so plainly; the traceback only with --verbose
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        print(
+            f"basewatch: internal error: {exc!r} (run with --verbose for details, and please "
+            "report it)",
+            file=sys.stderr,
+        )
+        return ExitCode.INTERNAL
+
+
+def _fail(exc: Exception, code: ExitCode) -> int:
+    print(f"basewatch: error: {exc}", file=sys.stderr)
+    return code
+
+
+def _sbom(args: argparse.Namespace) -> int:
+    from basewatch.cli.output import write_output
+    from basewatch.cli.progress import progress_for
+    from basewatch.report.base import Format, reporter_for
+    from basewatch.scan import Scanner
+
+    with progress_for(quiet=args.quiet) as progress:
+        scanner = Scanner.default(
+            cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
+        )
+        inventory = scanner.inventory(args.image, platform=args.platform)
+    data = reporter_for(Format(args.format)).render(inventory)
+    write_output(data, args.output)
+    for warning in inventory.warnings:
+        print(f"basewatch: warning: {warning}", file=sys.stderr)
+    if inventory.partial:
+        print("basewatch: warning: the inventory is partial (see warnings above)", file=sys.stderr)
+        return ExitCode.PARTIAL
+    return ExitCode.OK

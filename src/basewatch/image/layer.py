@@ -1,0 +1,258 @@
+"""Streaming one layer: decompress, verify, and turn tar members into safe entries."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import stat
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, cast
+
+from basewatch.errors import ImageError, UnsafePath
+from basewatch.image.digest import HashingReader
+from basewatch.models import EntryKind
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One entry of a layer, with a normalised absolute path ("/etc/os-release").
+
+    For WHITEOUT the path is the deleted path; for OPAQUE it is the directory made opaque.
+    `link` is the raw symlink target, or the normalised hardlink target.
+    """
+
+    path: str
+    kind: EntryKind
+    size: int = 0
+    mode: int = 0
+    link: str = ""
+
+    def to_row(self) -> list[object]:
+        return [self.path, self.kind.value, self.size, self.mode, self.link]
+
+    @classmethod
+    def from_row(cls, row: list[object]) -> FileEntry:
+        path, kind, size, mode, link = row
+        assert isinstance(path, str) and isinstance(kind, str) and isinstance(link, str)
+        assert isinstance(size, int) and isinstance(mode, int)
+        return cls(path, EntryKind(kind), size, mode, link)
+
+
+# A reader for the entry's content, valid only until the iteration moves on; None unless FILE.
+Opener = Callable[[], BinaryIO]
+
+
+def normalize_path(name: str, what: str) -> str:
+    """The absolute, normalised form of a tar member name; refuses any `..` component."""
+    parts = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise UnsafePath(f"{what}: entry {name!r} climbs out of the image root with '..'")
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _peek_reader(raw: BinaryIO) -> tuple[bytes, BinaryIO]:
+    head = raw.read(4)
+    return head, _Prepend(head, raw)  # type: ignore[return-value]
+
+
+class _Prepend:
+    """A forward-only reader that returns `head` before the rest of `raw`."""
+
+    def __init__(self, head: bytes, raw: BinaryIO) -> None:
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n < 0:
+                data, self._head = self._head + self._raw.read(), b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            if len(data) < n:
+                data += self._raw.read(n - len(data))
+            return data
+        return self._raw.read(n)
+
+    def readable(self) -> bool:
+        return True
+
+
+def decompressed(raw: BinaryIO, what: str) -> BinaryIO:
+    """Wrap `raw` so that reads return the uncompressed layer (gzip, zstd or plain tar)."""
+    head, reader = _peek_reader(raw)
+    if head.startswith(_GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=reader, mode="rb")  # type: ignore[return-value]
+    if head == _ZSTD_MAGIC:
+        import zstandard
+
+        stream = zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
+        return cast(BinaryIO, stream)
+    return reader
+
+
+def _decode_error(exc: BaseException, what: str) -> ImageError:
+    if isinstance(exc, EOFError):
+        return ImageError(f"{what}: compressed data ends early (the blob is truncated)")
+    return ImageError(f"{what}: cannot decompress or read the layer ({exc})")
+
+
+class UnreadableEntry(ImageError):
+    """One file of a `dir:` source cannot be opened (permissions, swapped for a symlink)."""
+
+
+def _zstd_error() -> type[Exception]:
+    try:
+        import zstandard
+    except ImportError:  # pragma: no cover - zstandard is a dependency
+        return zlib.error
+    return zstandard.ZstdError
+
+
+# What reading a broken layer stream raises: turned into ImageError by translate_read_errors.
+STREAM_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError,
+    zlib.error,
+    gzip.BadGzipFile,
+    tarfile.TarError,
+    _zstd_error(),
+)
+
+
+@contextlib.contextmanager
+def translate_read_errors(what: str) -> Iterator[None]:
+    """Turn decompression and tar errors raised inside the block into ImageError."""
+    try:
+        yield
+    except ImageError:
+        raise
+    except STREAM_ERRORS as exc:
+        raise _decode_error(exc, what) from exc
+
+
+class TarLayerStream:
+    """One pass over a layer tar (compressed or not), yielding its entries in order.
+
+    The uncompressed stream is hashed: after `entries()` is exhausted, `diff_id` holds its
+    digest, and when `expected_diff_id` was given a mismatch raises DigestMismatch naming `what`.
+    Errors from decompression or tar parsing raised while iterating become ImageError.
+    """
+
+    def __init__(self, raw: BinaryIO, what: str, expected_diff_id: str = "") -> None:
+        self._raw = raw
+        self._what = what
+        self._expected = expected_diff_id
+        self.diff_id = ""
+
+    def entries(self) -> Iterator[tuple[FileEntry, Opener | None]]:
+        what = self._what
+        with translate_read_errors(what):
+            plain = decompressed(self._raw, what)
+            hashing = HashingReader(plain, self._expected or "sha256:", f"{what} (diffID)")
+            with tarfile.open(fileobj=hashing, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    entry = _entry_for(member, what)
+                    if entry is None:
+                        continue
+                    opener: Opener | None = None
+                    if entry.kind is EntryKind.FILE:
+                        opener = _opener(tar, member)
+                    yield entry, opener
+            if self._expected:
+                hashing.verify()
+            else:
+                hashing.drain()
+            self.diff_id = hashing.hexdigest()
+
+
+def _opener(tar: tarfile.TarFile, member: tarfile.TarInfo) -> Opener:
+    def open_member() -> BinaryIO:
+        handle = tar.extractfile(member)
+        assert handle is not None  # regular files always have content
+        return cast(BinaryIO, handle)
+
+    return open_member
+
+
+def _entry_for(member: tarfile.TarInfo, what: str) -> FileEntry | None:
+    path = normalize_path(member.name, what)
+    if path == "/":
+        return None
+    parent, _, base = path.rpartition("/")
+    parent = parent or "/"
+    if base.startswith(WHITEOUT_PREFIX):
+        if base == OPAQUE_MARKER:
+            return FileEntry(parent, EntryKind.OPAQUE)
+        if base.startswith(".wh..wh."):
+            return None  # aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not content
+        target = base[len(WHITEOUT_PREFIX) :]
+        if target in ("", ".", ".."):
+            raise UnsafePath(f"{what}: whiteout {member.name!r} names no file")
+        return FileEntry(f"{parent.rstrip('/')}/{target}", EntryKind.WHITEOUT)
+    mode = member.mode & 0o7777
+    if member.isreg():
+        return FileEntry(path, EntryKind.FILE, member.size, mode)
+    if member.isdir():
+        return FileEntry(path, EntryKind.DIR, 0, mode)
+    if member.issym():
+        return FileEntry(path, EntryKind.SYMLINK, 0, mode, member.linkname)
+    if member.islnk():
+        target = normalize_path(member.linkname, what)
+        return FileEntry(path, EntryKind.HARDLINK, member.size, mode, target)
+    return FileEntry(path, EntryKind.OTHER, 0, mode)
+
+
+def iter_dir_entries(root: str) -> Iterator[tuple[FileEntry, Opener | None]]:
+    """Walk an unpacked root filesystem without following any symlink, like one layer."""
+    import os
+
+    root_fd_path = os.path.abspath(root)
+
+    def walk(rel: str) -> Iterator[tuple[FileEntry, Opener | None]]:
+        host_dir = root_fd_path + rel
+        try:
+            with os.scandir(host_dir) as it:
+                children = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise ImageError(f"dir:{root}: cannot list {rel or '/'} ({exc.strerror})") from exc
+        for child in children:
+            path = f"{rel}/{child.name}"
+            st = child.stat(follow_symlinks=False)
+            mode = stat.S_IMODE(st.st_mode)
+            if stat.S_ISDIR(st.st_mode):
+                yield FileEntry(path, EntryKind.DIR, 0, mode), None
+                yield from walk(path)
+            elif stat.S_ISLNK(st.st_mode):
+                yield FileEntry(path, EntryKind.SYMLINK, 0, mode, os.readlink(child.path)), None
+            elif stat.S_ISREG(st.st_mode):
+                yield FileEntry(path, EntryKind.FILE, st.st_size, mode), _host_opener(child.path)
+            else:
+                yield FileEntry(path, EntryKind.OTHER, 0, mode), None
+
+    yield from walk("")
+
+
+def _host_opener(host_path: str) -> Opener:
+    import os
+
+    def open_file() -> BinaryIO:
+        # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, never followed.
+        try:
+            fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            raise UnreadableEntry(f"{host_path}: cannot read ({exc.strerror})") from exc
+        return os.fdopen(fd, "rb")
+
+    return open_file

@@ -1,0 +1,695 @@
+"""Image sources: one `ImageSource` interface over every way an image can be stored locally.
+
+`open_source(reference)` picks the source from its prefix (`docker-archive:`, `oci:`, `dir:`,
+`rootfs:`) or, for a bare path, from what the path contains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import platform as host_platform
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from basewatch.errors import ImageError, ImageNotFound, UsageError
+from basewatch.image.digest import HashingReader, digest_bytes, parse_digest, verify_bytes
+from basewatch.image.layer import FileEntry, Opener, TarLayerStream, iter_dir_entries
+from basewatch.image.store import DirStore, FileStore, TarStore, read_small
+from basewatch.models import ImageInfo, LayerInfo
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
+REF_NAME = "org.opencontainers.image.ref.name"
+PREFIXES = ("docker-archive", "oci", "dir", "rootfs")
+
+
+class LayerReader(Protocol):
+    """Entries of one layer, streamed once; `diff_id` is known once the stream is exhausted."""
+
+    diff_id: str
+
+    def entries(self) -> Iterator[tuple[FileEntry, Opener | None]]: ...
+
+
+class OpenImage(Protocol):
+    """An image whose manifest and config have been read and verified."""
+
+    info: ImageInfo
+
+    def layer(self, layer: LayerInfo) -> contextlib.AbstractContextManager[LayerReader]:
+        """Open one layer for a single forward pass; blob digest and diffID are verified."""
+        ...
+
+
+class ImageSource(Protocol):
+    """Where an image comes from. `open` reads and verifies its metadata."""
+
+    reference: str
+
+    def open(self, platform: str | None = None) -> contextlib.AbstractContextManager[OpenImage]: ...
+
+
+# --- platforms -----------------------------------------------------------------------------------
+
+_MACHINES = {
+    "x86_64": ("amd64", ""),
+    "amd64": ("amd64", ""),
+    "aarch64": ("arm64", ""),
+    "arm64": ("arm64", ""),
+    "armv7l": ("arm", "v7"),
+    "armv6l": ("arm", "v6"),
+    "i386": ("386", ""),
+    "i686": ("386", ""),
+    "ppc64le": ("ppc64le", ""),
+    "s390x": ("s390x", ""),
+    "riscv64": ("riscv64", ""),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        parts = text.strip().split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise UsageError(f"--platform {text!r}: expected OS/ARCH[/VARIANT], e.g. linux/arm64")
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+
+    @classmethod
+    def host(cls) -> Platform:
+        arch, variant = _MACHINES.get(
+            host_platform.machine().lower(), (host_platform.machine(), "")
+        )
+        return cls("linux", arch, variant)
+
+    def matches(self, data: dict[str, Any]) -> bool:
+        if data.get("os") != self.os or data.get("architecture") != self.architecture:
+            return False
+        variant = str(data.get("variant", ""))
+        if self.variant and variant and variant != self.variant:
+            return False
+        return not (self.variant and not variant and self.architecture == "arm")
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+# --- helpers shared by OCI layouts and docker archives -------------------------------------------
+
+
+def _json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImageError(f"{what} is not valid JSON ({exc})") from exc
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ImageError(f"{what}: expected a JSON object")
+    return value
+
+
+def _str_pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in value.items()))
+
+
+def _layers_from_config(
+    config: dict[str, Any], what: str, blobs: list[tuple[str, int, str]]
+) -> tuple[LayerInfo, ...]:
+    """Pair the config's diffIDs and history with the manifest's layer blobs."""
+    rootfs = _object(config.get("rootfs"), f"{what}: config rootfs")
+    diff_ids = rootfs.get("diff_ids")
+    if not isinstance(diff_ids, list):
+        raise ImageError(f"{what}: config has no rootfs.diff_ids list")
+    if len(diff_ids) != len(blobs):
+        raise ImageError(
+            f"{what}: the manifest lists {len(blobs)} layers but the config {len(diff_ids)} diffIDs"
+        )
+    history = config.get("history") if isinstance(config.get("history"), list) else []
+    created: list[tuple[str, tuple[str, ...]]] = []
+    pending: list[str] = []
+    for item in history or []:
+        if not isinstance(item, dict):
+            continue
+        line = str(item.get("created_by", ""))
+        if item.get("empty_layer"):
+            pending.append(line)
+        else:
+            created.append((line, tuple(pending)))
+            pending = []
+    if len(created) != len(blobs):
+        created = [("", ())] * len(blobs)  # history that does not line up says nothing reliable
+    layers = []
+    for index, (diff_id, (digest, size, media_type), (line, empty)) in enumerate(
+        zip(diff_ids, blobs, created, strict=True)
+    ):
+        layers.append(
+            LayerInfo(
+                index=index,
+                diff_id=parse_digest(diff_id, f"{what}: diffID of layer {index}"),
+                digest=digest,
+                size=size,
+                media_type=media_type,
+                created_by=line,
+                empty_history=empty,
+            )
+        )
+    return tuple(layers)
+
+
+def _image_info(
+    reference: str,
+    source_type: str,
+    config: dict[str, Any],
+    config_digest: str,
+    layers: tuple[LayerInfo, ...],
+    manifest_digest: str = "",
+    annotations: tuple[tuple[str, str], ...] = (),
+    repo_tags: tuple[str, ...] = (),
+) -> ImageInfo:
+    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    return ImageInfo(
+        reference=reference,
+        source_type=source_type,
+        manifest_digest=manifest_digest,
+        config_digest=config_digest,
+        os=str(config.get("os", "")),
+        architecture=str(config.get("architecture", "")),
+        variant=str(config.get("variant", "")),
+        created=str(config.get("created", "")),
+        layers=layers,
+        labels=_str_pairs((inner or {}).get("Labels")),
+        annotations=annotations,
+        repo_tags=repo_tags,
+    )
+
+
+class _BlobLayer:
+    """A layer stored as a blob of a FileStore: hashed as stored and once decompressed."""
+
+    def __init__(self, raw: BinaryIO, layer: LayerInfo, label: str) -> None:
+        what = f"{label}: layer {layer.index} ({layer.digest or layer.diff_id})"
+        if layer.media_type.endswith("+encrypted"):
+            raise ImageError(f"{what}: encrypted layers ({layer.media_type}) cannot be read")
+        self._blob = HashingReader(raw, layer.digest, what) if layer.digest else None
+        stream_source: BinaryIO = self._blob if self._blob else raw  # type: ignore[assignment]
+        self._stream = TarLayerStream(stream_source, what, layer.diff_id)
+        self.diff_id = layer.diff_id
+
+    def entries(self) -> Iterator[tuple[FileEntry, Opener | None]]:
+        yield from self._stream.entries()
+        if self._blob is not None:
+            self._blob.verify()
+        self.diff_id = self._stream.diff_id
+
+
+class _StoreImage:
+    def __init__(self, store: FileStore, info: ImageInfo, paths: dict[int, str]) -> None:
+        self.store = store
+        self.info = info
+        self._paths = paths
+
+    @contextlib.contextmanager
+    def layer(self, layer: LayerInfo) -> Iterator[LayerReader]:
+        name = self._paths[layer.index]
+        if not self.store.exists(name):
+            raise ImageError(
+                f"{self.store.label}: the manifest names layer blob {layer.digest or name}, "
+                "which is not in the image"
+            )
+        with self.store.open(name) as raw:
+            yield _BlobLayer(raw, layer, self.store.label)
+
+
+# --- OCI image layout ----------------------------------------------------------------------------
+
+
+class OciLayoutSource:
+    """`oci:PATH[:TAG|@DIGEST]`, PATH an OCI image layout directory or a tar of one."""
+
+    def __init__(self, path: Path, tag: str = "", digest: str = "", reference: str = "") -> None:
+        self.path = path
+        self.tag = tag
+        self.digest = digest
+        self.reference = reference or f"oci:{path}"
+
+    @contextlib.contextmanager
+    def open(self, platform: str | None = None) -> Iterator[OpenImage]:
+        store = _open_store(self.path)
+        try:
+            yield self._read(store, Platform.parse(platform) if platform else None)
+        finally:
+            store.close()
+
+    def _read(self, store: FileStore, wanted: Platform | None) -> _StoreImage:
+        label = store.label
+        if not store.exists("oci-layout"):
+            raise ImageError(f"{label}: not an OCI image layout (no oci-layout file)")
+        index = _object(
+            _json(read_small(store, "index.json", "index"), f"{label}: index.json"), label
+        )
+        descriptor = self._pick_from_index(index, label, wanted)
+        seen: set[str] = set()
+        while True:
+            media_type, manifest_digest = descriptor.get("mediaType"), str(descriptor.get("digest"))
+            if manifest_digest in seen:
+                raise ImageError(f"{label}: index {manifest_digest} refers to itself")
+            seen.add(manifest_digest)
+            data = self._blob(store, descriptor, "manifest")
+            document = _object(_json(data, f"{label}: {manifest_digest}"), label)
+            media_type = document.get("mediaType", media_type)
+            if media_type in INDEX_TYPES or (media_type is None and "manifests" in document):
+                descriptor = _pick_platform(
+                    document, wanted or Platform.host(), label, explicit=bool(wanted)
+                )
+                continue
+            if media_type == "application/vnd.docker.distribution.manifest.v1+json":
+                raise ImageError(f"{label}: Docker schema 1 manifests are not supported")
+            break
+        config_descriptor = _object(document.get("config"), f"{label}: manifest config")
+        config_digest = parse_digest(config_descriptor.get("digest"), f"{label}: config digest")
+        config_data = self._blob(store, config_descriptor, "config")
+        config = _object(_json(config_data, f"{label}: config"), f"{label}: config")
+        layer_descriptors = document.get("layers")
+        if not isinstance(layer_descriptors, list):
+            raise ImageError(f"{label}: manifest {manifest_digest} has no layers list")
+        blobs = []
+        paths = {}
+        for i, item in enumerate(layer_descriptors):
+            item = _object(item, f"{label}: layer descriptor {i}")
+            digest = parse_digest(item.get("digest"), f"{label}: layer {i} digest")
+            size = item.get("size", 0)
+            blobs.append(
+                (digest, size if isinstance(size, int) else 0, str(item.get("mediaType", "")))
+            )
+            paths[i] = _blob_path(digest)
+        layers = _layers_from_config(config, label, blobs)
+        info = _image_info(
+            self.reference,
+            "oci",
+            config,
+            config_digest,
+            layers,
+            manifest_digest=manifest_digest,
+            annotations=_str_pairs(document.get("annotations")),
+        )
+        if (
+            wanted is not None
+            and info.os
+            and not wanted.matches(
+                {"os": info.os, "architecture": info.architecture, "variant": info.variant}
+            )
+        ):
+            raise ImageNotFound(f"{label}: the image is {info.platform}, not {wanted}")
+        return _StoreImage(store, info, paths)
+
+    @staticmethod
+    def _blob(store: FileStore, descriptor: dict[str, Any], what: str) -> bytes:
+        digest = parse_digest(descriptor.get("digest"), f"{store.label}: {what} digest")
+        name = _blob_path(digest)
+        if not store.exists(name):
+            raise ImageError(f"{store.label}: {what} blob {digest} is missing from the layout")
+        data = read_small(store, name, what)
+        verify_bytes(data, digest, f"{store.label}: {what} blob {digest}")
+        return data
+
+    def _pick_from_index(
+        self, index: dict[str, Any], label: str, wanted: Platform | None
+    ) -> dict[str, Any]:
+        manifests = index.get("manifests")
+        if not isinstance(manifests, list) or not manifests:
+            raise ImageError(f"{label}: index.json lists no images (the layout is empty)")
+        entries = [_object(m, f"{label}: index entry") for m in manifests]
+        if self.digest:
+            found = [m for m in entries if m.get("digest") == self.digest]
+            if not found:
+                raise ImageNotFound(f"{label}: no image with digest {self.digest}")
+            return found[0]
+        if self.tag:
+            found = [m for m in entries if _ref_matches(m, self.tag)]
+            if not found:
+                raise ImageNotFound(f"{label}: no image tagged {self.tag!r} ({_tags(entries)})")
+            return found[0]
+        if len(entries) == 1:
+            return entries[0]
+        names = {str((m.get("annotations") or {}).get(REF_NAME, "")) for m in entries}
+        if len(names) > 1 or names != {""}:
+            raise UsageError(
+                f"{label} holds {len(entries)} images: "
+                f"pick one with oci:PATH:TAG ({_tags(entries)})"
+            )
+        # Several untagged platform manifests side by side act as an index of their own.
+        return _pick_platform(
+            {"manifests": entries}, wanted or Platform.host(), label, explicit=bool(wanted)
+        )
+
+
+def _ref_matches(descriptor: dict[str, Any], tag: str) -> bool:
+    name = str((descriptor.get("annotations") or {}).get(REF_NAME, ""))
+    return name == tag or name.endswith(f":{tag}")
+
+
+def _tags(entries: list[dict[str, Any]]) -> str:
+    names = sorted(str((m.get("annotations") or {}).get(REF_NAME, "")) for m in entries)
+    return "tags: " + ", ".join(n or "(untagged)" for n in names)
+
+
+def _pick_platform(
+    index: dict[str, Any], wanted: Platform, label: str, explicit: bool
+) -> dict[str, Any]:
+    manifests = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
+    candidates = []
+    for item in manifests:
+        annotations = item.get("annotations") or {}
+        if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+            continue
+        candidates.append(item)
+    with_platform = [m for m in candidates if isinstance(m.get("platform"), dict)]
+    for item in with_platform:
+        if wanted.matches(item["platform"]):
+            return item
+    if not with_platform and len(candidates) == 1:
+        return candidates[0]
+    offered = sorted(
+        str(
+            Platform(
+                str(p.get("os", "")), str(p.get("architecture", "")), str(p.get("variant", ""))
+            )
+        )
+        for p in (m["platform"] for m in with_platform)
+    )
+    hint = "" if explicit else " (the host's; choose with --platform)"
+    raise ImageNotFound(
+        f"{label}: no image for platform {wanted}{hint}; available: {', '.join(offered) or 'none'}"
+    )
+
+
+def _blob_path(digest: str) -> str:
+    algorithm, _, hexpart = digest.partition(":")
+    return f"blobs/{algorithm}/{hexpart}"
+
+
+def _open_store(path: Path) -> FileStore:
+    if path.is_dir():
+        return DirStore(path)
+    if path.is_file():
+        return TarStore(path)
+    raise ImageNotFound(f"{path}: no such file or directory")
+
+
+# --- docker save archives ------------------------------------------------------------------------
+
+
+class DockerArchiveSource:
+    """`docker-archive:PATH[:repo:tag]`: the output of `docker save` (or skopeo's equivalent)."""
+
+    def __init__(self, path: Path, tag: str = "", reference: str = "") -> None:
+        self.path = path
+        self.tag = tag
+        self.reference = reference or f"docker-archive:{path}"
+
+    @contextlib.contextmanager
+    def open(self, platform: str | None = None) -> Iterator[OpenImage]:
+        if not self.path.is_file():
+            raise ImageNotFound(f"{self.path}: no such file")
+        store = TarStore(self.path)
+        try:
+            image = self._read(store)
+            if platform and image.info.os:
+                wanted = Platform.parse(platform)
+                info = image.info
+                if not wanted.matches(
+                    {"os": info.os, "architecture": info.architecture, "variant": info.variant}
+                ):
+                    raise ImageNotFound(f"{self.path}: the image is {info.platform}, not {wanted}")
+            yield image
+        finally:
+            store.close()
+
+    def _read(self, store: TarStore) -> _StoreImage:
+        label = store.label
+        if not store.exists("manifest.json"):
+            raise ImageError(f"{label}: not a docker archive (no manifest.json)")
+        manifest = _json(read_small(store, "manifest.json", "manifest"), f"{label}: manifest.json")
+        if not isinstance(manifest, list) or not manifest:
+            raise ImageError(f"{label}: manifest.json lists no images (the archive is empty)")
+        entries = [_object(m, f"{label}: manifest entry") for m in manifest]
+        entry = self._pick(entries, label)
+        config_name = entry.get("Config")
+        if not isinstance(config_name, str):
+            raise ImageError(f"{label}: manifest entry has no Config")
+        config_data = read_small(store, config_name, "config")
+        config_digest = digest_bytes(config_data)
+        named = _digest_from_name(config_name)
+        if named and named != config_digest:
+            verify_bytes(config_data, named, f"{label}: config {config_name}")
+        config = _object(_json(config_data, f"{label}: config"), f"{label}: config")
+        layer_names = entry.get("Layers")
+        if not isinstance(layer_names, list) or not all(isinstance(n, str) for n in layer_names):
+            raise ImageError(f"{label}: manifest entry has no Layers list")
+        sources = entry.get("LayerSources") if isinstance(entry.get("LayerSources"), dict) else {}
+        blobs = []
+        paths = {}
+        for i, name in enumerate(layer_names):
+            digest = _digest_from_name(name)
+            media_type = ""
+            source_info = (sources or {}).get(digest) if digest else None
+            if isinstance(source_info, dict):
+                media_type = str(source_info.get("mediaType", ""))
+            if not store.exists(name):
+                raise ImageError(
+                    f"{label}: the manifest names layer {name}, which is not in the archive"
+                )
+            blobs.append((digest, store.size(name), media_type))
+            paths[i] = name
+        layers = _layers_from_config(config, label, blobs)
+        tags = entry.get("RepoTags") if isinstance(entry.get("RepoTags"), list) else []
+        info = _image_info(
+            self.reference,
+            "docker-archive",
+            config,
+            config_digest,
+            layers,
+            repo_tags=tuple(str(t) for t in tags or []),
+        )
+        return _StoreImage(store, info, paths)
+
+    def _pick(self, entries: list[dict[str, Any]], label: str) -> dict[str, Any]:
+        def tags_of(entry: dict[str, Any]) -> list[str]:
+            tags = entry.get("RepoTags")
+            return [str(t) for t in tags] if isinstance(tags, list) else []
+
+        if self.tag:
+            wanted = {self.tag, f"docker.io/{self.tag}", f"docker.io/library/{self.tag}"}
+            for entry in entries:
+                if wanted & set(tags_of(entry)):
+                    return entry
+            available = sorted(t for e in entries for t in tags_of(e))
+            raise ImageNotFound(
+                f"{label}: no image tagged {self.tag!r}; "
+                f"available: {', '.join(available) or 'none'}"
+            )
+        if len(entries) > 1:
+            available = sorted(t for e in entries for t in tags_of(e))
+            raise UsageError(
+                f"{label} holds {len(entries)} images: pick one with "
+                f"docker-archive:PATH:REPO:TAG ({', '.join(available) or 'untagged'})"
+            )
+        return entries[0]
+
+
+def _digest_from_name(name: str) -> str:
+    """sha256:HEX when a member name carries the digest (blobs/sha256/HEX, HEX.json, HEX.tar)."""
+    stem = name.rsplit("/", 1)[-1].split(".", 1)[0]
+    is_hex = len(stem) == 64 and all(c in "0123456789abcdef" for c in stem)
+    if is_hex and (name.startswith("blobs/sha256/") or name.endswith((".json", ".tar"))):
+        return f"sha256:{stem}"
+    return ""
+
+
+# --- root filesystems ----------------------------------------------------------------------------
+
+
+class _SingleLayerImage:
+    def __init__(self, info: ImageInfo, reader_factory: Any) -> None:
+        self.info = info
+        self._factory = reader_factory
+
+    @contextlib.contextmanager
+    def layer(self, layer: LayerInfo) -> Iterator[LayerReader]:
+        with self._factory() as reader:
+            yield reader
+
+
+class _DirLayer:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self.diff_id = ""
+
+    def entries(self) -> Iterator[tuple[FileEntry, Opener | None]]:
+        return iter_dir_entries(str(self._root))
+
+
+class DirSource:
+    """`dir:PATH`: an unpacked root filesystem on the host, read as one layer."""
+
+    def __init__(self, path: Path, reference: str = "") -> None:
+        self.path = path
+        self.reference = reference or f"dir:{path}"
+
+    @contextlib.contextmanager
+    def open(self, platform: str | None = None) -> Iterator[OpenImage]:
+        if not self.path.is_dir():
+            raise ImageNotFound(f"{self.path}: no such directory")
+        info = ImageInfo(
+            reference=self.reference,
+            source_type="dir",
+            layers=(LayerInfo(index=0, diff_id=""),),
+        )
+
+        @contextlib.contextmanager
+        def reader() -> Iterator[LayerReader]:
+            yield _DirLayer(self.path)
+
+        yield _SingleLayerImage(info, reader)
+
+
+class RootfsSource:
+    """`rootfs:PATH.tar[.gz|.zst]`: a root filesystem tarball, read as a one-layer image.
+
+    Its diffID is only known after reading it, so the layer is identified by the digest of
+    the file as stored (`digest`), which is what the analysis cache is keyed by.
+    """
+
+    def __init__(self, path: Path, reference: str = "") -> None:
+        self.path = path
+        self.reference = reference or f"rootfs:{path}"
+
+    @contextlib.contextmanager
+    def open(self, platform: str | None = None) -> Iterator[OpenImage]:
+        if not self.path.is_file():
+            raise ImageNotFound(f"{self.path}: no such file")
+        hasher = hashlib.sha256()
+        with self.path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                hasher.update(chunk)
+        digest = f"sha256:{hasher.hexdigest()}"
+        size = self.path.stat().st_size
+        layer = LayerInfo(index=0, diff_id="", digest=digest, size=size)
+        info = ImageInfo(reference=self.reference, source_type="rootfs", layers=(layer,))
+        label = str(self.path)
+
+        @contextlib.contextmanager
+        def reader() -> Iterator[LayerReader]:
+            with self.path.open("rb") as raw:
+                yield _BlobLayer(raw, layer, label)
+
+        yield _SingleLayerImage(info, reader)
+
+
+# --- references ----------------------------------------------------------------------------------
+
+
+def open_source(reference: str) -> ImageSource:
+    """The ImageSource for a user's reference; raises UsageError/ImageNotFound when unusable."""
+    prefix, sep, rest = reference.partition(":")
+    if sep and prefix in PREFIXES:
+        if not rest:
+            raise UsageError(f"{reference!r}: a path must follow '{prefix}:'")
+        match prefix:
+            case "docker-archive":
+                path, selector = _split_existing(rest)
+                return DockerArchiveSource(path, selector, reference)
+            case "oci":
+                return _oci_source(rest, reference)
+            case "dir":
+                return DirSource(Path(rest), reference)
+            case "rootfs":
+                return RootfsSource(Path(rest), reference)
+    return _detect(reference)
+
+
+def _split_existing(rest: str) -> tuple[Path, str]:
+    """Split PATH[:SELECTOR]; PATH may contain colons, so the longest existing path wins."""
+    if Path(rest).exists():
+        return Path(rest), ""
+    cut = len(rest)
+    while (cut := rest.rfind(":", 0, cut)) > 0:
+        if Path(rest[:cut]).exists():
+            return Path(rest[:cut]), rest[cut + 1 :]
+    return Path(rest), ""
+
+
+def _oci_source(rest: str, reference: str) -> OciLayoutSource:
+    if "@" in rest:
+        path_text, _, digest = rest.rpartition("@")
+        if Path(path_text).exists() or not Path(rest).exists():
+            return OciLayoutSource(
+                Path(path_text), digest=parse_digest(digest, reference), reference=reference
+            )
+    path, tag = _split_existing(rest)
+    return OciLayoutSource(path, tag=tag, reference=reference)
+
+
+def _detect(reference: str) -> ImageSource:
+    path = Path(reference)
+    if not path.exists():
+        if ":" in reference or "/" in reference:
+            path, _selector = _split_existing(reference)
+            if path.exists():
+                return _detect_path(path, reference, _selector)
+        raise ImageNotFound(
+            f"{reference!r}: no such file or directory (prefix it with docker-archive:, oci:, "
+            "dir: or rootfs: to say what it is)"
+        )
+    return _detect_path(path, reference, "")
+
+
+def _detect_path(path: Path, reference: str, selector: str) -> ImageSource:
+    if path.is_dir():
+        if (path / "oci-layout").is_file():
+            return OciLayoutSource(path, tag=selector, reference=reference)
+        return DirSource(path, reference)
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith(b"\x1f\x8b") or head == b"\x28\xb5\x2f\xfd":
+        return RootfsSource(path, reference)
+    store = TarStore(path)
+    try:
+        if store.exists("oci-layout") and not store.exists("manifest.json"):
+            return OciLayoutSource(path, tag=selector, reference=reference)
+        if store.exists("manifest.json"):
+            return DockerArchiveSource(path, selector, reference)
+        if store.exists("oci-layout"):
+            return OciLayoutSource(path, tag=selector, reference=reference)
+    finally:
+        store.close()
+    return RootfsSource(path, reference)
+
+
+__all__ = [
+    "DirSource",
+    "DockerArchiveSource",
+    "ImageSource",
+    "LayerReader",
+    "OciLayoutSource",
+    "OpenImage",
+    "Platform",
+    "RootfsSource",
+    "open_source",
+]

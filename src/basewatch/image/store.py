@@ -1,0 +1,162 @@
+"""Read-only access to the files of an image container: a directory or a tar archive.
+
+Nothing is extracted: members of a tar are read in place, and names never reach the host's
+filesystem except below the directory the user named.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from pathlib import Path
+from typing import BinaryIO, Protocol, cast
+
+from basewatch.errors import ImageError, ImageNotFound
+
+MAX_METADATA_BYTES = 16 << 20  # manifests, indexes and configs are small; refuse giants
+
+
+class FileStore(Protocol):
+    """Files addressed by relative path ("index.json", "blobs/sha256/ab...")."""
+
+    label: str
+
+    def exists(self, name: str) -> bool: ...
+
+    def open(self, name: str) -> BinaryIO: ...
+
+    def size(self, name: str) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def read_small(store: FileStore, name: str, what: str) -> bytes:
+    """Read a metadata file whole, refusing sizes no real manifest or config has."""
+    if not store.exists(name):
+        raise ImageError(f"{store.label}: {what} {name!r} is missing")
+    if store.size(name) > MAX_METADATA_BYTES:
+        raise ImageError(
+            f"{store.label}: {what} {name!r} is larger than {MAX_METADATA_BYTES} bytes"
+        )
+    with store.open(name) as handle:
+        return handle.read(MAX_METADATA_BYTES + 1)
+
+
+def _clean(name: str) -> str | None:
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts or not parts:
+        return None
+    return "/".join(parts)
+
+
+class DirStore:
+    """Files below a host directory; symlinks are never followed out of it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = str(root)
+
+    def _path(self, name: str) -> Path | None:
+        clean = _clean(name)
+        if clean is None:
+            return None
+        path = self.root / clean
+        try:
+            # Refuse symlinks anywhere below the root: a layout has no reason to contain any.
+            current = self.root
+            for part in clean.split("/"):
+                current = current / part
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    return None
+        except OSError:
+            return None
+        return path
+
+    def exists(self, name: str) -> bool:
+        path = self._path(name)
+        return path is not None and path.is_file()
+
+    def size(self, name: str) -> int:
+        path = self._path(name)
+        if path is None:
+            raise ImageError(f"{self.label}: {name!r} is not a regular file inside the layout")
+        return path.stat().st_size
+
+    def open(self, name: str) -> BinaryIO:
+        path = self._path(name)
+        if path is None or not path.is_file():
+            raise ImageError(f"{self.label}: {name!r} is missing")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        return os.fdopen(fd, "rb")
+
+    def close(self) -> None:
+        pass
+
+
+class TarStore:
+    """Members of a tar archive (uncompressed tars are read with seeks, never extracted)."""
+
+    def __init__(self, path: Path) -> None:
+        self.label = str(path)
+        try:
+            self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 - closed by close()
+        except FileNotFoundError as exc:
+            raise ImageNotFound(f"{path}: no such file") from exc
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ImageError(f"{path}: not a readable tar archive ({exc})") from exc
+        self._members: dict[str, tarfile.TarInfo] = {}
+        try:
+            for member in self._tar:
+                clean = _clean(member.name)
+                if clean is not None:
+                    self._members[clean] = member
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            self._tar.close()
+            raise ImageError(f"{path}: the archive is truncated or corrupt ({exc})") from exc
+
+    def names(self) -> list[str]:
+        return list(self._members)
+
+    def _member(self, name: str) -> tarfile.TarInfo | None:
+        clean = _clean(name)
+        member = self._members.get(clean) if clean else None
+        for _ in range(8):  # docker save links duplicate layers; follow a few, inside the tar
+            if member is None or not (member.issym() or member.islnk()):
+                break
+            base = "" if member.islnk() else member.name.rpartition("/")[0]
+            target = member.linkname if member.islnk() else f"{base}/{member.linkname}"
+            if member.issym() and member.linkname.startswith("/"):
+                return None
+            parts: list[str] = []
+            for part in target.split("/"):
+                if part == "..":
+                    if not parts:
+                        return None
+                    parts.pop()
+                elif part not in ("", "."):
+                    parts.append(part)
+            member = self._members.get("/".join(parts))
+        if member is None or not member.isreg():
+            return None
+        return member
+
+    def exists(self, name: str) -> bool:
+        return self._member(name) is not None
+
+    def size(self, name: str) -> int:
+        member = self._member(name)
+        if member is None:
+            raise ImageError(f"{self.label}: {name!r} is missing")
+        return member.size
+
+    def open(self, name: str) -> BinaryIO:
+        member = self._member(name)
+        if member is None:
+            raise ImageError(f"{self.label}: {name!r} is missing")
+        handle = self._tar.extractfile(member)
+        assert handle is not None
+        return cast(BinaryIO, handle)
+
+    def close(self) -> None:
+        self._tar.close()

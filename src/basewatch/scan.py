@@ -1,0 +1,139 @@
+"""The inventory job: image reference -> layers -> per-layer analyses -> inventory.
+
+`Scanner.default()` makes the concrete choices (detectors, cache); tests and the service inject
+their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from basewatch.cache import AnalysisCache, default_cache_dir
+from basewatch.errors import CacheError
+from basewatch.image.layer import translate_read_errors
+from basewatch.image.source import ImageSource, OpenImage, open_source
+from basewatch.inventory.assemble import assemble
+from basewatch.inventory.detector import AnalysisContext, Detector
+from basewatch.inventory.layers import LayerAnalysis, analyze_layer, detectors_key
+from basewatch.models import ImageInfo, Inventory, LayerInfo
+from basewatch.progress import NULL_PROGRESS, Progress
+
+log = logging.getLogger(__name__)
+
+
+def default_detectors() -> list[Detector]:
+    """Every detector basewatch ships, in the order they are asked."""
+    from basewatch.inventory.apk import ApkDetector
+    from basewatch.inventory.dpkg import DpkgDetector
+    from basewatch.inventory.osrelease import OsReleaseDetector
+
+    return [OsReleaseDetector(), DpkgDetector(), ApkDetector()]
+
+
+@dataclass
+class Scanner:
+    """Builds inventories; `cache` None means every layer is read (`--no-cache`)."""
+
+    detectors: Sequence[Detector]
+    cache: AnalysisCache | None
+    scratch_root: Path
+    progress: Progress = field(default=NULL_PROGRESS)
+
+    @classmethod
+    def default(
+        cls,
+        cache_dir: Path | None = None,
+        use_cache: bool = True,
+        progress: Progress = NULL_PROGRESS,
+    ) -> Scanner:
+        root = cache_dir or default_cache_dir()
+        return cls(
+            detectors=default_detectors(),
+            cache=AnalysisCache(root) if use_cache else None,
+            scratch_root=root / "tmp",
+            progress=progress,
+        )
+
+    def inventory(self, reference: str | ImageSource, platform: str | None = None) -> Inventory:
+        """Read the image and return everything installed in it."""
+        source = open_source(reference) if isinstance(reference, str) else reference
+        with source.open(platform) as image:
+            analyses = self.analyze_layers(image)
+        info = image.info
+        if info.source_type == "rootfs" and analyses and analyses[0].diff_id:
+            # the diffID of a root filesystem tarball is only known once it has been read
+            layer = info.layers[0]
+            info = _with_layers(info, (_layer_with_diff_id(layer, analyses[0].diff_id),))
+        return assemble(info, analyses)
+
+    def analyze_layers(self, image: OpenImage) -> list[LayerAnalysis]:
+        """One analysis per layer, from the cache when possible, else by streaming the layer."""
+        key = detectors_key(self.detectors)
+        layers = image.info.layers
+        analyses: list[LayerAnalysis] = []
+        self.progress.begin(f"Reading {len(layers)} layer(s)", len(layers))
+        scratch: Path | None = None
+        try:
+            for layer in layers:
+                cache_key = layer.diff_id or layer.digest
+                cached = self._cached(cache_key, key)
+                if cached is not None:
+                    analyses.append(cached)
+                    self.progress.advance(f"layer {layer.index + 1} (cached)")
+                    continue
+                if scratch is None:
+                    self.scratch_root.mkdir(parents=True, exist_ok=True)
+                    scratch = Path(tempfile.mkdtemp(dir=self.scratch_root))
+                ctx = AnalysisContext(tmp_dir=scratch)
+                analysis = self._read_layer(image, layer, ctx)
+                analyses.append(analysis)
+                if self.cache is not None and cache_key:
+                    try:
+                        self.cache.put(cache_key, key, analysis.to_dict())
+                    except CacheError as exc:
+                        log.warning("%s", exc)
+                self.progress.advance(f"layer {layer.index + 1}")
+        finally:
+            self.progress.end()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+        return analyses
+
+    def _cached(self, cache_key: str, key: str) -> LayerAnalysis | None:
+        if self.cache is None or not cache_key:
+            return None
+        data = self.cache.get(cache_key, key)
+        if data is None:
+            return None
+        try:
+            return LayerAnalysis.from_dict(data)
+        except (KeyError, TypeError, ValueError, AssertionError):
+            log.warning("ignoring a malformed cache entry for %s", cache_key)
+            return None
+
+    def _read_layer(
+        self, image: OpenImage, layer: LayerInfo, ctx: AnalysisContext
+    ) -> LayerAnalysis:
+        what = f"{image.info.reference}: layer {layer.index} ({layer.digest or layer.diff_id})"
+        with image.layer(layer) as reader, translate_read_errors(what):
+            analysis = analyze_layer(layer.diff_id, reader.entries(), self.detectors, ctx)
+        if not analysis.diff_id and reader.diff_id:
+            analysis = LayerAnalysis(reader.diff_id, analysis.entries, analysis.results)
+        return analysis
+
+
+def _with_layers(info: ImageInfo, layers: tuple[LayerInfo, ...]) -> ImageInfo:
+    import dataclasses
+
+    return dataclasses.replace(info, layers=layers)
+
+
+def _layer_with_diff_id(layer: LayerInfo, diff_id: str) -> LayerInfo:
+    import dataclasses
+
+    return dataclasses.replace(layer, diff_id=diff_id)
