@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-Identity = tuple[str, str, str, str, str]
-
 from basewatch.image.filesystem import FileSystemView
 from basewatch.inventory.detector import FileResult
 from basewatch.inventory.dpkg import STATUS, STATUS_D
@@ -14,6 +12,8 @@ from basewatch.inventory.layers import LayerAnalysis
 from basewatch.inventory.osinfo import detect_os
 from basewatch.inventory.purl import ecosystem_for, purl_for
 from basewatch.models import EntryKind, ImageInfo, Inventory, OSInfo, Package
+
+Identity = tuple[str, str, str, str, str]
 
 
 def assemble(image: ImageInfo, analyses: Sequence[LayerAnalysis]) -> Inventory:
