@@ -6,6 +6,7 @@ their own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -102,6 +103,8 @@ class Scanner:
             self.progress.end()
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    self.scratch_root.rmdir()  # only when no other scan is using it
         return analyses
 
     def _cached(self, cache_key: str, key: str) -> LayerAnalysis | None:

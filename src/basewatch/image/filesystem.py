@@ -172,17 +172,17 @@ class FileSystemView:
         return Resolution(real, node.entry, node.layer)
 
     def walk(self) -> Iterator[tuple[FileEntry, int]]:
-        """Every entry of the final filesystem with the layer that wrote it, depth-first."""
+        """Every entry of the final filesystem with the layer that wrote it, in path order."""
         stack: list[tuple[str, _Node]] = [("", self._root)]
         while stack:
             prefix, node = stack.pop()
-            if node.children is None:
-                continue
-            for name in sorted(node.children, reverse=True):
-                child = node.children[name]
-                path = f"{prefix}/{name}"
-                yield (child.entry or FileEntry(path, EntryKind.DIR)), child.layer
-                stack.append((path, child))
+            if prefix:
+                yield (node.entry or FileEntry(prefix, EntryKind.DIR)), node.layer
+            if node.children:
+                stack.extend(
+                    (f"{prefix}/{name}", node.children[name])
+                    for name in sorted(node.children, reverse=True)
+                )
 
     def __len__(self) -> int:
         return sum(1 for _ in self.walk())

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from basewatch.cache import AnalysisCache
+from basewatch.errors import ImageError
+from basewatch.models import Inventory
+from basewatch.scan import Scanner, default_detectors
+from tests.fixtures import shared_fixture
+from tests.imagebuild import (
+    DEBIAN_OS_RELEASE,
+    build_image,
+    directory,
+    dpkg_status,
+    file,
+    opaque,
+    symlink,
+    whiteout,
+    write_docker_archive,
+    write_oci_layout,
+)
+
+STATUS = "var/lib/dpkg/status"
+
+
+def scan(reference: str, cache_dir: Path, use_cache: bool = True) -> Inventory:
+    return Scanner.default(cache_dir=cache_dir, use_cache=use_cache).inventory(reference)
+
+
+def layered_image(tmp_path: Path) -> tuple[Path, list[str]]:
+    base = [
+        directory("usr/lib"),
+        file("usr/lib/os-release", DEBIAN_OS_RELEASE),
+        symlink("etc/os-release", "../usr/lib/os-release"),
+        file(STATUS, dpkg_status(("base-files", "12.4+deb12u5"), ("libc6", "2.36-9"))),
+    ]
+    add_curl = [
+        file(
+            STATUS,
+            dpkg_status(
+                ("base-files", "12.4+deb12u5"),
+                ("libc6", "2.36-9"),
+                ("curl", "7.88.1-10", "Source: curl\n"),
+                ("libcurl4", "7.88.1-10", "Source: curl\n"),
+            ),
+        )
+    ]
+    upgrade_and_purge = [
+        file(
+            STATUS,
+            dpkg_status(
+                ("base-files", "12.4+deb12u5"),
+                ("libc6", "2.36-9+deb12u7"),
+                ("libcurl4", "7.88.1-10", "Source: curl\n"),
+            ),
+        ),
+        whiteout("/usr/bin/curl"),
+    ]
+    image = build_image([base, add_curl, upgrade_and_purge])
+    layout = write_oci_layout(tmp_path / "layout", [(image, "v1")])
+    return layout, image.diff_ids
+
+
+def test_final_state_and_the_layer_that_really_added_each_package(tmp_path: Path) -> None:
+    layout, diff_ids = layered_image(tmp_path)
+    inventory = scan(f"oci:{layout}", tmp_path / "cache")
+    got = {(p.name, p.version): p.layer for p in inventory.packages}
+    assert got == {
+        ("base-files", "12.4+deb12u5"): diff_ids[0],
+        ("libc6", "2.36-9+deb12u7"): diff_ids[2],  # upgraded in layer 3: that layer brought it
+        ("libcurl4", "7.88.1-10"): diff_ids[1],
+    }
+    assert inventory.os is not None
+    assert (inventory.os.id, inventory.os.version_id) == ("debian", "12")
+    assert inventory.os.evidence == ("/etc/os-release",)
+    libcurl = next(p for p in inventory.packages if p.name == "libcurl4")
+    assert libcurl.purl == (
+        "pkg:deb/debian/libcurl4@7.88.1-10?arch=amd64&distro=debian-12&upstream=curl"
+    )
+    assert libcurl.ecosystem == "Debian:12"
+    assert libcurl.source_name == "curl"
+    assert inventory.warnings == ()
+
+
+def test_database_deleted_then_recreated_restarts_attribution(tmp_path: Path) -> None:
+    status = dpkg_status(("base-files", "12.4+deb12u5"))
+    image = build_image(
+        [
+            [file(STATUS, status)],
+            [opaque("/var/lib/dpkg")],
+            [file(STATUS, status)],
+        ]
+    )
+    layout = write_oci_layout(tmp_path / "l", [(image, "")])
+    inventory = scan(f"oci:{layout}", tmp_path / "cache")
+    assert [p.layer for p in inventory.packages] == [image.diff_ids[2]]
+
+
+def test_second_scan_is_served_from_the_cache(tmp_path: Path) -> None:
+    layout, diff_ids = layered_image(tmp_path)
+    cache_dir = tmp_path / "cache"
+    first = scan(f"oci:{layout}", cache_dir)
+    entries = sorted(p.parent.name for p in (cache_dir / "layers" / "sha256").glob("*/*.json"))
+    assert entries == sorted(d.split(":")[1] for d in diff_ids)
+    # Remove every layer blob: only the cache can answer now.
+    blobs = layout / "blobs" / "sha256"
+    manifest_and_config = set()
+    for path in blobs.iterdir():
+        if path.stat().st_size < 4096 and path.read_bytes().startswith(b"{"):
+            manifest_and_config.add(path.name)
+    for path in blobs.iterdir():
+        if path.name not in manifest_and_config:
+            path.unlink()
+    assert scan(f"oci:{layout}", cache_dir) == first
+    with pytest.raises(ImageError, match="not in the image"):
+        scan(f"oci:{layout}", tmp_path / "other-cache", use_cache=False)
+    assert not (tmp_path / "other-cache" / "layers").exists()  # --no-cache stores nothing
+
+
+def test_corrupt_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
+    layout, _ = layered_image(tmp_path)
+    cache_dir = tmp_path / "cache"
+    first = scan(f"oci:{layout}", cache_dir)
+    for entry in (cache_dir / "layers").rglob("*.json"):
+        entry.write_text("{ truncated")
+    assert scan(f"oci:{layout}", cache_dir) == first
+    assert all(
+        entry.read_text().startswith('{"format"')
+        for entry in (cache_dir / "layers").rglob("*.json")
+    )
+
+
+def test_os_inferred_from_packages_when_no_release_file(tmp_path: Path) -> None:
+    image = build_image(
+        [[file("var/lib/dpkg/status.d/base-files", dpkg_status(("base-files", "12.4+deb12u5")))]]
+    )
+    archive = write_docker_archive(tmp_path / "d.tar", [(image, ["distroless:1"])])
+    inventory = scan(f"docker-archive:{archive}", tmp_path / "c")
+    assert inventory.os is not None
+    assert (inventory.os.id, inventory.os.version_id, inventory.os.distroless) == (
+        "debian",
+        "12",
+        True,
+    )
+
+
+def test_real_alpine_minirootfs_matches_its_apk_database(tmp_path: Path) -> None:
+    for version, count in (("3.20.3", 14), ("3.18.9", 15)):
+        path = shared_fixture(f"images/alpine-minirootfs-{version}-x86_64.tar.gz")
+        inventory = scan(f"rootfs:{path}", tmp_path / "cache")
+        assert inventory.os is not None
+        assert (inventory.os.id, inventory.os.version_id) == ("alpine", version)
+        assert len(inventory.packages) == count
+        assert {p.type.value for p in inventory.packages} == {"apk"}
+        musl = next(p for p in inventory.packages if p.name == "musl")
+        assert musl.ecosystem == f"Alpine:v{version.rsplit('.', 1)[0]}"
+        assert musl.purl.startswith(f"pkg:apk/alpine/musl@{musl.version}?arch=x86_64")
+        assert musl.layer == inventory.image.layers[0].diff_id
+        assert musl.layer.startswith("sha256:")
+
+
+def test_default_detectors_have_unique_names() -> None:
+    names = [d.name for d in default_detectors()]
+    assert len(names) == len(set(names))
+
+
+def test_cache_refuses_odd_keys(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path)
+    assert cache.get("sha256:" + "a" * 64, "k") is None
+    with pytest.raises(Exception, match="cannot name a cache entry"):
+        cache.get("sha256:../../etc", "k")
