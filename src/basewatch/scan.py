@@ -32,8 +32,9 @@ def default_detectors() -> list[Detector]:
     from basewatch.inventory.apk import ApkDetector
     from basewatch.inventory.dpkg import DpkgDetector
     from basewatch.inventory.osrelease import OsReleaseDetector
+    from basewatch.inventory.rpm import RpmDetector
 
-    return [OsReleaseDetector(), DpkgDetector(), ApkDetector()]
+    return [OsReleaseDetector(), DpkgDetector(), ApkDetector(), RpmDetector()]
 
 
 @dataclass

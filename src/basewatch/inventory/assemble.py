@@ -35,6 +35,7 @@ def assemble(image: ImageInfo, analyses: Sequence[LayerAnalysis]) -> Inventory:
             layer = _introduced_in(package, index, history)
             packages.append(dataclasses.replace(package, layer=analyses[layer].diff_id))
 
+    packages = _merge_duplicates(packages)
     facts_by_path = {result.path: result.facts for _, result in live if result.facts}
 
     def facts(path: str) -> tuple[tuple[str, str], ...] | None:
@@ -63,7 +64,10 @@ def _history(
     for index in range(final_index - 1, -1, -1):
         if _deletes(analyses[index + 1], path):
             break
-        earlier = [r for r in analyses[index].results if r.path == path]
+        # A version that could not be read says nothing either way: look further back.
+        earlier = [
+            r for r in analyses[index].results if r.path == path and (r.packages or not r.warnings)
+        ]
         if earlier:
             history.append((index, frozenset(p.identity() for r in earlier for p in r.packages)))
     return history
@@ -96,6 +100,21 @@ def _deletes(analysis: LayerAnalysis, path: str) -> bool:
         if entry.kind is EntryKind.OPAQUE and path.startswith(entry.path.rstrip("/") + "/"):
             return True
     return False
+
+
+def _merge_duplicates(packages: list[Package]) -> list[Package]:
+    """One record per package: an image can hold the same database twice (rpm's old and new
+    locations, a copied site-packages); the evidence of each copy is kept."""
+    merged: dict[tuple[Identity, str], Package] = {}
+    for package in packages:
+        key = (package.identity(), package.layer)
+        if key in merged:
+            first = merged[key]
+            evidence = tuple(dict.fromkeys(first.evidence + package.evidence))
+            merged[key] = dataclasses.replace(first, evidence=evidence)
+        else:
+            merged[key] = package
+    return list(merged.values())
 
 
 def _identify(package: Package, os: OSInfo | None) -> Package:
