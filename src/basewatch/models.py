@@ -58,7 +58,8 @@ class Package:
     evidence: tuple[str, ...] = ()
     # Type-specific facts (apk commit, rpm vendor, Go version, wheel tags...), sorted by key.
     metadata: tuple[tuple[str, str], ...] = ()
-    # For language packages: the purl namespace (Maven groupId, npm scope, Go module path prefix).
+    # Maven's groupId. npm scopes and Go module paths stay whole in `name` ("@types/node",
+    # "github.com/spf13/cobra"); the purl builder splits them.
     namespace: str = ""
     ecosystem: str = ""
     purl: str = ""

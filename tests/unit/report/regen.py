@@ -1,0 +1,47 @@
+"""The golden files of the report tests, and the one command that rewrites them.
+
+    .venv/bin/python -m tests.unit.report.regen
+
+Run it from the repository root after an intended change to a renderer, then review
+`git diff tests/unit/report/golden/` before committing: the diff is the change users will see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from basewatch.report.native_json import JsonReporter
+from basewatch.report.table import TableReporter
+from tests.unit.report.conftest import make_inventory, make_minimal_inventory
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+
+GOLDEN: dict[str, Callable[[], bytes]] = {
+    "table.txt": lambda: TableReporter().render(make_inventory()),
+    "table-minimal.txt": lambda: TableReporter().render(make_minimal_inventory()),
+    "inventory.json": lambda: JsonReporter().render(make_inventory()),
+    "inventory-minimal.json": lambda: JsonReporter().render(make_minimal_inventory()),
+}
+
+
+def check_golden(name: str) -> None:
+    """Assert that the renderer's current output is byte-for-byte the golden file `name`."""
+    path = GOLDEN_DIR / name
+    assert path.exists(), f"{path} is missing: run python -m tests.unit.report.regen"
+    actual = GOLDEN[name]()
+    assert actual.decode() == path.read_text(encoding="utf-8"), (
+        f"{name} differs from its golden file; if intended, run "
+        "python -m tests.unit.report.regen and review the diff"
+    )
+
+
+def main() -> None:
+    GOLDEN_DIR.mkdir(exist_ok=True)
+    for name, render in GOLDEN.items():
+        (GOLDEN_DIR / name).write_bytes(render())
+        print(f"wrote {GOLDEN_DIR / name}")
+
+
+if __name__ == "__main__":
+    main()
