@@ -31,10 +31,23 @@ def default_detectors() -> list[Detector]:
     """Every detector basewatch ships, in the order they are asked."""
     from basewatch.inventory.apk import ApkDetector
     from basewatch.inventory.dpkg import DpkgDetector
+    from basewatch.inventory.gobinary import GoBinaryDetector
+    from basewatch.inventory.java import JavaDetector
+    from basewatch.inventory.npm import NpmDetector
     from basewatch.inventory.osrelease import OsReleaseDetector
+    from basewatch.inventory.python import PythonDetector
     from basewatch.inventory.rpm import RpmDetector
 
-    return [OsReleaseDetector(), DpkgDetector(), ApkDetector(), RpmDetector()]
+    return [
+        OsReleaseDetector(),
+        DpkgDetector(),
+        ApkDetector(),
+        RpmDetector(),
+        PythonDetector(),
+        NpmDetector(),
+        GoBinaryDetector(),
+        JavaDetector(),
+    ]
 
 
 @dataclass

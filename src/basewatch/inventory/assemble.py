@@ -11,6 +11,7 @@ from basewatch.inventory.dpkg import STATUS, STATUS_D
 from basewatch.inventory.layers import LayerAnalysis
 from basewatch.inventory.osinfo import detect_os
 from basewatch.inventory.purl import ecosystem_for, purl_for
+from basewatch.inventory.python import join_wheel_tags
 from basewatch.models import EntryKind, ImageInfo, Inventory, OSInfo, Package
 
 Identity = tuple[str, str, str, str, str]
@@ -25,6 +26,9 @@ def assemble(image: ImageInfo, analyses: Sequence[LayerAnalysis]) -> Inventory:
             entry = view.lstat(result.path)
             if entry is not None and entry[1] == index and entry[0].kind is EntryKind.FILE:
                 live.append((index, result))
+
+    joined = join_wheel_tags(result for _, result in live)
+    live = [(index, result) for (index, _), result in zip(live, joined, strict=True)]
 
     warnings: list[str] = []
     packages: list[Package] = []
