@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
+import io
 import stat
 import tarfile
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,13 +16,14 @@ from typing import BinaryIO, cast
 
 from basewatch.errors import ImageError, UnsafePath
 from basewatch.image.digest import HashingReader
+from basewatch.image.prefetch import PrefetchReader
+from basewatch.image.tarstream import MemberReader, TarMember, TarReader
 from basewatch.models import EntryKind
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,32 +165,69 @@ class TarLayerStream:
         with translate_read_errors(what):
             plain = decompressed(self._raw, what)
             hashing = HashingReader(plain, self._expected or "sha256:", f"{what} (diffID)")
-            with tarfile.open(fileobj=hashing, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
-                for member in tar:
-                    entry = _entry_for(member, what)
-                    if entry is None:
-                        continue
-                    opener: Opener | None = None
-                    if entry.kind is EntryKind.FILE:
-                        opener = _opener(tar, member)
-                    yield entry, opener
+            with PrefetchReader(cast(BinaryIO, hashing)) as prefetch:
+                yield from tar_entries(TarReader(cast(BinaryIO, prefetch), what), what)
+                while prefetch.read(1 << 20):
+                    pass  # the rest of the stream (tar padding) still counts for the diffID
+            # the prefetch thread has stopped: the hashers are ours again
             if self._expected:
                 hashing.verify()
-            else:
-                hashing.drain()
             self.diff_id = hashing.hexdigest()
 
 
-def _opener(tar: tarfile.TarFile, member: tarfile.TarInfo) -> Opener:
-    def open_member() -> BinaryIO:
-        handle = tar.extractfile(member)
-        assert handle is not None  # regular files always have content
-        return cast(BinaryIO, handle)
+def tar_entries(reader: TarReader, what: str) -> Iterator[tuple[FileEntry, Opener | None]]:
+    """The safe entries of a tar, each regular file with an opener valid until the next one."""
+    content = MemberReader(reader)
 
-    return open_member
+    def opener() -> BinaryIO:
+        return cast(BinaryIO, content)
+
+    for member in reader:
+        entry = _entry_for(member, what)
+        if entry is not None:
+            yield entry, (opener if entry.kind is EntryKind.FILE else None)
 
 
-def _entry_for(member: tarfile.TarInfo, what: str) -> FileEntry | None:
+def is_plain_tar(raw: BinaryIO) -> bool:
+    """Whether a seekable blob is an uncompressed tar (its position is left unchanged)."""
+    start = raw.tell()
+    head = raw.read(4)
+    raw.seek(start)
+    return not (head.startswith(_GZIP_MAGIC) or head == _ZSTD_MAGIC)
+
+
+class BackgroundHash:
+    """Hash a whole blob in a thread (hashlib releases the GIL) while the caller parses it."""
+
+    def __init__(self, opener: Callable[[], BinaryIO], algorithm: str = "sha256") -> None:
+        self._opener = opener
+        self._algorithm = algorithm
+        self._digest = ""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="basewatch-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            hasher = hashlib.new(self._algorithm)
+            buffer = bytearray(4 << 20)
+            view = memoryview(buffer)
+            with self._opener() as handle:
+                readinto = cast(io.BufferedIOBase, handle).readinto
+                while n := readinto(view):
+                    hasher.update(view[:n])
+            self._digest = f"{self._algorithm}:{hasher.hexdigest()}"
+        except BaseException as exc:  # re-raised by result()
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest
+
+
+def _entry_for(member: TarMember, what: str) -> FileEntry | None:
     path = normalize_path(member.name, what)
     if path == "/":
         return None

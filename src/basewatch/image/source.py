@@ -10,15 +10,25 @@ import contextlib
 import hashlib
 import json
 import platform as host_platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, cast
 
-from basewatch.errors import ImageError, ImageNotFound, UsageError
+from basewatch.errors import DigestMismatch, ImageError, ImageNotFound, UsageError
 from basewatch.image.digest import HashingReader, digest_bytes, parse_digest, verify_bytes
-from basewatch.image.layer import FileEntry, Opener, TarLayerStream, iter_dir_entries
+from basewatch.image.layer import (
+    BackgroundHash,
+    FileEntry,
+    Opener,
+    TarLayerStream,
+    is_plain_tar,
+    iter_dir_entries,
+    tar_entries,
+    translate_read_errors,
+)
 from basewatch.image.store import DirStore, FileStore, TarStore, read_small
+from basewatch.image.tarstream import TarReader
 from basewatch.models import ImageInfo, LayerInfo
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -200,22 +210,65 @@ def _image_info(
 
 
 class _BlobLayer:
-    """A layer stored as a blob of a FileStore: hashed as stored and once decompressed."""
+    """A layer stored as a blob of a FileStore: hashed as stored and once decompressed.
 
-    def __init__(self, raw: BinaryIO, layer: LayerInfo, label: str) -> None:
-        what = f"{label}: layer {layer.index} ({layer.digest or layer.diff_id})"
+    An uncompressed blob that can be reopened is hashed by a second reader in a thread while
+    the tar is parsed with seeks, which skips the content nobody asked for; everything else is
+    streamed once.
+    """
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        layer: LayerInfo,
+        label: str,
+        reopen: Callable[[], BinaryIO] | None = None,
+    ) -> None:
+        self._what = f"{label}: layer {layer.index} ({layer.digest or layer.diff_id})"
         if layer.media_type.endswith("+encrypted"):
-            raise ImageError(f"{what}: encrypted layers ({layer.media_type}) cannot be read")
-        self._blob = HashingReader(raw, layer.digest, what) if layer.digest else None
-        stream_source: BinaryIO = self._blob if self._blob else raw  # type: ignore[assignment]
-        self._stream = TarLayerStream(stream_source, what, layer.diff_id)
+            raise ImageError(f"{self._what}: encrypted layers ({layer.media_type}) cannot be read")
+        self._raw = raw
+        self._layer = layer
+        self._reopen = reopen
         self.diff_id = layer.diff_id
 
     def entries(self) -> Iterator[tuple[FileEntry, Opener | None]]:
-        yield from self._stream.entries()
-        if self._blob is not None:
-            self._blob.verify()
-        self.diff_id = self._stream.diff_id
+        raw, layer = self._raw, self._layer
+        if self._reopen is not None and _seekable(raw) and is_plain_tar(raw):
+            yield from self._seekable_entries()
+            return
+        blob = HashingReader(raw, layer.digest, self._what) if layer.digest else None
+        stream = TarLayerStream(cast(BinaryIO, blob) if blob else raw, self._what, layer.diff_id)
+        yield from stream.entries()
+        if blob is not None:
+            blob.verify()
+        self.diff_id = stream.diff_id
+
+    def _seekable_entries(self) -> Iterator[tuple[FileEntry, Opener | None]]:
+        assert self._reopen is not None
+        what, layer = self._what, self._layer
+        algorithm = (layer.diff_id or layer.digest or "sha256:").split(":", 1)[0]
+        hashing = BackgroundHash(self._reopen, algorithm)
+        try:
+            with translate_read_errors(what):
+                yield from tar_entries(TarReader(self._raw, what, seekable=True), what)
+        finally:
+            digest = hashing.result()
+        # Uncompressed: the blob as stored is the tar, so one hash answers for both names.
+        for expected, name in ((layer.diff_id, "diffID"), (layer.digest, "blob digest")):
+            if expected and digest != expected:
+                raise DigestMismatch(
+                    f"{what}: content hashes to {digest}, but its {name} is {expected}"
+                    " (the blob is corrupt or was tampered with)"
+                )
+        self.diff_id = digest
+
+
+def _seekable(raw: BinaryIO) -> bool:
+    try:
+        return bool(raw.seekable())
+    except (AttributeError, OSError):
+        return False
 
 
 class _StoreImage:
@@ -233,7 +286,7 @@ class _StoreImage:
                 "which is not in the image"
             )
         with self.store.open(name) as raw:
-            yield _BlobLayer(raw, layer, self.store.label)
+            yield _BlobLayer(raw, layer, self.store.label, reopen=lambda: self.store.open(name))
 
 
 # --- OCI image layout ----------------------------------------------------------------------------
@@ -597,7 +650,7 @@ class RootfsSource:
         @contextlib.contextmanager
         def reader() -> Iterator[LayerReader]:
             with self.path.open("rb") as raw:
-                yield _BlobLayer(raw, layer, label)
+                yield _BlobLayer(raw, layer, label, reopen=lambda: self.path.open("rb"))
 
         yield _SingleLayerImage(info, reader)
 

@@ -99,6 +99,15 @@ class TarStore:
 
     def __init__(self, path: Path) -> None:
         self.label = str(path)
+        self._path = path
+        self._plain = False
+        try:
+            with path.open("rb") as head:
+                self._plain = head.read(2) != b"\x1f\x8b"  # not gzip: members can be sliced
+        except FileNotFoundError as exc:
+            raise ImageNotFound(f"{path}: no such file") from exc
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot read ({exc.strerror})") from exc
         try:
             self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 - closed by close()
         except FileNotFoundError as exc:
@@ -154,9 +163,62 @@ class TarStore:
         member = self._member(name)
         if member is None:
             raise ImageError(f"{self.label}: {name!r} is missing")
+        if self._plain and member.offset_data + member.size <= self._path.stat().st_size:
+            return cast(BinaryIO, _Slice(self._path, member.offset_data, member.size))
         handle = self._tar.extractfile(member)
         assert handle is not None
         return cast(BinaryIO, handle)
 
     def close(self) -> None:
         self._tar.close()
+
+
+class _Slice:
+    """A member of an uncompressed tar, read straight from the archive file (one copy)."""
+
+    def __init__(self, path: Path, offset: int, size: int) -> None:
+        self._file = path.open("rb")
+        self._file.seek(offset)
+        self._start = offset
+        self._size = size
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > self._left:
+            n = self._left
+        data = self._file.read(n) if n else b""
+        self._left -= len(data)
+        if n and not data:
+            raise ImageError(f"{self._file.name}: the archive ends early (truncated)")
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        view = memoryview(buffer)[: self._left]
+        n = self._file.readinto(view) or 0
+        self._left -= n
+        return n
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._size - self._left
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.tell(), 2: self._size}[whence]
+        target = max(0, min(self._size, base + offset))
+        self._file.seek(self._start + target)
+        self._left = self._size - target
+        return target
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> _Slice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

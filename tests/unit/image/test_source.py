@@ -206,3 +206,25 @@ def test_copying_a_layout_keeps_it_readable(tmp_path: Path) -> None:
     layout = write_oci_layout(tmp_path / "l", [(small_image(), "v")])
     shutil.copytree(layout, tmp_path / "copy")
     assert read_paths(f"oci:{tmp_path / 'copy'}:v")[0] == ["/etc/os-release"]
+
+
+def test_uncompressed_blob_tampered_is_named(tmp_path: Path) -> None:
+    image = small_image(compression="none")
+    layout = write_oci_layout(tmp_path / "l", [(image, "")])
+    digest = image.layer_digests[0]
+    blob = layout / "blobs" / "sha256" / digest.split(":")[1]
+    blob.write_bytes(layer_tar([file("etc/os-release", "ID=evil\n")]))
+    with pytest.raises(DigestMismatch, match=rf"{digest}.*corrupt or was tampered"):
+        read_paths(f"oci:{layout}")
+
+
+def test_uncompressed_rootfs_gets_its_diff_id(tmp_path: Path) -> None:
+    raw = layer_tar([file("etc/alpine-release", "3.20.3\n")])
+    path = tmp_path / "rootfs.tar"
+    path.write_bytes(raw)
+    source = open_source(f"rootfs:{path}")
+    with source.open() as image:
+        (layer,) = image.info.layers
+        with image.layer(layer) as reader:
+            assert [e.path for e, _ in reader.entries()] == ["/etc/alpine-release"]
+            assert reader.diff_id == sha256(raw)
