@@ -147,6 +147,8 @@ class TarReader:
         while True:
             self._finish_member()
             if not self._fill(BLOCK):
+                if self._offset + self._pos == 0:
+                    raise ImageError(f"{self._what}: the layer is empty (not a tar archive)")
                 return  # no end-of-archive marker; tolerated, like tar and tarfile do
             block = self._take(BLOCK)
             if block.count(0) == BLOCK:

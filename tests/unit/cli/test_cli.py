@@ -184,3 +184,24 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run([], capsys)
     assert code == ExitCode.USAGE
     assert "sbom" in err
+
+
+def test_image_without_layers_is_an_empty_inventory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = write_oci_layout(tmp_path / "l", [(build_image([]), "")])
+    code, stdout, _ = run(["sbom", f"oci:{layout}", "-f", "json", "--no-cache"], capsys)
+    assert code == ExitCode.OK
+    document = json.loads(stdout)
+    assert (document["packages"], document["os"], document["image"]["layers"]) == ([], None, [])
+
+
+@pytest.mark.parametrize("prefix", ["docker-archive:", "oci:", "rootfs:", ""])
+def test_empty_file_is_an_image_error(
+    prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.tar"
+    empty.write_bytes(b"")
+    code, _, err = run(["sbom", f"{prefix}{empty}", "--no-cache"], capsys)
+    assert code == ExitCode.IMAGE_ERROR, err
+    assert err.startswith("basewatch: error:")
