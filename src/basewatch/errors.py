@@ -40,3 +40,19 @@ class CacheError(Error):
 
 class OutputError(Error):
     """A report could not be written."""
+
+
+class InvalidVersion(Error):
+    """A version string does not follow its ecosystem's rules."""
+
+
+class DatabaseError(Error):
+    """The vulnerability database is missing, unreadable, or an update failed."""
+
+
+class DownloadError(DatabaseError):
+    """A feed could not be downloaded (network error, HTTP error, corrupt payload)."""
+
+
+class SbomError(Error):
+    """An SBOM given as input cannot be read."""

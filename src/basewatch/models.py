@@ -218,3 +218,80 @@ class Inventory:
     @property
     def partial(self) -> bool:
         return bool(self.warnings)
+
+
+class Severity(StrEnum):
+    """Qualitative severity, lowest first (`Severity.rank` orders them)."""
+
+    UNKNOWN = "unknown"
+    NEGLIGIBLE = "negligible"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class FixStatus(StrEnum):
+    FIXED = "fixed"  # a fixed version exists: upgrade to it
+    NOT_FIXED = "not-fixed"  # affected, no fix published yet
+    WONT_FIX = "wont-fix"  # the distribution decided not to fix (or the release is end-of-life)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One vulnerability in one installed package: one problem, all its ids."""
+
+    id: str  # the preferred id (a CVE when there is one)
+    aliases: tuple[str, ...]  # every other id of the same problem (GHSA, DEBIAN-CVE, PYSEC...)
+    package: Package
+    installed_version: str
+    fixed_version: str  # "" when there is no fix
+    status: FixStatus
+    severity: Severity
+    severity_source: str = ""  # "CVSS:3.1", "Debian urgency", "GHSA"...
+    cvss_score: float | None = None
+    cvss_vector: str = ""
+    summary: str = ""
+    kev: bool = False
+    epss: float | None = None
+    epss_percentile: float | None = None
+    references: tuple[str, ...] = ()
+    advisories: tuple[str, ...] = ()  # the OSV record ids merged into this finding
+    published: str = ""
+    modified: str = ""
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """A finding left out of the report, and why (ignore file entry, VEX statement, filter)."""
+
+    finding: Finding
+    reason: str
+    source: str  # ".basewatchignore", "vex:FILE", "--ignore-unfixed"...
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseInfo:
+    """Where the advisories came from, for the report's metadata."""
+
+    path: str
+    sources: tuple[tuple[str, str], ...] = ()  # (source name, updated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """The outcome of `basewatch scan`: the inventory and what is known to affect it."""
+
+    inventory: Inventory
+    findings: tuple[Finding, ...]
+    suppressed: tuple[Suppression, ...] = ()
+    database: DatabaseInfo | None = None
+    warnings: tuple[str, ...] = ()

@@ -1,0 +1,19 @@
+"""The `Comparator` seam."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Comparator(Protocol):
+    """Orders the versions of one ecosystem."""
+
+    name: str
+
+    def key(self, version: str) -> Any:
+        """A sort key: key(a) < key(b) exactly when a sorts before b. Raises InvalidVersion."""
+        ...
+
+    def compare(self, a: str, b: str) -> int:
+        """-1, 0 or 1 as a is lower than, equal to, or higher than b. Raises InvalidVersion."""
+        ...

@@ -1,0 +1,1 @@
+"""The vulnerability database: OSV records and enrichment feeds in one SQLite file."""
