@@ -171,3 +171,50 @@ def test_cache_refuses_odd_keys(tmp_path: Path) -> None:
     assert cache.get("sha256:" + "a" * 64, "k") is None
     with pytest.raises(Exception, match="cannot name a cache entry"):
         cache.get("sha256:../../etc", "k")
+
+
+def _jar(pom: str) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n\r\n")
+        jar.writestr("META-INF/maven/org.example/demo/pom.properties", pom)
+    return out.getvalue()
+
+
+LANGUAGE_LAYER = [
+    file(
+        "usr/lib/python3/dist-packages/requests-2.28.1.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: requests\nVersion: 2.28.1\nLicense: Apache 2.0\n\nlong text\n",
+    ),
+    file(
+        "usr/lib/python3/dist-packages/requests-2.28.1.dist-info/WHEEL",
+        "Wheel-Version: 1.0\nGenerator: bdist_wheel\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    ),
+    file(
+        "app/node_modules/@scope/left-pad/package.json",
+        '{"name": "@scope/left-pad", "version": "1.3.0", "license": "MIT"}',
+    ),
+    file("app/lib/demo.jar", _jar("groupId=org.example\nartifactId=demo\nversion=4.2\n")),
+]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "none"])
+def test_language_packages_are_found_through_the_whole_pipeline(
+    compression: str, tmp_path: Path
+) -> None:
+    image = build_image([LANGUAGE_LAYER], compression=compression)
+    layout = write_oci_layout(tmp_path / "l", [(image, "")])
+    inventory = scan(f"oci:{layout}", tmp_path / "cache", use_cache=False)
+    assert inventory.warnings == ()
+    got = {(p.type.value, p.purl) for p in inventory.packages}
+    assert got == {
+        ("pypi", "pkg:pypi/requests@2.28.1"),
+        ("npm", "pkg:npm/%40scope/left-pad@1.3.0"),
+        ("maven", "pkg:maven/org.example/demo@4.2"),
+    }
+    requests = next(p for p in inventory.packages if p.name == "requests")
+    assert requests.meta("wheel_tags") == "py3-none-any"
+    assert requests.layer == image.diff_ids[0]

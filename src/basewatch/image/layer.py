@@ -21,6 +21,7 @@ from basewatch.image.tarstream import MemberReader, TarMember, TarReader
 from basewatch.models import EntryKind
 
 WHITEOUT_PREFIX = ".wh."
+_BUFFER = 256 << 10
 OPAQUE_MARKER = ".wh..wh..opq"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -177,10 +178,9 @@ class TarLayerStream:
 
 def tar_entries(reader: TarReader, what: str) -> Iterator[tuple[FileEntry, Opener | None]]:
     """The safe entries of a tar, each regular file with an opener valid until the next one."""
-    content = MemberReader(reader)
 
     def opener() -> BinaryIO:
-        return cast(BinaryIO, content)
+        return cast(BinaryIO, io.BufferedReader(MemberReader(reader), _BUFFER))
 
     for member in reader:
         entry = _entry_for(member, what)

@@ -8,9 +8,13 @@ untrusted input.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 from basewatch.errors import ImageError
 
@@ -263,20 +267,28 @@ def _pax(data: bytes, what: str) -> dict[str, str]:
     return records
 
 
-class MemberReader:
-    """File-like access to the current member's content (forward-only)."""
+class MemberReader(io.RawIOBase):
+    """Raw, forward-only access to the current member's content; wrap it in io.BufferedReader
+    (as `tar_entries` does) for readline, iteration and the rest of the file API."""
 
     def __init__(self, reader: TarReader) -> None:
+        super().__init__()
         self._reader = reader
-
-    def read(self, n: int = -1) -> bytes:
-        return self._reader.read_content(n)
 
     def readable(self) -> bool:
         return True
 
-    def __enter__(self) -> MemberReader:
-        return self
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._reader.read_content(len(view))
+        view[: len(data)] = data
+        return len(data)
 
-    def __exit__(self, *exc: object) -> None:
-        pass
+    def read(self, n: int = -1) -> bytes:
+        return self._reader.read_content(n)
+
+    def readall(self) -> bytes:
+        return self._reader.read_content(-1)
+
+    def close(self) -> None:
+        pass  # the member stays readable until the archive moves on; nothing to release
