@@ -187,7 +187,8 @@ def _jar(pom: str) -> bytes:
 LANGUAGE_LAYER = [
     file(
         "usr/lib/python3/dist-packages/requests-2.28.1.dist-info/METADATA",
-        "Metadata-Version: 2.1\nName: requests\nVersion: 2.28.1\nLicense: Apache 2.0\n\nlong text\n",
+        "Metadata-Version: 2.1\nName: requests\nVersion: 2.28.1\nLicense: Apache 2.0\n\n"
+        "long text\n",
     ),
     file(
         "usr/lib/python3/dist-packages/requests-2.28.1.dist-info/WHEEL",
