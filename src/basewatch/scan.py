@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from basewatch.cache import AnalysisCache, default_cache_dir
 from basewatch.errors import CacheError
@@ -21,8 +22,12 @@ from basewatch.image.source import ImageSource, OpenImage, open_source
 from basewatch.inventory.assemble import assemble
 from basewatch.inventory.detector import AnalysisContext, Detector
 from basewatch.inventory.layers import LayerAnalysis, analyze_layer, detectors_key
-from basewatch.models import ImageInfo, Inventory, LayerInfo
+from basewatch.models import DatabaseInfo, ImageInfo, Inventory, LayerInfo, ScanResult
 from basewatch.progress import NULL_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from basewatch.matching.policy import Policy
+    from basewatch.vulndb.store import VulnStore
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +159,31 @@ def _layer_with_diff_id(layer: LayerInfo, diff_id: str) -> LayerInfo:
     import dataclasses
 
     return dataclasses.replace(layer, diff_id=diff_id)
+
+
+def scan_inventory(
+    inventory: Inventory,
+    store: VulnStore,
+    policy: Policy | None = None,
+    database: DatabaseInfo | None = None,
+) -> ScanResult:
+    """Match an inventory against the store and apply the user's policy."""
+    from basewatch.matching.matcher import match_inventory
+    from basewatch.matching.policy import Policy
+
+    outcome = match_inventory(inventory, store)
+    kept, suppressed, policy_warnings = (policy or Policy()).apply(outcome.findings)
+    warnings = [*outcome.warnings, *policy_warnings]
+    if outcome.unmatched_ecosystems:
+        warnings.append(
+            "no advisories in the database for "
+            + ", ".join(sorted(outcome.unmatched_ecosystems))
+            + ": those packages were not checked (run `basewatch db update` or `db import`)"
+        )
+    return ScanResult(
+        inventory=inventory,
+        findings=tuple(kept),
+        suppressed=tuple(suppressed),
+        database=database,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,221 @@
+"""Packages x advisories -> findings, with the distributions' own precision.
+
+OS packages are matched in their release's ecosystem only ("Debian:12", never "Debian:11"),
+by the name the distribution's advisories use: the source package for Debian and Ubuntu, the
+origin for Alpine, the binary name for rpm distributions. Every comparison goes through the
+ecosystem's comparator. Advisories that share an id (CVE, GHSA, PYSEC...) for the same package
+become one finding that lists all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from basewatch.errors import InvalidVersion
+from basewatch.matching.ranges import evaluate
+from basewatch.matching.severity import UNRATED, Rating, best_vector, from_word
+from basewatch.models import Finding, FixStatus, Inventory, Package, PackageType, Severity
+from basewatch.versions.base import Comparator
+from basewatch.versions.registry import comparator_for
+from basewatch.vulndb.model import Advisory, Affected, Enrichment
+from basewatch.vulndb.store import VulnStore
+
+log = logging.getLogger(__name__)
+
+_OS_TYPES = (PackageType.DEB, PackageType.APK, PackageType.RPM)
+_SUMMARY_RATING = re.compile(r"^(Critical|Important|Moderate|Low):", re.IGNORECASE)
+_WONT_FIX = ("will not fix", "wont-fix", "won't fix", "end-of-life", "ignored", "not-affected?")
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    advisory: Advisory
+    affected: Affected
+    fixed: str
+
+
+@dataclass
+class MatchOutcome:
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unmatched_ecosystems: set[str] = field(default_factory=set)
+
+
+def query_of(package: Package) -> tuple[str, str]:
+    """The (name, version) under which advisories list this package."""
+    match package.type:
+        case PackageType.DEB:
+            return package.source_name or package.name, package.source_version or package.version
+        case PackageType.APK:
+            return package.source_name or package.name, package.version
+        case _:
+            return package.name, package.version
+
+
+def match_inventory(inventory: Inventory, store: VulnStore) -> MatchOutcome:
+    """Every finding for every package of `inventory` in `store`."""
+    outcome = MatchOutcome()
+    known = set(store.ecosystems())
+    missing_release = False
+    for package in inventory.packages:
+        ecosystem = package.ecosystem
+        if not ecosystem:
+            continue
+        if package.type in _OS_TYPES and ":" not in ecosystem:
+            missing_release = True  # never guess a release: matching another one is wrong
+            continue
+        if ecosystem not in known:
+            outcome.unmatched_ecosystems.add(ecosystem)
+            continue
+        comparator = comparator_for(ecosystem)
+        if comparator is None:
+            outcome.unmatched_ecosystems.add(ecosystem)
+            continue
+        outcome.findings.extend(_match_package(package, ecosystem, comparator, store, outcome))
+    if missing_release:
+        outcome.warnings.append("the distribution release is unknown: OS packages were not matched")
+    cves = {i for f in outcome.findings for i in f.ids if i.startswith("CVE-")}
+    if cves:
+        facts = store.enrichment(cves)
+        outcome.findings = [_enrich(f, facts) for f in outcome.findings]
+    outcome.findings.sort(key=_order)
+    return outcome
+
+
+def _match_package(
+    package: Package,
+    ecosystem: str,
+    comparator: Comparator,
+    store: VulnStore,
+    outcome: MatchOutcome,
+) -> list[Finding]:
+    name, version = query_of(package)
+    try:
+        comparator.key(version)
+    except InvalidVersion as exc:
+        outcome.warnings.append(f"{package.name} {package.version}: not matched ({exc})")
+        return []
+    hits = []
+    for advisory, affected in store.affected(ecosystem, name):
+        verdict = evaluate(version, affected, comparator)
+        if verdict.unreadable:
+            log.debug("%s: %s", advisory.id, verdict.unreadable)
+        if verdict.affected:
+            hits.append(_Hit(advisory, affected, verdict.fixed))
+    return [_finding(package, version, group, comparator) for group in _group(hits)]
+
+
+def _group(hits: Sequence[_Hit]) -> list[list[_Hit]]:
+    """Advisories linked by any shared id describe one problem (union-find over ids)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for hit in hits:
+        ids = hit.advisory.all_ids()
+        for other in ids[1:]:
+            parent[find(other)] = find(ids[0])
+    groups: dict[str, list[_Hit]] = {}
+    for hit in hits:
+        groups.setdefault(find(hit.advisory.id), []).append(hit)
+    return list(groups.values())
+
+
+def _preferred_id(ids: Iterable[str]) -> str:
+    ordered = sorted(set(ids))
+    for prefix in ("CVE-", "GHSA-"):
+        for i in ordered:
+            if i.startswith(prefix):
+                return i
+    return ordered[0]
+
+
+def _finding(package: Package, version: str, hits: list[_Hit], comparator: Comparator) -> Finding:
+    ids = [i for h in hits for i in h.advisory.all_ids()]
+    primary = _preferred_id(ids)
+    fixes = [h.fixed for h in hits if h.fixed]
+    fixed = max(fixes, key=comparator.key) if fixes else ""
+    if fixed:
+        status = FixStatus.FIXED
+    elif any(h.affected.status.lower() in _WONT_FIX for h in hits):
+        status = FixStatus.WONT_FIX
+    else:
+        status = FixStatus.NOT_FIXED
+    rating = _rating(package, hits)
+    return Finding(
+        id=primary,
+        aliases=tuple(sorted(set(ids) - {primary})),
+        package=package,
+        installed_version=version,
+        fixed_version=fixed,
+        status=status,
+        severity=rating.severity,
+        severity_source=rating.source,
+        cvss_score=rating.score,
+        cvss_vector=rating.vector,
+        summary=next((h.advisory.summary for h in hits if h.advisory.summary), "")
+        or _first_sentence(next((h.advisory.details for h in hits if h.advisory.details), "")),
+        references=tuple(dict.fromkeys(r for h in hits for r in h.advisory.references)),
+        advisories=tuple(sorted({h.advisory.id for h in hits})),
+        published=min((h.advisory.published for h in hits if h.advisory.published), default=""),
+        modified=max((h.advisory.modified for h in hits if h.advisory.modified), default=""),
+    )
+
+
+def _first_sentence(text: str) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _rating(package: Package, hits: Sequence[_Hit]) -> Rating:
+    """The distribution's own rating for its packages, else the highest CVSS score, else a
+    qualitative rating from the advisory database (GHSA's, for instance)."""
+    if package.type in _OS_TYPES:
+        vendor = []
+        for hit in hits:
+            for kind, value in hit.affected.severity:
+                if (rating := from_word(value, kind)) is not None:
+                    vendor.append(rating)
+            summary = _SUMMARY_RATING.match(hit.advisory.summary)
+            if summary and (rating := from_word(summary.group(1), "vendor")) is not None:
+                vendor.append(rating)
+        known = [r for r in vendor if r.severity is not Severity.UNKNOWN]
+        if known:
+            return max(known, key=lambda r: r.severity.rank)
+    scored = [r for h in hits if (r := best_vector(h.advisory.severity)) is not None]
+    if scored:
+        return max(scored, key=lambda r: r.score or 0.0)
+    words = [
+        r
+        for h in hits
+        if h.advisory.database_severity
+        and (r := from_word(h.advisory.database_severity, "database")) is not None
+    ]
+    if words:
+        return max(words, key=lambda r: r.severity.rank)
+    return UNRATED
+
+
+def _enrich(finding: Finding, facts: dict[str, Enrichment]) -> Finding:
+    known = [facts[i] for i in finding.ids if i in facts]
+    if not known:
+        return finding
+    epss = [k for k in known if k.epss is not None]
+    best = max(epss, key=lambda k: k.epss or 0.0) if epss else None
+    return replace(
+        finding,
+        kev=any(k.kev for k in known),
+        epss=best.epss if best else None,
+        epss_percentile=best.epss_percentile if best else None,
+    )
+
+
+def _order(finding: Finding) -> tuple[int, str, str, str]:
+    return (-finding.severity.rank, finding.package.name, finding.package.version, finding.id)

@@ -1,0 +1,208 @@
+"""What the user chose not to see: severity and fix filters, the ignore file, VEX statements.
+
+Every finding left out becomes a `Suppression` saying why, so reports can count them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from basewatch.errors import UsageError
+from basewatch.models import Finding, FixStatus, Severity, Suppression
+
+IGNORE_FILE = ".basewatchignore"
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreRule:
+    id: str  # a vulnerability id or alias; "*" patterns allowed
+    package: str = ""  # a package name or purl pattern (fnmatch); "" = any package
+    reason: str = ""
+    expires: dt.date | None = None
+
+    def matches(self, finding: Finding) -> bool:
+        if not any(fnmatch.fnmatchcase(i, self.id) for i in finding.ids):
+            return False
+        if not self.package:
+            return True
+        targets = (finding.package.name, finding.package.purl, finding.package.source_name)
+        return any(t and fnmatch.fnmatchcase(t, self.package) for t in targets)
+
+
+@dataclass(frozen=True, slots=True)
+class VexStatement:
+    vulnerability: frozenset[str]  # the name and aliases
+    products: tuple[str, ...]  # purls or image references; empty = every product
+    status: str  # not_affected, fixed, affected, under_investigation
+    justification: str = ""
+
+    def matches(self, finding: Finding) -> bool:
+        if not self.vulnerability & set(finding.ids):
+            return False
+        return not self.products or any(
+            _purl_matches(p, finding.package.purl) for p in self.products
+        )
+
+
+@dataclass
+class Policy:
+    severities: frozenset[Severity] | None = None  # None: every severity
+    only_fixed: bool = False
+    ignore_rules: Sequence[IgnoreRule] = ()
+    ignore_source: str = IGNORE_FILE
+    vex: Sequence[VexStatement] = ()
+    vex_source: str = ""
+    today: dt.date = field(default_factory=dt.date.today)
+
+    def apply(
+        self, findings: Sequence[Finding]
+    ) -> tuple[list[Finding], list[Suppression], list[str]]:
+        """(kept findings, suppressions, warnings about the policy itself)."""
+        warnings = [
+            f"{self.ignore_source}: the entry for {r.id} expired on {r.expires}; "
+            "it no longer applies"
+            for r in self.ignore_rules
+            if r.expires is not None and r.expires < self.today
+        ]
+        active = [r for r in self.ignore_rules if r.expires is None or r.expires >= self.today]
+        kept: list[Finding] = []
+        suppressed: list[Suppression] = []
+        for finding in findings:
+            reason = self._reason(finding, active)
+            if reason is None:
+                kept.append(finding)
+            else:
+                suppressed.append(Suppression(finding, reason[0], reason[1]))
+        return kept, suppressed, warnings
+
+    def _reason(self, finding: Finding, active: Sequence[IgnoreRule]) -> tuple[str, str] | None:
+        for statement in self.vex:
+            if statement.status in ("not_affected", "fixed") and statement.matches(finding):
+                detail = f": {statement.justification}" if statement.justification else ""
+                return f"VEX {statement.status}{detail}", f"vex:{self.vex_source}"
+        for rule in active:
+            if rule.matches(finding):
+                return rule.reason or "ignored", self.ignore_source
+        if self.only_fixed and finding.status is not FixStatus.FIXED:
+            return "no fixed version", "--only-fixed"
+        if self.severities is not None and finding.severity not in self.severities:
+            return f"severity {finding.severity.value} not selected", "--severity"
+        return None
+
+
+def _purl_matches(product: str, purl: str) -> bool:
+    """A VEX product matches a package purl when type/namespace/name agree and, if the product
+    names a version, the versions agree; qualifiers in the product must also be present."""
+    if not purl or not product.startswith("pkg:"):
+        return False
+    p_base, _, p_qual = product.partition("?")
+    f_base, _, f_qual = purl.partition("?")
+    if "@" in p_base:
+        if p_base != f_base:
+            return False
+    elif f_base.split("@", 1)[0] != p_base:
+        return False
+    wanted = {q for q in p_qual.split("&") if q}
+    return wanted <= {q for q in f_qual.split("&") if q}
+
+
+def load_ignore_file(path: Path) -> list[IgnoreRule]:
+    """Rules from a YAML ignore file: a list, or a mapping with an `ignore:` list."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such ignore file") from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: not a readable YAML ignore file ({exc})") from exc
+    if data is None:
+        return []
+    entries = data.get("ignore") if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise UsageError(f"{path}: expected a list of entries (or `ignore:` with a list)")
+    rules = []
+    for number, entry in enumerate(entries, start=1):
+        if isinstance(entry, str):
+            entry = {"id": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise UsageError(f"{path}: entry {number} needs an `id` (a vulnerability id)")
+        rules.append(
+            IgnoreRule(
+                id=entry["id"],
+                package=str(entry.get("package") or entry.get("purl") or ""),
+                reason=str(entry.get("reason") or ""),
+                expires=_date(entry.get("expires"), path, number),
+            )
+        )
+    return rules
+
+
+def _date(value: Any, path: Path, number: int) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise UsageError(
+            f"{path}: entry {number}: expires {value!r} is not a YYYY-MM-DD date"
+        ) from exc
+
+
+def load_openvex(path: Path) -> list[VexStatement]:
+    """The statements of an OpenVEX document."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such VEX file") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable OpenVEX JSON document ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("statements"), list):
+        raise UsageError(f"{path}: not an OpenVEX document (no `statements` list)")
+    statements = []
+    for number, raw in enumerate(data["statements"], start=1):
+        if not isinstance(raw, dict):
+            raise UsageError(f"{path}: statement {number} is not an object")
+        vulnerability = raw.get("vulnerability")
+        names: set[str] = set()
+        if isinstance(vulnerability, str):
+            names.add(vulnerability)
+        elif isinstance(vulnerability, dict):
+            for key in ("name", "@id"):
+                if isinstance(vulnerability.get(key), str):
+                    names.add(vulnerability[key])
+            names.update(a for a in vulnerability.get("aliases") or [] if isinstance(a, str))
+        status = raw.get("status")
+        if not names or not isinstance(status, str):
+            raise UsageError(f"{path}: statement {number} needs a vulnerability and a status")
+        products: list[str] = []
+        for product in raw.get("products") or []:
+            if isinstance(product, str):
+                products.append(product)
+            elif isinstance(product, dict):
+                if isinstance(product.get("@id"), str):
+                    products.append(product["@id"])
+                for sub in product.get("subcomponents") or []:
+                    if isinstance(sub, dict) and isinstance(sub.get("@id"), str):
+                        products.append(sub["@id"])
+        statements.append(
+            VexStatement(
+                frozenset(names),
+                tuple(p for p in products if p.startswith("pkg:"))
+                if any(p.startswith("pkg:") for p in products)
+                else (),
+                status,
+                str(raw.get("justification") or raw.get("impact_statement") or ""),
+            )
+        )
+    return statements
