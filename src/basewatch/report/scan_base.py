@@ -1,0 +1,189 @@
+"""The `ScanReporter` seam, the `--format` choices of `basewatch scan`, what its renderers share.
+
+Like `report.base`, each renderer is imported only when its format is asked for. The helpers here
+fix the order findings appear in and the counts every summary shows, so that the table, the
+Markdown and the JSON of one scan agree with each other.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar, Protocol, assert_never
+from urllib.parse import quote
+
+from basewatch.models import FixStatus, Severity
+from basewatch.report.base import package_sort_key
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+    from uuid import UUID
+
+    from basewatch.models import Finding, Package, ScanResult
+
+# Highest first: the order of every per-severity listing.
+SEVERITIES_DESCENDING = tuple(sorted(Severity, key=lambda s: s.rank, reverse=True))
+
+# Where a person reads about an id. osv.dev resolves every id basewatch reports (CVE, GHSA,
+# DSA, DEBIAN-CVE, ALPINE-CVE, PYSEC, GO...), so one template serves all ecosystems.
+ADVISORY_URL = "https://osv.dev/vulnerability/{id}"
+
+
+class ScanFormat(StrEnum):
+    """An output format of `basewatch scan`, spelled as its `--format` value."""
+
+    TABLE = "table"
+    JSON = "json"
+    SARIF = "sarif"
+    CYCLONEDX_JSON = "cyclonedx-json"
+    MARKDOWN = "markdown"
+
+
+class ScanReporter(Protocol):
+    """Turns a `ScanResult` into the bytes of one document; never prints, never exits."""
+
+    name: ClassVar[str]  # the `ScanFormat` value it renders
+    media_type: ClassVar[str]  # for the HTTP service's Content-Type
+
+    def render(self, result: ScanResult) -> bytes:
+        """The whole document, UTF-8 encoded, ending with a newline."""
+        ...
+
+
+def scan_reporter_for(
+    fmt: ScanFormat, *, now: datetime | None = None, uuid: UUID | None = None
+) -> ScanReporter:
+    """The reporter for `fmt`. `now` and `uuid` pin the timestamp and the document identity
+    (CycloneDX serialNumber); by default they are the current time and a random UUID. Formats
+    without them ignore both."""
+    match fmt:
+        case ScanFormat.TABLE:
+            from basewatch.report.scan_table import ScanTableReporter
+
+            return ScanTableReporter()
+        case ScanFormat.JSON:
+            from basewatch.report.scan_json import ScanJsonReporter
+
+            return ScanJsonReporter()
+        case ScanFormat.SARIF:
+            from basewatch.report.sarif import SarifReporter
+
+            return SarifReporter()
+        case ScanFormat.CYCLONEDX_JSON:
+            from basewatch.report.scan_cyclonedx import ScanCycloneDXReporter
+
+            return ScanCycloneDXReporter(now=now, serial=uuid)
+        case ScanFormat.MARKDOWN:
+            from basewatch.report.scan_markdown import ScanMarkdownReporter
+
+            return ScanMarkdownReporter()
+        case _:
+            assert_never(fmt)
+
+
+def is_fixable(finding: Finding) -> bool:
+    """True when upgrading the package to a published version removes the finding."""
+    return finding.status is FixStatus.FIXED and bool(finding.fixed_version)
+
+
+def finding_sort_key(finding: Finding) -> tuple[int, bool, float, str, tuple[str, ...], str]:
+    """Worst first (severity, then KEV, then EPSS), then by id and package for a stable order."""
+    return (
+        -finding.severity.rank,
+        not finding.kev,
+        -(finding.epss or 0.0),
+        finding.id,
+        package_sort_key(finding.package),
+        finding.fixed_version,
+    )
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=finding_sort_key)
+
+
+def group_by_package(findings: Iterable[Finding]) -> list[tuple[Package, list[Finding]]]:
+    """Findings gathered per package; the package with the worst finding comes first."""
+    groups: dict[Package, list[Finding]] = {}
+    for finding in sorted_findings(findings):
+        groups.setdefault(finding.package, []).append(finding)
+    # Each list is sorted worst first, so its first finding ranks the package.
+    return sorted(
+        groups.items(),
+        key=lambda item: (finding_sort_key(item[1][0])[:3], package_sort_key(item[0])),
+    )
+
+
+def fixed_versions(findings: Iterable[Finding]) -> list[str]:
+    """The distinct versions that fix some of `findings`, in natural (digits-aware) order.
+
+    Which one fixes them all depends on the ecosystem's version rules; a report lists them all
+    rather than guess.
+    """
+    versions = {f.fixed_version for f in findings if is_fixable(f)}
+    return sorted(versions, key=natural_key)
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Orders "1.10" after "1.9": runs of digits compare as numbers. For display only."""
+    parts = re.split(r"(\d+)", text)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityCount:
+    severity: Severity
+    findings: int
+    fixable: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSummary:
+    """The numbers every scan report shows; suppressed findings are counted apart."""
+
+    packages: int
+    findings: int
+    fixable: int
+    kev: int
+    by_severity: tuple[SeverityCount, ...]  # every severity, highest first
+    suppressed: int
+    suppressed_by_source: tuple[tuple[str, int], ...]  # (source, count), most first
+
+    def count(self, severity: Severity) -> SeverityCount:
+        return next(c for c in self.by_severity if c.severity is severity)
+
+
+def summarize(result: ScanResult) -> ScanSummary:
+    totals = Counter(f.severity for f in result.findings)
+    fixable = Counter(f.severity for f in result.findings if is_fixable(f))
+    sources = Counter(s.source for s in result.suppressed)
+    return ScanSummary(
+        packages=len(result.inventory.packages),
+        findings=len(result.findings),
+        fixable=sum(fixable.values()),
+        kev=sum(1 for f in result.findings if f.kev),
+        by_severity=tuple(SeverityCount(s, totals[s], fixable[s]) for s in SEVERITIES_DESCENDING),
+        suppressed=len(result.suppressed),
+        suppressed_by_source=tuple(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
+
+
+def scan_warnings(result: ScanResult) -> list[str]:
+    """The inventory's warnings, then the scan's own, each once."""
+    return list(dict.fromkeys((*result.inventory.warnings, *result.warnings)))
+
+
+def advisory_url(vuln_id: str) -> str:
+    return ADVISORY_URL.format(id=quote(vuln_id, safe=""))
+
+
+def format_epss(epss: float | None) -> str:
+    """EPSS as a percentage with two decimals ("0.04%", "97.31%"), or "" when unknown."""
+    return "" if epss is None else f"{epss * 100:.2f}%"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
