@@ -12,5 +12,6 @@ class ExitCode(IntEnum):
     IMAGE_ERROR = 3  # the image cannot be read, or is invalid or hostile
     PARTIAL = 4  # the report was written, but some of the image could not be analysed
     OUTPUT_ERROR = 5  # the report could not be written
+    DATABASE_ERROR = 6  # the vulnerability database is missing, unreadable, or an update failed
     INTERRUPTED = 130
     INTERNAL = 70  # a bug: please report it

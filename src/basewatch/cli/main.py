@@ -9,8 +9,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from basewatch import __version__
+from basewatch.cli.db import add_db_parser, run_db
 from basewatch.cli.exit_codes import ExitCode
-from basewatch.errors import Error, ImageError, OutputError, UsageError
+from basewatch.cli.scan import add_scan_parser, run_scan
+from basewatch.errors import (
+    DatabaseError,
+    Error,
+    ImageError,
+    OutputError,
+    SbomError,
+    UsageError,
+)
 
 FORMATS = ("table", "json", "cyclonedx-json", "spdx-json")
 
@@ -40,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     sbom.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
     sbom.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     sbom.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_scan_parser(commands)
+    add_db_parser(commands)
     return parser
 
 
@@ -57,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         match args.command:
             case "sbom":
                 return _sbom(args)
+            case "scan":
+                return run_scan(args)
+            case "db":
+                return run_db(args)
             case _:  # pragma: no cover - argparse refuses unknown commands
                 return ExitCode.USAGE
     except UsageError as exc:
@@ -65,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, ExitCode.IMAGE_ERROR)
     except OutputError as exc:
         return _fail(exc, ExitCode.OUTPUT_ERROR)
+    except DatabaseError as exc:
+        return _fail(exc, ExitCode.DATABASE_ERROR)
+    except SbomError as exc:
+        return _fail(exc, ExitCode.IMAGE_ERROR)
     except Error as exc:
         return _fail(exc, ExitCode.INTERNAL)
     except KeyboardInterrupt:

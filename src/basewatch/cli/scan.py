@@ -1,0 +1,167 @@
+"""`basewatch scan`: inventory an image (or read an SBOM), match it, apply the policy, report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from basewatch.cli.exit_codes import ExitCode
+from basewatch.errors import UsageError
+from basewatch.models import Severity
+
+SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx-json", "markdown")
+
+
+def add_scan_parser(commands: Any) -> None:
+    scan = commands.add_parser(
+        "scan",
+        help="find known vulnerabilities in an image or an SBOM",
+        description="IMAGE is any reference `basewatch sbom` takes; or give --sbom FILE.",
+    )
+    scan.add_argument("image", metavar="IMAGE", nargs="?")
+    scan.add_argument(
+        "--sbom", type=Path, metavar="FILE", help="scan a CycloneDX or SPDX JSON SBOM"
+    )
+    scan.add_argument("-f", "--format", choices=SCAN_FORMATS, default="table")
+    scan.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    scan.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
+    scan.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
+    scan.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    scan.add_argument("--db", type=Path, metavar="PATH", help="vulnerability database file")
+    scan.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download advisories, even for ecosystems the database lacks",
+    )
+    scan.add_argument(
+        "--severity",
+        metavar="LIST",
+        help="only these severities, comma-separated (e.g. high,critical)",
+    )
+    scan.add_argument(
+        "--only-fixed", action="store_true", help="hide findings that have no fixed version"
+    )
+    scan.add_argument(
+        "--ignore-unfixed", action="store_true", help="the same as --only-fixed (Trivy's name)"
+    )
+    scan.add_argument(
+        "--ignore-file",
+        type=Path,
+        metavar="FILE",
+        help="YAML ignore rules (default: ./.basewatchignore when it exists)",
+    )
+    scan.add_argument(
+        "--vex",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="OpenVEX document; not_affected and fixed statements suppress",
+    )
+    scan.add_argument(
+        "--fail-on",
+        metavar="SEVERITY",
+        help="exit 1 when a finding at or above this severity remains",
+    )
+    scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _severities(text: str | None) -> frozenset[Severity] | None:
+    if not text:
+        return None
+    return frozenset(_severity(word) for word in text.split(",") if word.strip())
+
+
+def _severity(word: str) -> Severity:
+    try:
+        return Severity(word.strip().lower())
+    except ValueError as exc:
+        choices = ", ".join(s.value for s in Severity)
+        raise UsageError(f"unknown severity {word!r} (one of: {choices})") from exc
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    from basewatch.cache import default_cache_dir
+    from basewatch.cli.output import write_output
+    from basewatch.cli.progress import progress_for
+    from basewatch.matching.policy import IGNORE_FILE, Policy, load_ignore_file, load_openvex
+    from basewatch.models import DatabaseInfo
+    from basewatch.report.scan_base import ScanFormat, scan_reporter_for
+    from basewatch.scan import Scanner, scan_inventory
+
+    if (args.image is None) == (args.sbom is None):
+        raise UsageError("give an IMAGE or --sbom FILE (one of them)")
+    fail_on = _severity(args.fail_on) if args.fail_on else None
+    ignore_path = args.ignore_file or (Path(IGNORE_FILE) if Path(IGNORE_FILE).is_file() else None)
+    vex = [s for path in args.vex for s in load_openvex(path)]
+    policy = Policy(
+        severities=_severities(args.severity),
+        only_fixed=args.only_fixed or args.ignore_unfixed,
+        ignore_rules=load_ignore_file(ignore_path) if ignore_path else (),
+        ignore_source=str(ignore_path or IGNORE_FILE),
+        vex=vex,
+        vex_source=", ".join(str(p) for p in args.vex),
+    )
+    db_path: Path = args.db or default_cache_dir() / "vuln.db"
+    with progress_for(quiet=args.quiet) as progress:
+        if args.sbom is not None:
+            from basewatch.sbom.reader import read_sbom
+
+            inventory = read_sbom(args.sbom)
+        else:
+            scanner = Scanner.default(
+                cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
+            )
+            inventory = scanner.inventory(args.image, platform=args.platform)
+        fetch_warnings = []
+        if not args.offline:
+            fetch_warnings = _fetch_missing(db_path, inventory, progress)
+        store = _open_store(db_path)
+        database = DatabaseInfo(
+            path=str(db_path),
+            sources=tuple((s.name, s.updated_at) for s in store.sources()),
+        )
+        result = scan_inventory(inventory, store, policy, database)
+    if fetch_warnings:
+        from dataclasses import replace
+
+        result = replace(result, warnings=(*fetch_warnings, *result.warnings))
+    data = scan_reporter_for(ScanFormat(args.format)).render(result)
+    write_output(data, args.output)
+    for warning in (*inventory.warnings, *result.warnings):
+        print(f"basewatch: warning: {warning}", file=sys.stderr)
+    if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in result.findings):
+        return ExitCode.FINDINGS
+    if inventory.partial:
+        return ExitCode.PARTIAL
+    return ExitCode.OK
+
+
+def _open_store(path: Path) -> Any:
+    from basewatch.vulndb.sqlite import SqliteStore
+
+    return SqliteStore.open(path, readonly=True)
+
+
+def _fetch_missing(db_path: Path, inventory: Any, progress: Any) -> list[str]:
+    """Download the advisories of the ecosystems this image needs and the database lacks."""
+    from basewatch.errors import DatabaseError
+    from basewatch.vulndb.update import needed_ecosystems, update
+
+    needed = needed_ecosystems(inventory)
+    present: set[str] = set()
+    if db_path.exists():
+        try:
+            present = set(_open_store(db_path).ecosystems())
+        except DatabaseError:
+            present = set()
+    missing = sorted(set(needed) - present)
+    if not missing:
+        return []
+    try:
+        update(db_path, missing, progress=progress)
+    except DatabaseError as exc:
+        return [f"could not fetch advisories for {', '.join(missing)}: {exc}"]
+    return []

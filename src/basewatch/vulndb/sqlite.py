@@ -1,0 +1,652 @@
+"""`SqliteStore`: the vulnerability database in one SQLite file.
+
+Layout (schema version 1):
+
+- `advisories(id, modified, record)`: each OSV record once, as JSON without its `affected`.
+- `affected(advisory_id, source, ecosystem, name, entry)`: one row per affected package,
+  indexed by (ecosystem, normalised name); `entry` is the `Affected` as JSON.
+- `memberships(source, advisory_id, modified)`: which source (an OSV dump, a secdb file, a
+  directory of local records) brought which record. Affected rows belong to one source, so two
+  sources may contribute packages to the same id (Alpine's per-release secdb files do) and an
+  update can replace one source wholesale without touching the others.
+- `ids(alias, advisory_id)`: every id, alias and upstream id of a record -> the record.
+- `sources`: a `SourceStatus` per source; `meta`: the schema version.
+- `kev(cve, ...)` and `epss(cve, score, percentile)`: the enrichment feeds.
+
+Within one source a record replaces the stored copy of the same id unless the stored copy was
+modified later. Writers never touch a database in use: `rebuilding()` works on a copy and swaps
+it in with `os.replace`, so a failed import or update leaves the previous file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import islice
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from basewatch.errors import DatabaseError
+from basewatch.vulndb.epss import EpssScore
+from basewatch.vulndb.kev import KevEntry
+from basewatch.vulndb.model import (
+    Advisory,
+    Affected,
+    AffectedRange,
+    Enrichment,
+    EventKind,
+    RangeEvent,
+    SourceStatus,
+)
+from basewatch.vulndb.names import normalize_name
+from basewatch.vulndb.osv import Withdrawn, modified_key
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_CHUNK = 2000  # records per batch of writes
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE sources (
+    name TEXT PRIMARY KEY,
+    records INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT '',
+    etag TEXT NOT NULL DEFAULT '',
+    last_modified TEXT NOT NULL DEFAULT '',
+    malformed INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE advisories (
+    id TEXT PRIMARY KEY,
+    modified TEXT NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE memberships (
+    source TEXT NOT NULL,
+    advisory_id TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    PRIMARY KEY (source, advisory_id)
+) WITHOUT ROWID;
+CREATE INDEX memberships_by_advisory ON memberships (advisory_id);
+CREATE TABLE affected (
+    advisory_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    ecosystem TEXT NOT NULL,
+    name TEXT NOT NULL,
+    entry TEXT NOT NULL
+);
+CREATE INDEX affected_by_package ON affected (ecosystem, name);
+CREATE INDEX affected_by_record ON affected (advisory_id, source);
+CREATE TABLE ids (
+    alias TEXT NOT NULL,
+    advisory_id TEXT NOT NULL,
+    PRIMARY KEY (alias, advisory_id)
+) WITHOUT ROWID;
+CREATE INDEX ids_by_advisory ON ids (advisory_id);
+CREATE TABLE kev (
+    cve TEXT PRIMARY KEY,
+    date_added TEXT NOT NULL,
+    due_date TEXT NOT NULL,
+    ransomware TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE epss (
+    cve TEXT PRIMARY KEY,
+    score REAL NOT NULL,
+    percentile REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+_MISSING_HINT = "run `basewatch db update` or `basewatch db import` to create it"
+
+
+@dataclass(slots=True)
+class WriteCounts:
+    """What `SqliteStore.write_records` did."""
+
+    withdrawn: int = 0  # withdrawn records seen (never stored; an older copy is removed)
+    skipped: int = 0  # records older than the copy already stored for their source
+    stored: set[tuple[str, str]] = field(default_factory=set)  # (source, id) written
+
+    @property
+    def written(self) -> int:
+        """Distinct records written (a record repeated in the input counts once)."""
+        return len(self.stored)
+
+    @property
+    def by_source(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for source, _ in self.stored:
+            counts[source] = counts.get(source, 0) + 1
+        return counts
+
+
+class SqliteStore:
+    """A `VulnStore` over one SQLite file, plus the writing API importers use."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, readonly: bool) -> None:
+        self._db = connection
+        self.path = path
+        self.readonly = readonly
+        self._in_transaction = False
+        self._stored: dict[str, dict[str, str]] = {}  # source -> {id: modified key}
+
+    # -- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str, readonly: bool = True) -> SqliteStore:
+        """Open the database at `path`; writable opens create a missing one.
+
+        Raises `DatabaseError` when it is missing (read-only), not a basewatch database, or
+        from another schema version.
+        """
+        path = Path(path)
+        if readonly:
+            if not path.is_file():
+                raise DatabaseError(f"no vulnerability database at {path}: {_MISSING_HINT}")
+            try:
+                connection = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+                )
+            except sqlite3.Error as exc:
+                raise DatabaseError(
+                    f"cannot open the vulnerability database {path}: {exc}"
+                ) from exc
+            store = cls(connection, path, readonly=True)
+            store._check()
+            return store
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseError(f"cannot open the vulnerability database {path}: {exc}") from exc
+        store = cls(connection, path, readonly=False)
+        store._initialise()
+        return store
+
+    def _initialise(self) -> None:
+        try:
+            tables = {
+                row[0]
+                for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise DatabaseError(
+                f"{self.path} is not a basewatch vulnerability database ({exc}): delete it and "
+                f"{_MISSING_HINT.removeprefix('run ')}"
+            ) from exc
+        if not tables:
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            return
+        self._check()
+
+    def _check(self) -> None:
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise DatabaseError(
+                f"{self.path} is not a basewatch vulnerability database ({exc}): delete it, then "
+                f"{_MISSING_HINT}"
+            ) from exc
+        version = row[0] if row else None
+        if version != str(SCHEMA_VERSION):
+            self.close()
+            raise DatabaseError(
+                f"{self.path} has database schema {version}, this basewatch uses "
+                f"{SCHEMA_VERSION}: delete it, then {_MISSING_HINT}"
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- VulnStore ----------------------------------------------------------------------
+
+    def affected(self, ecosystem: str, name: str) -> Sequence[tuple[Advisory, Affected]]:
+        rows = self._read(
+            "SELECT a.advisory_id, a.entry, v.record, min(a.rowid) AS first FROM affected a "
+            "JOIN advisories v ON v.id = a.advisory_id "
+            "WHERE a.ecosystem = ? AND a.name = ? "
+            "GROUP BY a.advisory_id, a.entry ORDER BY a.advisory_id, first",
+            (ecosystem, normalize_name(ecosystem, name)),
+        )
+        advisories: dict[str, Advisory] = {}
+        result = []
+        for advisory_id, entry, record, _ in rows:
+            advisory = advisories.get(advisory_id)
+            if advisory is None:
+                advisory = advisories[advisory_id] = advisory_from_json(record)
+            result.append((advisory, affected_from_json(entry)))
+        return result
+
+    def enrichment(self, cves: Iterable[str]) -> dict[str, Enrichment]:
+        wanted = sorted({c.strip().upper() for c in cves if c.strip()})
+        kev: dict[str, tuple[str, str, str]] = {}
+        epss: dict[str, tuple[float, float]] = {}
+        for cve in wanted:
+            for _, added, due, ransomware in self._read(
+                "SELECT cve, date_added, due_date, ransomware FROM kev WHERE cve = ?", (cve,)
+            ):
+                kev[cve] = (added, due, ransomware)
+            for _, score, percentile in self._read(
+                "SELECT cve, score, percentile FROM epss WHERE cve = ?", (cve,)
+            ):
+                epss[cve] = (score, percentile)
+        result = {}
+        for cve in sorted(kev.keys() | epss.keys()):
+            added, due, ransomware = kev.get(cve, ("", "", ""))
+            score, percentile = epss.get(cve, (None, None))
+            result[cve] = Enrichment(
+                cve=cve,
+                kev=cve in kev,
+                kev_date_added=added,
+                kev_due_date=due,
+                kev_ransomware=ransomware,
+                epss=score,
+                epss_percentile=percentile,
+            )
+        return result
+
+    def sources(self) -> Sequence[SourceStatus]:
+        return [
+            SourceStatus(*row)
+            for row in self._read(
+                "SELECT name, records, updated_at, origin, etag, last_modified, malformed "
+                "FROM sources ORDER BY name"
+            )
+        ]
+
+    def ecosystems(self) -> Sequence[str]:
+        return [row[0] for row in self._read("SELECT DISTINCT ecosystem FROM affected ORDER BY 1")]
+
+    # -- other reads --------------------------------------------------------------------
+
+    def source(self, name: str) -> SourceStatus | None:
+        return next((s for s in self.sources() if s.name == name), None)
+
+    def advisory(self, record_id: str) -> Advisory | None:
+        """One record with every affected entry every source gave it, or None."""
+        row = self._read("SELECT record FROM advisories WHERE id = ?", (record_id,))
+        if not row:
+            return None
+        entries = self._read(
+            "SELECT entry, min(rowid) AS first FROM affected WHERE advisory_id = ? "
+            "GROUP BY entry ORDER BY first",
+            (record_id,),
+        )
+        advisory = advisory_from_json(row[0][0])
+        affected = tuple(affected_from_json(entry) for entry, _ in entries)
+        return replace(advisory, affected=affected)
+
+    def ids_for(self, any_id: str) -> tuple[str, ...]:
+        """The record ids that carry `any_id` as their id, an alias or an upstream id."""
+        rows = self._read(
+            "SELECT DISTINCT advisory_id FROM ids WHERE alias = ? ORDER BY 1", (any_id,)
+        )
+        return tuple(row[0] for row in rows)
+
+    def count_advisories(self) -> int:
+        return int(self._read("SELECT count(*) FROM advisories")[0][0])
+
+    def source_records(self, source: str) -> int:
+        rows = self._read("SELECT count(*) FROM memberships WHERE source = ?", (source,))
+        return int(rows[0][0])
+
+    def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, parameters).fetchall()
+        except sqlite3.Error as exc:
+            raise DatabaseError(
+                f"cannot read the vulnerability database {self.path}: {exc}"
+            ) from exc
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write_records(self, items: Iterable[tuple[str, Advisory | Withdrawn]]) -> WriteCounts:
+        """Store (source, record) pairs; within a source the later `modified` wins.
+
+        A withdrawn record removes the source's copy unless that copy is newer. Records are
+        written in batches inside the store's transaction (see `commit`).
+        """
+        counts = WriteCounts()
+        iterator = iter(items)
+        while chunk := list(islice(iterator, _CHUNK)):
+            self._write_chunk(chunk, counts)
+        return counts
+
+    def _write_chunk(
+        self, chunk: list[tuple[str, Advisory | Withdrawn]], counts: WriteCounts
+    ) -> None:
+        chosen: dict[tuple[str, str], Advisory | Withdrawn] = {}
+        for source, record in chunk:
+            key = modified_key(record.modified)
+            stored = self._stored_for(source)
+            previous = stored.get(record.id)
+            if isinstance(record, Withdrawn):
+                counts.withdrawn += 1
+                if previous is not None and key < previous:
+                    continue
+                stored.pop(record.id, None)
+            else:
+                if previous is not None and key < previous:
+                    counts.skipped += 1
+                    continue
+                stored[record.id] = key
+            chosen[(source, record.id)] = record
+        if not chosen:
+            return
+        self._begin()
+        db = self._db
+        db.executemany(
+            "DELETE FROM affected WHERE advisory_id = ? AND source = ?",
+            [(record_id, source) for source, record_id in chosen],
+        )
+        gone = [(source, rid) for (source, rid), r in chosen.items() if isinstance(r, Withdrawn)]
+        if gone:
+            db.executemany("DELETE FROM memberships WHERE source = ? AND advisory_id = ?", gone)
+        kept = [(s, r) for (s, _), r in chosen.items() if isinstance(r, Advisory)]
+        db.executemany(
+            "INSERT OR REPLACE INTO memberships (source, advisory_id, modified) VALUES (?, ?, ?)",
+            [(s, r.id, modified_key(r.modified)) for s, r in kept],
+        )
+        db.executemany(
+            "INSERT INTO affected (advisory_id, source, ecosystem, name, entry) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (r.id, s, a.ecosystem, normalize_name(a.ecosystem, a.name), affected_to_json(a))
+                for s, r in kept
+                for a in r.affected
+            ],
+        )
+        counts.stored.update((s, r.id) for s, r in kept)
+        counts.stored.difference_update(gone)
+        self._write_advisory_rows([r for _, r in kept])
+        if gone:
+            self._drop_orphans([rid for _, rid in gone])
+
+    def _write_advisory_rows(self, records: list[Advisory]) -> None:
+        newest: dict[str, tuple[str, Advisory]] = {}
+        for record in records:
+            key = modified_key(record.modified)
+            if record.id not in newest or key >= newest[record.id][0]:
+                newest[record.id] = (key, record)
+        current: dict[str, str] = {}
+        for record_id in newest:
+            row = self._db.execute(
+                "SELECT modified FROM advisories WHERE id = ?", (record_id,)
+            ).fetchone()
+            if row is not None:
+                current[record_id] = row[0]
+        fresh = [
+            (key, record)
+            for record_id, (key, record) in newest.items()
+            if record_id not in current or key >= current[record_id]
+        ]
+        if not fresh:
+            return
+        self._db.executemany(
+            "INSERT OR REPLACE INTO advisories (id, modified, record) VALUES (?, ?, ?)",
+            [(record.id, key, advisory_to_json(record)) for key, record in fresh],
+        )
+        self._db.executemany(
+            "DELETE FROM ids WHERE advisory_id = ?", [(record.id,) for _, record in fresh]
+        )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO ids (alias, advisory_id) VALUES (?, ?)",
+            [(alias, record.id) for _, record in fresh for alias in record.all_ids()],
+        )
+
+    def _drop_orphans(self, record_ids: list[str]) -> None:
+        rows = [(rid, rid) for rid in record_ids]
+        self._db.executemany(
+            "DELETE FROM advisories WHERE id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM memberships WHERE advisory_id = ?)",
+            rows,
+        )
+        self._db.executemany(
+            "DELETE FROM ids WHERE advisory_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM advisories WHERE id = ?)",
+            rows,
+        )
+
+    def clear_source(self, source: str) -> None:
+        """Forget every record of `source` (records no other source holds are dropped)."""
+        self._begin()
+        record_ids = [
+            row[0]
+            for row in self._db.execute(
+                "SELECT advisory_id FROM memberships WHERE source = ?", (source,)
+            )
+        ]
+        self._db.executemany(
+            "DELETE FROM affected WHERE advisory_id = ? AND source = ?",
+            [(rid, source) for rid in record_ids],
+        )
+        self._db.execute("DELETE FROM memberships WHERE source = ?", (source,))
+        self._stored.pop(source, None)
+        self._drop_orphans(record_ids)
+
+    def set_source(self, status: SourceStatus) -> None:
+        self._begin()
+        self._db.execute(
+            "INSERT OR REPLACE INTO sources "
+            "(name, records, updated_at, origin, etag, last_modified, malformed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                status.name,
+                status.records,
+                status.updated_at,
+                status.origin,
+                status.etag,
+                status.last_modified,
+                status.malformed,
+            ),
+        )
+
+    def replace_kev(self, entries: Iterable[KevEntry]) -> int:
+        """Replace the KEV table; returns the number of CVEs stored."""
+        self._begin()
+        self._db.execute("DELETE FROM kev")
+        self._db.executemany(
+            "INSERT OR REPLACE INTO kev (cve, date_added, due_date, ransomware) "
+            "VALUES (?, ?, ?, ?)",
+            ((e.cve, e.date_added, e.due_date, e.ransomware) for e in entries),
+        )
+        return int(self._db.execute("SELECT count(*) FROM kev").fetchone()[0])
+
+    def replace_epss(self, scores: Iterable[EpssScore]) -> int:
+        """Replace the EPSS table; returns the number of CVEs stored."""
+        self._begin()
+        self._db.execute("DELETE FROM epss")
+        self._db.executemany(
+            "INSERT OR REPLACE INTO epss (cve, score, percentile) VALUES (?, ?, ?)",
+            ((s.cve, s.score, s.percentile) for s in scores),
+        )
+        return int(self._db.execute("SELECT count(*) FROM epss").fetchone()[0])
+
+    def commit(self) -> None:
+        if self._in_transaction:
+            self._db.execute("COMMIT")
+            self._in_transaction = False
+
+    def _begin(self) -> None:
+        if self.readonly:
+            raise DatabaseError(f"{self.path} was opened read-only")
+        if not self._in_transaction:
+            self._db.execute("BEGIN")
+            self._in_transaction = True
+
+    def _stored_for(self, source: str) -> dict[str, str]:
+        stored = self._stored.get(source)
+        if stored is None:
+            stored = self._stored[source] = dict(
+                self._db.execute(
+                    "SELECT advisory_id, modified FROM memberships WHERE source = ?", (source,)
+                ).fetchall()
+            )
+        return stored
+
+    def _bulk_mode(self) -> None:
+        # Only for a private copy that is thrown away on failure: no journal, no fsync.
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute("PRAGMA temp_store = MEMORY")
+        self._db.execute("PRAGMA cache_size = -65536")
+
+
+@contextlib.contextmanager
+def rebuilding(path: Path | str) -> Iterator[SqliteStore]:
+    """A writable copy of the database at `path` (or a new one), swapped in atomically.
+
+    The copy lives beside `path`; when the block ends without an exception it is committed and
+    renamed over `path`. Otherwise it is deleted and `path` is left exactly as it was.
+    """
+    path = Path(path)
+    unchanged = "the previous database was left unchanged"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
+        os.close(fd)
+    except OSError as exc:
+        raise DatabaseError(f"cannot write beside {path}: {exc.strerror or exc}") from exc
+    temporary = Path(name)
+    store: SqliteStore | None = None
+    try:
+        try:
+            connection = sqlite3.connect(temporary, isolation_level=None)
+            if path.exists():
+                with SqliteStore.open(path, readonly=True) as previous:
+                    previous._db.backup(connection)
+                os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
+            else:
+                os.chmod(temporary, 0o644)
+            store = SqliteStore(connection, temporary, readonly=False)
+            store._bulk_mode()
+            store._initialise()
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseError(f"cannot copy the vulnerability database {path}: {exc}") from exc
+        try:
+            yield store
+        except sqlite3.Error as exc:
+            raise DatabaseError(
+                f"cannot write the vulnerability database: {exc}; {unchanged}"
+            ) from exc
+        try:
+            store.commit()
+            store.close()
+            store = None
+            _fsync(temporary)
+            os.replace(temporary, path)
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseError(
+                f"cannot write the vulnerability database {path}: {exc}; {unchanged}"
+            ) from exc
+        _fsync(path.parent)
+    finally:
+        if store is not None:
+            with contextlib.suppress(sqlite3.Error):
+                store.close()
+        temporary.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+# -- JSON forms of the model (what the `record` and `entry` columns hold) -------------------
+
+
+def advisory_to_json(advisory: Advisory) -> str:
+    data: dict[str, Any] = {"id": advisory.id}
+    for key in ("aliases", "upstream", "related", "references"):
+        if value := getattr(advisory, key):
+            data[key] = list(value)
+    for key in ("summary", "details", "database_severity", "published", "modified"):
+        if value := getattr(advisory, key):
+            data[key] = value
+    if advisory.severity:
+        data["severity"] = [list(pair) for pair in advisory.severity]
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def advisory_from_json(text: str) -> Advisory:
+    data = json.loads(text)
+    return Advisory(
+        id=data["id"],
+        aliases=tuple(data.get("aliases", ())),
+        upstream=tuple(data.get("upstream", ())),
+        related=tuple(data.get("related", ())),
+        summary=data.get("summary", ""),
+        details=data.get("details", ""),
+        severity=tuple((t, s) for t, s in data.get("severity", ())),
+        database_severity=data.get("database_severity", ""),
+        published=data.get("published", ""),
+        modified=data.get("modified", ""),
+        references=tuple(data.get("references", ())),
+    )
+
+
+def affected_to_json(affected: Affected) -> str:
+    data: dict[str, Any] = {"ecosystem": affected.ecosystem, "name": affected.name}
+    if affected.ranges:
+        data["ranges"] = [
+            {"type": r.type, "events": [[e.kind.value, e.version] for e in r.events]}
+            for r in affected.ranges
+        ]
+    if affected.versions:
+        data["versions"] = list(affected.versions)
+    if affected.severity:
+        data["severity"] = [list(pair) for pair in affected.severity]
+    if affected.status:
+        data["status"] = affected.status
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def affected_from_json(text: str) -> Affected:
+    data = json.loads(text)
+    return Affected(
+        ecosystem=data["ecosystem"],
+        name=data["name"],
+        ranges=tuple(
+            AffectedRange(
+                r["type"],
+                tuple(RangeEvent(EventKind(kind), version) for kind, version in r["events"]),
+            )
+            for r in data.get("ranges", ())
+        ),
+        versions=tuple(data.get("versions", ())),
+        severity=tuple((t, s) for t, s in data.get("severity", ())),
+        status=data.get("status", ""),
+    )

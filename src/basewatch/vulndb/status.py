@@ -1,0 +1,100 @@
+"""`status`: what the database holds, how old each source is, and what needs refreshing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from basewatch.vulndb.model import SourceStatus
+from basewatch.vulndb.store import VulnStore
+
+DEFAULT_MAX_AGE_DAYS = 7.0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceAge:
+    source: SourceStatus
+    age: timedelta | None  # None when the recorded time cannot be read
+    stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseStatus:
+    sources: tuple[SourceAge, ...]
+    warnings: tuple[str, ...]
+    max_age_days: float
+
+
+def status(
+    store: VulnStore, now: datetime, max_age_days: float = DEFAULT_MAX_AGE_DAYS
+) -> DatabaseStatus:
+    """Every source with its age at `now`; sources older than `max_age_days` are stale."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    limit = timedelta(days=max_age_days)
+    rows = []
+    warnings = []
+    sources = list(store.sources())
+    if not sources:
+        warnings.append(
+            "the database is empty: run `basewatch db update --ecosystem NAME` or "
+            "`basewatch db import PATH`"
+        )
+    elif not any(s.name not in ("kev", "epss") for s in sources):
+        warnings.append(
+            "the database holds no advisories, only enrichment feeds: run "
+            "`basewatch db update --ecosystem NAME` or `basewatch db import PATH`"
+        )
+    for source in sources:
+        updated = _parse_time(source.updated_at)
+        if updated is None:
+            rows.append(SourceAge(source, None, True))
+            warnings.append(
+                f"{source.name}: unreadable update time {source.updated_at!r}: {_refresh(source)}"
+            )
+            continue
+        age = max(now - updated, timedelta(0))
+        stale = age > limit
+        rows.append(SourceAge(source, age, stale))
+        if stale:
+            warnings.append(
+                f"{source.name} is {format_age(age)} old (more than {max_age_days:g} days): "
+                f"{_refresh(source)}"
+            )
+        if source.malformed:
+            warnings.append(
+                f"{source.name}: {source.malformed} malformed records were refused at the last "
+                "import"
+            )
+    return DatabaseStatus(tuple(rows), tuple(warnings), max_age_days)
+
+
+def format_age(age: timedelta) -> str:
+    """A short human form: "3d 4h", "5h 2m", "12m", "40s"."""
+    seconds = int(age.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m"
+    return f"{seconds}s"
+
+
+def _refresh(source: SourceStatus) -> str:
+    if source.name.startswith("osv:"):
+        return "run `basewatch db update`"
+    return f"import a newer copy with `basewatch db import` (last from {source.origin or '?'})"
+
+
+def _parse_time(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,282 @@
+"""`update`: download OSV ecosystem dumps and swap them into the database atomically.
+
+For each ecosystem, `GET <base>/<ECOSYSTEM>/all.zip`, conditional on the ETag and
+Last-Modified the previous download recorded. Bodies stream to a temporary file beside the
+database, then the zip is checked (every CRC, at least one record). Only when every download
+succeeded is a copy of the database rebuilt (each downloaded ecosystem's source replaced whole)
+and renamed over the old one. Anything that goes wrong before that rename leaves the previous
+database untouched and raises `DownloadError`. A `304 Not Modified` changes nothing, the
+source's `updated_at` included: it says when the data last changed.
+
+Dumps exist per ecosystem without release ("Debian" holds "Debian:11" and "Debian:12"), so
+"Debian:12" is fetched as `Debian/all.zip` into the source `osv:Debian`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import httpx
+
+from basewatch import __version__
+from basewatch.errors import DownloadError, UsageError
+from basewatch.progress import NULL_PROGRESS, Progress
+from basewatch.vulndb.importer import Tally, read_zip_records, zip_record_entries
+from basewatch.vulndb.model import SourceStatus
+from basewatch.vulndb.names import base_ecosystem
+from basewatch.vulndb.sqlite import SqliteStore, rebuilding
+
+if TYPE_CHECKING:
+    from basewatch.models import Inventory
+
+log = logging.getLogger(__name__)
+
+OSV_BASE_URL = "https://osv-vulnerabilities.storage.googleapis.com"
+SOURCE_PREFIX = "osv:"
+_CHUNK_SIZE = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class EcosystemUpdate:
+    """What updating one ecosystem did."""
+
+    ecosystem: str  # the dump's name: "Debian", "PyPI"
+    source: str  # "osv:Debian"
+    url: str
+    changed: bool  # False when the server answered 304 Not Modified
+    records: int  # records the source holds now
+    withdrawn: int = 0
+    malformed: int = 0
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateReport:
+    path: str
+    results: tuple[EcosystemUpdate, ...]
+
+
+@dataclass(slots=True)
+class _Download:
+    ecosystem: str
+    url: str
+    previous: SourceStatus | None
+    file: Path | None = None  # None: not modified
+    etag: str = ""
+    last_modified: str = ""
+
+
+def dump_url(base_url: str, ecosystem: str) -> str:
+    """The URL of one ecosystem's dump under `base_url`."""
+    return f"{base_url.rstrip('/')}/{quote(ecosystem, safe='')}/all.zip"
+
+
+def dumps_for(ecosystems: Iterable[str]) -> list[str]:
+    """The dumps that hold these ecosystems ("Debian:12" -> "Debian"), in order, once each."""
+    return list(dict.fromkeys(base_ecosystem(e.strip()) for e in ecosystems if e.strip()))
+
+
+def needed_ecosystems(inventory: Inventory) -> list[str]:
+    """The OSV ecosystems the packages of `inventory` are published under."""
+    return sorted({p.ecosystem for p in inventory.packages if p.ecosystem})
+
+
+def updatable_ecosystems(store_path: Path) -> list[str]:
+    """The ecosystems a database already holds dumps for ([] when there is no database)."""
+    if not Path(store_path).exists():
+        return []
+    with SqliteStore.open(store_path, readonly=True) as store:
+        return [
+            s.name.removeprefix(SOURCE_PREFIX)
+            for s in store.sources()
+            if s.name.startswith(SOURCE_PREFIX)
+        ]
+
+
+def update(
+    store_path: Path | str,
+    ecosystems: Sequence[str],
+    base_url: str = OSV_BASE_URL,
+    client: httpx.Client | None = None,
+    progress: Progress = NULL_PROGRESS,
+    now: datetime | None = None,
+) -> UpdateReport:
+    """Download the dumps of `ecosystems` and swap them into the database at `store_path`.
+
+    Raises `DownloadError` (the database left as it was) when any download fails, is cut
+    short or is not a valid zip; `UsageError` when no ecosystem is given.
+    """
+    store_path = Path(store_path)
+    dumps = dumps_for(ecosystems)
+    if not dumps:
+        raise UsageError("no ecosystem to update: name at least one (e.g. Debian, PyPI, Go)")
+    moment = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    previous: dict[str, SourceStatus] = {}
+    if store_path.exists():
+        with SqliteStore.open(store_path, readonly=True) as store:
+            previous = {s.name: s for s in store.sources()}
+    try:
+        store_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot create {store_path.parent}: {exc.strerror}") from exc
+    unchanged = (
+        f"the database at {store_path} was left unchanged"
+        if store_path.exists()
+        else f"no database was written at {store_path}"
+    )
+    own_client = client is None
+    http = client or httpx.Client(
+        timeout=httpx.Timeout(30.0, read=120.0),
+        follow_redirects=True,
+        headers={"User-Agent": f"basewatch/{__version__}"},
+    )
+    downloads: list[_Download] = []
+    try:
+        for dump in dumps:
+            download = _Download(dump, dump_url(base_url, dump), previous.get(SOURCE_PREFIX + dump))
+            downloads.append(download)
+            _fetch(http, download, store_path, progress, unchanged)
+        changed = [d for d in downloads if d.file is not None]
+        results: dict[str, EcosystemUpdate] = {}
+        if changed:
+            with rebuilding(store_path) as store:
+                for download in changed:
+                    results[download.ecosystem] = _swap_in(store, download, moment, progress)
+        for download in downloads:
+            if download.file is None:
+                status = download.previous
+                results[download.ecosystem] = EcosystemUpdate(
+                    ecosystem=download.ecosystem,
+                    source=SOURCE_PREFIX + download.ecosystem,
+                    url=download.url,
+                    changed=False,
+                    records=status.records if status else 0,
+                )
+        return UpdateReport(str(store_path), tuple(results[d] for d in dumps))
+    finally:
+        for download in downloads:
+            if download.file is not None:
+                download.file.unlink(missing_ok=True)
+        if own_client:
+            http.close()
+
+
+def _fetch(
+    client: httpx.Client,
+    download: _Download,
+    store_path: Path,
+    progress: Progress,
+    unchanged: str,
+) -> None:
+    headers = {}
+    if download.previous is not None:
+        if download.previous.etag:
+            headers["If-None-Match"] = download.previous.etag
+        if download.previous.last_modified:
+            headers["If-Modified-Since"] = download.previous.last_modified
+    url = download.url
+    try:
+        fd, name = tempfile.mkstemp(
+            dir=store_path.parent, prefix=f".{store_path.name}.download.", suffix=".zip"
+        )
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot write beside {store_path}: {exc.strerror}; {unchanged}"
+        ) from exc
+    download.file = Path(name)
+    begun = False
+    try:
+        with os.fdopen(fd, "wb") as out, client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 304 and headers:
+                log.info("%s: not modified", url)
+                download.file.unlink()
+                download.file = None
+                return
+            if response.status_code != 200:
+                hint = " (is the ecosystem name right?)" if response.status_code == 404 else ""
+                raise DownloadError(
+                    f"downloading {url} failed: HTTP {response.status_code} "
+                    f"{response.reason_phrase}{hint}; {unchanged}"
+                )
+            total = int(response.headers.get("Content-Length") or 0)
+            progress.begin(f"downloading {download.ecosystem}", total)
+            begun = True
+            for chunk in response.iter_bytes(_CHUNK_SIZE):
+                out.write(chunk)
+                progress.advance(f"downloading {download.ecosystem}", len(chunk))
+            download.etag = response.headers.get("ETag", "")
+            download.last_modified = response.headers.get("Last-Modified", "")
+    except httpx.HTTPError as exc:
+        raise DownloadError(
+            f"downloading {url} failed: {exc or type(exc).__name__}; {unchanged}"
+        ) from exc
+    except OSError as exc:
+        raise DownloadError(f"cannot save {url}: {exc.strerror or exc}; {unchanged}") from exc
+    finally:
+        if begun:
+            progress.end()
+    _verify(download.file, url, unchanged)
+
+
+def _verify(path: Path, url: str, unchanged: str) -> None:
+    """Check every member's CRC and that there are records at all."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            entries = len(zip_record_entries(archive))
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+        raise DownloadError(
+            f"{url} did not download a valid zip archive ({exc}); {unchanged}"
+        ) from exc
+    if bad is not None:
+        raise DownloadError(f"{url} downloaded a corrupt zip archive (bad {bad}); {unchanged}")
+    if entries == 0:
+        raise DownloadError(f"{url} downloaded a zip without OSV records; {unchanged}")
+
+
+def _swap_in(
+    store: SqliteStore, download: _Download, moment: str, progress: Progress
+) -> EcosystemUpdate:
+    assert download.file is not None
+    source = SOURCE_PREFIX + download.ecosystem
+    tally = Tally()
+    store.clear_source(source)
+    counts = store.write_records(
+        (source, record)
+        for record in read_zip_records(download.file, tally, progress, download.ecosystem)
+    )
+    records = store.source_records(source)
+    store.set_source(
+        SourceStatus(
+            name=source,
+            records=records,
+            updated_at=moment,
+            origin=download.url,
+            etag=download.etag,
+            last_modified=download.last_modified,
+            malformed=tally.malformed,
+        )
+    )
+    with contextlib.suppress(OSError):
+        download.file.unlink()
+    return EcosystemUpdate(
+        ecosystem=download.ecosystem,
+        source=source,
+        url=download.url,
+        changed=True,
+        records=records,
+        withdrawn=counts.withdrawn,
+        malformed=tally.malformed,
+        problems=tuple(tally.problems),
+    )

@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from basewatch.errors import DatabaseError
+from basewatch.vulndb.model import (
+    Advisory,
+    Affected,
+    AffectedRange,
+    EventKind,
+    RangeEvent,
+    SourceStatus,
+)
+from basewatch.vulndb.osv import Withdrawn
+from basewatch.vulndb.sqlite import SCHEMA_VERSION, SqliteStore, rebuilding
+from basewatch.vulndb.store import VulnStore
+
+
+def fixed_range(fixed: str) -> AffectedRange:
+    return AffectedRange(
+        "ECOSYSTEM", (RangeEvent(EventKind.INTRODUCED, "0"), RangeEvent(EventKind.FIXED, fixed))
+    )
+
+
+def advisory(
+    record_id: str = "PYSEC-1",
+    modified: str = "2024-01-01T00:00:00Z",
+    summary: str = "",
+    ecosystem: str = "PyPI",
+    name: str = "Demo_Pkg",
+    fixed: str = "1.0",
+    aliases: tuple[str, ...] = ("CVE-2024-0001",),
+) -> Advisory:
+    return Advisory(
+        id=record_id,
+        aliases=aliases,
+        upstream=("UP-1",),
+        summary=summary,
+        details="details",
+        severity=(("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),),
+        database_severity="HIGH",
+        published="2023-12-01T00:00:00Z",
+        modified=modified,
+        references=("https://example.invalid/a",),
+        affected=(
+            Affected(
+                ecosystem=ecosystem,
+                name=name,
+                ranges=(fixed_range(fixed),),
+                versions=("0.9",),
+                severity=(("Debian", "low"),),
+                status="",
+            ),
+        ),
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore.open(tmp_path / "vuln.db", readonly=False)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_is_a_vulnstore(store: SqliteStore) -> None:
+    seam: VulnStore = store
+    assert seam.sources() == []
+
+
+def test_missing_database_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError) as caught:
+        SqliteStore.open(tmp_path / "absent.db")
+    message = str(caught.value)
+    assert "no vulnerability database at" in message
+    assert "basewatch db update" in message
+    assert "basewatch db import" in message
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "vuln.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DatabaseError, match="is not a basewatch vulnerability database"):
+        SqliteStore.open(path)
+
+
+def test_foreign_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "vuln.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE other (x)")
+    connection.close()
+    with pytest.raises(DatabaseError, match="is not a basewatch vulnerability database"):
+        SqliteStore.open(path)
+
+
+def test_other_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "vuln.db"
+    SqliteStore.open(path, readonly=False).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    connection.close()
+    with pytest.raises(DatabaseError, match=f"schema 999, this basewatch uses {SCHEMA_VERSION}"):
+        SqliteStore.open(path)
+
+
+def test_round_trip(store: SqliteStore) -> None:
+    original = advisory()
+    counts = store.write_records([("osv:PyPI", original)])
+    store.commit()
+    assert (counts.written, counts.skipped, counts.withdrawn) == (1, 0, 0)
+    # PEP 503: the store finds "Demo_Pkg" under any spelling of the name
+    for spelling in ("demo-pkg", "DEMO.pkg", "Demo_Pkg", "demo__pkg"):
+        ((found, entry),) = store.affected("PyPI", spelling)
+        assert found == replace(original, affected=())
+        assert entry == original.affected[0]
+    assert store.affected("npm", "demo-pkg") == []
+    assert store.advisory("PYSEC-1") == original
+    assert store.ecosystems() == ["PyPI"]
+    assert store.ids_for("CVE-2024-0001") == ("PYSEC-1",)
+    assert store.ids_for("UP-1") == ("PYSEC-1",)
+    assert store.ids_for("PYSEC-1") == ("PYSEC-1",)
+    assert store.count_advisories() == 1
+
+
+def test_later_modified_wins(store: SqliteStore) -> None:
+    store.write_records([("osv:PyPI", advisory(summary="first", fixed="1.0"))])
+    counts = store.write_records(
+        [("osv:PyPI", advisory(modified="2023-01-01T00:00:00Z", summary="older", fixed="0.5"))]
+    )
+    assert counts.skipped == 1
+    assert store.advisory("PYSEC-1").summary == "first"  # type: ignore[union-attr]
+    store.write_records(
+        [("osv:PyPI", advisory(modified="2024-06-01T00:00:00.5Z", summary="newer", fixed="2.0"))]
+    )
+    stored = store.advisory("PYSEC-1")
+    assert stored is not None
+    assert stored.summary == "newer"
+    assert stored.affected[0].ranges == (fixed_range("2.0"),)  # the old entry is gone
+    # the same time replaces too: a re-import of the same file is idempotent
+    store.write_records(
+        [("osv:PyPI", advisory(modified="2024-06-01T00:00:00.500Z", summary="again", fixed="3"))]
+    )
+    assert store.advisory("PYSEC-1").summary == "again"  # type: ignore[union-attr]
+    assert len(store.affected("PyPI", "demo-pkg")) == 1
+
+
+def test_aliases_follow_the_newest_copy(store: SqliteStore) -> None:
+    store.write_records([("osv:PyPI", advisory(aliases=("CVE-2024-0001", "GHSA-old")))])
+    store.write_records(
+        [("osv:PyPI", advisory(modified="2025-01-01T00:00:00Z", aliases=("GHSA-new",)))]
+    )
+    assert store.ids_for("GHSA-old") == ()
+    assert store.ids_for("GHSA-new") == ("PYSEC-1",)
+
+
+def test_duplicates_in_one_batch(store: SqliteStore) -> None:
+    counts = store.write_records(
+        [
+            ("osv:PyPI", advisory(summary="a")),
+            ("osv:PyPI", advisory(summary="b", modified="2024-02-01T00:00:00Z")),
+            ("osv:PyPI", advisory(summary="c", modified="2023-02-01T00:00:00Z")),
+        ]
+    )
+    assert (counts.written, counts.skipped) == (1, 1)
+    assert store.advisory("PYSEC-1").summary == "b"  # type: ignore[union-attr]
+    assert len(store.affected("PyPI", "demo-pkg")) == 1
+
+
+def test_withdrawn_removes_an_older_copy_only(store: SqliteStore) -> None:
+    store.write_records([("osv:PyPI", advisory())])
+    counts = store.write_records([("osv:PyPI", Withdrawn("PYSEC-1", "2023-01-01T00:00:00Z"))])
+    assert counts.withdrawn == 1
+    assert store.advisory("PYSEC-1") is not None
+    store.write_records([("osv:PyPI", Withdrawn("PYSEC-1", "2024-03-01T00:00:00Z"))])
+    assert store.advisory("PYSEC-1") is None
+    assert store.affected("PyPI", "demo-pkg") == []
+    assert store.ids_for("CVE-2024-0001") == ()
+    assert store.source_records("osv:PyPI") == 0
+
+
+def test_sources_contribute_packages_to_one_id(store: SqliteStore) -> None:
+    store.write_records(
+        [
+            ("secdb:Alpine:v3.10/main", advisory("ALPINE-CVE-1", "", ecosystem="Alpine:v3.10")),
+            ("secdb:Alpine:v3.11/main", advisory("ALPINE-CVE-1", "", ecosystem="Alpine:v3.11")),
+        ]
+    )
+    stored = store.advisory("ALPINE-CVE-1")
+    assert stored is not None
+    assert [a.ecosystem for a in stored.affected] == ["Alpine:v3.10", "Alpine:v3.11"]
+    store.clear_source("secdb:Alpine:v3.10/main")
+    stored = store.advisory("ALPINE-CVE-1")
+    assert stored is not None
+    assert [a.ecosystem for a in stored.affected] == ["Alpine:v3.11"]
+    store.clear_source("secdb:Alpine:v3.11/main")
+    assert store.advisory("ALPINE-CVE-1") is None
+    assert store.ids_for("CVE-2024-0001") == ()
+
+
+def test_identical_entries_from_two_sources_come_back_once(store: SqliteStore) -> None:
+    store.write_records([("osv:PyPI", advisory()), ("local:PyPI", advisory())])
+    assert len(store.affected("PyPI", "demo-pkg")) == 1
+    assert len(store.advisory("PYSEC-1").affected) == 1  # type: ignore[union-attr]
+
+
+def test_sources_and_enrichment(store: SqliteStore) -> None:
+    status = SourceStatus("osv:PyPI", 1, "2024-01-01T00:00:00Z", "o", '"e"', "lm", 2)
+    store.set_source(status)
+    assert store.sources() == [status]
+    assert store.source("osv:PyPI") == status
+    assert store.source("nope") is None
+
+
+def test_readonly_refuses_writes(tmp_path: Path) -> None:
+    path = tmp_path / "vuln.db"
+    SqliteStore.open(path, readonly=False).close()
+    with SqliteStore.open(path) as store, pytest.raises(DatabaseError, match="read-only"):
+        store.write_records([("osv:PyPI", advisory())])
+
+
+def test_rebuilding_swaps_on_success(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "vuln.db"
+    with rebuilding(path) as store:
+        store.write_records([("osv:PyPI", advisory())])
+        assert not path.exists()  # built beside, swapped in at the end
+    with SqliteStore.open(path) as reopened:
+        assert reopened.advisory("PYSEC-1") is not None
+    with rebuilding(path) as store:
+        store.write_records([("osv:Go", advisory("GO-1", ecosystem="Go", name="example.com/m"))])
+    with SqliteStore.open(path) as reopened:
+        assert reopened.ecosystems() == ["Go", "PyPI"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["vuln.db"]
+
+
+def test_rebuilding_failure_leaves_the_database_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "vuln.db"
+    with rebuilding(path) as store:
+        store.write_records([("osv:PyPI", advisory())])
+    before = digest(path)
+
+    def interrupted() -> None:
+        with rebuilding(path) as store:
+            store.clear_source("osv:PyPI")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted()
+    assert digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vuln.db"]
+    with SqliteStore.open(path) as reopened:
+        assert reopened.advisory("PYSEC-1") is not None
+
+
+def test_rebuilding_refuses_a_corrupt_database(tmp_path: Path) -> None:
+    path = tmp_path / "vuln.db"
+    path.write_bytes(b"garbage" * 1000)
+    with (
+        pytest.raises(DatabaseError, match="not a basewatch vulnerability database"),
+        rebuilding(path),
+    ):
+        pass
+    assert path.read_bytes() == b"garbage" * 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vuln.db"]
