@@ -61,6 +61,7 @@ _DEBIAN_SUITES = frozenset(
         "unstable",
     }
 )
+PIP_TARGET = "/usr/local/lib/python3.11/dist-packages"
 _NO_UPDATES_SUITES = frozenset({"sid", "unstable", "experimental"})
 _DEFAULT_SOURCES_DIR = Path("/etc/apt")
 
@@ -89,6 +90,10 @@ class Stage:
     include: tuple[str, ...] = ()
     purge: tuple[str, ...] = ()
     variant: str = "minbase"
+    # Python distributions (name==version) that `pip install --target` puts in
+    # /usr/local/lib/python3.11/dist-packages after the packages are installed: old releases
+    # with published advisories, as an application layer would carry them.
+    pip_target: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """A one-line account of the run, used as the layer's history `created_by`."""
@@ -99,6 +104,8 @@ class Stage:
         text = " ".join(words)
         if self.purge:
             text += " && dpkg --purge " + " ".join(self.purge)
+        if self.pip_target:
+            text += f" && pip install --target {PIP_TARGET} " + " ".join(self.pip_target)
         return text
 
     def key(self) -> str:
@@ -183,9 +190,35 @@ BOOKWORM_LARGE = Recipe(
     "basewatch-test/bookworm",
     "large",
 )
+# Old Python releases with advisories in the PyPI OSV fixture, in a layer above Debian's own
+# python3 (whose Debian packages must only ever be matched against Debian data).
+OLD_PYPI_RELEASES = (
+    "requests==2.19.0",
+    "urllib3==1.24.1",
+    "Jinja2==2.10",
+    "Django==2.2",
+)
+BOOKWORM_PIP = Recipe(
+    "bookworm-pip",
+    (
+        Stage("bookworm", include=("python3",)),
+        Stage("bookworm", include=("python3",), pip_target=OLD_PYPI_RELEASES),
+    ),
+    "debian",
+    "12",
+    "basewatch-test/bookworm",
+    "pip",
+)
 RECIPES: dict[str, Recipe] = {
     r.name: r
-    for r in (BOOKWORM_MINBASE, BOOKWORM_PYTHON, TRIXIE_MINBASE, BOOKWORM_LAYERED, BOOKWORM_LARGE)
+    for r in (
+        BOOKWORM_MINBASE,
+        BOOKWORM_PYTHON,
+        TRIXIE_MINBASE,
+        BOOKWORM_LAYERED,
+        BOOKWORM_LARGE,
+        BOOKWORM_PIP,
+    )
 }
 
 
@@ -491,6 +524,13 @@ def _stage_tar(stage: Stage, cache: Path) -> Path:
             command.append("--include=" + ",".join(stage.include))
         if stage.purge:
             command.append('--customize-hook=chroot "$1" dpkg --purge ' + " ".join(stage.purge))
+        if stage.pip_target:
+            # The host's pip (never the image's) fetches wheels only: nothing is built or run.
+            command.append(
+                f"--customize-hook={sys.executable} -m pip install --quiet --no-deps "
+                f'--only-binary=:all: --no-compile --target "$1{PIP_TARGET}" '
+                + " ".join(stage.pip_target)
+            )
         command += [stage.suite, str(tmp), *apt_sources(stage.suite)]
         started = time.monotonic()
         try:
