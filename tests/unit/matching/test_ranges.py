@@ -9,7 +9,12 @@ from basewatch.versions.base import Comparator
 from basewatch.versions.registry import comparator_for
 from basewatch.vulndb.model import Affected, AffectedRange, EventKind, RangeEvent
 
-I, F, L, X = EventKind.INTRODUCED, EventKind.FIXED, EventKind.LAST_AFFECTED, EventKind.LIMIT
+INTRO, FIX, LAST, LIMIT = (
+    EventKind.INTRODUCED,
+    EventKind.FIXED,
+    EventKind.LAST_AFFECTED,
+    EventKind.LIMIT,
+)
 
 
 def comparator(ecosystem: str) -> Comparator:
@@ -31,20 +36,20 @@ def entry(
 
 PYPI_CASES = [
     # (events, installed, affected, fixed)
-    (((I, "0"), (F, "1.5")), "1.0", True, "1.5"),
-    (((I, "0"), (F, "1.5")), "1.5", False, ""),
-    (((I, "0"), (F, "1.5")), "2.0", False, ""),
-    (((I, "1.2"), (F, "1.5")), "1.1", False, ""),
-    (((I, "1.2"), (F, "1.5")), "1.2", True, "1.5"),
-    (((I, "0"), (L, "1.4")), "1.4", True, ""),
-    (((I, "0"), (L, "1.4")), "1.4.1", False, ""),
-    (((I, "0"), (F, "1.5"), (I, "2.0"), (F, "2.3")), "1.9", False, ""),
-    (((I, "0"), (F, "1.5"), (I, "2.0"), (F, "2.3")), "2.1", True, "2.3"),
-    (((I, "0"), (F, "1.5"), (I, "2.0"), (F, "2.3")), "1.0", True, "1.5"),
-    (((I, "0"), (X, "2.0")), "2.0", False, ""),
-    (((I, "0"), (X, "2.0")), "1.99", True, ""),
-    (((I, "0"),), "99.0", True, ""),
-    (((I, "1.0rc1"), (F, "1.0")), "1.0rc2", True, "1.0"),
+    (((INTRO, "0"), (FIX, "1.5")), "1.0", True, "1.5"),
+    (((INTRO, "0"), (FIX, "1.5")), "1.5", False, ""),
+    (((INTRO, "0"), (FIX, "1.5")), "2.0", False, ""),
+    (((INTRO, "1.2"), (FIX, "1.5")), "1.1", False, ""),
+    (((INTRO, "1.2"), (FIX, "1.5")), "1.2", True, "1.5"),
+    (((INTRO, "0"), (LAST, "1.4")), "1.4", True, ""),
+    (((INTRO, "0"), (LAST, "1.4")), "1.4.1", False, ""),
+    (((INTRO, "0"), (FIX, "1.5"), (INTRO, "2.0"), (FIX, "2.3")), "1.9", False, ""),
+    (((INTRO, "0"), (FIX, "1.5"), (INTRO, "2.0"), (FIX, "2.3")), "2.1", True, "2.3"),
+    (((INTRO, "0"), (FIX, "1.5"), (INTRO, "2.0"), (FIX, "2.3")), "1.0", True, "1.5"),
+    (((INTRO, "0"), (LIMIT, "2.0")), "2.0", False, ""),
+    (((INTRO, "0"), (LIMIT, "2.0")), "1.99", True, ""),
+    (((INTRO, "0"),), "99.0", True, ""),
+    (((INTRO, "1.0rc1"), (FIX, "1.0")), "1.0rc2", True, "1.0"),
 ]
 
 
@@ -57,28 +62,28 @@ def test_osv_events_on_pep440(
 
 
 def test_unsorted_events_are_ordered_by_version() -> None:
-    shuffled = entry((F, "2.3"), (I, "2.0"), (F, "1.5"), (I, "0"))
+    shuffled = entry((FIX, "2.3"), (INTRO, "2.0"), (FIX, "1.5"), (INTRO, "0"))
     assert evaluate("2.1", shuffled, comparator("PyPI")).fixed == "2.3"
 
 
 def test_versions_list_matches_exactly_and_git_ranges_are_ignored() -> None:
-    listed = entry((I, "abc123"), (F, "def456"), versions=("0.9",), kind="GIT")
+    listed = entry((INTRO, "abc123"), (FIX, "def456"), versions=("0.9",), kind="GIT")
     assert evaluate("0.9", listed, comparator("PyPI")).affected
     assert not evaluate("0.9.1", listed, comparator("PyPI")).affected
 
 
 def test_dpkg_tilde_and_epochs() -> None:
     debian = comparator("Debian:12")
-    fixed_in = entry((I, "0"), (F, "3.0.11-1~deb12u1"))
+    fixed_in = entry((INTRO, "0"), (FIX, "3.0.11-1~deb12u1"))
     assert evaluate("3.0.9-1", fixed_in, debian).affected
     assert not evaluate("3.0.11-1~deb12u1", fixed_in, debian).affected
     assert not evaluate("3.0.11-1", fixed_in, debian).affected
     assert evaluate("3.0.11-1~deb12u0", fixed_in, debian).affected
-    epoch = entry((I, "0"), (F, "1:2.0-1"))
+    epoch = entry((INTRO, "0"), (FIX, "1:2.0-1"))
     assert evaluate("9.9-1", epoch, debian).affected  # no epoch is epoch 0
 
 
 def test_unreadable_versions_in_a_range_do_not_match() -> None:
-    verdict = evaluate("1.0", entry((I, "0"), (F, "not a version!")), comparator("PyPI"))
+    verdict = evaluate("1.0", entry((INTRO, "0"), (FIX, "not a version!")), comparator("PyPI"))
     assert not verdict.affected
     assert verdict.unreadable
