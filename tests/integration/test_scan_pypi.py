@@ -53,7 +53,9 @@ def in_range(version: Version, events: list[dict[str, str]]) -> tuple[bool, str]
     for at, _, kind, value in points:
         if kind == "introduced" and version >= at:
             affected, fix = True, ""
-        elif (kind in ("fixed", "limit") and version >= at) or (kind == "last_affected" and version > at):
+        elif (kind in ("fixed", "limit") and version >= at) or (
+            kind == "last_affected" and version > at
+        ):
             affected = False
         elif kind == "fixed" and affected and not fix:
             fix = value
