@@ -1,0 +1,171 @@
+"""`basewatch scan` end to end: a small image, a real database file, every exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.main import main
+from basewatch.vulndb.importer import import_paths
+from basewatch.vulndb.sqlite import rebuilding
+from tests.imagebuild import DEBIAN_OS_RELEASE, build_image, dpkg_status, file, write_oci_layout
+
+RECORDS = [
+    {
+        "id": "DEBIAN-CVE-2023-0001",
+        "upstream": ["CVE-2023-0001"],
+        "modified": "2024-01-01T00:00:00Z",
+        "summary": "heap overflow in openssl",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": "openssl"},
+                "ranges": [
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [{"introduced": "0"}, {"fixed": "3.0.11-1~deb12u2"}],
+                    }
+                ],
+            }
+        ],
+    },
+    {
+        "id": "DEBIAN-CVE-2023-0002",
+        "upstream": ["CVE-2023-0002"],
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": "zlib"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+            }
+        ],
+    },
+    {
+        "id": "DEBIAN-CVE-2023-0003",
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:11", "name": "zlib"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+            }
+        ],
+    },
+]
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[str, Path]:
+    status = dpkg_status(
+        ("libssl3", "3.0.11-1~deb12u1", "Source: openssl\n"),
+        ("zlib1g", "1:1.2.13.dfsg-1", "Source: zlib (1:1.2.13.dfsg-1)\n"),
+        ("bash", "5.2.15-2+b2"),
+    )
+    image = build_image(
+        [[file("etc/os-release", DEBIAN_OS_RELEASE), file("var/lib/dpkg/status", status)]]
+    )
+    layout = write_oci_layout(tmp_path / "layout", [(image, "")])
+    records = tmp_path / "records"
+    records.mkdir()
+    for record in RECORDS:
+        (records / f"{record['id']}.json").write_text(json.dumps(record))
+    db = tmp_path / "vuln.db"
+    with rebuilding(db) as store:
+        import_paths(store, [records])
+    return f"oci:{layout}", db
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def scan_args(image: str, db: Path, *extra: str) -> list[str]:
+    return ["scan", image, "--db", str(db), "--offline", "--no-cache", "-q", *extra]
+
+
+def test_findings_by_source_package_in_the_right_release(
+    setup: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image, db = setup
+    code, out, _ = run(scan_args(image, db, "-f", "json"), capsys)
+    assert code == ExitCode.OK
+    findings = json.loads(out)["findings"]
+    got = {(f["package"]["name"], f["id"], f["status"], f["fixed_version"]) for f in findings}
+    assert got == {
+        ("libssl3", "CVE-2023-0001", "fixed", "3.0.11-1~deb12u2"),
+        ("zlib1g", "CVE-2023-0002", "not-fixed", ""),
+    }
+    libssl = next(f for f in findings if f["package"]["name"] == "libssl3")
+    assert libssl["severity"] == "critical"
+    assert libssl["cvss_score"] == 9.8
+    assert libssl["aliases"] == ["DEBIAN-CVE-2023-0001"]
+
+
+def test_fail_on_and_filters(
+    setup: tuple[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    image, db = setup
+    assert run(scan_args(image, db, "--fail-on", "high"), capsys)[0] == ExitCode.FINDINGS
+    code, out, _ = run(
+        scan_args(
+            image, db, "--fail-on", "high", "--only-fixed", "--severity", "low", "-f", "json"
+        ),
+        capsys,
+    )
+    assert code == ExitCode.OK
+    document = json.loads(out)
+    assert document["findings"] == []
+    assert len(document["suppressed"]) == 2
+    ignore = tmp_path / "ignore.yaml"
+    ignore.write_text("- id: CVE-2023-0001\n  reason: mitigated\n")
+    code, _, _ = run(
+        scan_args(image, db, "--fail-on", "critical", "--ignore-file", str(ignore)), capsys
+    )
+    assert code == ExitCode.OK
+
+
+@pytest.mark.parametrize("fmt", ["table", "sarif", "cyclonedx-json", "markdown"])
+def test_every_format(
+    setup: tuple[str, Path], capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    image, db = setup
+    code, out, _ = run(scan_args(image, db, "-f", fmt), capsys)
+    assert code == ExitCode.OK
+    assert "CVE-2023-0001" in out
+
+
+def test_scan_of_an_sbom(
+    setup: tuple[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    image, db = setup
+    sbom = tmp_path / "bom.json"
+    assert main(["sbom", image, "-f", "cyclonedx-json", "-o", str(sbom), "--no-cache", "-q"]) == 0
+    code, out, _ = run(
+        ["scan", "--sbom", str(sbom), "--db", str(db), "--offline", "-f", "json"], capsys
+    )
+    assert code == ExitCode.OK
+    assert {f["id"] for f in json.loads(out)["findings"]} == {"CVE-2023-0001", "CVE-2023-0002"}
+
+
+def test_missing_database_and_bad_arguments(
+    setup: tuple[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    image, _ = setup
+    code, _, err = run(scan_args(image, tmp_path / "none.db"), capsys)
+    assert code == ExitCode.DATABASE_ERROR
+    assert "db update" in err
+    code, _, err = run(["scan", "--db", str(tmp_path / "x")], capsys)
+    assert code == ExitCode.USAGE
+    code, _, err = run(scan_args(image, tmp_path / "x", "--fail-on", "severe"), capsys)
+    assert code == ExitCode.USAGE
+    assert "unknown severity" in err
+    bad_sbom = tmp_path / "bad.json"
+    bad_sbom.write_text("{ nope")
+    code, _, err = run(
+        ["scan", "--sbom", str(bad_sbom), "--db", str(tmp_path / "x"), "--offline"], capsys
+    )
+    assert code == ExitCode.IMAGE_ERROR
