@@ -18,7 +18,7 @@ from basewatch.models import FixStatus, Severity
 from basewatch.report.base import package_sort_key
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
     from datetime import datetime
     from uuid import UUID
 
@@ -118,13 +118,30 @@ def group_by_package(findings: Iterable[Finding]) -> list[tuple[Package, list[Fi
 
 
 def fixed_versions(findings: Iterable[Finding]) -> list[str]:
-    """The distinct versions that fix some of `findings`, in natural (digits-aware) order.
+    """The distinct versions that fix some of `findings`, lowest first, by the ecosystem's own
+    version rules (the last one fixes them all); digits-aware text order when unknown."""
+    from basewatch.errors import InvalidVersion
+    from basewatch.versions.registry import comparator_for
 
-    Which one fixes them all depends on the ecosystem's version rules; a report lists them all
-    rather than guess.
-    """
+    findings = list(findings)
     versions = {f.fixed_version for f in findings if is_fixable(f)}
+    ecosystems = {f.package.ecosystem for f in findings}
+    comparator = comparator_for(ecosystems.pop()) if len(ecosystems) == 1 else None
+    if comparator is not None:
+        try:
+            return sorted(versions, key=comparator.key)
+        except InvalidVersion:
+            pass
     return sorted(versions, key=natural_key)
+
+
+def upgrade_target(findings: Sequence[Finding]) -> str:
+    """What to upgrade to: the version that fixes every fixable finding, and what stays open."""
+    fixes = fixed_versions(findings)
+    open_count = sum(1 for f in findings if not is_fixable(f))
+    if not fixes:
+        return "no fix"
+    return fixes[-1] + (f" ({open_count} without a fix)" if open_count else "")
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:

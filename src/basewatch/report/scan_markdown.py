@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, ClassVar
 from basewatch.report.base import display_name, layer_index, short_digest
 from basewatch.report.scan_base import (
     advisory_url,
-    fixed_versions,
     format_epss,
     group_by_package,
     plural,
     scan_warnings,
     summarize,
+    upgrade_target,
 )
 from basewatch.report.table import printable
 
@@ -118,8 +118,7 @@ def _summary(summary: ScanSummary) -> list[str]:
 
 
 def _package_section(package: Package, findings: list[Finding], image: ImageInfo) -> list[str]:
-    fixes = fixed_versions(findings)
-    target = ", ".join(markdown_escape(v) for v in fixes) if fixes else "no fix"
+    target = markdown_escape(upgrade_target(findings))
     name = markdown_escape(display_name(package))
     version = markdown_escape(package.version) or MISSING
     where = [package.type.value]

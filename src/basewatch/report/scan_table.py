@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 from basewatch.report.base import display_name, layer_index, short_digest
 from basewatch.report.scan_base import (
-    fixed_versions,
     format_epss,
     group_by_package,
     plural,
     scan_warnings,
     summarize,
+    upgrade_target,
 )
 from basewatch.report.table import MISSING, printable
 
@@ -89,8 +89,7 @@ def _header(result: ScanResult, summary: ScanSummary) -> list[str]:
 
 
 def _package_line(package: Package, findings: list[Finding], image: ImageInfo) -> str:
-    fixes = fixed_versions(findings)
-    target = ", ".join(fixes) if fixes else "no fix"
+    target = upgrade_target(findings)
     where = [package.type.value]
     if package.layer:
         index = layer_index(image, package.layer)

@@ -54,7 +54,7 @@ def test_package_sections_worst_first() -> None:
     text = render(make_scan_result())
     headings = [line for line in text.splitlines() if line.startswith("#### ")]
     assert headings[0] == "#### zlib1g 1:1.2.13.dfsg-1 → no fix"
-    assert headings[1] == "#### libc6 2.36-9+deb12u2 → 2.36-9+deb12u3"
+    assert headings[1] == "#### libc6 2.36-9+deb12u2 → 2.36-9+deb12u3 (1 without a fix)"
     # `~` strikes text through in GFM: Debian versions must keep theirs literal.
     assert "#### libssl3 3.0.11-1\\~deb12u2 → 3.0.13-1\\~deb12u1" in headings
     row = next(line for line in text.splitlines() if "[CVE-2023-4911]" in line)
