@@ -28,7 +28,10 @@ def test_matches_golden(name: str) -> None:
 
 def test_package_blocks_name_installed_and_fixed_versions() -> None:
     lines = render(make_scan_result()).splitlines()
-    assert "libc6 2.36-9+deb12u2 -> 2.36-9+deb12u3 (1 without a fix)  (deb, layer 0 1ff8e5656edf)" in lines
+    assert (
+        "libc6 2.36-9+deb12u2 -> 2.36-9+deb12u3 (1 without a fix)  (deb, layer 0 1ff8e5656edf)"
+        in lines
+    )
     assert any(line.startswith("zlib1g 1:1.2.13.dfsg-1 -> no fix") for line in lines)
     row = next(line for line in lines if "CVE-2023-4911" in line)
     assert row.split() == [
