@@ -295,3 +295,6 @@ class ScanResult:
     suppressed: tuple[Suppression, ...] = ()
     database: DatabaseInfo | None = None
     warnings: tuple[str, ...] = ()
+    # Ecosystems of the inventory the database has no advisories for: those packages were not
+    # checked, so the result is partial.
+    unchecked: tuple[str, ...] = ()

@@ -186,4 +186,5 @@ def scan_inventory(
         suppressed=tuple(suppressed),
         database=database,
         warnings=tuple(warnings),
+        unchecked=tuple(sorted(outcome.unmatched_ecosystems)),
     )

@@ -134,7 +134,7 @@ def run_scan(args: argparse.Namespace) -> int:
         print(f"basewatch: warning: {warning}", file=sys.stderr)
     if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in result.findings):
         return ExitCode.FINDINGS
-    if inventory.partial:
+    if inventory.partial or result.unchecked:
         return ExitCode.PARTIAL
     return ExitCode.OK
 

@@ -68,7 +68,7 @@ def scan_document(result: ScanResult) -> dict[str, Any]:
         "findings": [finding_dict(f) for f in sorted_findings(result.findings)],
         "suppressed": [_suppression_dict(s) for s in suppressed],
         "warnings": scan_warnings(result),
-        "partial": inventory.partial,
+        "partial": inventory.partial or bool(result.unchecked),
     }
 
 
