@@ -180,7 +180,13 @@ def _rating(package: Package, hits: Sequence[_Hit]) -> Rating:
     if package.type in _OS_TYPES:
         vendor = []
         for hit in hits:
-            for kind, value in hit.affected.severity:
+            # Distribution ratings: per package (Debian urgency) or per record with a
+            # non-CVSS type (Ubuntu's priority is `severity: [{type: Ubuntu, score: medium}]`).
+            stated = [
+                *hit.affected.severity,
+                *((k, v) for k, v in hit.advisory.severity if not k.startswith("CVSS")),
+            ]
+            for kind, value in stated:
                 if (rating := from_word(value, kind)) is not None:
                     vendor.append(rating)
             summary = _SUMMARY_RATING.match(hit.advisory.summary)

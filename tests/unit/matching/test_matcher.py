@@ -1,0 +1,217 @@
+"""The matcher on a real database file built from hand-written OSV records."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from basewatch.matching.matcher import match_inventory
+from basewatch.models import (
+    FixStatus,
+    ImageInfo,
+    Inventory,
+    OSInfo,
+    Package,
+    PackageType,
+    Severity,
+)
+from basewatch.vulndb.importer import import_paths
+from basewatch.vulndb.sqlite import SqliteStore, rebuilding
+
+CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+MEDIUM = "CVSS:3.1/AV:N/AC:L/PR:L/UI:R/S:U/C:L/I:L/A:N"
+
+
+def record(
+    id_: str, ecosystem: str, name: str, events: list[dict[str, str]], **extra: Any
+) -> dict[str, Any]:
+    affected: dict[str, Any] = {
+        "package": {"ecosystem": ecosystem, "name": name},
+        "ranges": [{"type": "ECOSYSTEM", "events": events}],
+    }
+    affected.update(extra.pop("affected_extra", {}))
+    return {"id": id_, "modified": "2024-01-01T00:00:00Z", "affected": [affected], **extra}
+
+
+RECORDS = [
+    # one problem published three times (PyPA, GitHub, and a later re-publication)
+    record(
+        "PYSEC-2023-1",
+        "PyPI",
+        "Requests",
+        [{"introduced": "0"}, {"fixed": "2.31.0"}],
+        aliases=["CVE-2023-32681"],
+        severity=[{"type": "CVSS_V3", "score": MEDIUM}],
+    ),
+    record(
+        "GHSA-j8r2-6x86-q33q",
+        "PyPI",
+        "requests",
+        [{"introduced": "2.3.0"}, {"fixed": "2.31.0"}],
+        aliases=["CVE-2023-32681"],
+        database_specific={"severity": "MODERATE"},
+    ),
+    record(
+        "PYSEC-2018-1",
+        "PyPI",
+        "requests",
+        [{"introduced": "0"}, {"fixed": "2.20.0"}],
+        aliases=["CVE-2018-18074"],
+        database_specific={"severity": "HIGH"},
+    ),
+    # Debian: urgency wins over the CVSS score for the distribution's own package
+    record(
+        "DEBIAN-CVE-2024-0001",
+        "Debian:12",
+        "openssl",
+        [{"introduced": "0"}],
+        upstream=["CVE-2024-0001"],
+        severity=[{"type": "CVSS_V3", "score": CRITICAL}],
+        affected_extra={"ecosystem_specific": {"urgency": "low"}},
+    ),
+    record(
+        "DEBIAN-CVE-2024-0002",
+        "Debian:12",
+        "openssl",
+        [{"introduced": "0"}],
+        upstream=["CVE-2024-0002"],
+        affected_extra={"database_specific": {"status": "will not fix"}},
+    ),
+    record(
+        "UBUNTU-CVE-2024-0003",
+        "Ubuntu:22.04:LTS",
+        "openssl",
+        [{"introduced": "0"}, {"fixed": "3.0.2-0ubuntu1.15"}],
+        upstream=["CVE-2024-0003"],
+        severity=[{"type": "Ubuntu", "score": "medium"}],
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> SqliteStore:
+    root = tmp_path_factory.mktemp("records")
+    for item in RECORDS:
+        (root / f"{item['id']}.json").write_text(json.dumps(item))
+    kev = {
+        "catalogVersion": "2024.02.01",
+        "vulnerabilities": [
+            {
+                "cveID": "CVE-2018-18074",
+                "dateAdded": "2024-02-01",
+                "dueDate": "2024-02-22",
+                "knownRansomwareCampaignUse": "Unknown",
+                "vendorProject": "x",
+                "product": "y",
+                "vulnerabilityName": "z",
+                "shortDescription": "",
+                "requiredAction": "",
+                "notes": "",
+            }
+        ],
+    }
+    (root / "known_exploited_vulnerabilities.json").write_text(json.dumps(kev))
+    epss = root / "epss_scores.csv.gz"
+    epss.write_bytes(
+        gzip.compress(
+            b"#model_version:v2023.03.01,score_date:2024-05-01T00:00:00+0000\n"
+            b"cve,epss,percentile\nCVE-2023-32681,0.01234,0.85\n"
+        )
+    )
+    feeds = sorted(root.iterdir())
+    path = tmp_path_factory.mktemp("db") / "vuln.db"
+    with rebuilding(path) as writable:
+        import_paths(writable, feeds)
+    return SqliteStore.open(path)
+
+
+def inventory(*packages: Package, os: OSInfo | None = None) -> Inventory:
+    return Inventory(ImageInfo("test", "dir"), os, packages)
+
+
+REQUESTS = Package("requests", "2.19.0", PackageType.PYPI, ecosystem="PyPI")
+LIBSSL = Package(
+    "libssl3",
+    "3.0.11-1~deb12u2",
+    PackageType.DEB,
+    source_name="openssl",
+    source_version="3.0.11-1~deb12u2",
+    ecosystem="Debian:12",
+)
+
+
+def test_linked_advisories_become_one_finding_with_every_id(store: SqliteStore) -> None:
+    findings = match_inventory(inventory(REQUESTS), store).findings
+    by_id = {f.id: f for f in findings}
+    assert set(by_id) == {"CVE-2023-32681", "CVE-2018-18074"}
+    merged = by_id["CVE-2023-32681"]
+    assert merged.aliases == ("GHSA-j8r2-6x86-q33q", "PYSEC-2023-1")
+    assert merged.advisories == ("GHSA-j8r2-6x86-q33q", "PYSEC-2023-1")
+    assert (merged.fixed_version, merged.status) == ("2.31.0", FixStatus.FIXED)
+    # the CVSS vector is scored; the database's word is only a fallback
+    assert (merged.severity, merged.cvss_score, merged.severity_source) == (
+        Severity.MEDIUM,
+        5.4,
+        "CVSS:3.1",
+    )
+    assert (merged.epss, merged.epss_percentile, merged.kev) == (0.01234, 0.85, False)
+    old = by_id["CVE-2018-18074"]
+    assert (old.severity, old.kev) == (Severity.HIGH, True)
+    # ordered by severity, highest first
+    assert [f.id for f in findings] == ["CVE-2018-18074", "CVE-2023-32681"]
+
+
+def test_pep503_names_and_fixed_versions(store: SqliteStore) -> None:
+    fixed = Package("Requests", "2.31.0", PackageType.PYPI, ecosystem="PyPI")
+    assert match_inventory(inventory(fixed), store).findings == []
+
+
+def test_distribution_rating_and_status(store: SqliteStore) -> None:
+    findings = {f.id: f for f in match_inventory(inventory(LIBSSL), store).findings}
+    assert findings["CVE-2024-0001"].severity is Severity.LOW
+    assert findings["CVE-2024-0001"].status is FixStatus.NOT_FIXED
+    assert findings["CVE-2024-0002"].status is FixStatus.WONT_FIX
+    assert findings["CVE-2024-0001"].installed_version == "3.0.11-1~deb12u2"
+
+
+def test_ubuntu_priority_and_release_exact_matching(store: SqliteStore) -> None:
+    ubuntu = Package(
+        "libssl3",
+        "3.0.2-0ubuntu1.10",
+        PackageType.DEB,
+        source_name="openssl",
+        source_version="3.0.2-0ubuntu1.10",
+        ecosystem="Ubuntu:22.04:LTS",
+    )
+    (finding,) = match_inventory(inventory(ubuntu), store).findings
+    assert (finding.id, finding.severity, finding.fixed_version) == (
+        "CVE-2024-0003",
+        Severity.MEDIUM,
+        "3.0.2-0ubuntu1.15",
+    )
+    other_release = Package(
+        "libssl3",
+        "3.0.2-0ubuntu1.10",
+        PackageType.DEB,
+        source_name="openssl",
+        source_version="3.0.2-0ubuntu1.10",
+        ecosystem="Ubuntu:24.04:LTS",
+    )
+    outcome = match_inventory(inventory(other_release), store)
+    assert outcome.findings == []
+    assert outcome.unmatched_ecosystems == {"Ubuntu:24.04:LTS"}
+
+
+def test_unknown_release_and_bad_versions_are_reported(store: SqliteStore) -> None:
+    no_release = Package(
+        "libssl3", "1.0", PackageType.DEB, source_name="openssl", ecosystem="Debian"
+    )
+    bad = Package("requests", "not a version", PackageType.PYPI, ecosystem="PyPI")
+    outcome = match_inventory(inventory(no_release, bad), store)
+    assert outcome.findings == []
+    assert any("release is unknown" in w for w in outcome.warnings)
+    assert any("requests not a version: not matched" in w for w in outcome.warnings)
