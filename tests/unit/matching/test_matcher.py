@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,7 +154,7 @@ def test_linked_advisories_become_one_finding_with_every_id(store: SqliteStore) 
     # the CVSS vector is scored; the database's word is only a fallback
     assert (merged.severity, merged.cvss_score, merged.severity_source) == (
         Severity.MEDIUM,
-        5.4,
+        4.6,
         "CVSS:3.1",
     )
     assert (merged.epss, merged.epss_percentile, merged.kev) == (0.01234, 0.85, False)
