@@ -112,8 +112,9 @@ def build_image(
     compression: str = "gzip",
     arch: str = "amd64",
     labels: dict[str, str] | None = None,
-    history: list[str] | None = None,
+    history: list[str | tuple[str, bool]] | None = None,
 ) -> BuiltImage:
+    """An image; `history` lines are layer-creating, or (line, True) for an empty layer."""
     blobs: dict[str, bytes] = {}
     diff_ids, descriptors, digests = [], [], []
     for members in layers:
@@ -130,7 +131,12 @@ def build_image(
         "created": "2024-01-01T00:00:00Z",
         "config": {"Labels": labels or {}},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created_by": line} for line in (history or [])],
+        "history": [
+            {"created_by": item[0], "empty_layer": True}
+            if isinstance(item, tuple) and item[1]
+            else {"created_by": item if isinstance(item, str) else item[0]}
+            for item in (history or [])
+        ],
     }
     config_bytes = json.dumps(config).encode()
     blobs[sha256(config_bytes)] = config_bytes

@@ -206,6 +206,20 @@ def _lookup(
 
 
 @dataclass(frozen=True, slots=True)
+class BaseImage:
+    """The image an image was built on, and how basewatch knows."""
+
+    reference: str
+    digest: str
+    method: str  # "annotation", "catalog" or "history"
+    confidence: str  # "high", "medium" or "low"
+    layers: int  # how many of the image's first layers belong to the base
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     """Everything basewatch found in one image: the result of `basewatch sbom`."""
 
@@ -214,6 +228,7 @@ class Inventory:
     packages: tuple[Package, ...]
     # Problems that make the result partial (corrupt database, unreadable file), one line each.
     warnings: tuple[str, ...] = ()
+    base: BaseImage | None = None
 
     @property
     def partial(self) -> bool:

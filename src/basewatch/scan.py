@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from basewatch.attribution import find_base, label
 from basewatch.cache import AnalysisCache, default_cache_dir
+from basewatch.catalog import Catalog
 from basewatch.errors import CacheError
 from basewatch.image.layer import translate_read_errors
 from basewatch.image.source import ImageSource, OpenImage, open_source
@@ -63,6 +65,7 @@ class Scanner:
     cache: AnalysisCache | None
     scratch_root: Path
     progress: Progress = field(default=NULL_PROGRESS)
+    catalog: Catalog | None = None  # known images, for finding bases; None: not used
 
     @classmethod
     def default(
@@ -77,6 +80,7 @@ class Scanner:
             cache=AnalysisCache(root) if use_cache else None,
             scratch_root=root / "tmp",
             progress=progress,
+            catalog=Catalog(root) if use_cache else None,
         )
 
     def inventory(self, reference: str | ImageSource, platform: str | None = None) -> Inventory:
@@ -89,7 +93,13 @@ class Scanner:
             # the diffID of a root filesystem tarball is only known once it has been read
             layer = info.layers[0]
             info = _with_layers(info, (_layer_with_diff_id(layer, analyses[0].diff_id),))
-        return assemble(info, analyses)
+        inventory = assemble(info, analyses)
+        candidates = []
+        if self.catalog is not None:
+            diff_ids = tuple(layer.diff_id for layer in info.layers)
+            candidates = list(self.catalog.candidates(diff_ids))
+            self.catalog.add(info)
+        return label(inventory, find_base(info, candidates))
 
     def analyze_layers(self, image: OpenImage) -> list[LayerAnalysis]:
         """One analysis per layer, from the cache when possible, else by streaming the layer."""

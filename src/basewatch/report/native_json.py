@@ -43,6 +43,7 @@ def inventory_document(inventory: Inventory) -> dict[str, Any]:
         "tool": {"name": TOOL_NAME, "version": __version__},
         "image": image,
         "os": inventory.os.to_dict() if inventory.os is not None else None,
+        "base": inventory.base.to_dict() if inventory.base is not None else None,
         "packages": packages,
         "warnings": list(inventory.warnings),
         "partial": inventory.partial,

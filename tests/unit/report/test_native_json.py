@@ -118,6 +118,7 @@ def test_document_shape(inventory: Inventory) -> None:
         "tool",
         "image",
         "os",
+        "base",
         "packages",
         "warnings",
         "partial",
