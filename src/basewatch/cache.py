@@ -26,19 +26,25 @@ def default_cache_dir() -> Path:
 
 
 class AnalysisCache:
-    """JSON documents stored under `root/layers/<algorithm>/<hex>/<detectors key>.json`."""
+    """JSON documents stored under `root/<kind>/<algorithm>/<hex>/<detectors key>.json`.
+
+    Kind "layers" holds one analysis per layer diffID; kind "images" one assembled inventory
+    per chain of layers, so a warm rescan does not even rebuild the filesystem view.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def _path(self, layer_digest: str, detectors_key: str) -> Path:
+    def _path(self, layer_digest: str, detectors_key: str, kind: str = "layers") -> Path:
         algorithm, _, hexpart = layer_digest.partition(":")
         if not hexpart or not hexpart.isalnum() or not algorithm.isalnum():
             raise CacheError(f"{layer_digest!r} cannot name a cache entry")
-        return self.root / "layers" / algorithm / hexpart / f"{detectors_key}.json"
+        return self.root / kind / algorithm / hexpart / f"{detectors_key}.json"
 
-    def get(self, layer_digest: str, detectors_key: str) -> dict[str, Any] | None:
-        path = self._path(layer_digest, detectors_key)
+    def get(
+        self, layer_digest: str, detectors_key: str, kind: str = "layers"
+    ) -> dict[str, Any] | None:
+        path = self._path(layer_digest, detectors_key, kind)
         try:
             with path.open("rb") as handle:
                 data = json.load(handle)
@@ -49,8 +55,10 @@ class AnalysisCache:
             return None
         return data if isinstance(data, dict) else None
 
-    def put(self, layer_digest: str, detectors_key: str, data: dict[str, Any]) -> None:
-        path = self._path(layer_digest, detectors_key)
+    def put(
+        self, layer_digest: str, detectors_key: str, data: dict[str, Any], kind: str = "layers"
+    ) -> None:
+        path = self._path(layer_digest, detectors_key, kind)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")

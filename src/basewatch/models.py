@@ -130,6 +130,18 @@ class OSInfo:
         data["evidence"] = list(self.evidence)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OSInfo:
+        return cls(
+            id=data["id"],
+            version_id=data.get("version_id", ""),
+            version_codename=data.get("version_codename", ""),
+            pretty_name=data.get("pretty_name", ""),
+            id_like=tuple(data.get("id_like", ())),
+            evidence=tuple(data.get("evidence", ())),
+            distroless=bool(data.get("distroless", False)),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class LayerInfo:

@@ -7,6 +7,7 @@ their own.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -24,7 +25,15 @@ from basewatch.image.source import ImageSource, OpenImage, open_source
 from basewatch.inventory.assemble import assemble
 from basewatch.inventory.detector import AnalysisContext, Detector
 from basewatch.inventory.layers import LayerAnalysis, analyze_layer, detectors_key
-from basewatch.models import DatabaseInfo, ImageInfo, Inventory, LayerInfo, ScanResult
+from basewatch.models import (
+    DatabaseInfo,
+    ImageInfo,
+    Inventory,
+    LayerInfo,
+    OSInfo,
+    Package,
+    ScanResult,
+)
 from basewatch.progress import NULL_PROGRESS, Progress
 
 if TYPE_CHECKING:
@@ -87,19 +96,60 @@ class Scanner:
         """Read the image and return everything installed in it."""
         source = open_source(reference) if isinstance(reference, str) else reference
         with source.open(platform) as image:
-            analyses = self.analyze_layers(image)
-        info = image.info
-        if info.source_type == "rootfs" and analyses and analyses[0].diff_id:
-            # the diffID of a root filesystem tarball is only known once it has been read
-            layer = info.layers[0]
-            info = _with_layers(info, (_layer_with_diff_id(layer, analyses[0].diff_id),))
-        inventory = assemble(info, analyses)
+            info = image.info
+            chain = _chain_key(info)
+            inventory = self._cached_inventory(info, chain)
+            if inventory is None:
+                analyses = self.analyze_layers(image)
+                if info.source_type == "rootfs" and analyses and analyses[0].diff_id:
+                    # the diffID of a root filesystem tarball is only known once it is read
+                    layer = info.layers[0]
+                    info = _with_layers(info, (_layer_with_diff_id(layer, analyses[0].diff_id),))
+                inventory = assemble(info, analyses)
+                self._store_inventory(chain, inventory)
+            info = inventory.image
         candidates = []
         if self.catalog is not None:
             diff_ids = tuple(layer.diff_id for layer in info.layers)
             candidates = list(self.catalog.candidates(diff_ids))
             self.catalog.add(info)
         return label(inventory, find_base(info, candidates))
+
+    def _cached_inventory(self, info: ImageInfo, chain: str) -> Inventory | None:
+        if self.cache is None or not chain:
+            return None
+        data = self.cache.get(chain, detectors_key(self.detectors), kind="images")
+        if data is None:
+            return None
+        try:
+            diff_ids = [str(d) for d in data["diff_ids"]]
+            layers = tuple(
+                _layer_with_diff_id(layer, diff_id) if not layer.diff_id else layer
+                for layer, diff_id in zip(info.layers, diff_ids, strict=True)
+            )
+            return Inventory(
+                image=_with_layers(info, layers),
+                os=OSInfo.from_dict(data["os"]) if data["os"] is not None else None,
+                packages=tuple(Package.from_dict(p) for p in data["packages"]),
+                warnings=tuple(str(w) for w in data["warnings"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignoring a malformed cached inventory for %s", chain)
+            return None
+
+    def _store_inventory(self, chain: str, inventory: Inventory) -> None:
+        if self.cache is None or not chain:
+            return
+        data = {
+            "diff_ids": [layer.diff_id for layer in inventory.image.layers],
+            "os": inventory.os.to_dict() if inventory.os is not None else None,
+            "packages": [p.to_dict() for p in inventory.packages],
+            "warnings": list(inventory.warnings),
+        }
+        try:
+            self.cache.put(chain, detectors_key(self.detectors), data, kind="images")
+        except CacheError as exc:
+            log.warning("%s", exc)
 
     def analyze_layers(self, image: OpenImage) -> list[LayerAnalysis]:
         """One analysis per layer, from the cache when possible, else by streaming the layer."""
@@ -157,6 +207,15 @@ class Scanner:
         if not analysis.diff_id and reader.diff_id:
             analysis = LayerAnalysis(reader.diff_id, analysis.entries, analysis.results)
         return analysis
+
+
+def _chain_key(info: ImageInfo) -> str:
+    """Names the whole stack of layers (their diffIDs, or blob digests before those are known);
+    "" when a layer has neither, as with `dir:` sources, which are never cached."""
+    keys = [layer.diff_id or layer.digest for layer in info.layers]
+    if not keys or not all(keys):
+        return ""
+    return "sha256:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
 def _with_layers(info: ImageInfo, layers: tuple[LayerInfo, ...]) -> ImageInfo:

@@ -123,13 +123,28 @@ def test_corrupt_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
     layout, _ = layered_image(tmp_path)
     cache_dir = tmp_path / "cache"
     first = scan(f"oci:{layout}", cache_dir)
-    for entry in (cache_dir / "layers").rglob("*.json"):
+    entries = [*(cache_dir / "layers").rglob("*.json"), *(cache_dir / "images").rglob("*.json")]
+    assert len(entries) == 4  # three layers and the image
+    for entry in entries:
         entry.write_text("{ truncated")
     assert scan(f"oci:{layout}", cache_dir) == first
     assert all(
-        entry.read_text().startswith('{"format"')
-        for entry in (cache_dir / "layers").rglob("*.json")
+        entry.read_text().startswith("{") and entry.read_text() != "{ truncated"
+        for entry in entries
     )
+
+
+def test_warm_scan_uses_the_assembled_inventory(tmp_path: Path) -> None:
+    layout, _ = layered_image(tmp_path)
+    cache_dir = tmp_path / "cache"
+    first = scan(f"oci:{layout}", cache_dir)
+    # With the per-layer analyses gone, the assembled inventory of the image still answers.
+    for entry in (cache_dir / "layers").rglob("*.json"):
+        entry.unlink()
+    for blob in (layout / "blobs" / "sha256").iterdir():
+        if blob.stat().st_size > 4096 or not blob.read_bytes().startswith(b"{"):
+            blob.unlink()
+    assert scan(f"oci:{layout}", cache_dir) == first
 
 
 def test_os_inferred_from_packages_when_no_release_file(tmp_path: Path) -> None:

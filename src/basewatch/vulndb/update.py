@@ -32,6 +32,7 @@ import httpx
 from basewatch import __version__
 from basewatch.errors import DownloadError, UsageError
 from basewatch.progress import NULL_PROGRESS, Progress
+from basewatch.vulndb import OSV_BASE_URL
 from basewatch.vulndb.importer import Tally, read_zip_records, zip_record_entries
 from basewatch.vulndb.model import SourceStatus
 from basewatch.vulndb.names import base_ecosystem
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OSV_BASE_URL = "https://osv-vulnerabilities.storage.googleapis.com"
 SOURCE_PREFIX = "osv:"
 _CHUNK_SIZE = 1 << 16
 
