@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from basewatch.errors import UsageError
-from basewatch.models import Finding, FixStatus, Severity, Suppression
+from basewatch.models import Finding, FixStatus, Origin, Severity, Suppression
 
 IGNORE_FILE = ".basewatchignore"
 
@@ -53,6 +53,8 @@ class VexStatement:
 @dataclass
 class Policy:
     severities: frozenset[Severity] | None = None  # None: every severity
+    only_base: bool = False  # keep findings in packages the base image brought
+    ignore_base: bool = False  # hide findings in packages the base image brought
     only_fixed: bool = False
     ignore_rules: Sequence[IgnoreRule] = ()
     ignore_source: str = IGNORE_FILE
@@ -89,6 +91,10 @@ class Policy:
         for rule in active:
             if rule.matches(finding):
                 return rule.reason or "ignored", self.ignore_source
+        if self.only_base and finding.package.origin is not Origin.BASE:
+            return "not in the base image", "--only-base"
+        if self.ignore_base and finding.package.origin is Origin.BASE:
+            return "in the base image", "--ignore-base"
         if self.only_fixed and finding.status is not FixStatus.FIXED:
             return "no fixed version", "--only-fixed"
         if self.severities is not None and finding.severity not in self.severities:

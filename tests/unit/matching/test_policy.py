@@ -140,3 +140,18 @@ def test_bad_vex(tmp_path: Path) -> None:
     path.write_text('{"no": "statements"}')
     with pytest.raises(UsageError, match="not an OpenVEX document"):
         load_openvex(path)
+
+
+def test_base_and_app_filters() -> None:
+    from dataclasses import replace
+
+    from basewatch.models import Origin
+
+    base = replace(FINDINGS[0], package=replace(FINDINGS[0].package, origin=Origin.BASE))
+    app = replace(FINDINGS[2], package=replace(FINDINGS[2].package, origin=Origin.APP))
+    unknown = FINDINGS[1]
+    kept, suppressed, _ = Policy(only_base=True, today=TODAY).apply([base, app, unknown])
+    assert ids(kept) == ["CVE-2024-1"]
+    assert {s.source for s in suppressed} == {"--only-base"}
+    kept, _, _ = Policy(ignore_base=True, today=TODAY).apply([base, app, unknown])
+    assert ids(kept) == ["CVE-2024-3", "CVE-2024-2"]
