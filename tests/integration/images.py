@@ -94,6 +94,9 @@ class Stage:
     # /usr/local/lib/python3.11/dist-packages after the packages are installed: old releases
     # with published advisories, as an application layer would carry them.
     pip_target: tuple[str, ...] = ()
+    # Only the release itself, as published at its last point release: no -updates, no -security
+    # (a base image as it was before its distribution's latest fixes).
+    point_release_only: bool = False
 
     def describe(self) -> str:
         """A one-line account of the run, used as the layer's history `created_by`."""
@@ -106,6 +109,8 @@ class Stage:
             text += " && dpkg --purge " + " ".join(self.purge)
         if self.pip_target:
             text += f" && pip install --target {PIP_TARGET} " + " ".join(self.pip_target)
+        if self.point_release_only:
+            text += " # point release only"
         return text
 
     def key(self) -> str:
@@ -209,6 +214,18 @@ BOOKWORM_PIP = Recipe(
     "basewatch-test/bookworm",
     "pip",
 )
+# For advice: a base as of the last point release (v1), an app built on it, and the same base
+# with the security and stable updates (v2, which is what bookworm-minbase is).
+BOOKWORM_POINT = Stage("bookworm", point_release_only=True)
+BASE_V1 = Recipe("base-v1", (BOOKWORM_POINT,), "debian", "12", "basewatch-test/base", "bookworm")
+APP_ON_V1 = Recipe(
+    "app-on-v1",
+    (BOOKWORM_POINT, Stage("bookworm", include=("curl",), point_release_only=True)),
+    "debian",
+    "12",
+    "basewatch-test/app",
+    "1.0",
+)
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
@@ -218,6 +235,8 @@ RECIPES: dict[str, Recipe] = {
         BOOKWORM_LAYERED,
         BOOKWORM_LARGE,
         BOOKWORM_PIP,
+        BASE_V1,
+        APP_ON_V1,
     )
 }
 
@@ -531,7 +550,10 @@ def _stage_tar(stage: Stage, cache: Path) -> Path:
                 f'--only-binary=:all: --no-compile --target "$1{PIP_TARGET}" '
                 + " ".join(stage.pip_target)
             )
-        command += [stage.suite, str(tmp), *apt_sources(stage.suite)]
+        sources = apt_sources(stage.suite)
+        if stage.point_release_only:
+            sources = sources[:1]
+        command += [stage.suite, str(tmp), *sources]
         started = time.monotonic()
         try:
             _run(command, env={**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH})
