@@ -21,10 +21,10 @@ import pytest
 
 from basewatch.errors import DownloadError
 from basewatch.models import ImageInfo, Inventory, Package, PackageType
+from basewatch.vulndb import OSV_BASE_URL
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 from basewatch.vulndb.update import (
-    OSV_BASE_URL,
     dump_url,
     dumps_for,
     needed_ecosystems,
