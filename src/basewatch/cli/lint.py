@@ -1,0 +1,207 @@
+"""`basewatch lint`: lint Dockerfiles' base images; `--fix` pins digests, `--diff` shows it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from basewatch.cli.exit_codes import ExitCode
+from basewatch.errors import UsageError
+from basewatch.models import Severity
+
+LINT_FORMATS = ("text", "json", "sarif", "github")
+
+
+def add_lint_parser(commands: Any) -> None:
+    lint = commands.add_parser(
+        "lint",
+        help="lint the base images of Dockerfiles; --fix pins their digests",
+        description=(
+            "PATH is a Dockerfile (default ./Dockerfile), or - for stdin. Settings come from "
+            ".basewatch.toml or [tool.basewatch] in pyproject.toml ([lint] table)."
+        ),
+    )
+    lint.add_argument("paths", metavar="PATH", nargs="*", default=["Dockerfile"])
+    lint.add_argument("-f", "--format", choices=LINT_FORMATS, default="text")
+    lint.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    lint.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="value of an ARG, as docker build takes it",
+    )
+    lint.add_argument("--target", metavar="STAGE", help="the stage to build (default: the last)")
+    lint.add_argument("--config", type=Path, metavar="FILE", help="a .basewatch.toml to use")
+    lint.add_argument(
+        "--fail-on",
+        metavar="SEVERITY",
+        help="exit 1 when a finding at or above this severity remains",
+    )
+    lint.add_argument(
+        "--fix", action="store_true", help="pin FROM lines to name:tag@sha256:<index digest>"
+    )
+    lint.add_argument(
+        "--diff", action="store_true", help="with --fix: print the change, write nothing"
+    )
+    lint.add_argument(
+        "--oci-layout",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="with --fix: resolve digests from these OCI image layouts instead of registries",
+    )
+    lint.add_argument(
+        "--eol-table",
+        type=Path,
+        metavar="FILE",
+        help="end-of-life dates (default: the refreshed copy in the cache dir, else shipped)",
+    )
+
+
+def _severity(word: str) -> Severity:
+    try:
+        return Severity(word.strip().lower())
+    except ValueError as exc:
+        choices = ", ".join(s.value for s in Severity)
+        raise UsageError(f"unknown severity {word!r} (one of: {choices})") from exc
+
+
+def _build_args(pairs: list[str]) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name:
+            raise UsageError(f"--build-arg {pair!r}: expected NAME=VALUE")
+        result[name] = value
+    return result
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    from basewatch.cli.output import write_output
+    from basewatch.lint.config import load_config
+    from basewatch.lint.engine import lint_text, merge
+    from basewatch.lint.errors import ConfigError
+    from basewatch.lint.report import LintFormat, render
+
+    if args.diff and not args.fix:
+        raise UsageError("--diff goes with --fix")
+    fail_on = _severity(args.fail_on) if args.fail_on else None
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    eol = _eol_table(args.eol_table)
+    build_args = _build_args(args.build_arg)
+    today = date.today()
+
+    results = []
+    sources: dict[str, tuple[str, ...]] = {}
+    for name in args.paths:
+        text, error = _read(name)
+        if text is None:
+            from basewatch.lint.model import LintResult
+
+            results.append(LintResult(findings=(), errors=(error,), files=(name,)))
+            continue
+        label = "<stdin>" if name == "-" else name
+        if args.fix:
+            fixed = _fix(text, label, args)
+            if fixed is None:  # stdin: the fixed Dockerfile went to stdout
+                continue
+            text = fixed
+        sources[label] = tuple(line.removesuffix("\r") for line in text.split("\n"))
+        results.append(
+            lint_text(
+                text,
+                label,
+                config=config,
+                build_args=build_args,
+                target=args.target,
+                eol=eol,
+                today=today,
+            )
+        )
+    if args.fix and (args.diff or args.paths == ["-"]):
+        return ExitCode.OK
+    result = merge(results)
+    write_output(render(result, LintFormat(args.format), sources=sources), args.output)
+    for error in result.errors:
+        print(f"basewatch: warning: {error}", file=sys.stderr)
+    if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in result.findings):
+        return ExitCode.FINDINGS
+    if result.errors:
+        return ExitCode.PARTIAL
+    return ExitCode.OK
+
+
+def _read(name: str) -> tuple[str | None, str]:
+    """(text, "") or (None, why it cannot be read)."""
+    from basewatch.lint.parse import decode
+
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as exc:
+        return None, f"cannot read {name}: {exc.strerror}"
+    return decode(data), ""
+
+
+def _fix(text: str, label: str, args: argparse.Namespace) -> str | None:
+    """Pin digests; write the file (or print the diff). None when the result went to stdout."""
+    from basewatch.lint.errors import LintError
+    from basewatch.lint.fix import pin_digests, unified_diff
+
+    resolver = make_resolver(args.oci_layout)
+    try:
+        fixed = pin_digests(text, resolver, label)
+    except LintError as exc:
+        print(f"basewatch: warning: {exc}", file=sys.stderr)
+        return text
+    for message in fixed.messages:
+        print(f"basewatch: {message}", file=sys.stderr)
+    if args.diff:
+        sys.stdout.write(unified_diff(text, fixed.text, label))
+        return text
+    if label == "<stdin>":
+        sys.stdout.buffer.write(fixed.text.encode("utf-8", "surrogateescape"))
+        return None
+    if fixed.changed:
+        from basewatch.cli.output import write_output
+
+        write_output(fixed.text.encode("utf-8", "surrogateescape"), label)
+        print(f"basewatch: {label}: pinned {len(fixed.changes)} FROM line(s)", file=sys.stderr)
+    return fixed.text
+
+
+def make_resolver(layouts: list[Path]) -> Any:
+    """The digest resolver for --fix: OCI layouts when given, else the registry client."""
+    if layouts:
+        from basewatch.lint.fix import OciLayoutResolver
+
+        return OciLayoutResolver(layouts)
+    raise UsageError(
+        "--fix needs a digest source: give --oci-layout DIR (registry resolution is not "
+        "wired in yet)"
+    )
+
+
+def _eol_table(path: Path | None) -> Any:
+    from basewatch.cache import default_cache_dir
+    from basewatch.lint.eol import CACHE_FILE, EolError, load_eol_table
+
+    if path is None:
+        cached = default_cache_dir() / CACHE_FILE
+        if cached.is_file():
+            try:
+                return load_eol_table(cached)
+            except EolError as exc:
+                print(f"basewatch: warning: {exc}; using the shipped table", file=sys.stderr)
+        return load_eol_table()
+    try:
+        return load_eol_table(path)
+    except EolError as exc:
+        raise UsageError(str(exc)) from exc

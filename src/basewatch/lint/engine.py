@@ -1,0 +1,150 @@
+"""Run the rules over a Dockerfile: configuration, `# basewatch-ignore:` comments, ordering."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from basewatch.lint.config import LintConfig
+from basewatch.lint.eol import EolTable, load_eol_table
+from basewatch.lint.errors import LintError
+from basewatch.lint.model import Dockerfile, LintFinding, LintResult
+from basewatch.lint.parse import decode, parse_dockerfile
+from basewatch.lint.rules import RULES
+from basewatch.lint.rules.base import Context
+
+IGNORE_COMMENT = re.compile(r"^\s*#\s*basewatch-ignore\s*:\s*(?P<ids>[A-Za-z0-9_,\s-]+?)\s*$")
+
+
+def lint_text(
+    text: str,
+    path: str = "Dockerfile",
+    *,
+    config: LintConfig | None = None,
+    build_args: Mapping[str, str] | None = None,
+    target: str | None = None,
+    eol: EolTable | None = None,
+    today: date | None = None,
+) -> LintResult:
+    """Lint one Dockerfile's text. A syntax error is reported in `errors`, never raised."""
+    try:
+        dockerfile = parse_dockerfile(text, path, build_args=build_args, target=target)
+    except LintError as exc:
+        return LintResult(findings=(), errors=(str(exc),), files=(path,))
+    return lint_dockerfile(
+        dockerfile,
+        config=config or LintConfig(),
+        eol=eol or load_eol_table(),
+        today=today or date.today(),
+        only_targets=target is not None,
+    )
+
+
+def lint_file(
+    path: Path,
+    *,
+    config: LintConfig | None = None,
+    build_args: Mapping[str, str] | None = None,
+    target: str | None = None,
+    eol: EolTable | None = None,
+    today: date | None = None,
+) -> LintResult:
+    """Lint a file; an unreadable file is reported in `errors`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return LintResult(findings=(), errors=(f"cannot read {path}: {exc.strerror}",))
+    return lint_text(
+        decode(data),
+        str(path),
+        config=config,
+        build_args=build_args,
+        target=target,
+        eol=eol,
+        today=today,
+    )
+
+
+def lint_dockerfile(
+    dockerfile: Dockerfile,
+    *,
+    config: LintConfig,
+    eol: EolTable,
+    today: date,
+    only_targets: bool = False,
+) -> LintResult:
+    context = Context(dockerfile, config, eol, today, only_targets)
+    ignored = _ignore_comments(dockerfile)
+    findings: list[LintFinding] = []
+    suppressed: list[LintFinding] = []
+    for rule in RULES.values():
+        info = rule.info
+        if info.id in config.disabled or info.name in config.disabled:
+            continue
+        severity = config.severities.get(info.id, info.severity)
+        for hit in rule.check(context):
+            finding = LintFinding(
+                rule=info.id,
+                severity=severity,
+                message=hit.message,
+                path=dockerfile.path,
+                line=hit.line,
+                column=hit.column,
+                stage=hit.stage,
+                end_line=hit.end_line or hit.line,
+            )
+            if _is_ignored(finding, info.name, ignored, dockerfile):
+                suppressed.append(finding)
+            else:
+                findings.append(finding)
+    return LintResult(
+        findings=tuple(sorted(set(findings), key=LintFinding.sort_key)),
+        suppressed=tuple(sorted(set(suppressed), key=LintFinding.sort_key)),
+        files=(dockerfile.path,),
+    )
+
+
+def _ignore_comments(dockerfile: Dockerfile) -> dict[int, frozenset[str]]:
+    """Instruction start line -> rule ids named by the comment lines just above it."""
+    result: dict[int, frozenset[str]] = {}
+    for instruction in dockerfile.instructions:
+        ids: set[str] = set()
+        number = instruction.start_line - 1
+        while number >= 1:
+            line = dockerfile.lines[number - 1] if number <= len(dockerfile.lines) else ""
+            if not line.lstrip().startswith("#"):
+                break
+            match = IGNORE_COMMENT.match(line)
+            if match:
+                ids.update(w.strip().upper() for w in re.split(r"[,\s]+", match["ids"]) if w)
+            number -= 1
+        if ids:
+            result[instruction.start_line] = frozenset(ids)
+    return result
+
+
+def _is_ignored(
+    finding: LintFinding, name: str, ignored: dict[int, frozenset[str]], dockerfile: Dockerfile
+) -> bool:
+    for instruction in dockerfile.instructions:
+        if instruction.start_line <= finding.line <= instruction.end_line:
+            ids = ignored.get(instruction.start_line, frozenset())
+            return finding.rule in ids or name.upper() in ids or "ALL" in ids
+    return False
+
+
+def merge(results: list[LintResult]) -> LintResult:
+    """One result for several files, in the order given."""
+    merged = LintResult(findings=())
+    for result in results:
+        merged = replace(
+            merged,
+            findings=merged.findings + result.findings,
+            suppressed=merged.suppressed + result.suppressed,
+            errors=merged.errors + result.errors,
+            files=merged.files + result.files,
+        )
+    return merged

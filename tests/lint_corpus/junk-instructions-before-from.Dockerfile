@@ -1,0 +1,3 @@
+RUN echo no stage yet
+FROM
+FROM --platform= AS

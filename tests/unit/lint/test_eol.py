@@ -1,0 +1,159 @@
+"""The end-of-life table: the shipped snapshot, tag parsing, and refreshing from a local server
+that serves JSON shaped like the end-of-life API's."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from basewatch.lint.eol import (
+    PRODUCTS,
+    EolError,
+    EolTable,
+    cycles_in,
+    load_eol_table,
+    refresh_eol_table,
+    save_eol_table,
+)
+from basewatch.lint.reference import parse_reference
+
+API = {
+    "debian": [
+        {
+            "cycle": "12",
+            "codename": "Bookworm",
+            "eol": "2026-06-10",
+            "extendedSupport": "2028-06-30",
+        },
+        {
+            "cycle": "10",
+            "codename": "Buster",
+            "eol": "2022-09-10",
+            "extendedSupport": "2024-06-30",
+        },
+    ],
+    "ubuntu": [
+        {
+            "cycle": "24.04",
+            "codename": "Noble Numbat",
+            "eol": "2029-05-31",
+            "extendedSupport": "2034-04-25",
+        }
+    ],
+    "python": [{"cycle": "3.8", "eol": "2024-10-07"}, {"cycle": "3.14", "eol": False}, "junk"],
+    "nodejs": [{"cycle": "16", "eol": True, "codename": "Gallium"}],
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        product = self.path.rsplit("/", 1)[-1].removesuffix(".json")
+        if product not in API:
+            self.send_response(404)
+            self.end_headers()
+            return
+        body = json.dumps(API[product]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        del format, args
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/api"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_shipped_table_covers_the_products() -> None:
+    table = load_eol_table()
+    assert {c.product for c in table.cycles} == set(PRODUCTS)
+    assert table.find("debian", "buster") == table.find("debian", "10")
+    assert table.find("nodejs", "hydrogen") is not None
+
+
+def test_refresh_from_a_local_server(server: str, tmp_path: Path) -> None:
+    with httpx.Client() as client:
+        table = refresh_eol_table(
+            client, base_url=server, products=list(API), today=date(2026, 1, 2)
+        )
+    assert table.updated == "2026-01-02"
+    buster = table.find("debian", "buster")
+    assert buster is not None and buster.eol == date(2024, 6, 30)  # LTS end for Debian
+    noble = table.find("ubuntu", "noble")
+    assert noble is not None and noble.eol == date(2029, 5, 31)  # standard support, not ESM
+    future = table.find("python", "3.14")
+    assert future is not None and future.eol is None
+    ended = table.find("nodejs", "gallium")
+    assert ended is not None and ended.eol == date.min
+    path = tmp_path / "eol.json"
+    save_eol_table(table, path)
+    assert load_eol_table(path) == table
+
+
+def test_refresh_fails_cleanly(server: str) -> None:
+    with httpx.Client() as client, pytest.raises(EolError, match="golang"):
+        refresh_eol_table(client, base_url=server, products=["golang"])
+
+
+def test_refresh_with_an_injected_transport() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/go.json"
+        return httpx.Response(200, json=[{"cycle": "1.20", "eol": "2024-02-06"}])
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        table = refresh_eol_table(client, base_url="http://127.0.0.1/api", products=["go"])
+    assert table.find("go", "1.20") is not None
+
+
+def test_malformed_tables(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(EolError):
+        load_eol_table(bad)
+    bad.write_text("not json")
+    with pytest.raises(EolError):
+        load_eol_table(bad)
+    with pytest.raises(EolError):
+        load_eol_table(tmp_path / "missing.json")
+    with pytest.raises(EolError, match="schema_version"):
+        EolTable.from_json({"schema_version": 99, "products": {}})
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("python:3.8.18-slim-bookworm", ["python 3.8", "debian 12"]),
+        ("node:16-alpine3.15", ["nodejs 16", "alpine 3.15"]),
+        ("eclipse-temurin:17.0.9_9-jre-jammy", ["eclipse-temurin 17", "ubuntu 22.04"]),
+        ("openjdk:8u342-jre", ["eclipse-temurin 8"]),
+        ("ruby:3.1-buster", ["debian 10"]),
+        ("ubuntu:22.04", ["ubuntu 22.04"]),
+        ("ubuntu:22", []),
+        ("python:3", []),
+        ("python", []),
+        ("node:lts-slim", []),
+    ],
+)
+def test_cycles_in(reference: str, expected: list[str]) -> None:
+    ref = parse_reference(reference)
+    assert ref is not None
+    found = cycles_in(ref, load_eol_table())
+    assert [f"{c.product} {c.cycle}" for c in found] == expected
