@@ -241,6 +241,7 @@ class Inventory:
     # Problems that make the result partial (corrupt database, unreadable file), one line each.
     warnings: tuple[str, ...] = ()
     base: BaseImage | None = None
+    filesystem_bytes: int = 0  # regular files of the final filesystem (uncompressed size)
 
     @property
     def partial(self) -> bool:

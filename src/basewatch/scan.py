@@ -132,6 +132,7 @@ class Scanner:
                 os=OSInfo.from_dict(data["os"]) if data["os"] is not None else None,
                 packages=tuple(Package.from_dict(p) for p in data["packages"]),
                 warnings=tuple(str(w) for w in data["warnings"]),
+                filesystem_bytes=int(data.get("filesystem_bytes", 0)),
             )
         except (KeyError, TypeError, ValueError):
             log.warning("ignoring a malformed cached inventory for %s", chain)
@@ -145,6 +146,7 @@ class Scanner:
             "os": inventory.os.to_dict() if inventory.os is not None else None,
             "packages": [p.to_dict() for p in inventory.packages],
             "warnings": list(inventory.warnings),
+            "filesystem_bytes": inventory.filesystem_bytes,
         }
         try:
             self.cache.put(chain, detectors_key(self.detectors), data, kind="images")

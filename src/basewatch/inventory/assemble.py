@@ -53,7 +53,13 @@ def assemble(image: ImageInfo, analyses: Sequence[LayerAnalysis]) -> Inventory:
     ) and not view.exists(STATUS)
     os = detect_os(facts, packages, distroless)
     final = tuple(sorted((_identify(p, os) for p in packages), key=_order))
-    return Inventory(image=image, os=os, packages=final, warnings=tuple(dict.fromkeys(warnings)))
+    return Inventory(
+        image=image,
+        os=os,
+        packages=final,
+        warnings=tuple(dict.fromkeys(warnings)),
+        filesystem_bytes=sum(e.size for e, _ in view.walk() if e.kind is EntryKind.FILE),
+    )
 
 
 def _history(

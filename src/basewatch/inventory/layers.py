@@ -14,7 +14,7 @@ from basewatch.models import EntryKind
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_FORMAT = 1  # bump when LayerAnalysis's serialised form changes
+ANALYSIS_FORMAT = 2  # bump when LayerAnalysis's serialised form changes
 
 
 @dataclass(frozen=True, slots=True)

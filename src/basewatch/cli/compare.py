@@ -1,0 +1,75 @@
+"""`basewatch compare REF ...`: candidate base images side by side."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from basewatch.cli.exit_codes import ExitCode
+
+
+def add_compare_parser(commands: Any) -> None:
+    from basewatch.report.compare_report import FORMATS
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare candidate base images side by side",
+        description=(
+            "Size, layers, packages, libc, distribution and its end of life, findings by "
+            "severity (with a vulnerability database), KEV count and age, for each image."
+        ),
+    )
+    compare.add_argument("images", metavar="IMAGE", nargs="+")
+    compare.add_argument("-f", "--format", choices=FORMATS, default="table")
+    compare.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    compare.add_argument("--db", type=Path, metavar="PATH", help="vulnerability database file")
+    compare.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
+    compare.add_argument(
+        "--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir"
+    )
+    compare.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from basewatch.cache import default_cache_dir
+    from basewatch.cli.output import write_output
+    from basewatch.cli.progress import progress_for
+    from basewatch.compare import candidate, eol_lookup_from_table
+    from basewatch.report.compare_report import render
+    from basewatch.scan import Scanner, scan_inventory
+
+    db_path: Path = args.db or default_cache_dir() / "vuln.db"
+    store: Any = None
+    if db_path.exists():
+        from basewatch.vulndb.sqlite import SqliteStore
+
+        store = SqliteStore.open(db_path, readonly=True)
+    elif args.db is not None:
+        from basewatch.errors import DatabaseError
+
+        raise DatabaseError(
+            f"{db_path}: no such database (run `basewatch db update` or `db import`)"
+        )
+    today = dt.datetime.now(dt.UTC).date()
+    lookup = eol_lookup_from_table()
+    candidates = []
+    with progress_for(quiet=args.quiet) as progress:
+        scanner = Scanner.default(
+            cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
+        )
+        for reference in args.images:
+            inventory = scanner.inventory(reference, platform=args.platform)
+            result = scan_inventory(inventory, store) if store is not None else None
+            candidates.append(candidate(inventory, result, lookup, today))
+    write_output(render(args.format, candidates), args.output)
+    if store is None:
+        print(
+            "basewatch: note: no vulnerability database: findings are not compared "
+            "(`basewatch db update` or `db import` makes one)",
+            file=sys.stderr,
+        )
+    return ExitCode.OK
