@@ -18,10 +18,11 @@ from __future__ import annotations
 import io
 import re
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, cast
 
+from basewatch.elf.layout import PF_W, PF_X, PT_LOAD, ElfLayout
+from basewatch.elf.reader import MalformedElf
 from basewatch.errors import PackageDatabaseError
 from basewatch.inventory.detector import AnalysisContext, FileResult
 from basewatch.models import Package, PackageType, make_metadata
@@ -49,12 +50,7 @@ MAX_VERSION_BYTES = 1024
 MAX_MODINFO_BYTES = 16 << 20
 MAX_SCAN_BYTES = 512 << 20
 _SCAN_CHUNK = 1 << 20
-_MAX_TABLE_BYTES = 4 << 20  # program or section header table
 _MIN_ELF_SIZE = 52  # an ELF32 header
-
-_PT_LOAD = 1
-_PF_X = 1
-_PF_W = 2
 
 _SKIP_PREFIXES = (
     "/proc/",
@@ -289,126 +285,21 @@ def _go_unquote(s: str) -> str:
 # --- ELF --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Segment:
-    type: int
-    flags: int
-    offset: int
-    vaddr: int
-    filesz: int
+def _data_start(elf: ElfLayout) -> int | None:
+    """Where `debug/buildinfo` starts looking: `.go.buildinfo`, else the first RW segment."""
+    if ".go.buildinfo" in elf.sections:
+        return elf.sections[".go.buildinfo"][0]
+    for seg in elf.segments:
+        if seg.type == PT_LOAD and seg.flags & (PF_X | PF_W) == PF_W:
+            return seg.vaddr
+    return None
 
 
-class _Elf:
-    """Just enough ELF to map virtual addresses to file offsets, read by seeking."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self.f = f
-        f.seek(0, io.SEEK_END)
-        self.file_size = f.tell()
-        ident = self.read_at(0, 64)
-        if len(ident) < _MIN_ELF_SIZE or not ident.startswith(b"\x7fELF"):
-            raise PackageDatabaseError("truncated ELF header")
-        elf_class, data = ident[4], ident[5]
-        if elf_class not in (1, 2) or data not in (1, 2):
-            raise PackageDatabaseError(f"unknown ELF class {elf_class} or byte order {data}")
-        self.is64 = elf_class == 2
-        self.bo = "<" if data == 1 else ">"
-        if self.is64:
-            if len(ident) < 64:
-                raise PackageDatabaseError("truncated ELF header")
-            phoff, shoff = struct.unpack_from(self.bo + "QQ", ident, 0x20)
-            phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(
-                self.bo + "HHHHH", ident, 0x36
-            )
-        else:
-            phoff, shoff = struct.unpack_from(self.bo + "II", ident, 0x1C)
-            phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(
-                self.bo + "HHHHH", ident, 0x2A
-            )
-        self.segments = self._read_segments(phoff, phentsize, phnum)
-        self.sections = self._read_sections(shoff, shentsize, shnum, shstrndx)
-
-    def read_at(self, offset: int, size: int) -> bytes:
-        if offset < 0 or size <= 0 or offset >= self.file_size:
-            return b""
-        self.f.seek(offset)
-        return self.f.read(min(size, self.file_size - offset))
-
-    def _table(self, what: str, off: int, entsize: int, num: int, minsize: int) -> bytes:
-        if num == 0:
-            return b""
-        if entsize < minsize:
-            raise PackageDatabaseError(f"ELF {what} entry size {entsize} is too small")
-        total = entsize * num
-        if total > _MAX_TABLE_BYTES or off + total > self.file_size:
-            raise PackageDatabaseError(
-                f"ELF {what} table ({num} x {entsize} bytes at {off}) lies beyond the end of "
-                f"the {self.file_size}-byte file: truncated or corrupt"
-            )
-        return self.read_at(off, total)
-
-    def _read_segments(self, phoff: int, entsize: int, num: int) -> tuple[_Segment, ...]:
-        table = self._table("program header", phoff, entsize, num, 56 if self.is64 else 32)
-        segments: list[_Segment] = []
-        for i in range(num):
-            base = i * entsize
-            if self.is64:
-                p_type, flags, offset, vaddr, _, filesz = struct.unpack_from(
-                    self.bo + "IIQQQQ", table, base
-                )
-            else:
-                p_type, offset, vaddr, _, filesz, _, flags = struct.unpack_from(
-                    self.bo + "IIIIIII", table, base
-                )
-            segments.append(_Segment(p_type, flags, offset, vaddr, filesz))
-        return tuple(segments)
-
-    def _read_sections(
-        self, shoff: int, entsize: int, num: int, shstrndx: int
-    ) -> dict[str, tuple[int, int]]:
-        """Section name -> (address, size). Empty when the table is missing or unreadable."""
-        if shoff == 0 or num == 0:
-            return {}
-        try:
-            table = self._table("section header", shoff, entsize, num, 64 if self.is64 else 40)
-        except PackageDatabaseError:
-            # Section headers are optional for loading; Go falls back to the segments too.
-            return {}
-        fmt = self.bo + ("IIQQQQ" if self.is64 else "IIIIII")
-        headers = [struct.unpack_from(fmt, table, i * entsize) for i in range(num)]
-        if shstrndx >= num:
-            return {}
-        strtab = self.read_at(headers[shstrndx][4], min(headers[shstrndx][5], 1 << 20))
-        sections: dict[str, tuple[int, int]] = {}
-        for name_off, _, _, addr, _, size in headers:
-            end = strtab.find(b"\0", name_off)
-            if name_off < len(strtab) and end >= 0:
-                name = strtab[name_off:end].decode("ascii", errors="replace")
-                sections.setdefault(name, (addr, size))
-        return sections
-
-    def data_start(self) -> int | None:
-        """Where `debug/buildinfo` starts looking: `.go.buildinfo`, else the first RW segment."""
-        if ".go.buildinfo" in self.sections:
-            return self.sections[".go.buildinfo"][0]
-        for seg in self.segments:
-            if seg.type == _PT_LOAD and seg.flags & (_PF_X | _PF_W) == _PF_W:
-                return seg.vaddr
-        return None
-
-    def read_data(self, addr: int, size: int) -> bytes:
-        """Up to `size` bytes at virtual address `addr`, within the PT_LOAD that holds it."""
-        for seg in self.segments:
-            if seg.type == _PT_LOAD and seg.vaddr <= addr < seg.vaddr + seg.filesz:
-                n = min(size, seg.vaddr + seg.filesz - addr)
-                return self.read_at(seg.offset + addr - seg.vaddr, n)
-        return b""
-
-    def writable_ranges(self) -> Iterator[tuple[int, int, int]]:
-        """(file offset, size, vaddr) of every writable, non-executable PT_LOAD."""
-        for seg in self.segments:
-            if seg.type == _PT_LOAD and seg.flags & (_PF_X | _PF_W) == _PF_W and seg.filesz:
-                yield seg.offset, seg.filesz, seg.vaddr
+def _open_elf(f: BinaryIO) -> ElfLayout:
+    try:
+        return ElfLayout(f)
+    except MalformedElf as exc:  # a corrupt binary is a partial result, like a corrupt database
+        raise PackageDatabaseError(str(exc)) from exc
 
 
 def _find_aligned(data: bytes) -> int:
@@ -433,7 +324,7 @@ def _uvarint(data: bytes) -> tuple[int, int]:
     raise PackageDatabaseError("Go build info: bad varint string length")
 
 
-def _decode_header(elf: _Elf, addr: int) -> tuple[str, str]:
+def _decode_header(elf: ElfLayout, addr: int) -> tuple[str, str]:
     """Decode the build info header at virtual address `addr` into (go version, modinfo)."""
     header = elf.read_data(addr, _HEADER_SIZE)
     if len(header) < _HEADER_SIZE or not header.startswith(BUILDINFO_MAGIC):
@@ -460,7 +351,7 @@ def _decode_header(elf: _Elf, addr: int) -> tuple[str, str]:
     return version.decode("utf-8", errors="replace"), text
 
 
-def _inline_string(elf: _Elf, addr: int, limit: int, what: str) -> tuple[bytes, int]:
+def _inline_string(elf: ElfLayout, addr: int, limit: int, what: str) -> tuple[bytes, int]:
     length, n = _uvarint(elf.read_data(addr, 10))
     if length > limit:
         raise PackageDatabaseError(
@@ -474,7 +365,9 @@ def _inline_string(elf: _Elf, addr: int, limit: int, what: str) -> tuple[bytes, 
     return data, addr + n + length
 
 
-def _pointed_string(elf: _Elf, ptr: int, fmt: str, ptr_size: int, limit: int, what: str) -> bytes:
+def _pointed_string(
+    elf: ElfLayout, ptr: int, fmt: str, ptr_size: int, limit: int, what: str
+) -> bytes:
     header = elf.read_data(ptr, 2 * ptr_size)
     if len(header) < 2 * ptr_size:
         raise PackageDatabaseError(f"Go build info: {what} pointer {ptr:#x} is outside the file")
@@ -495,8 +388,8 @@ def read_raw_build_info(f: BinaryIO) -> tuple[str, str] | None:
 
     Raises `PackageDatabaseError` when the file is a corrupt ELF or its build info is malformed.
     """
-    elf = _Elf(f)
-    start = elf.data_start()
+    elf = _open_elf(f)
+    start = _data_start(elf)
     if start is not None:
         window = elf.read_data(start, SEARCH_WINDOW)
         i = _find_aligned(window)
@@ -505,7 +398,7 @@ def read_raw_build_info(f: BinaryIO) -> tuple[str, str] | None:
     return _scan_writable(elf)
 
 
-def _scan_writable(elf: _Elf) -> tuple[str, str] | None:
+def _scan_writable(elf: ElfLayout) -> tuple[str, str] | None:
     """Look for an aligned header anywhere in the writable segments, a chunk at a time."""
     budget = MAX_SCAN_BYTES
     for offset, size, vaddr in elf.writable_ranges():

@@ -1,0 +1,187 @@
+"""The compat job: image -> per-layer ELF facts (cached) -> final filesystem -> loader model.
+
+`CompatChecker.default()` makes the concrete choices (detectors, cache), as `Scanner.default()`
+does; tests inject their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from basewatch.compat.detector import ElfDetector
+from basewatch.compat.loader import ImageFiles, LoaderModel
+from basewatch.compat.model import CompatReport, FileVerdict, Severity
+from basewatch.compat.wheels import check_wheel, musl_notes
+from basewatch.errors import UsageError
+from basewatch.image.layer import FileEntry
+from basewatch.image.source import open_source
+from basewatch.inventory.detector import Detector, FileResult
+from basewatch.models import EntryKind, ImageInfo
+from basewatch.progress import NULL_PROGRESS, Progress
+from basewatch.scan import Scanner
+
+Layer = tuple[Sequence[FileEntry], Sequence[FileResult]]
+
+
+def compat_detectors() -> list[Detector]:
+    """ELF and loader-config facts, plus the package databases that name the libc version."""
+    from basewatch.inventory.apk import ApkDetector
+    from basewatch.inventory.dpkg import DpkgDetector
+
+    return [ElfDetector(), ApkDetector(), DpkgDetector()]
+
+
+@dataclass
+class CompatChecker:
+    """Predicts which ELF files of an image load, on that image or transplanted onto a base."""
+
+    scanner: Scanner
+
+    @classmethod
+    def default(
+        cls,
+        cache_dir: Path | None = None,
+        use_cache: bool = True,
+        progress: Progress = NULL_PROGRESS,
+    ) -> CompatChecker:
+        scanner = Scanner.default(cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+        scanner.detectors = compat_detectors()
+        return cls(scanner)
+
+    def read(self, reference: str, platform: str | None = None) -> tuple[ImageInfo, list[Layer]]:
+        """The image's metadata and, per layer, its entries and compat facts."""
+        with open_source(reference).open(platform) as image:
+            analyses = self.scanner.analyze_layers(image)
+        return image.info, [(a.entries, a.results) for a in analyses]
+
+    def check(self, reference: str, platform: str | None = None) -> CompatReport:
+        """Every ELF of the image and whether it loads there."""
+        info, layers = self.read(reference, platform)
+        return evaluate(reference, info, layers)
+
+    def check_on(
+        self,
+        reference: str,
+        base: str,
+        layers: int | None = None,
+        path: str | None = None,
+        platform: str | None = None,
+    ) -> CompatReport:
+        """The ELF files of IMAGE's top `layers` layers (or under `path`) put onto BASE."""
+        _, app_layers = self.read(reference, platform)
+        base_info, base_layers = self.read(base, platform)
+        return evaluate_on(reference, app_layers, base, base_info, base_layers, layers, path)
+
+
+def evaluate(reference: str, info: ImageInfo, layers: Sequence[Layer]) -> CompatReport:
+    files = ImageFiles.from_layers(layers)
+    model = LoaderModel(files, info.architecture)
+    return _report(reference, info, model, files, first_layer=0)
+
+
+def evaluate_on(
+    reference: str,
+    app_layers: Sequence[Layer],
+    base: str,
+    base_info: ImageInfo,
+    base_layers: Sequence[Layer],
+    layers: int | None = None,
+    path: str | None = None,
+) -> CompatReport:
+    """Transplant the application part of an image onto a base's filesystem and evaluate it."""
+    if layers is not None and path is not None:
+        raise UsageError("give --layers N or --path DIR, not both")
+    if path is not None:
+        app_part = [_subtree(app_layers, path)]
+    else:
+        count = 1 if layers is None else layers
+        if not 1 <= count <= len(app_layers):
+            raise UsageError(f"--layers {count}: the image has {len(app_layers)} layer(s)")
+        app_part = list(app_layers[-count:])
+    combined = [*base_layers, *app_part]
+    files = ImageFiles.from_layers(combined)
+    model = LoaderModel(files, base_info.architecture)
+    report = _report(reference, base_info, model, files, first_layer=len(base_layers))
+    return replace(report, base=base)
+
+
+def _subtree(layers: Sequence[Layer], directory: str) -> Layer:
+    """The final state of everything under `directory`, as one layer."""
+    prefix = "/" + directory.strip("/")
+    files = ImageFiles.from_layers(layers)
+    entries: list[FileEntry] = []
+    results: list[FileResult] = []
+    found = False
+    for entry, layer in files.view.walk():
+        if entry.path != prefix and not entry.path.startswith(prefix + "/"):
+            continue
+        found = True
+        entries.append(entry)
+        if entry.kind is EntryKind.FILE:
+            result = files.results.get((layer, entry.path))
+            if result is not None:
+                results.append(result)
+    if not found:
+        raise UsageError(f"--path {directory}: nothing at that path in the image")
+    return entries, results
+
+
+def _report(
+    reference: str, info: ImageInfo, model: LoaderModel, files: ImageFiles, first_layer: int
+) -> CompatReport:
+    verdicts: list[FileVerdict] = []
+    for path, layer, elf in files.elves():
+        if layer < first_layer:
+            continue
+        verdict = model.evaluate(path, layer, elf)
+        if verdict is not None:
+            verdicts.append(verdict)
+    for entry, layer in files.view.walk():
+        if layer >= first_layer and entry.path.endswith(".dist-info/WHEEL"):
+            text = files.text(entry.path)
+            wheel = check_wheel(entry.path, layer, text, model.libc) if text else None
+            if wheel is not None:
+                verdicts.append(wheel)
+    return CompatReport(
+        image=reference,
+        platform=info.platform,
+        libc=model.libc,
+        files=tuple(sorted(_addon_variants(verdicts), key=lambda v: v.path)),
+        warnings=tuple(model.warnings),
+        notes=musl_notes(model.libc),
+    )
+
+
+def _node_package(path: str) -> str:
+    """The directory of the npm package that holds `path` ("" outside node_modules)."""
+    head, sep, rest = path.rpartition("/node_modules/")
+    if not sep:
+        return ""
+    parts = rest.split("/")
+    depth = 2 if parts[0].startswith("@") else 1
+    return f"{head}/node_modules/" + "/".join(parts[:depth]) if len(parts) > depth else ""
+
+
+def _addon_variants(verdicts: list[FileVerdict]) -> list[FileVerdict]:
+    """A Node addon that fails is no failure when its package ships another variant that loads
+    (prebuilds for glibc and musl side by side: node-gyp-build picks the one that fits)."""
+    loading: dict[str, str] = {}
+    for v in verdicts:
+        package = _node_package(v.path) if v.path.endswith(".node") else ""
+        if package and v.loads:
+            loading.setdefault(package, v.path)
+    out = []
+    for v in verdicts:
+        package = _node_package(v.path) if v.path.endswith(".node") else ""
+        if package in loading and not v.loads:
+            note = f" (not used: {loading[package]} loads instead)"
+            v = replace(
+                v,
+                problems=tuple(
+                    replace(p, severity=Severity.INFO, message=p.message + note) for p in v.problems
+                ),
+            )
+        out.append(v)
+    return out

@@ -1,0 +1,185 @@
+"""The compat detectors: ELF headers and loader configuration, read once per layer and cached.
+
+They plug into the `Detector` seam of the inventory scan, so each layer is streamed once and
+its results are cached by diffID like any other analysis. Results travel as `FileResult.facts`:
+("elf", JSON of the loader-relevant ELF data) or ("text", content of a small config file).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, BinaryIO, ClassVar, cast
+
+from basewatch.elf.ldcache import MalformedLdCache, parse_ld_cache
+from basewatch.elf.reader import ElfInfo, MalformedElf, Symbol, VersionNeed, VersionRef, parse_elf
+from basewatch.inventory.detector import AnalysisContext, FileResult
+
+ELF_FACT = "elf"
+TEXT_FACT = "text"
+LDCACHE_FACT = "ld.so.cache"
+
+IN_MEMORY_BYTES = 16 << 20
+MAX_ELF_BYTES = 2 << 30
+MAX_TEXT_BYTES = 256 << 10
+MAX_LDCACHE_BYTES = 16 << 20
+_MIN_ELF_SIZE = 52
+
+_SKIP_PREFIXES = (
+    "/proc/",
+    "/sys/",
+    "/dev/",
+    "/usr/include/",
+    "/usr/share/",
+    "/usr/lib/debug/",
+    "/var/lib/dpkg/",
+    "/var/cache/",
+    "/lib/apk/db/",
+)
+_TEXT_SUFFIXES = (
+    ".py", ".pyc", ".sh", ".pl", ".pm", ".rb", ".js", ".txt", ".md", ".json", ".h", ".c",
+    ".conf", ".html", ".xml", ".yaml", ".yml", ".png", ".gz", ".jar", ".a", ".o",
+)  # fmt: skip
+
+
+def is_loader_config(path: str) -> bool:
+    """Files the model reads as text: ld.so.conf(.d), ld.so.cache, ld-musl-*.path, wheels' WHEEL."""
+    return (
+        path.endswith(".dist-info/WHEEL")
+        or path == "/etc/ld.so.conf"
+        or (path.startswith("/etc/ld.so.conf.d/") and path.endswith(".conf"))
+        or path == "/etc/ld.so.cache"
+        or (path.startswith("/etc/ld-musl-") and path.endswith(".path"))
+    )
+
+
+def _may_be_elf(path: str, size: int, mode: int) -> bool:
+    if size < _MIN_ELF_SIZE or path.startswith(_SKIP_PREFIXES) or path.endswith(_TEXT_SUFFIXES):
+        return False
+    name = path.rpartition("/")[2]
+    return bool(mode & 0o111) or ".so" in name or name.endswith(".node")
+
+
+class ElfDetector:
+    """Loader facts of every ELF file and of the loader configuration files."""
+
+    name: ClassVar[str] = "compat-elf"
+    version: ClassVar[int] = 2
+
+    def wants(self, path: str, size: int, mode: int) -> bool:
+        return is_loader_config(path) or _may_be_elf(path, size, mode)
+
+    def analyze(
+        self, path: str, stream: BinaryIO, size: int, ctx: AnalysisContext
+    ) -> FileResult | None:
+        if is_loader_config(path):
+            return self._config(path, stream)
+        head = stream.read(64)
+        if not head.startswith(b"\x7fELF"):
+            return None
+        if size > MAX_ELF_BYTES:
+            return self._warn(path, f"ELF file of {size} bytes is over the {MAX_ELF_BYTES} limit")
+        if size <= IN_MEMORY_BYTES:
+            return self._parse(path, io.BytesIO(head + stream.read(IN_MEMORY_BYTES)))
+        with (
+            ctx.spooled_file(cast(BinaryIO, _Chain(head, stream)), suffix=".elf") as tmp,
+            tmp.open("rb") as f,
+        ):
+            return self._parse(path, f)
+
+    def _parse(self, path: str, f: BinaryIO) -> FileResult:
+        try:
+            info = parse_elf(f, symbols=True)
+        except MalformedElf as exc:
+            return FileResult(
+                path, self.name, facts=((ELF_FACT, json.dumps({"malformed": str(exc)})),)
+            )
+        return FileResult(path, self.name, facts=((ELF_FACT, json.dumps(elf_to_dict(info))),))
+
+    def _config(self, path: str, stream: BinaryIO) -> FileResult:
+        if path == "/etc/ld.so.cache":
+            data = stream.read(MAX_LDCACHE_BYTES)
+            try:
+                entries = parse_ld_cache(data)
+            except MalformedLdCache as exc:
+                return self._warn(path, f"{path}: {exc}")
+            rows = [[e.name, e.path, e.flags] for e in entries]
+            return FileResult(path, self.name, facts=((LDCACHE_FACT, json.dumps(rows)),))
+        text = stream.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+        return FileResult(path, self.name, facts=((TEXT_FACT, text),))
+
+    def _warn(self, path: str, message: str) -> FileResult:
+        return FileResult(path, self.name, warnings=(message,))
+
+
+class _Chain(io.RawIOBase):
+    """`head` then the rest of `stream`, as one readable stream."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = head
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            data, self._head = (self._head, b"") if n < 0 else (self._head[:n], self._head[n:])
+            return data
+        return self._stream.read(n)
+
+
+# --- serialisation of ElfInfo (the cached form) -----------------------------------------------
+
+
+def elf_to_dict(info: ElfInfo) -> dict[str, Any]:
+    """ElfInfo as compact JSON data (the form cached per layer)."""
+    imports = [[s.name, int(s.weak), s.version] for s in info.symbols if not s.defined]
+    exports = [s.name for s in info.symbols if s.defined]
+    return {
+        "b": info.bits,
+        "le": info.little_endian,
+        "t": info.type,
+        "m": info.machine,
+        "interp": info.interpreter,
+        "dyn": info.has_dynamic,
+        "needed": list(info.needed),
+        "soname": info.soname,
+        "rpath": list(info.rpath),
+        "runpath": list(info.runpath),
+        "flags": info.flags,
+        "flags_1": info.flags_1,
+        "vneed": [
+            [n.file, [[v.name, int(v.weak)] for v in n.versions]] for n in info.version_needs
+        ],
+        "vdef": list(info.version_defs),
+        "stack": info.stack_size,
+        "imports": imports,
+        "exports": exports,
+    }
+
+
+def elf_from_dict(data: dict[str, Any]) -> ElfInfo:
+    symbols = [Symbol(n, False, bool(w), v) for n, w, v in data["imports"]]
+    symbols += [Symbol(n, True) for n in data["exports"]]
+    return ElfInfo(
+        bits=int(data["b"]),
+        little_endian=bool(data["le"]),
+        type=int(data["t"]),
+        machine=int(data["m"]),
+        interpreter=str(data["interp"]),
+        has_dynamic=bool(data["dyn"]),
+        needed=tuple(data["needed"]),
+        soname=str(data["soname"]),
+        rpath=tuple(data["rpath"]),
+        runpath=tuple(data["runpath"]),
+        flags=int(data["flags"]),
+        flags_1=int(data["flags_1"]),
+        version_needs=tuple(
+            VersionNeed(f, tuple(VersionRef(n, bool(w)) for n, w in refs))
+            for f, refs in data["vneed"]
+        ),
+        version_defs=tuple(data["vdef"]),
+        stack_size=int(data["stack"]),
+        symbols=tuple(symbols),
+    )

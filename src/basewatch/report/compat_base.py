@@ -1,0 +1,90 @@
+"""The `--format` choices of `basewatch compat` and what their renderers share.
+
+Problems are grouped by cause, worst cause first, so that the table and the Markdown list the
+same groups in the same order.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar, Protocol, assert_never
+
+from basewatch.compat.model import Cause
+
+if TYPE_CHECKING:
+    from basewatch.compat.model import CompatReport, FileVerdict, Problem
+
+
+class CompatFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+class CompatReporter(Protocol):
+    """Turns a `CompatReport` into the bytes of one document; never prints, never exits."""
+
+    name: ClassVar[str]
+    media_type: ClassVar[str]
+
+    def render(self, report: CompatReport) -> bytes: ...
+
+
+def compat_reporter_for(fmt: CompatFormat) -> CompatReporter:
+    match fmt:
+        case CompatFormat.TABLE:
+            from basewatch.report.compat_table import CompatTableReporter
+
+            return CompatTableReporter()
+        case CompatFormat.JSON:
+            from basewatch.report.compat_json import CompatJsonReporter
+
+            return CompatJsonReporter()
+        case CompatFormat.MARKDOWN:
+            from basewatch.report.compat_markdown import CompatMarkdownReporter
+
+            return CompatMarkdownReporter()
+        case _:
+            assert_never(fmt)
+
+
+CAUSE_ORDER = (
+    Cause.WRONG_ARCHITECTURE,
+    Cause.INTERPRETER_MISSING,
+    Cause.LIBRARY_MISSING,
+    Cause.VERSION_MISSING,
+    Cause.SYMBOL_MISSING,
+    Cause.WHEEL_PLATFORM,
+    Cause.NO_VERSION_INFORMATION,
+    Cause.MALFORMED,
+)
+
+CAUSE_TITLES = {
+    Cause.WRONG_ARCHITECTURE: "Built for another architecture",
+    Cause.INTERPRETER_MISSING: "Interpreter (dynamic loader) missing",
+    Cause.LIBRARY_MISSING: "Shared library not found",
+    Cause.VERSION_MISSING: "Symbol version not defined",
+    Cause.SYMBOL_MISSING: "Symbol not found",
+    Cause.NO_VERSION_INFORMATION: "Library without version information",
+    Cause.WHEEL_PLATFORM: "Python wheel for another C library",
+    Cause.MALFORMED: "Malformed ELF",
+}
+
+
+def by_cause(report: CompatReport) -> list[tuple[Cause, list[tuple[FileVerdict, Problem]]]]:
+    """(cause, [(file, problem)...]) for every cause present, in CAUSE_ORDER, files by path."""
+    groups: dict[Cause, list[tuple[FileVerdict, Problem]]] = {}
+    for verdict in report.files:
+        for problem in verdict.problems:
+            groups.setdefault(problem.cause, []).append((verdict, problem))
+    return [(cause, groups[cause]) for cause in CAUSE_ORDER if cause in groups]
+
+
+def libc_text(report: CompatReport) -> str:
+    libc = report.libc
+    text = libc.family.value
+    if libc.version:
+        text += f" {libc.version}"
+    if libc.path:
+        text += f" ({libc.path})"
+    return text
