@@ -56,3 +56,7 @@ class DownloadError(DatabaseError):
 
 class SbomError(Error):
     """An SBOM given as input cannot be read."""
+
+
+class RegistryError(ImageError):
+    """A registry could not be reached, refused us, or served something wrong."""

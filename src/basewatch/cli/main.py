@@ -11,6 +11,13 @@ from pathlib import Path
 from basewatch import __version__
 from basewatch.cli.db import add_db_parser, run_db
 from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.registry import (
+    add_cache_parser,
+    add_registry_arguments,
+    add_resolve_parser,
+    run_cache,
+    run_resolve,
+)
 from basewatch.cli.scan import add_scan_parser, run_scan
 from basewatch.errors import (
     DatabaseError,
@@ -38,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="list every package in an image and write an SBOM",
         description=(
             "IMAGE is docker-archive:PATH[:REPO:TAG], oci:PATH[:TAG|@DIGEST] (layout directory "
-            "or tar), dir:PATH (unpacked root filesystem), rootfs:PATH.tar[.gz|.zst], or a bare "
-            "path whose kind is detected."
+            "or tar), dir:PATH (unpacked root filesystem), rootfs:PATH.tar[.gz|.zst], a bare "
+            "path whose kind is detected, or a registry reference (debian:bookworm-slim, "
+            "ghcr.io/org/app:1.2, registry:localhost:5000/app@sha256:...)."
         ),
     )
     sbom.add_argument("image", metavar="IMAGE")
@@ -49,8 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     sbom.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
     sbom.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     sbom.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_registry_arguments(sbom)
     add_scan_parser(commands)
     add_db_parser(commands)
+    add_resolve_parser(commands)
+    add_cache_parser(commands)
     return parser
 
 
@@ -72,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_scan(args)
             case "db":
                 return run_db(args)
+            case "resolve":
+                return run_resolve(args)
+            case "cache":
+                return run_cache(args)
             case _:  # pragma: no cover - argparse refuses unknown commands
                 return ExitCode.USAGE
     except UsageError as exc:
@@ -107,6 +122,7 @@ def _fail(exc: Exception, code: ExitCode) -> int:
 def _sbom(args: argparse.Namespace) -> int:
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
+    from basewatch.cli.registry import image_source
     from basewatch.report.base import Format, reporter_for
     from basewatch.scan import Scanner
 
@@ -114,7 +130,7 @@ def _sbom(args: argparse.Namespace) -> int:
         scanner = Scanner.default(
             cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
         )
-        inventory = scanner.inventory(args.image, platform=args.platform)
+        inventory = scanner.inventory(image_source(args, scanner), platform=args.platform)
     data = reporter_for(Format(args.format)).render(inventory)
     write_output(data, args.output)
     for warning in inventory.warnings:

@@ -66,6 +66,9 @@ def add_scan_parser(commands: Any) -> None:
         help="exit 1 when a finding at or above this severity remains",
     )
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from basewatch.cli.registry import add_registry_arguments
+
+    add_registry_arguments(scan)
 
 
 def _severities(text: str | None) -> frozenset[Severity] | None:
@@ -111,10 +114,12 @@ def run_scan(args: argparse.Namespace) -> int:
 
             inventory = read_sbom(args.sbom)
         else:
+            from basewatch.cli.registry import image_source
+
             scanner = Scanner.default(
                 cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
             )
-            inventory = scanner.inventory(args.image, platform=args.platform)
+            inventory = scanner.inventory(image_source(args, scanner), platform=args.platform)
         fetch_warnings = []
         if not args.offline:
             fetch_warnings = _fetch_missing(db_path, inventory, progress)

@@ -13,7 +13,7 @@ import platform as host_platform
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from basewatch.errors import DigestMismatch, ImageError, ImageNotFound, UsageError
 from basewatch.image.digest import HashingReader, digest_bytes, parse_digest, verify_bytes
@@ -30,6 +30,9 @@ from basewatch.image.layer import (
 from basewatch.image.store import DirStore, FileStore, TarStore, read_small
 from basewatch.image.tarstream import TarReader
 from basewatch.models import ImageInfo, LayerInfo
+
+if TYPE_CHECKING:
+    from basewatch.registry.options import RegistryOptions
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -658,9 +661,15 @@ class RootfsSource:
 # --- references ----------------------------------------------------------------------------------
 
 
-def open_source(reference: str) -> ImageSource:
-    """The ImageSource for a user's reference; raises UsageError/ImageNotFound when unusable."""
+def open_source(reference: str, registry: RegistryOptions | None = None) -> ImageSource:
+    """The ImageSource for a user's reference; raises UsageError/ImageNotFound when unusable.
+
+    `registry:REF`, and any reference that names no local path but parses as an image
+    reference (`debian:bookworm`), is pulled from a registry with the `registry` options.
+    """
     prefix, sep, rest = reference.partition(":")
+    if sep and prefix == "registry":
+        return _registry_source(rest, reference, registry)
     if sep and prefix in PREFIXES:
         if not rest:
             raise UsageError(f"{reference!r}: a path must follow '{prefix}:'")
@@ -674,7 +683,7 @@ def open_source(reference: str) -> ImageSource:
                 return DirSource(Path(rest), reference)
             case "rootfs":
                 return RootfsSource(Path(rest), reference)
-    return _detect(reference)
+    return _detect(reference, registry)
 
 
 def _split_existing(rest: str) -> tuple[Path, str]:
@@ -699,16 +708,39 @@ def _oci_source(rest: str, reference: str) -> OciLayoutSource:
     return OciLayoutSource(path, tag=tag, reference=reference)
 
 
-def _detect(reference: str) -> ImageSource:
+def _registry_source(rest: str, reference: str, registry: RegistryOptions | None) -> ImageSource:
+    from basewatch.registry.source import RegistrySource
+
+    if not rest:
+        raise UsageError(f"{reference!r}: an image reference must follow 'registry:'")
+    return RegistrySource(rest, registry, reference=reference)
+
+
+_PATH_SUFFIXES = (".tar", ".tgz", ".gz", ".zst", ".tar.gz", ".tar.zst", ".json")
+
+
+def _looks_like_path(reference: str) -> bool:
+    if reference.startswith(("/", ".", "~")) or "\\" in reference:
+        return True
+    last = reference.rsplit("/", 1)[-1]
+    return last.endswith(_PATH_SUFFIXES)
+
+
+def _detect(reference: str, registry: RegistryOptions | None = None) -> ImageSource:
     path = Path(reference)
     if not path.exists():
         if ":" in reference or "/" in reference:
             path, _selector = _split_existing(reference)
             if path.exists():
                 return _detect_path(path, reference, _selector)
+        if not _looks_like_path(reference):
+            from basewatch.registry.reference import looks_like_reference
+
+            if looks_like_reference(reference):
+                return _registry_source(reference, reference, registry)
         raise ImageNotFound(
             f"{reference!r}: no such file or directory (prefix it with docker-archive:, oci:, "
-            "dir: or rootfs: to say what it is)"
+            "dir: or rootfs: to say what it is, or registry: for an image in a registry)"
         )
     return _detect_path(path, reference, "")
 

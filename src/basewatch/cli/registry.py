@@ -1,0 +1,215 @@
+"""Registry options shared by every command that takes an image, and the `resolve` and
+`cache prune` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from basewatch.cli.exit_codes import ExitCode
+from basewatch.errors import UsageError
+
+if TYPE_CHECKING:
+    from basewatch.image.source import ImageSource
+    from basewatch.registry.options import RegistryOptions
+    from basewatch.scan import Scanner
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--insecure-registry`, `--username`, `--password-stdin` for commands taking an image."""
+    group = parser.add_argument_group("registry")
+    group.add_argument(
+        "--insecure-registry",
+        dest="insecure_registries",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="talk plain HTTP to this registry (loopback addresses always may); repeatable",
+    )
+    group.add_argument(
+        "--username", metavar="NAME", help="registry user (default: Docker's config.json)"
+    )
+    group.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the registry password or token from standard input",
+    )
+
+
+def registry_options(
+    args: argparse.Namespace, reference: str, stdin: TextIO | None = None
+) -> RegistryOptions:
+    """RegistryOptions from the parsed arguments; the password is read from stdin once."""
+    from basewatch.registry.options import RegistryOptions
+
+    username = getattr(args, "username", None)
+    password_stdin = getattr(args, "password_stdin", False)
+    if password_stdin and not username:
+        raise UsageError("--password-stdin needs --username")
+    if username and not password_stdin:
+        raise UsageError("--username needs --password-stdin (passwords are never arguments)")
+    credentials = None
+    if username:
+        from basewatch.registry.auth import (
+            ChainedCredentials,
+            Credentials,
+            DockerConfigCredentials,
+            StaticCredentials,
+        )
+        from basewatch.registry.reference import parse_reference
+
+        password = (stdin or sys.stdin).read().rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin: standard input was empty")
+        registry = ""
+        text = reference.removeprefix("registry:")
+        try:
+            registry = parse_reference(text).registry
+        except UsageError:
+            registry = ""  # a local path: the credentials will not be used
+        credentials = ChainedCredentials(
+            StaticCredentials(Credentials(username, password), registry),
+            DockerConfigCredentials(),
+        )
+    cache_dir = getattr(args, "cache_dir", None)
+    return RegistryOptions(
+        credentials=credentials,
+        insecure_registries=frozenset(getattr(args, "insecure_registries", []) or []),
+        cache_dir=cache_dir,
+        use_cache=not getattr(args, "no_cache", False),
+    )
+
+
+def image_source(args: argparse.Namespace, scanner: Scanner) -> ImageSource:
+    """The source for `args.image`; registry layers whose analysis is not cached are
+    downloaded in parallel as soon as the image is opened."""
+    from basewatch.image.source import open_source
+
+    source = open_source(args.image, registry=registry_options(args, args.image))
+    pulled = sys.modules.get("basewatch.registry.source")  # not imported: not a registry image
+    if pulled is not None and isinstance(source, pulled.RegistrySource):
+        from basewatch.inventory.layers import detectors_key
+
+        cache = scanner.cache
+        key = detectors_key(scanner.detectors)
+
+        def needs_reading(layer: Any) -> bool:
+            cache_key = layer.diff_id or layer.digest
+            return cache is None or not cache_key or cache.get(cache_key, key) is None
+
+        source.prefetch = needs_reading
+    return source
+
+
+# --- basewatch resolve ---------------------------------------------------------------------------
+
+
+def add_resolve_parser(commands: Any) -> None:
+    resolve = commands.add_parser(
+        "resolve",
+        help="print the digests a registry reference resolves to",
+        description=(
+            "REF is a registry reference (debian:bookworm-slim, ghcr.io/org/app:1.2, "
+            "localhost:5000/app@sha256:...). Prints the digest the reference points at (an "
+            "index or a manifest) and the manifest digest of the chosen platform. Uses HEAD "
+            "requests where the registry allows, and the blob cache for manifests by digest."
+        ),
+    )
+    resolve.add_argument("reference", metavar="REF")
+    resolve.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
+    resolve.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    resolve.add_argument(
+        "--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir"
+    )
+    resolve.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    add_registry_arguments(resolve)
+
+
+def run_resolve(args: argparse.Namespace) -> int:
+    from basewatch.registry.reference import parse_reference
+    from basewatch.registry.source import RegistrySource
+
+    text = args.reference.removeprefix("registry:")
+    ref = parse_reference(text)
+    source = RegistrySource(ref, registry_options(args, text), reference=args.reference)
+    resolved = source.resolve(args.platform)
+    if args.format == "json":
+        print(json.dumps(resolved.to_dict(), indent=2))
+        return ExitCode.OK
+    print(f"reference  {resolved.reference}")
+    if resolved.index_digest:
+        print(f"index      {resolved.index_digest}")
+        print(f"manifest   {resolved.manifest_digest}  {resolved.platform}")
+        others = [f"{p} {d}" for p, d in resolved.platforms if d != resolved.manifest_digest]
+        for line in others:
+            print(f"           {line}")
+    else:
+        print(f"manifest   {resolved.manifest_digest}")
+    print(f"pinned     {ref.registry}/{ref.repository}@{resolved.digest}")
+    return ExitCode.OK
+
+
+# --- basewatch cache prune -----------------------------------------------------------------------
+
+
+def add_cache_parser(commands: Any) -> None:
+    cache = commands.add_parser(
+        "cache",
+        help="manage the blob and layer-analysis cache",
+        description="The cache of downloaded blobs and per-layer analyses (~/.cache/basewatch).",
+    )
+    sub = cache.add_subparsers(dest="cache_command", metavar="SUBCOMMAND", required=True)
+    prune = sub.add_parser(
+        "prune",
+        help="remove unfinished downloads and least recently used blobs beyond a size",
+        description=(
+            "Remove unfinished downloads and the least recently used blobs until the blob "
+            "cache fits --max-size. --all empties the blob cache and the layer analyses."
+        ),
+    )
+    prune.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
+    prune.add_argument(
+        "--max-size", metavar="SIZE", help="e.g. 2G, 500M (default: the cache's limit, 10G)"
+    )
+    prune.add_argument("--all", action="store_true", help="remove every blob and layer analysis")
+
+
+def parse_size(text: str) -> int:
+    match = _SIZE.match(text)
+    if match is None:
+        raise UsageError(f"--max-size {text!r}: expected a size such as 500M or 2G")
+    factor = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    return int(float(match.group(1)) * factor[match.group(2).lower()])
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    from basewatch.cache import default_cache_dir
+    from basewatch.registry.blobcache import BlobCache, prune_analyses
+
+    root: Path = args.cache_dir or default_cache_dir()
+    cache = BlobCache(root)
+    limit = 0 if args.all else (parse_size(args.max_size) if args.max_size else None)
+    result = cache.prune(limit)
+    freed = result.freed_bytes
+    if args.all:
+        freed += prune_analyses(root)
+    print(
+        f"removed {result.removed} blob(s), freed {_human(freed)}; "
+        f"{result.kept} blob(s) ({_human(result.kept_bytes)}) remain in {cache.blobs}"
+    )
+    return ExitCode.OK
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover

@@ -1,0 +1,241 @@
+"""The content-addressed blob cache: `ROOT/blobs/<algorithm>/<hex>`, beside the analysis cache.
+
+A blob enters the cache only once its whole content hashed to its digest: downloads go to a
+temporary file under `ROOT/blobs/tmp` and are renamed into place, so an interrupted or corrupt
+download never leaves a half blob behind. The least recently used blobs are evicted beyond the
+size limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from basewatch.errors import CacheError, DigestMismatch, RegistryError
+from basewatch.image.digest import digest_bytes, new_hasher, parse_digest
+from basewatch.registry.options import DEFAULT_MAX_CACHE_BYTES
+
+log = logging.getLogger(__name__)
+
+_STALE_TMP_SECONDS = 3600.0
+
+
+class TransientError(RegistryError):
+    """A download broke off (connection dropped, read timed out); it may be resumed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlobStream:
+    """An open download: `start` is the offset the server resumed from (0: from the start)."""
+
+    start: int
+    chunks: Iterator[bytes]
+
+
+# Opens the blob from `offset` (a range request when > 0); the server may restart from 0.
+Downloader = Callable[[int], contextlib.AbstractContextManager[BlobStream]]
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    removed: int
+    freed_bytes: int
+    kept: int
+    kept_bytes: int
+
+
+class BlobCache:
+    """Verified blobs by digest under `root/blobs`; `max_bytes` bounds the total size."""
+
+    def __init__(self, root: Path, max_bytes: int = DEFAULT_MAX_CACHE_BYTES) -> None:
+        self.root = root
+        self.blobs = root / "blobs"
+        self.max_bytes = max_bytes
+
+    def path(self, digest: str) -> Path:
+        algorithm, _, hexpart = parse_digest(digest, "blob digest").partition(":")
+        return self.blobs / algorithm / hexpart
+
+    def get(self, digest: str) -> Path | None:
+        """The cached blob's path (marked as recently used), or None."""
+        path = self.path(digest)
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return path if path.is_file() else None
+        return path
+
+    def read(self, digest: str, limit: int) -> bytes | None:
+        """A small cached blob (manifest, config), re-verified; None when absent or bad."""
+        path = self.get(digest)
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError:
+            return None
+        if len(data) > limit or digest_bytes(data, digest.split(":", 1)[0]) != digest:
+            log.warning("removing corrupt cached blob %s", digest)
+            path.unlink(missing_ok=True)
+            return None
+        return data
+
+    def put(self, digest: str, data: bytes) -> Path:
+        """Store bytes already known to hash to `digest` (checked again here)."""
+        if digest_bytes(data, digest.split(":", 1)[0]) != digest:
+            raise DigestMismatch(f"blob {digest}: content does not match its digest")
+        with self._temp() as (handle, tmp):
+            handle.write(data)
+            handle.flush()
+            return self._commit(tmp, digest)
+
+    def fetch(
+        self,
+        digest: str,
+        download: Downloader,
+        size: int | None = None,
+        attempts: int = 4,
+        what: str = "",
+    ) -> Path:
+        """The blob's path, downloading it first when needed (resuming after a dropped
+        connection); raises DigestMismatch or RegistryError and then caches nothing."""
+        what = what or f"blob {digest}"
+        cached = self.get(digest)
+        if cached is not None:
+            return cached
+        with self._temp() as (handle, tmp):
+            hasher = new_hasher(digest)
+            written = 0
+            for attempt in range(1, max(attempts, 1) + 1):
+                try:
+                    with download(written) as stream:
+                        if stream.start != written:  # the server ignored the range: restart
+                            handle.seek(0)
+                            handle.truncate()
+                            hasher, written = new_hasher(digest), 0
+                        for chunk in stream.chunks:
+                            handle.write(chunk)
+                            hasher.update(chunk)
+                            written += len(chunk)
+                            if size is not None and written > size:
+                                raise DigestMismatch(
+                                    f"{what}: the registry sent more than the {size} bytes "
+                                    "the manifest says (the blob is corrupt or was tampered with)"
+                                )
+                    break
+                except TransientError as exc:
+                    if attempt >= attempts:
+                        raise RegistryError(
+                            f"{what}: the download failed {attempts} times ({exc}); "
+                            "nothing was cached, try again"
+                        ) from exc
+                    log.info("%s: resuming at byte %d after: %s", what, written, exc)
+            actual = f"{digest.split(':', 1)[0]}:{hasher.hexdigest()}"
+            if actual != digest:
+                raise DigestMismatch(
+                    f"{what}: content hashes to {actual}, but is named {digest}"
+                    " (the blob is corrupt or was tampered with); nothing was cached"
+                )
+            if size is not None and written != size:
+                raise DigestMismatch(f"{what}: {written} bytes received, the manifest says {size}")
+            handle.flush()
+            return self._commit(tmp, digest)
+
+    @contextlib.contextmanager
+    def _temp(self) -> Iterator[tuple[BinaryIO, Path]]:
+        tmp_dir = self.blobs / "tmp"
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="download-")
+        except OSError as exc:
+            raise CacheError(f"cannot write the blob cache at {self.blobs}: {exc}") from exc
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "w+b") as handle:
+                yield handle, tmp
+        finally:
+            tmp.unlink(missing_ok=True)  # renamed away on success
+
+    def _commit(self, tmp: Path, digest: str) -> Path:
+        final = self.path(digest)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise CacheError(f"cannot write the blob cache at {self.blobs}: {exc}") from exc
+        if self.max_bytes > 0:
+            self._evict(self.max_bytes, keep=final)
+        return final
+
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        found = []
+        if not self.blobs.is_dir():
+            return []
+        for algorithm in self.blobs.iterdir():
+            if algorithm.name == "tmp" or not algorithm.is_dir():
+                continue
+            for entry in os.scandir(algorithm):
+                with contextlib.suppress(OSError):
+                    info = entry.stat(follow_symlinks=False)
+                    found.append((info.st_mtime, info.st_size, Path(entry.path)))
+        return found
+
+    def usage(self) -> int:
+        """Bytes held by cached blobs."""
+        return sum(size for _, size, _ in self._entries())
+
+    def _evict(self, max_bytes: int, keep: Path | None = None) -> tuple[int, int, int, int]:
+        entries = sorted(self._entries())  # oldest first
+        total = sum(size for _, size, _ in entries)
+        removed = freed = 0
+        for _, size, path in entries:
+            if total <= max_bytes:
+                break
+            if path == keep:
+                continue
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+                removed += 1
+                freed += size
+        return removed, freed, len(entries) - removed, total
+
+    def prune(self, max_bytes: int | None = None, now: float | None = None) -> PruneResult:
+        """Remove stale downloads, then the least recently used blobs beyond `max_bytes`
+        (default: the cache's limit; 0 empties it)."""
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        tmp_dir = self.blobs / "tmp"
+        removed = freed = 0
+        cutoff = (time.time() if now is None else now) - _STALE_TMP_SECONDS
+        if tmp_dir.is_dir():
+            for entry in tmp_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    info = entry.stat()
+                    if limit == 0 or info.st_mtime < cutoff:
+                        entry.unlink()
+                        removed += 1
+                        freed += info.st_size
+        evicted, evicted_bytes, kept, kept_bytes = self._evict(limit)
+        return PruneResult(removed + evicted, freed + evicted_bytes, kept, kept_bytes)
+
+
+def prune_analyses(root: Path) -> int:
+    """Remove every cached analysis (`root/layers`, `root/images`); returns how many bytes."""
+    total = 0
+    for kind in ("layers", "images"):
+        folder = root / kind
+        if folder.is_dir():
+            total += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+    return total

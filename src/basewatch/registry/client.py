@@ -1,0 +1,497 @@
+"""An OCI distribution API client: manifests, blobs, auth challenges, retries, redirects.
+
+TLS is verified. Hosts named as insecure and loopback addresses are treated as Docker treats
+them: HTTPS when they speak it (without verifying their certificate), else plain HTTP. 429 and
+5xx answers are retried with backoff (honouring `Retry-After`), and a redirect to another host
+(blob storage) is followed without the registry's `Authorization` header.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import httpx
+
+from basewatch import __version__
+from basewatch.errors import DigestMismatch, RegistryError
+from basewatch.image.digest import digest_bytes
+from basewatch.image.store import MAX_METADATA_BYTES
+from basewatch.registry.auth import (
+    Challenge,
+    Credentials,
+    CredentialStore,
+    DockerConfigCredentials,
+    parse_challenges,
+)
+from basewatch.registry.blobcache import BlobStream, TransientError
+from basewatch.registry.mediatypes import ACCEPT
+from basewatch.registry.options import RegistryOptions
+from basewatch.registry.reference import Reference
+
+log = logging.getLogger(__name__)
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestHead:
+    """What a HEAD request says of a manifest (either field may be empty)."""
+
+    digest: str
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    digest: str
+    media_type: str
+    data: bytes
+
+
+class _HostAuth:
+    """What a host asked for last time, so later requests authenticate up front."""
+
+    def __init__(self) -> None:
+        self.challenge: Challenge | None = None
+        self.tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, expiry)
+
+
+class RegistryClient:
+    """One client per pull; `close()` it (or use `with`). Thread-safe for blob downloads."""
+
+    def __init__(self, options: RegistryOptions | None = None) -> None:
+        self.options = options or RegistryOptions()
+        self._credentials: CredentialStore = (
+            self.options.credentials
+            if self.options.credentials is not None
+            else DockerConfigCredentials()
+        )
+        self._http = self._new_http(verify=True)
+        self._unverified: httpx.Client | None = None  # only for insecure hosts over HTTPS
+        self._schemes: dict[str, str] = {}
+        self._scheme_lock = threading.Lock()
+        self._auth: dict[str, _HostAuth] = {}
+        self._looked_up: dict[str, Credentials | None] = {}
+        self.bytes_received = 0
+        self._count_lock = threading.Lock()
+
+    def _new_http(self, verify: bool) -> httpx.Client:
+        return httpx.Client(
+            transport=self.options.transport,
+            verify=verify,
+            timeout=httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout),
+            follow_redirects=False,
+            headers={"User-Agent": f"basewatch/{__version__}"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+        if self._unverified is not None:
+            self._unverified.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the API ---------------------------------------------------------------------------
+
+    def head_manifest(self, ref: Reference, target: str) -> ManifestHead | None:
+        """The digest and type of a manifest without its body; None when HEAD says nothing."""
+        with self._request("HEAD", ref, f"manifests/{target}", {"Accept": ACCEPT}) as response:
+            if response.status_code == 200:
+                return ManifestHead(
+                    response.headers.get("Docker-Content-Digest", ""),
+                    _media_type(response.headers.get("Content-Type", "")),
+                )
+            return None  # refused, or missing: the GET that follows says which, with a body
+
+    def get_manifest(self, ref: Reference, target: str) -> Manifest:
+        """A manifest or index; verified when `target` (or the registry) names its digest."""
+        with self._request("GET", ref, f"manifests/{target}", {"Accept": ACCEPT}) as response:
+            if response.status_code != 200:
+                self._raise_for(response, ref, "manifest", target)
+            data = self._read_small(response, f"{ref.host}/{ref.repository} manifest {target}")
+            media_type = _media_type(response.headers.get("Content-Type", ""))
+            header_digest = response.headers.get("Docker-Content-Digest", "")
+        named = target if target.startswith(("sha256:", "sha512:")) else header_digest
+        algorithm = named.split(":", 1)[0] if ":" in named else "sha256"
+        if algorithm not in ("sha256", "sha512"):
+            algorithm, named = "sha256", ""
+        digest = digest_bytes(data, algorithm)
+        if named and digest != named:
+            raise DigestMismatch(
+                f"{ref.host}/{ref.repository}: manifest {target} hashes to {digest}, but the "
+                f"registry names it {named} (corrupt or tampered with)"
+            )
+        return Manifest(digest, media_type, data)
+
+    def get_blob(self, ref: Reference, digest: str, what: str) -> bytes:
+        """A small blob (a config), read whole and verified."""
+        with self._request("GET", ref, f"blobs/{digest}", {}) as response:
+            if response.status_code != 200:
+                self._raise_for(response, ref, what, digest)
+            data = self._read_small(response, f"{ref.host}/{ref.repository} {what} {digest}")
+        if digest_bytes(data, digest.split(":", 1)[0]) != digest:
+            raise DigestMismatch(
+                f"{ref.host}/{ref.repository}: {what} {digest} does not hash to its digest "
+                "(corrupt or tampered with)"
+            )
+        return data
+
+    @contextlib.contextmanager
+    def open_blob(self, ref: Reference, digest: str, offset: int = 0) -> Iterator[BlobStream]:
+        """Stream a blob from `offset` (a range request); connection failures while
+        streaming raise TransientError so that the caller can resume."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        with self._request("GET", ref, f"blobs/{digest}", headers) as response:
+            if response.status_code == 206 and offset:
+                start = _range_start(response.headers.get("Content-Range", ""))
+            elif response.status_code == 200:
+                start = 0
+            else:
+                self._raise_for(response, ref, "blob", digest)
+            yield BlobStream(start, self._chunks(response, ref, digest))
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _count(self, n: int) -> None:
+        with self._count_lock:
+            self.bytes_received += n
+
+    def _chunks(self, response: httpx.Response, ref: Reference, digest: str) -> Iterator[bytes]:
+        try:
+            # no chunk size: a chunker would hold back, and lose, bytes received before a drop
+            for chunk in response.iter_raw():
+                self._count(len(chunk))
+                yield chunk
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise TransientError(f"{ref.host}: blob {digest}: {_describe(exc)}") from exc
+
+    def _read_small(self, response: httpx.Response, what: str) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        try:
+            for chunk in response.iter_raw(_CHUNK):
+                total += len(chunk)
+                self._count(len(chunk))
+                if total > MAX_METADATA_BYTES:
+                    raise RegistryError(f"{what} is larger than {MAX_METADATA_BYTES} bytes")
+                parts.append(chunk)
+        except httpx.TransportError as exc:
+            raise RegistryError(f"{what}: {_describe(exc)}") from exc
+        return b"".join(parts)
+
+    def base_url(self, host: str) -> str:
+        return f"{self.scheme(host)}://{host}"
+
+    def is_insecure(self, host: str) -> bool:
+        return host in self.options.insecure_registries or _is_loopback(host)
+
+    def scheme(self, host: str) -> str:
+        """https, except for an insecure host that does not speak TLS (probed once)."""
+        if not self.is_insecure(host):
+            return "https"
+        with self._scheme_lock:
+            if host not in self._schemes:
+                self._schemes[host] = self._probe(host)
+            return self._schemes[host]
+
+    def _probe(self, host: str) -> str:
+        try:
+            response = self._client_for(f"https://{host}/v2/").get(
+                f"https://{host}/v2/", timeout=self.options.connect_timeout
+            )
+            response.close()
+        except httpx.TransportError:
+            log.debug("%s does not speak TLS: using plain HTTP", host)
+            return "http"
+        return "https"
+
+    def _client_for(self, url: str) -> httpx.Client:
+        parts = urlsplit(url)
+        if parts.scheme == "https" and self.is_insecure(parts.netloc):
+            if self._unverified is None:
+                self._unverified = self._new_http(verify=False)
+            return self._unverified
+        return self._http
+
+    @contextlib.contextmanager
+    def _request(
+        self, method: str, ref: Reference, path: str, headers: dict[str, str]
+    ) -> Iterator[httpx.Response]:
+        host = ref.host
+        url = f"{self.base_url(host)}/v2/{ref.repository}/{path}"
+        scope = f"repository:{ref.repository}:pull"
+        authenticated_after_challenge = False
+        attempt = 0
+        while True:
+            attempt += 1
+            auth_header = self._auth_header(ref, scope)
+            request_headers = dict(headers)
+            if auth_header:
+                request_headers["Authorization"] = auth_header
+            try:
+                response = self._send(method, url, request_headers)
+            except httpx.TransportError as exc:
+                if attempt <= self.options.retries:
+                    self._pause(attempt, None)
+                    continue
+                raise RegistryError(
+                    f"{host}: {method} {ref.repository} {path.split('/', 1)[0]} failed after "
+                    f"{attempt} attempts: {_describe(exc)}"
+                ) from exc
+            status = response.status_code
+            if status == 401 and not authenticated_after_challenge:
+                challenges = parse_challenges(response.headers.get("WWW-Authenticate", ""))
+                response.close()
+                self._authenticate(ref, scope, challenges, had_auth=bool(auth_header))
+                authenticated_after_challenge = True
+                continue
+            if status in _RETRY_STATUS and attempt <= self.options.retries:
+                retry_after = response.headers.get("Retry-After")
+                response.close()
+                self._pause(attempt, retry_after)
+                continue
+            if status == 401:
+                response.close()
+                self._fail_auth(ref)
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+
+    def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+        origin = _origin(url)
+        for _ in range(_MAX_REDIRECTS + 1):
+            http = self._client_for(url)
+            request = http.build_request(method, url, headers=headers)
+            response = http.send(request, stream=True)
+            if response.status_code not in _REDIRECTS or "Location" not in response.headers:
+                return response
+            location = urljoin(url, response.headers["Location"])
+            response.close()
+            if _origin(location) != origin:
+                # blob storage elsewhere gets a signed URL, never the registry's credentials
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            if urlsplit(location).scheme not in ("http", "https"):
+                raise RegistryError(f"{urlsplit(url).netloc}: redirected to a non-HTTP URL")
+            if response.status_code == 303:
+                method = "GET"
+            url = location
+        raise RegistryError(f"{urlsplit(url).netloc}: too many redirects")
+
+    def _pause(self, attempt: int, retry_after: str | None) -> None:
+        delay = self.options.backoff * (2 ** (attempt - 1))
+        parsed = _retry_after_seconds(retry_after)
+        if parsed is not None:
+            delay = parsed
+        delay = min(max(delay, 0.0), self.options.max_retry_after)
+        log.info("registry busy or unreachable, retrying in %.1fs", delay)
+        self.options.sleep(delay)
+
+    def _credentials_for(self, ref: Reference) -> Credentials | None:
+        if ref.registry not in self._looked_up:
+            self._looked_up[ref.registry] = self._credentials.get(ref.registry)
+        return self._looked_up[ref.registry]
+
+    def _auth_header(self, ref: Reference, scope: str) -> str:
+        state = self._auth.get(ref.host)
+        if state is None or state.challenge is None:
+            return ""
+        if state.challenge.scheme == "basic":
+            creds = self._credentials_for(ref)
+            return creds.basic_header() if creds else ""
+        token = state.tokens.get(scope)
+        if token is None or token[1] <= time.monotonic():
+            token = self._fetch_token(ref, state.challenge, scope)
+            state.tokens[scope] = token
+        return f"Bearer {token[0]}" if token[0] else ""
+
+    def _authenticate(
+        self, ref: Reference, scope: str, challenges: list[Challenge], had_auth: bool
+    ) -> None:
+        state = self._auth.setdefault(ref.host, _HostAuth())
+        chosen = next((c for c in challenges if c.scheme == "bearer"), None) or next(
+            (c for c in challenges if c.scheme == "basic"), None
+        )
+        if chosen is None:
+            raise RegistryError(
+                f"{ref.host}: the registry requires authentication with a scheme basewatch "
+                "does not support"
+            )
+        state.tokens.pop(scope, None)
+        if chosen.scheme == "basic" and self._credentials_for(ref) is None:
+            self._fail_auth(ref)
+        state.challenge = chosen
+        if had_auth and chosen.scheme == "basic":
+            self._fail_auth(ref)
+
+    def _fetch_token(self, ref: Reference, challenge: Challenge, scope: str) -> tuple[str, float]:
+        realm = challenge.param("realm")
+        parts = urlsplit(realm)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RegistryError(f"{ref.host}: the token service URL {realm!r} is not usable")
+        if parts.scheme == "http" and self.scheme(parts.netloc) != "http":
+            raise RegistryError(
+                f"{ref.host}: refusing to ask for a token over plain HTTP from {parts.netloc} "
+                "(name it with --insecure-registry if that is intended)"
+            )
+        query: dict[str, str] = {}
+        if challenge.param("service"):
+            query["service"] = challenge.param("service")
+        # our own scope, not the challenge's: the challenge stored for the host may have come
+        # from a request for another repository
+        query["scope"] = scope
+        url = realm + ("&" if "?" in realm else "?") + urlencode(query)
+        creds = self._credentials_for(ref)
+        headers = {"Authorization": creds.basic_header()} if creds else {}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._client_for(url).get(url, headers=headers)
+            except httpx.TransportError as exc:
+                if attempt <= self.options.retries:
+                    self._pause(attempt, None)
+                    continue
+                raise RegistryError(
+                    f"{ref.host}: the token service at {parts.netloc} is unreachable: "
+                    f"{_describe(exc)}"
+                ) from exc
+            if response.status_code in _RETRY_STATUS and attempt <= self.options.retries:
+                self._pause(attempt, response.headers.get("Retry-After"))
+                continue
+            break
+        if response.status_code in (401, 403):
+            if creds is not None:
+                raise RegistryError(
+                    f"{ref.host}: the token service refused the credentials of user "
+                    f"{creds.username!r} (wrong username or password?)"
+                )
+            self._fail_auth(ref)
+        if response.status_code != 200:
+            raise RegistryError(
+                f"{ref.host}: the token service at {parts.netloc} answered "
+                f"HTTP {response.status_code}"
+            )
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"{ref.host}: the token service sent no JSON") from exc
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"{ref.host}: the token service sent no token")
+        expires_in = body.get("expires_in", 60)
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 60.0
+        # renew a little early so a token does not expire between two requests
+        return token, time.monotonic() + max(lifetime - 10.0, 1.0)
+
+    def _fail_auth(self, ref: Reference) -> NoReturn:
+        creds = self._credentials_for(ref)
+        if creds is None:
+            raise RegistryError(
+                f"{ref.host}: authentication required for {ref.repository}: log in with "
+                "`docker login` or give --username and --password-stdin"
+            )
+        raise RegistryError(
+            f"{ref.host}: the registry refused the credentials of user {creds.username!r} "
+            f"for {ref.repository} (wrong username or password, or no pull access)"
+        )
+
+    def _raise_for(
+        self, response: httpx.Response, ref: Reference, what: str, target: str
+    ) -> NoReturn:
+        status = response.status_code
+        code, message = _error_code(response)
+        name = f"{ref.host}/{ref.repository}"
+        if status == 404 or code in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN"):
+            if code == "NAME_UNKNOWN":
+                raise RegistryError(f"{name}: no such repository (HTTP {status} NAME_UNKNOWN)")
+            if what == "manifest" and not target.startswith(("sha256:", "sha512:")):
+                raise RegistryError(f"{name}: no tag {target!r} (HTTP {status})")
+            raise RegistryError(f"{name}: {what} {target} not found (HTTP {status})")
+        if status == 403:
+            raise RegistryError(f"{name}: access to {what} {target} denied (HTTP 403)")
+        if status == 429:
+            raise RegistryError(
+                f"{name}: the registry kept answering 'too many requests' (HTTP 429); "
+                "try again later"
+            )
+        detail = f": {message}" if message else ""
+        raise RegistryError(f"{name}: {what} {target}: HTTP {status}{detail}")
+
+
+def _error_code(response: httpx.Response) -> tuple[str, str]:
+    try:
+        response.read()
+        body: Any = response.json()
+    except (httpx.HTTPError, json.JSONDecodeError, UnicodeDecodeError):
+        return "", ""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("code", "")), str(errors[0].get("message", ""))[:200]
+    return "", ""
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip()
+
+
+def _range_start(content_range: str) -> int:
+    # "bytes 100-199/200"
+    try:
+        return int(content_range.split(" ", 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]", 1)[0] + "]"
+    return name in ("localhost", "[::1]") or name.startswith("127.")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "timed out waiting for data (the server is too slow)"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the connection broke off ({exc})"
+    return f"{type(exc).__name__}: {exc}"

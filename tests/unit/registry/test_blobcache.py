@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from basewatch.errors import DigestMismatch, RegistryError
+from basewatch.registry.blobcache import BlobCache, BlobStream, TransientError, prune_analyses
+from tests.imagebuild import sha256
+
+DATA = bytes(range(256)) * 64
+DIGEST = sha256(DATA)
+
+
+def server(data: bytes, drops: list[int], honour_ranges: bool = True) -> tuple[list[int], object]:
+    offsets: list[int] = []
+
+    @contextlib.contextmanager
+    def download(offset: int) -> Iterator[BlobStream]:
+        offsets.append(offset)
+        start = offset if honour_ranges else 0
+        cut = drops.pop(0) if drops else None
+
+        def chunks() -> Iterator[bytes]:
+            body = data[start:]
+            if cut is not None:
+                yield body[:cut]
+                raise TransientError("connection dropped")
+            for i in range(0, len(body), 1000):
+                yield body[i : i + 1000]
+
+        yield BlobStream(start, chunks())
+
+    return offsets, download
+
+
+def cache_files(cache: BlobCache) -> list[Path]:
+    return sorted(p for p in cache.blobs.rglob("*") if p.is_file())
+
+
+def test_fetch_stores_a_verified_blob(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    offsets, download = server(DATA, [])
+    path = cache.fetch(DIGEST, download, size=len(DATA))  # type: ignore[arg-type]
+    assert path.read_bytes() == DATA
+    assert path == tmp_path / "blobs" / "sha256" / DIGEST.split(":")[1]
+    assert cache.fetch(DIGEST, download) == path  # type: ignore[arg-type]
+    assert offsets == [0]  # the second fetch was served from the cache
+
+
+def test_a_dropped_connection_resumes_where_it_stopped(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    offsets, download = server(DATA, [5000, 3000])
+    path = cache.fetch(DIGEST, download, size=len(DATA))  # type: ignore[arg-type]
+    assert path.read_bytes() == DATA
+    assert offsets == [0, 5000, 8000]
+
+
+def test_a_server_ignoring_ranges_restarts_cleanly(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    offsets, download = server(DATA, [5000], honour_ranges=False)
+    assert cache.fetch(DIGEST, download).read_bytes() == DATA  # type: ignore[arg-type]
+    assert offsets == [0, 5000]
+
+
+def test_giving_up_leaves_nothing_behind(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    _, download = server(DATA, [10, 10, 10])
+    with pytest.raises(RegistryError, match="failed 3 times"):
+        cache.fetch(DIGEST, download, attempts=3)  # type: ignore[arg-type]
+    assert cache_files(cache) == []
+
+
+def test_tampered_content_is_not_cached(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    _, download = server(b"X" + DATA[1:], [])
+    with pytest.raises(DigestMismatch, match="tampered"):
+        cache.fetch(DIGEST, download)  # type: ignore[arg-type]
+    assert cache_files(cache) == []
+
+
+def test_more_bytes_than_the_manifest_says_is_refused(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    _, download = server(DATA, [])
+    with pytest.raises(DigestMismatch, match="more than"):
+        cache.fetch(DIGEST, download, size=100)  # type: ignore[arg-type]
+    assert cache_files(cache) == []
+
+
+def test_interrupt_leaves_no_partial_blob(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+
+    @contextlib.contextmanager
+    def download(offset: int) -> Iterator[BlobStream]:
+        def chunks() -> Iterator[bytes]:
+            yield DATA[:100]
+            raise KeyboardInterrupt
+
+        yield BlobStream(0, chunks())
+
+    with pytest.raises(KeyboardInterrupt):
+        cache.fetch(DIGEST, download)
+    assert cache_files(cache) == []
+
+
+def test_read_reverifies_and_drops_corrupt_entries(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    path = cache.put(DIGEST, DATA)
+    assert cache.read(DIGEST, 1 << 20) == DATA
+    path.write_bytes(b"corrupt")
+    assert cache.read(DIGEST, 1 << 20) is None
+    assert not path.exists()
+
+
+def test_size_limit_evicts_least_recently_used(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path, max_bytes=2500)
+    blobs = [bytes([i]) * 1000 for i in range(3)]
+    paths = []
+    for i, blob in enumerate(blobs):
+        paths.append(cache.put(sha256(blob), blob))
+        os.utime(paths[-1], (1000 + i, 1000 + i))
+    assert not paths[0].exists()  # the oldest went when the third arrived
+    assert paths[1].exists()
+    assert paths[2].exists()
+    assert cache.usage() == 2000
+
+
+def test_prune(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    for i in range(3):
+        cache.put(sha256(bytes([i]) * 10), bytes([i]) * 10)
+    stale = cache.blobs / "tmp" / "download-x"
+    stale.write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    result = cache.prune(max_bytes=20)
+    assert result.removed == 2
+    assert result.kept == 2
+    assert not stale.exists()
+    assert cache.prune(max_bytes=0).kept == 0
+    (tmp_path / "layers" / "sha256" / "ab").mkdir(parents=True)
+    (tmp_path / "layers" / "sha256" / "ab" / "k.json").write_text("{}")
+    assert prune_analyses(tmp_path) == 2
+    assert not (tmp_path / "layers").exists()

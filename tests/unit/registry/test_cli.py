@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import pytest
+
+from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.main import build_parser, main
+from basewatch.cli.registry import parse_size, registry_options
+from basewatch.errors import UsageError
+from basewatch.registry.blobcache import BlobCache
+from tests.imagebuild import sha256
+
+
+def args(**kwargs: object) -> argparse.Namespace:
+    defaults: dict[str, object] = {
+        "username": None,
+        "password_stdin": False,
+        "insecure_registries": [],
+        "cache_dir": None,
+        "no_cache": False,
+    }
+    return argparse.Namespace(**{**defaults, **kwargs})
+
+
+def test_password_comes_from_stdin_for_the_image_registry_only() -> None:
+    options = registry_options(
+        args(username="bob", password_stdin=True), "ghcr.io/org/app:1", io.StringIO("pw\n")
+    )
+    assert options.credentials is not None
+    creds = options.credentials.get("ghcr.io")
+    assert creds is not None
+    assert (creds.username, creds.password) == ("bob", "pw")
+    assert "pw" not in repr(creds)
+
+
+def test_username_and_password_stdin_go_together() -> None:
+    with pytest.raises(UsageError, match="needs --username"):
+        registry_options(args(password_stdin=True), "debian")
+    with pytest.raises(UsageError, match="--password-stdin"):
+        registry_options(args(username="bob"), "debian")
+    with pytest.raises(UsageError, match="empty"):
+        registry_options(args(username="bob", password_stdin=True), "debian", io.StringIO(""))
+
+
+def test_insecure_registries_and_cache() -> None:
+    options = registry_options(
+        args(insecure_registries=["reg.lan:5000"], no_cache=True, cache_dir=Path("/x")), "d"
+    )
+    assert options.insecure_registries == frozenset({"reg.lan:5000"})
+    assert not options.use_cache
+    assert options.cache_dir == Path("/x")
+
+
+def test_image_commands_take_registry_options() -> None:
+    parser = build_parser()
+    for command in ("sbom", "scan"):
+        parsed = parser.parse_args(
+            [command, "debian:12", "--insecure-registry", "h:1", "--platform", "linux/arm64"]
+        )
+        assert parsed.insecure_registries == ["h:1"]
+        assert parsed.platform == "linux/arm64"
+    parsed = parser.parse_args(["resolve", "debian:12", "--format", "json"])
+    assert parsed.reference == "debian:12"
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("500", 500), ("2K", 2048), ("1.5G", 3 << 29), ("10MiB", 10 << 20)]
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_cache_prune(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cache = BlobCache(tmp_path)
+    for i in range(3):
+        cache.put(sha256(bytes([i]) * 100), bytes([i]) * 100)
+    assert main(["cache", "prune", "--cache-dir", str(tmp_path), "--max-size", "250"]) == 0
+    assert "removed 1 blob(s)" in capsys.readouterr().out
+    assert main(["cache", "prune", "--cache-dir", str(tmp_path), "--all"]) == 0
+    assert cache.usage() == 0
+
+
+def test_bad_reference_for_resolve_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["resolve", "Not A Ref"]) == ExitCode.USAGE
+    assert "is not a valid" in capsys.readouterr().err
