@@ -38,6 +38,7 @@ from basewatch.progress import NULL_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from basewatch.matching.policy import Policy
+    from basewatch.registry.options import RegistryOptions
     from basewatch.vulndb.store import VulnStore
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,10 @@ class Scanner:
 
     def inventory(self, reference: str | ImageSource, platform: str | None = None) -> Inventory:
         """Read the image and return everything installed in it."""
-        source = open_source(reference) if isinstance(reference, str) else reference
+        if isinstance(reference, str):
+            source = open_source(reference, registry_defaults=self._registry_defaults)
+        else:
+            source = reference
         with source.open(platform) as image:
             info = image.info
             chain = _chain_key(info)
@@ -114,6 +118,12 @@ class Scanner:
             candidates = list(self.catalog.candidates(diff_ids))
             self.catalog.add(info)
         return label(inventory, find_base(info, candidates))
+
+    def _registry_defaults(self) -> RegistryOptions:
+        """Registry pulls keep their blobs beside this scanner's analysis cache."""
+        from basewatch.registry.options import RegistryOptions
+
+        return RegistryOptions(cache_dir=self.scratch_root.parent, use_cache=self.cache is not None)
 
     def _cached_inventory(self, info: ImageInfo, chain: str) -> Inventory | None:
         if self.cache is None or not chain:

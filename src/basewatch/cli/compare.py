@@ -32,6 +32,9 @@ def add_compare_parser(commands: Any) -> None:
     )
     compare.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from basewatch.cli.registry import add_registry_arguments
+
+    add_registry_arguments(compare)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -62,7 +65,11 @@ def run_compare(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
         )
         for reference in args.images:
-            inventory = scanner.inventory(reference, platform=args.platform)
+            from basewatch.cli.registry import registry_options
+            from basewatch.image.source import open_source
+
+            source = open_source(reference, registry=registry_options(args, reference))
+            inventory = scanner.inventory(source, platform=args.platform)
             result = scan_inventory(inventory, store) if store is not None else None
             candidates.append(candidate(inventory, result, lookup, today))
     write_output(render(args.format, candidates), args.output)

@@ -9,8 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from basewatch import __version__
+from basewatch.cli.advise import add_advise_parser, run_advise
+from basewatch.cli.compare import add_compare_parser, run_compare
+from basewatch.cli.compat import add_compat_parser, run_compat
 from basewatch.cli.db import add_db_parser, run_db
 from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.lint import add_lint_parser, run_lint
 from basewatch.cli.registry import (
     add_cache_parser,
     add_registry_arguments,
@@ -62,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_parser(commands)
     add_resolve_parser(commands)
     add_cache_parser(commands)
+    add_lint_parser(commands)
+    add_compat_parser(commands)
+    add_compare_parser(commands)
+    add_advise_parser(commands)
     return parser
 
 
@@ -87,6 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_resolve(args)
             case "cache":
                 return run_cache(args)
+            case "lint":
+                return run_lint(args)
+            case "compat":
+                return run_compat(args)
+            case "compare":
+                return run_compare(args)
+            case "advise":
+                return run_advise(args)
             case _:  # pragma: no cover - argparse refuses unknown commands
                 return ExitCode.USAGE
     except UsageError as exc:

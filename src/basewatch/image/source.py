@@ -661,12 +661,20 @@ class RootfsSource:
 # --- references ----------------------------------------------------------------------------------
 
 
-def open_source(reference: str, registry: RegistryOptions | None = None) -> ImageSource:
+def open_source(
+    reference: str,
+    registry: RegistryOptions | None = None,
+    registry_defaults: Callable[[], RegistryOptions] | None = None,
+) -> ImageSource:
     """The ImageSource for a user's reference; raises UsageError/ImageNotFound when unusable.
 
     `registry:REF`, and any reference that names no local path but parses as an image
-    reference (`debian:bookworm`), is pulled from a registry with the `registry` options.
+    reference (`debian:bookworm`), is pulled from a registry with the `registry` options, or
+    those `registry_defaults` makes (called only for registry references, so local scans never
+    import the registry client).
     """
+    if registry is None and registry_defaults is not None and not _is_local(reference):
+        registry = registry_defaults()
     prefix, sep, rest = reference.partition(":")
     if sep and prefix == "registry":
         return _registry_source(rest, reference, registry)
@@ -714,6 +722,11 @@ def _registry_source(rest: str, reference: str, registry: RegistryOptions | None
     if not rest:
         raise UsageError(f"{reference!r}: an image reference must follow 'registry:'")
     return RegistrySource(rest, registry, reference=reference)
+
+
+def _is_local(reference: str) -> bool:
+    prefix, sep, _ = reference.partition(":")
+    return (bool(sep) and prefix in PREFIXES) or Path(reference).exists()
 
 
 _PATH_SUFFIXES = (".tar", ".tgz", ".gz", ".zst", ".tar.gz", ".tar.zst", ".json")

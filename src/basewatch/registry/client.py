@@ -12,6 +12,7 @@ import contextlib
 import email.utils
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -138,6 +139,27 @@ class RegistryClient:
                 f"registry names it {named} (corrupt or tampered with)"
             )
         return Manifest(digest, media_type, data)
+
+    def list_tags(self, ref: Reference, limit: int = 100_000) -> list[str]:
+        """Every tag of the repository, following the registry's `Link` pagination."""
+        tags: list[str] = []
+        path = "tags/list?n=1000"
+        while path and len(tags) < limit:
+            with self._request("GET", ref, path, {"Accept": "application/json"}) as response:
+                if response.status_code != 200:
+                    self._raise_for(response, ref, "tag list", ref.repository)
+                data = self._read_small(response, f"{ref.host}/{ref.repository} tag list")
+                link = response.headers.get("Link", "")
+            try:
+                page = json.loads(data)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise RegistryError(
+                    f"{ref.host}/{ref.repository}: the tag list is not JSON ({exc})"
+                ) from exc
+            names = page.get("tags") if isinstance(page, dict) else None
+            tags.extend(t for t in names or [] if isinstance(t, str))
+            path = _next_page(link, ref.repository)
+        return tags
 
     def get_blob(self, ref: Reference, digest: str, what: str) -> bytes:
         """A small blob (a config), read whole and verified."""
@@ -434,6 +456,18 @@ class RegistryClient:
             )
         detail = f": {message}" if message else ""
         raise RegistryError(f"{name}: {what} {target}: HTTP {status}{detail}")
+
+
+def _next_page(link: str, repository: str) -> str:
+    """The path after /v2/<repository>/ of the `rel="next"` page of a Link header, or ""."""
+    match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', link)
+    if not match:
+        return ""
+    target = urlsplit(match.group(1))
+    prefix = f"/v2/{repository}/"
+    if not target.path.startswith(prefix):
+        return ""  # a next page elsewhere is not followed
+    return target.path[len(prefix) :] + (f"?{target.query}" if target.query else "")
 
 
 def _error_code(response: httpx.Response) -> tuple[str, str]:

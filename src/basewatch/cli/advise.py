@@ -1,0 +1,145 @@
+"""`basewatch advise IMAGE` (or `--dockerfile PATH`): refresh, update, alternatives, rebuild."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from basewatch.cli.exit_codes import ExitCode
+from basewatch.errors import UsageError
+
+
+def add_advise_parser(commands: Any) -> None:
+    from basewatch.cli.registry import add_registry_arguments
+    from basewatch.report.advise_report import FORMATS
+
+    advise = commands.add_parser(
+        "advise",
+        help="should the base be refreshed, updated or replaced, and is a rebuild needed?",
+        description=(
+            "Recommendations (refresh: the base's tag moved; update: a newer tag of the same "
+            "line; alternative: the candidates you list), each with the findings that go away "
+            "and arrive, and a rebuild verdict with its reasons."
+        ),
+    )
+    advise.add_argument("image", metavar="IMAGE", nargs="?")
+    advise.add_argument(
+        "--dockerfile", type=Path, metavar="PATH", help="advise on the FROM lines of a Dockerfile"
+    )
+    advise.add_argument(
+        "--alternative",
+        action="append",
+        default=[],
+        metavar="REF",
+        help="a candidate base to compare with (repeatable)",
+    )
+    advise.add_argument("-f", "--format", choices=FORMATS, default="table")
+    advise.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    advise.add_argument("--db", type=Path, metavar="PATH", help="vulnerability database file")
+    advise.add_argument(
+        "--offline", action="store_true", help="no registry: only what local data can answer"
+    )
+    advise.add_argument("--fail-on", choices=("rebuild",), help="exit 1 when a rebuild is needed")
+    advise.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
+    advise.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
+    advise.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    advise.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_registry_arguments(advise)
+
+
+class RegistryTags:
+    """The TagSource of advice, over the registry client."""
+
+    def __init__(self, args: argparse.Namespace, platform: str | None) -> None:
+        self._args = args
+        self._platform = platform
+
+    def digests(self, reference: str) -> tuple[str, ...]:
+        from basewatch.cli.registry import registry_options
+        from basewatch.registry.source import resolve
+
+        resolved = resolve(reference, self._platform, registry_options(self._args, reference))
+        return tuple(d for d in (resolved.manifest_digest, resolved.index_digest) if d)
+
+    def tags(self, repository: str) -> Sequence[str]:
+        from basewatch.cli.registry import registry_options
+        from basewatch.registry.client import RegistryClient
+        from basewatch.registry.reference import parse_reference
+
+        reference = parse_reference(repository)
+        with RegistryClient(registry_options(self._args, repository)) as client:
+            return client.list_tags(reference)
+
+
+def run_advise(args: argparse.Namespace) -> int:
+    from basewatch.advise import advise
+    from basewatch.cache import default_cache_dir
+    from basewatch.cli.output import write_output
+    from basewatch.cli.progress import progress_for
+    from basewatch.compare import _cycle, eol_lookup_from_table
+    from basewatch.models import Inventory, ScanResult
+    from basewatch.report.advise_report import render
+    from basewatch.scan import Scanner, scan_inventory
+
+    if (args.image is None) == (args.dockerfile is None):
+        raise UsageError("give an IMAGE or --dockerfile PATH (one of them)")
+    references = [args.image] if args.image else _dockerfile_bases(args.dockerfile)
+    db_path: Path = args.db or default_cache_dir() / "vuln.db"
+    store: Any = None
+    if db_path.exists():
+        from basewatch.vulndb.sqlite import SqliteStore
+
+        store = SqliteStore.open(db_path, readonly=True)
+    today = dt.datetime.now(dt.UTC).date()
+    lookup = eol_lookup_from_table()
+    tags = None if args.offline else RegistryTags(args, args.platform)
+    outputs = []
+    rebuild = False
+    with progress_for(quiet=args.quiet) as progress:
+        scanner = Scanner.default(
+            cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
+        )
+
+        def inventory_of(reference: str) -> tuple[Inventory, ScanResult | None]:
+            found = scanner.inventory(reference, platform=args.platform)
+            return found, scan_inventory(found, store) if store is not None else None
+
+        for reference in references:
+            inventory, scan = inventory_of(reference)
+            os = inventory.os
+            eol = lookup(os.id, _cycle(os.id, os.version_id)) if os and os.version_id else None
+            advice = advise(inventory, scan, inventory_of, tags, args.alternative, eol, today)
+            rebuild = rebuild or advice.rebuild
+            outputs.append(render(args.format, advice))
+            for warning in advice.warnings:
+                print(f"basewatch: warning: {warning}", file=sys.stderr)
+    write_output(b"\n".join(outputs), args.output)
+    if store is None:
+        print(
+            "basewatch: note: no vulnerability database: finding deltas are empty", file=sys.stderr
+        )
+    if args.fail_on == "rebuild" and rebuild:
+        return ExitCode.FINDINGS
+    return ExitCode.OK
+
+
+def _dockerfile_bases(path: Path) -> list[str]:
+    """The external base images of a Dockerfile's stages (stage aliases, scratch and bases
+    built from ARGs without a default are skipped)."""
+    from basewatch.lint.errors import LintError
+    from basewatch.lint.parse import decode, parse_dockerfile
+
+    try:
+        dockerfile = parse_dockerfile(decode(path.read_bytes()), str(path))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    except LintError as exc:
+        raise UsageError(str(exc)) from exc
+    bases = [stage.base_resolved for stage in dockerfile.stages if stage.ref is not None]
+    if not bases:
+        raise UsageError(f"{path}: no external base image in its FROM lines")
+    return list(dict.fromkeys(bases))
