@@ -59,8 +59,8 @@ class Advice:
 
 
 def split_reference(reference: str) -> tuple[str, str]:
-    """(repository, tag) of `repo[:tag][@digest]`; tag "" when there is none."""
-    without_digest = reference.split("@", 1)[0]
+    """(repository, tag) of `[registry:]repo[:tag][@digest]`; tag "" when there is none."""
+    without_digest = reference.removeprefix("registry:").split("@", 1)[0]
     slash = without_digest.rfind("/")
     colon = without_digest.rfind(":")
     if colon > slash:
