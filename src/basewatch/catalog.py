@@ -69,7 +69,16 @@ class Catalog:
         """Entries whose first layer is the image's first layer."""
         if not diff_ids:
             return
-        folder = self._dir(diff_ids[0])
+        yield from self._read(self._dir(diff_ids[0]))
+
+    def entries(self) -> Iterator[CatalogEntry]:
+        """Every entry, for `basewatch catalog list`."""
+        root = self.root / "catalog"
+        if root.is_dir():
+            for folder in sorted(root.iterdir()):
+                yield from self._read(folder)
+
+    def _read(self, folder: Path) -> Iterator[CatalogEntry]:
         if not folder.is_dir():
             return
         for path in sorted(folder.glob("*.json")):

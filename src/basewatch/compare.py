@@ -37,6 +37,8 @@ class Candidate:
     findings_total: int | None = None
     fixable_total: int | None = None
     kev: int | None = None
+    # With --app: how the app's files would load on this candidate ("" when not asked).
+    compat: str = ""
     warnings: tuple[str, ...] = ()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from basewatch.models import BaseImage, Origin
 from basewatch.scan import Scanner
 from tests.imagebuild import (
@@ -18,12 +20,19 @@ from tests.imagebuild import (
 STATUS = "var/lib/dpkg/status"
 BASE_LAYER = [
     file("etc/os-release", DEBIAN_OS_RELEASE),
-    file(STATUS, dpkg_status(("base-files", "12.4+deb12u5"), ("libc6", "2.36-9"))),
+    file(
+        STATUS,
+        dpkg_status(("base-files", "12.4+deb12u5"), ("libc6", "2.36-9", "Source: glibc\n")),
+    ),
 ]
 APP_LAYER = [
     file(
         STATUS,
-        dpkg_status(("base-files", "12.4+deb12u5"), ("libc6", "2.36-9"), ("curl", "7.88.1-10")),
+        dpkg_status(
+            ("base-files", "12.4+deb12u5"),
+            ("libc6", "2.36-9", "Source: glibc\n"),
+            ("curl", "7.88.1-10"),
+        ),
     )
 ]
 BASE_HISTORY: list[str | tuple[str, bool]] = ["ADD rootfs.tar.xz /", ('CMD ["bash"]', True)]
@@ -93,3 +102,57 @@ def test_no_cache_means_no_catalog(tmp_path: Path) -> None:
     layout = write_oci_layout(tmp_path / "base", [(base, "")])
     Scanner.default(cache_dir=tmp_path / "cache", use_cache=False).inventory(f"oci:{layout}")
     assert not (tmp_path / "cache" / "catalog").exists()
+
+
+def test_catalog_add_and_list_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from basewatch.cli.main import main
+
+    base = build_image([BASE_LAYER], history=["ADD rootfs.tar.xz /"])
+    app = build_image([BASE_LAYER, APP_LAYER], history=["ADD rootfs.tar.xz /", "RUN install"])
+    base_ref = f"oci:{write_oci_layout(tmp_path / 'base', [(base, 'bookworm')])}:bookworm"
+    app_ref = f"oci:{write_oci_layout(tmp_path / 'app', [(app, '1.0')])}"
+    cache = str(tmp_path / "cache")
+    assert main(["catalog", "add", base_ref, "--cache-dir", cache]) == 0
+    assert "recorded" in capsys.readouterr().out
+    assert main(["catalog", "list", "--cache-dir", cache]) == 0
+    assert base_ref in capsys.readouterr().out
+    labels, found = origins(app_ref, tmp_path / "cache")
+    assert found is not None
+    assert found.reference == base_ref
+    assert labels["curl"] is Origin.APP
+
+
+def test_scan_only_base_and_ignore_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from basewatch.cli.main import main
+    from basewatch.vulndb.importer import import_paths
+    from basewatch.vulndb.sqlite import rebuilding
+
+    app = build_image([BASE_LAYER, APP_LAYER], history=APP_HISTORY)
+    layout = write_oci_layout(tmp_path / "app", [(app, "")])
+    records = tmp_path / "records"
+    records.mkdir()
+    for name in ("glibc", "curl"):
+        record = {
+            "id": f"DEBIAN-CVE-2024-{name}",
+            "modified": "2024-01-01T00:00:00Z",
+            "affected": [
+                {
+                    "package": {"ecosystem": "Debian:12", "name": name},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                }
+            ],
+        }
+        (records / f"{name}.json").write_text(json.dumps(record))
+    db = tmp_path / "vuln.db"
+    with rebuilding(db) as store:
+        import_paths(store, [records])
+    common = ["scan", f"oci:{layout}", "--db", str(db), "--offline", "-f", "json", "-q"]
+    common += ["--cache-dir", str(tmp_path / "cache")]
+    assert main([*common, "--only-base"]) == 0
+    only = json.loads(capsys.readouterr().out)
+    assert [f["package"]["name"] for f in only["findings"]] == ["libc6"]
+    assert main([*common, "--ignore-base"]) == 0
+    ignored = json.loads(capsys.readouterr().out)
+    assert [f["package"]["name"] for f in ignored["findings"]] == ["curl"]

@@ -148,3 +148,42 @@ def test_cli_formats(
     if fmt == "html":
         assert "<svg" in out
         assert "critical: 1" in out
+
+
+def test_app_compat_column(
+    images: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    busybox = (
+        Path(__file__).resolve().parents[2].parent
+        / "shared/fixtures/images/busybox-1.38.0-glibc-amd64.oci.tar"
+    )
+    if not busybox.exists():
+        pytest.skip("needs ../shared/fixtures/images")
+    parser = argparse.ArgumentParser()
+    add_compare_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "compare",
+            *images,
+            "--app",
+            f"oci:{busybox}",
+            "-f",
+            "json",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "-q",
+            "--db",
+            str(tmp_path / "none.db"),
+        ]
+    )
+    with pytest.raises(Exception, match="no such database"):
+        run_compare(args)
+    args.db = None
+    args.cache_dir = tmp_path / "c"
+    assert run_compare(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    verdicts = [c["compat"] for c in document["candidates"]]
+    # busybox's only layer brings its own glibc loader and libraries: put onto either
+    # candidate, every one of its ELF files still loads
+    assert len(set(verdicts)) == 1
+    assert verdicts[0].startswith("loads (")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import sys
 from pathlib import Path
@@ -26,6 +27,14 @@ def add_compare_parser(commands: Any) -> None:
     compare.add_argument("-f", "--format", choices=FORMATS, default="table")
     compare.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     compare.add_argument("--db", type=Path, metavar="PATH", help="vulnerability database file")
+    compare.add_argument(
+        "--app",
+        metavar="IMAGE",
+        help="also say whether this image's own files (its top layer) would load on each one",
+    )
+    compare.add_argument(
+        "--app-layers", type=int, metavar="N", help="with --app: its top N layers are the app"
+    )
     compare.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
     compare.add_argument(
         "--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir"
@@ -35,6 +44,18 @@ def add_compare_parser(commands: Any) -> None:
     from basewatch.cli.registry import add_registry_arguments
 
     add_registry_arguments(compare)
+
+
+def _compat_verdict(args: argparse.Namespace, base: str) -> str:
+    """One line: would the app's ELF files load on `base`?"""
+    from basewatch.compat.check import CompatChecker
+
+    checker = CompatChecker.default(cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    report = checker.check_on(args.app, base, layers=args.app_layers, platform=args.platform)
+    failures = report.failures
+    if not failures:
+        return f"loads ({len(report.files)} ELF files)"
+    return f"{len(failures)} of {len(report.files)} ELF files fail to load"
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -71,7 +92,10 @@ def run_compare(args: argparse.Namespace) -> int:
             source = open_source(reference, registry=registry_options(args, reference))
             inventory = scanner.inventory(source, platform=args.platform)
             result = scan_inventory(inventory, store) if store is not None else None
-            candidates.append(candidate(inventory, result, lookup, today))
+            found = candidate(inventory, result, lookup, today)
+            if args.app:
+                found = dataclasses.replace(found, compat=_compat_verdict(args, reference))
+            candidates.append(found)
     write_output(render(args.format, candidates), args.output)
     if store is None:
         print(

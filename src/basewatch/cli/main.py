@@ -10,6 +10,7 @@ from pathlib import Path
 
 from basewatch import __version__
 from basewatch.cli.advise import add_advise_parser, run_advise
+from basewatch.cli.catalog import add_catalog_parser, run_catalog
 from basewatch.cli.compare import add_compare_parser, run_compare
 from basewatch.cli.compat import add_compat_parser, run_compat
 from basewatch.cli.db import add_db_parser, run_db
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compat_parser(commands)
     add_compare_parser(commands)
     add_advise_parser(commands)
+    add_catalog_parser(commands)
     return parser
 
 
@@ -103,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_compare(args)
             case "advise":
                 return run_advise(args)
+            case "catalog":
+                return run_catalog(args)
             case _:  # pragma: no cover - argparse refuses unknown commands
                 return ExitCode.USAGE
     except UsageError as exc:

@@ -47,6 +47,12 @@ def add_scan_parser(commands: Any) -> None:
         "--ignore-unfixed", action="store_true", help="the same as --only-fixed (Trivy's name)"
     )
     scan.add_argument(
+        "--only-base", action="store_true", help="only findings in packages the base image brought"
+    )
+    scan.add_argument(
+        "--ignore-base", action="store_true", help="hide findings in packages of the base image"
+    )
+    scan.add_argument(
         "--ignore-file",
         type=Path,
         metavar="FILE",
@@ -102,6 +108,8 @@ def run_scan(args: argparse.Namespace) -> int:
     policy = Policy(
         severities=_severities(args.severity),
         only_fixed=args.only_fixed or args.ignore_unfixed,
+        only_base=args.only_base,
+        ignore_base=args.ignore_base,
         ignore_rules=load_ignore_file(ignore_path) if ignore_path else (),
         ignore_source=str(ignore_path or IGNORE_FILE),
         vex=vex,

@@ -54,6 +54,7 @@ ROWS: list[tuple[str, Callable[[Candidate], str]]] = [
     ),
     ("KEV", lambda c: "n/a" if c.kev is None else str(c.kev)),
     ("age", lambda c: "-" if c.age_days is None else f"{c.age_days} days"),
+    ("app compat", lambda c: c.compat or "-"),
 ]
 
 
@@ -101,6 +102,7 @@ def document(candidates: Sequence[Candidate]) -> dict[str, Any]:
                         k: {"total": t, "fixable": f} for k, (t, f) in c.findings.items()
                     },
                 },
+                "compat": c.compat or None,
                 "warnings": list(c.warnings),
             }
             for c in candidates
