@@ -64,7 +64,8 @@ class AnalysisCache:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(data, handle, separators=(",", ":"))
+                    # dumps, not dump: only dumps uses the C encoder (several times faster)
+                    handle.write(json.dumps(data, separators=(",", ":")))
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
