@@ -177,6 +177,15 @@ class ImageInfo:
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
     repo_tags: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()  # the config's Env ("PATH=...", "LD_LIBRARY_PATH=..."), in order
+
+    def env_value(self, name: str) -> str | None:
+        """The value the image's config gives variable `name`, or None when unset."""
+        for item in reversed(self.env):
+            key, sep, value = item.partition("=")
+            if sep and key == name:
+                return value
+        return None
 
     @property
     def platform(self) -> str:

@@ -207,6 +207,7 @@ def _image_info(
         created=str(config.get("created", "")),
         layers=layers,
         labels=_str_pairs((inner or {}).get("Labels")),
+        env=tuple(str(e) for e in (inner or {}).get("Env") or () if isinstance(e, str)),
         annotations=annotations,
         repo_tags=repo_tags,
     )
