@@ -142,10 +142,15 @@ def _with_findings(
 
 
 def eol_lookup_from_table() -> EolLookup:
-    """End-of-life dates from the table shipped with basewatch (refreshed by `db update`)."""
-    from basewatch.lint.eol import load_eol_table
+    """End-of-life dates: the copy `db update` refreshed, else the table shipped with basewatch."""
+    from basewatch.cache import default_cache_dir
+    from basewatch.lint.eol import CACHE_FILE, EolError, load_eol_table
 
-    table = load_eol_table()
+    refreshed = default_cache_dir() / CACHE_FILE
+    try:
+        table = load_eol_table(refreshed) if refreshed.is_file() else load_eol_table()
+    except EolError:
+        table = load_eol_table()
 
     def lookup(product: str, cycle: str) -> dt.date | None:
         found = table.find(product, cycle)

@@ -46,6 +46,14 @@ def add_db_parser(commands: Any) -> None:
         help="an OSV ecosystem (Debian, Alpine, PyPI, Go...); repeatable",
     )
     update.add_argument("--base-url", default=OSV_BASE_URL, metavar="URL", help="OSV dump root")
+    update.add_argument(
+        "--eol-base-url",
+        metavar="URL",
+        help="end-of-life API root (default: the endoflife.date API)",
+    )
+    eol = update.add_mutually_exclusive_group()
+    eol.add_argument("--no-eol", action="store_true", help="do not refresh end-of-life dates")
+    eol.add_argument("--eol-only", action="store_true", help="only refresh the end-of-life dates")
     _common(update)
 
     load = sub.add_parser(
@@ -106,6 +114,10 @@ def _update(args: argparse.Namespace) -> int:
     from basewatch.cli.progress import progress_for
     from basewatch.vulndb.update import updatable_ecosystems, update
 
+    if not args.no_eol:
+        _refresh_eol(args)
+        if args.eol_only:
+            return ExitCode.OK
     path = _db_path(args)
     ecosystems = [e for value in args.ecosystems for e in value.split(",") if e.strip()]
     if not ecosystems:
@@ -124,6 +136,34 @@ def _update(args: argparse.Namespace) -> int:
             print(f"{result.ecosystem}: not modified ({result.records} records)")
         _warn_problems(result.ecosystem, result.malformed, result.problems)
     return ExitCode.OK
+
+
+def _refresh_eol(args: argparse.Namespace) -> None:
+    """Refresh the end-of-life table (lint, compare, advise read it); a failure only warns."""
+    import httpx
+
+    from basewatch.cache import default_cache_dir
+    from basewatch.lint.eol import (
+        CACHE_FILE,
+        ENDOFLIFE_API,
+        EolError,
+        refresh_eol_table,
+        save_eol_table,
+    )
+
+    target = default_cache_dir() / CACHE_FILE
+    try:
+        with httpx.Client(timeout=30.0, follow_redirects=True) as client:
+            table = refresh_eol_table(client, base_url=args.eol_base_url or ENDOFLIFE_API)
+        save_eol_table(table, target)
+    except (EolError, OSError) as exc:
+        print(
+            f"basewatch: warning: end-of-life dates not refreshed ({exc}); "
+            "the previous table stays in use",
+            file=sys.stderr,
+        )
+        return
+    print(f"end-of-life dates: {len(table.cycles)} release cycles (updated)")
 
 
 def _import(args: argparse.Namespace) -> int:

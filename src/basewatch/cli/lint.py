@@ -55,6 +55,9 @@ def add_lint_parser(commands: Any) -> None:
         metavar="DIR",
         help="with --fix: resolve digests from these OCI image layouts instead of registries",
     )
+    from basewatch.cli.registry import add_registry_arguments
+
+    add_registry_arguments(lint)
     lint.add_argument(
         "--eol-table",
         type=Path,
@@ -155,7 +158,7 @@ def _fix(text: str, label: str, args: argparse.Namespace) -> str | None:
     from basewatch.lint.errors import LintError
     from basewatch.lint.fix import pin_digests, unified_diff
 
-    resolver = make_resolver(args.oci_layout)
+    resolver = make_resolver(args.oci_layout, args)
     try:
         fixed = pin_digests(text, resolver, label)
     except LintError as exc:
@@ -177,16 +180,32 @@ def _fix(text: str, label: str, args: argparse.Namespace) -> str | None:
     return fixed.text
 
 
-def make_resolver(layouts: list[Path]) -> Any:
+def make_resolver(layouts: list[Path], args: argparse.Namespace | None = None) -> Any:
     """The digest resolver for --fix: OCI layouts when given, else the registry client."""
     if layouts:
         from basewatch.lint.fix import OciLayoutResolver
 
         return OciLayoutResolver(layouts)
-    raise UsageError(
-        "--fix needs a digest source: give --oci-layout DIR (registry resolution is not "
-        "wired in yet)"
-    )
+    return RegistryResolver(args)
+
+
+class RegistryResolver:
+    """`name:tag` -> the digest the registry serves for it (the index for multi-platform
+    images), exactly what `basewatch resolve` prints as `digest`."""
+
+    def __init__(self, args: argparse.Namespace | None) -> None:
+        self._args = args or argparse.Namespace()
+
+    def resolve(self, reference: str) -> str:
+        from basewatch.cli.registry import registry_options
+        from basewatch.errors import Error
+        from basewatch.lint.errors import ResolveError
+        from basewatch.registry.source import resolve
+
+        try:
+            return resolve(reference, None, registry_options(self._args, reference)).digest
+        except Error as exc:
+            raise ResolveError(f"{reference}: {exc}") from exc
 
 
 def _eol_table(path: Path | None) -> Any:

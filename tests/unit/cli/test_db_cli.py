@@ -118,7 +118,7 @@ def test_failed_import_leaves_the_database(
 
 
 def test_update_needs_an_ecosystem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(["db", "update", "--db", str(tmp_path / "vuln.db")], capsys)
+    code, _, err = run(["db", "update", "--no-eol", "--db", str(tmp_path / "vuln.db")], capsys)
     assert code == ExitCode.USAGE
     assert "--ecosystem" in err
 
@@ -132,7 +132,7 @@ def test_update_against_a_local_server(tmp_path: Path, capsys: pytest.CaptureFix
         }
     )
     with serve(feed) as base:
-        args = ["db", "update", "--base-url", base, "--db", str(db), "-q"]
+        args = ["db", "update", "--no-eol", "--base-url", base, "--db", str(db), "-q"]
         code, out, _ = run([*args, "--ecosystem", "Go,crates.io"], capsys)
         assert code == ExitCode.OK
         assert out.splitlines() == [

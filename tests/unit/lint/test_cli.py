@@ -78,8 +78,11 @@ def test_unreadable_and_broken_files_are_partial(
 
 def test_fix_and_diff(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     digests = make_layout(project / "python", {"3.12-slim": "org.opencontainers.image.ref.name"})
-    with pytest.raises(UsageError, match="--oci-layout"):
-        run(["--fix"])
+    from basewatch.cli.lint import RegistryResolver, make_resolver
+
+    # without --oci-layout, digests come from the registry (tested against a real one in
+    # tests/integration/test_lint_fix_registry.py; unit tests stay offline)
+    assert isinstance(make_resolver([]), RegistryResolver)
     with pytest.raises(UsageError, match="--diff goes with --fix"):
         run(["--diff"])
     assert run(["--fix", "--diff", "--oci-layout", "python"]) == ExitCode.OK
