@@ -63,17 +63,17 @@ def _history_boundary(image: ImageInfo) -> int:
 
 
 def label(inventory: Inventory, base: BaseImage | None) -> Inventory:
-    """Mark each package `base` or `app` by the layer that introduced it."""
-    if base is None or base.layers <= 0:
-        return dataclasses.replace(inventory, base=base)
-    index_of = {layer.diff_id: layer.index for layer in inventory.image.layers}
-    packages = tuple(
-        dataclasses.replace(
-            package,
-            origin=Origin.BASE if index_of.get(package.layer, 0) < base.layers else Origin.APP,
-        )
-        if package.layer in index_of
-        else package
-        for package in inventory.packages
-    )
-    return dataclasses.replace(inventory, packages=packages, base=base)
+    """Mark each package `base` or `app` by the layer that introduced it (when the base is
+    known), with that layer's history instruction."""
+    layers = {layer.diff_id: layer for layer in inventory.image.layers if layer.diff_id}
+    packages = []
+    for package in inventory.packages:
+        layer = layers.get(package.layer)
+        if layer is None:
+            packages.append(package)
+            continue
+        origin = package.origin
+        if base is not None and base.layers > 0:
+            origin = Origin.BASE if layer.index < base.layers else Origin.APP
+        packages.append(dataclasses.replace(package, origin=origin, instruction=layer.created_by))
+    return dataclasses.replace(inventory, packages=tuple(packages), base=base)

@@ -65,6 +65,8 @@ class Package:
     purl: str = ""
     layer: str = ""
     origin: Origin = Origin.UNKNOWN
+    # The history instruction (`created_by`) of the layer that introduced the package.
+    instruction: str = ""
 
     def meta(self, key: str) -> str:
         """The metadata value for `key`, or "" when absent."""
@@ -103,6 +105,7 @@ class Package:
             purl=data.get("purl", ""),
             layer=data.get("layer", ""),
             origin=Origin(data.get("origin", "unknown")),
+            instruction=data.get("instruction", ""),
         )
 
 

@@ -107,6 +107,9 @@ def test_refresh_advice_attribution_and_compare(world: dict[str, Any]) -> None:
     assert any(p["origin"] == "app" for p in app_doc["packages"])
     app_layer = app_doc["image"]["layers"][1]
     assert "--include=curl" in app_layer["created_by"]
+    for package in app_doc["packages"]:
+        if package["origin"] == "app":
+            assert package["instruction"] == app_layer["created_by"]
 
     # Advice: the tag moved; the refresh fixes exactly the findings of the changed packages.
     proc = basewatch(

@@ -91,6 +91,13 @@ def test_annotation_labels_name_the_base(tmp_path: Path) -> None:
 def test_history_fallback(tmp_path: Path) -> None:
     app = build_image([BASE_LAYER, APP_LAYER], history=APP_HISTORY)
     layout = write_oci_layout(tmp_path / "app", [(app, "")])
+    inventory = Scanner.default(cache_dir=tmp_path / "cache").inventory(f"oci:{layout}")
+    instructions = {p.name: p.instruction for p in inventory.packages}
+    assert instructions == {
+        "base-files": "ADD rootfs.tar.xz /",
+        "libc6": "ADD rootfs.tar.xz /",
+        "curl": "RUN apt-get install -y curl",
+    }
     labels, found = origins(f"oci:{layout}", tmp_path / "cache")
     assert found is not None
     assert (found.method, found.confidence, found.layers) == ("history", "low", 1)
