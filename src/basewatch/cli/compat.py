@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from basewatch.cli.exit_codes import ExitCode
 from basewatch.errors import UsageError
+
+if TYPE_CHECKING:
+    from basewatch.registry.options import RegistryOptions
 
 COMPAT_FORMATS = ("table", "json", "markdown")
 FAIL_ON = ("error", "warning")
@@ -41,6 +44,9 @@ def add_compat_parser(commands: Any) -> None:
     compat.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
     compat.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     compat.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from basewatch.cli.registry import add_registry_arguments
+
+    add_registry_arguments(compat)
 
 
 def run_compat(args: argparse.Namespace) -> int:
@@ -51,16 +57,23 @@ def run_compat(args: argparse.Namespace) -> int:
 
     if args.on is None and (args.layers is not None or args.path is not None):
         raise UsageError("--layers and --path only apply with --on BASE")
+    registry, base_registry = _registry_options(args)
     with progress_for(quiet=args.quiet) as progress:
         checker = CompatChecker.default(
             cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
         )
         if args.on is not None:
             report = checker.check_on(
-                args.image, args.on, layers=args.layers, path=args.path, platform=args.platform
+                args.image,
+                args.on,
+                layers=args.layers,
+                path=args.path,
+                platform=args.platform,
+                registry=registry,
+                base_registry=base_registry,
             )
         else:
-            report = checker.check(args.image, platform=args.platform)
+            report = checker.check(args.image, platform=args.platform, registry=registry)
     write_output(compat_reporter_for(CompatFormat(args.format)).render(report), args.output)
     for warning in report.warnings:
         print(f"basewatch: warning: {warning}", file=sys.stderr)
@@ -70,3 +83,21 @@ def run_compat(args: argparse.Namespace) -> int:
         if worst is not None and worst.rank >= threshold.rank:
             return ExitCode.FINDINGS
     return ExitCode.OK
+
+
+def _registry_options(args: argparse.Namespace) -> tuple[RegistryOptions, RegistryOptions | None]:
+    """Registry options for IMAGE and for --on BASE; a --password-stdin password is read once
+    and offered for both (each keeps it for its own registry)."""
+    import io
+
+    from basewatch.cli.registry import registry_options
+
+    stdin: Any = None
+    if args.on is not None and getattr(args, "password_stdin", False) and args.username:
+        stdin = io.StringIO(sys.stdin.read())
+    image = registry_options(args, args.image, stdin)
+    if args.on is None:
+        return image, None
+    if stdin is not None:
+        stdin.seek(0)
+    return image, registry_options(args, args.on, stdin)

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from basewatch.cache import AnalysisCache
 from basewatch.compat.detector import ElfDetector
 from basewatch.compat.loader import ImageFiles, LoaderModel
-from basewatch.compat.model import CompatReport, FileVerdict, Severity
+from basewatch.compat.model import CompatReport, FileKind, FileVerdict, LibcFamily, Severity
 from basewatch.compat.wheels import check_wheel, musl_notes
+from basewatch.elf.reader import ElfInfo
 from basewatch.errors import UsageError
 from basewatch.image.layer import FileEntry
 from basewatch.image.source import open_source
@@ -22,15 +25,21 @@ from basewatch.models import EntryKind, ImageInfo
 from basewatch.progress import NULL_PROGRESS, Progress
 from basewatch.scan import Scanner
 
+if TYPE_CHECKING:
+    from basewatch.registry.options import RegistryOptions
+
 Layer = tuple[Sequence[FileEntry], Sequence[FileResult]]
 
 
-def compat_detectors() -> list[Detector]:
-    """ELF and loader-config facts, plus the package databases that name the libc version."""
+def compat_detectors(file_cache: AnalysisCache | None = None) -> list[Detector]:
+    """ELF and loader-config facts, plus the package databases that name the libc version.
+
+    `file_cache` keeps ELF facts by content digest across layers and images.
+    """
     from basewatch.inventory.apk import ApkDetector
     from basewatch.inventory.dpkg import DpkgDetector
 
-    return [ElfDetector(), ApkDetector(), DpkgDetector()]
+    return [ElfDetector(cache=file_cache), ApkDetector(), DpkgDetector()]
 
 
 @dataclass
@@ -47,18 +56,41 @@ class CompatChecker:
         progress: Progress = NULL_PROGRESS,
     ) -> CompatChecker:
         scanner = Scanner.default(cache_dir=cache_dir, use_cache=use_cache, progress=progress)
-        scanner.detectors = compat_detectors()
+        scanner.detectors = compat_detectors(scanner.cache)
         return cls(scanner)
 
-    def read(self, reference: str, platform: str | None = None) -> tuple[ImageInfo, list[Layer]]:
-        """The image's metadata and, per layer, its entries and compat facts."""
-        with open_source(reference).open(platform) as image:
+    def read(
+        self,
+        reference: str,
+        platform: str | None = None,
+        registry: RegistryOptions | None = None,
+    ) -> tuple[ImageInfo, list[Layer]]:
+        """The image's metadata and, per layer, its entries and compat facts.
+
+        Registry references are pulled with `registry` (default: options that keep the blobs
+        beside this checker's cache).
+        """
+        source = open_source(reference, registry=registry, registry_defaults=self._registry)
+        with source.open(platform) as image:
             analyses = self.scanner.analyze_layers(image)
         return image.info, [(a.entries, a.results) for a in analyses]
 
-    def check(self, reference: str, platform: str | None = None) -> CompatReport:
+    def _registry(self) -> RegistryOptions:
+        """Registry pulls keep their blobs beside the analysis cache, as scans do."""
+        from basewatch.registry.options import RegistryOptions
+
+        return RegistryOptions(
+            cache_dir=self.scanner.scratch_root.parent, use_cache=self.scanner.cache is not None
+        )
+
+    def check(
+        self,
+        reference: str,
+        platform: str | None = None,
+        registry: RegistryOptions | None = None,
+    ) -> CompatReport:
         """Every ELF of the image and whether it loads there."""
-        info, layers = self.read(reference, platform)
+        info, layers = self.read(reference, platform, registry)
         return evaluate(reference, info, layers)
 
     def check_on(
@@ -68,16 +100,31 @@ class CompatChecker:
         layers: int | None = None,
         path: str | None = None,
         platform: str | None = None,
+        registry: RegistryOptions | None = None,
+        base_registry: RegistryOptions | None = None,
     ) -> CompatReport:
-        """The ELF files of IMAGE's top `layers` layers (or under `path`) put onto BASE."""
-        _, app_layers = self.read(reference, platform)
-        base_info, base_layers = self.read(base, platform)
-        return evaluate_on(reference, app_layers, base, base_info, base_layers, layers, path)
+        """The ELF files of IMAGE's top `layers` layers (or under `path`) put onto BASE.
+
+        `registry` and `base_registry` are the options for pulling each, when they are
+        registry references.
+        """
+        app_info, app_layers = self.read(reference, platform, registry)
+        base_info, base_layers = self.read(base, platform, base_registry)
+        return evaluate_on(
+            reference,
+            app_layers,
+            base,
+            base_info,
+            base_layers,
+            layers,
+            path,
+            library_path=app_info.env_value("LD_LIBRARY_PATH"),
+        )
 
 
 def evaluate(reference: str, info: ImageInfo, layers: Sequence[Layer]) -> CompatReport:
     files = ImageFiles.from_layers(layers)
-    model = LoaderModel(files, info.architecture)
+    model = LoaderModel(files, info.architecture, info.env_value("LD_LIBRARY_PATH"))
     return _report(reference, info, model, files, first_layer=0)
 
 
@@ -89,8 +136,12 @@ def evaluate_on(
     base_layers: Sequence[Layer],
     layers: int | None = None,
     path: str | None = None,
+    library_path: str | None = None,
 ) -> CompatReport:
-    """Transplant the application part of an image onto a base's filesystem and evaluate it."""
+    """Transplant the application part of an image onto a base's filesystem and evaluate it.
+
+    `library_path` is the LD_LIBRARY_PATH the application runs with (its image's config).
+    """
     if layers is not None and path is not None:
         raise UsageError("give --layers N or --path DIR, not both")
     if path is not None:
@@ -102,7 +153,7 @@ def evaluate_on(
         app_part = list(app_layers[-count:])
     combined = [*base_layers, *app_part]
     files = ImageFiles.from_layers(combined)
-    model = LoaderModel(files, base_info.architecture)
+    model = LoaderModel(files, base_info.architecture, library_path)
     report = _report(reference, base_info, model, files, first_layer=len(base_layers))
     return replace(report, base=base)
 
@@ -132,12 +183,19 @@ def _report(
     reference: str, info: ImageInfo, model: LoaderModel, files: ImageFiles, first_layer: int
 ) -> CompatReport:
     verdicts: list[FileVerdict] = []
+    stacks: list[tuple[str, int]] = []
     for path, layer, elf in files.elves():
         if layer < first_layer:
             continue
         verdict = model.evaluate(path, layer, elf)
         if verdict is not None:
             verdicts.append(verdict)
+            if (
+                verdict.kind is FileKind.DYNAMIC
+                and verdict.libc is LibcFamily.MUSL
+                and isinstance(elf, ElfInfo)
+            ):
+                stacks.append((path, elf.stack_size))
     for entry, layer in files.view.walk():
         if layer >= first_layer and entry.path.endswith(".dist-info/WHEEL"):
             text = files.text(entry.path)
@@ -150,7 +208,7 @@ def _report(
         libc=model.libc,
         files=tuple(sorted(_addon_variants(verdicts), key=lambda v: v.path)),
         warnings=tuple(model.warnings),
-        notes=musl_notes(model.libc),
+        notes=musl_notes(model.libc, sorted(stacks)),
     )
 
 

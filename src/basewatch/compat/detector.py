@@ -2,20 +2,36 @@
 
 They plug into the `Detector` seam of the inventory scan, so each layer is streamed once and
 its results are cached by diffID like any other analysis. Results travel as `FileResult.facts`:
-("elf", JSON of the loader-relevant ELF data) or ("text", content of a small config file).
+("elf", JSON of the loader-relevant ELF data), ("go", JSON of a dynamic Go program's build
+settings) or ("text", content of a small config file).
+
+Besides the per-layer cache, ELF facts are cached per file content (sha256 of the bytes and the
+detector version, under the cache dir's "elf" kind): a file seen in any layer of any image
+before is not parsed again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-from typing import Any, BinaryIO, ClassVar, cast
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, cast
 
 from basewatch.elf.ldcache import MalformedLdCache, parse_ld_cache
 from basewatch.elf.reader import ElfInfo, MalformedElf, Symbol, VersionNeed, VersionRef, parse_elf
+from basewatch.errors import CacheError, PackageDatabaseError
 from basewatch.inventory.detector import AnalysisContext, FileResult
 
+if TYPE_CHECKING:
+    from basewatch.cache import AnalysisCache
+
+log = logging.getLogger(__name__)
+
 ELF_FACT = "elf"
+GO_FACT = "go"
+FILE_CACHE_KIND = "elf"
 TEXT_FACT = "text"
 LDCACHE_FACT = "ld.so.cache"
 
@@ -60,11 +76,28 @@ def _may_be_elf(path: str, size: int, mode: int) -> bool:
     return bool(mode & 0o111) or ".so" in name or name.endswith(".node")
 
 
+ElfParser = Callable[[BinaryIO, bool], ElfInfo]
+
+
+def _parse_with_symbols(f: BinaryIO, symbols: bool) -> ElfInfo:
+    return parse_elf(f, symbols=symbols)
+
+
 class ElfDetector:
-    """Loader facts of every ELF file and of the loader configuration files."""
+    """Loader facts of every ELF file and of the loader configuration files.
+
+    `cache` (optional) keeps each ELF's facts by content digest; `parse` is the ELF parser
+    (injectable, so tests can count parses).
+    """
 
     name: ClassVar[str] = "compat-elf"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
+
+    def __init__(
+        self, cache: AnalysisCache | None = None, parse: ElfParser = _parse_with_symbols
+    ) -> None:
+        self.cache = cache
+        self.parse = parse
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         return is_loader_config(path) or _may_be_elf(path, size, mode)
@@ -80,21 +113,66 @@ class ElfDetector:
         if size > MAX_ELF_BYTES:
             return self._warn(path, f"ELF file of {size} bytes is over the {MAX_ELF_BYTES} limit")
         if size <= IN_MEMORY_BYTES:
-            return self._parse(path, io.BytesIO(head + stream.read(IN_MEMORY_BYTES)))
+            data = head + stream.read(IN_MEMORY_BYTES)
+            digest = hashlib.sha256(data).hexdigest()
+            cached = self._cached(path, digest)
+            if cached is not None:
+                return cached
+            return self._store(digest, self._parse(path, io.BytesIO(data)))
+        hashing = _Chain(head, stream)
         with (
-            ctx.spooled_file(cast(BinaryIO, _Chain(head, stream)), suffix=".elf") as tmp,
+            ctx.spooled_file(cast(BinaryIO, hashing), suffix=".elf") as tmp,
             tmp.open("rb") as f,
         ):
-            return self._parse(path, f)
+            digest = hashing.hexdigest()
+            cached = self._cached(path, digest)
+            if cached is not None:
+                return cached
+            return self._store(digest, self._parse(path, f))
+
+    def _cached(self, path: str, digest: str) -> FileResult | None:
+        if self.cache is None:
+            return None
+        data = self.cache.get(f"sha256:{digest}", self._cache_name, kind=FILE_CACHE_KIND)
+        if data is None:
+            return None
+        try:
+            facts = tuple((str(k), str(v)) for k, v in data["facts"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignoring a malformed cached ELF analysis for sha256:%s", digest)
+            return None
+        return FileResult(path, self.name, facts=facts)
+
+    def _store(self, digest: str, result: FileResult) -> FileResult:
+        if self.cache is not None:
+            try:
+                self.cache.put(
+                    f"sha256:{digest}",
+                    self._cache_name,
+                    {"facts": [list(f) for f in result.facts]},
+                    kind=FILE_CACHE_KIND,
+                )
+            except CacheError as exc:
+                log.warning("%s", exc)
+        return result
+
+    @property
+    def _cache_name(self) -> str:
+        return f"{self.name}-v{self.version}"
 
     def _parse(self, path: str, f: BinaryIO) -> FileResult:
         try:
-            info = parse_elf(f, symbols=True)
+            info = self.parse(f, True)
         except MalformedElf as exc:
             return FileResult(
                 path, self.name, facts=((ELF_FACT, json.dumps({"malformed": str(exc)})),)
             )
-        return FileResult(path, self.name, facts=((ELF_FACT, json.dumps(elf_to_dict(info))),))
+        facts = [(ELF_FACT, json.dumps(elf_to_dict(info)))]
+        if info.interpreter:
+            go = _go_settings(f)
+            if go is not None:
+                facts.append((GO_FACT, json.dumps(go)))
+        return FileResult(path, self.name, facts=tuple(facts))
 
     def _config(self, path: str, stream: BinaryIO) -> FileResult:
         if path == "/etc/ld.so.cache":
@@ -112,12 +190,28 @@ class ElfDetector:
         return FileResult(path, self.name, warnings=(message,))
 
 
+def _go_settings(f: BinaryIO) -> dict[str, str] | None:
+    """The Go version and build settings of a Go program (None for other ELF files)."""
+    from basewatch.inventory.gobinary import parse_modinfo, read_raw_build_info
+
+    try:
+        raw = read_raw_build_info(f)
+    except (PackageDatabaseError, MalformedElf):
+        return None
+    if raw is None:
+        return None
+    info, _ = parse_modinfo(*raw)
+    settings = {k: v for k, v in info.settings if k in ("CGO_ENABLED", "GOOS", "GOARCH")}
+    return {"go": info.go_version, **settings}
+
+
 class _Chain(io.RawIOBase):
-    """`head` then the rest of `stream`, as one readable stream."""
+    """`head` then the rest of `stream`, as one readable stream, hashed as it is read."""
 
     def __init__(self, head: bytes, stream: BinaryIO) -> None:
         self._head = head
         self._stream = stream
+        self._sha = hashlib.sha256()
 
     def readable(self) -> bool:
         return True
@@ -125,8 +219,13 @@ class _Chain(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         if self._head:
             data, self._head = (self._head, b"") if n < 0 else (self._head[:n], self._head[n:])
-            return data
-        return self._stream.read(n)
+        else:
+            data = self._stream.read(n)
+        self._sha.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
 
 
 # --- serialisation of ElfInfo (the cached form) -----------------------------------------------
@@ -134,7 +233,9 @@ class _Chain(io.RawIOBase):
 
 def elf_to_dict(info: ElfInfo) -> dict[str, Any]:
     """ElfInfo as compact JSON data (the form cached per layer)."""
-    imports = [[s.name, int(s.weak), s.version] for s in info.symbols if not s.defined]
+    imports = [
+        [s.name, int(s.weak), s.version, int(s.function)] for s in info.symbols if not s.defined
+    ]
     exports = [s.name for s in info.symbols if s.defined]
     return {
         "b": info.bits,
@@ -160,7 +261,7 @@ def elf_to_dict(info: ElfInfo) -> dict[str, Any]:
 
 
 def elf_from_dict(data: dict[str, Any]) -> ElfInfo:
-    symbols = [Symbol(n, False, bool(w), v) for n, w, v in data["imports"]]
+    symbols = [Symbol(n, False, bool(w), v, bool(f)) for n, w, v, f in data["imports"]]
     symbols += [Symbol(n, True) for n in data["exports"]]
     return ElfInfo(
         bits=int(data["b"]),

@@ -4,16 +4,19 @@ Given the final filesystem of an image (`ImageFiles`), `LoaderModel.evaluate` fo
 loaders rather than `ldd`:
 
 - glibc: the interpreter from PT_INTERP, then a breadth-first load of DT_NEEDED, each name
-  searched in DT_RPATH of the loading chain (only when the object has no DT_RUNPATH), DT_RUNPATH
-  (with `$ORIGIN`), `/etc/ld.so.cache`, then the default directories (both skipped under
-  DF_1_NODEFLIB); objects of the wrong class or machine are skipped as glibc does. The first
-  missing library stops the load. Then every `.gnu.version_r` requirement must be defined by the
-  library that satisfied it, unless weak: each missing version is one line of the error.
+  searched in DT_RPATH of the loading chain (only when the object has no DT_RUNPATH), the image
+  config's LD_LIBRARY_PATH, DT_RUNPATH (with `$ORIGIN`), `/etc/ld.so.cache`, then the default
+  directories (both skipped under DF_1_NODEFLIB); objects of the wrong class or machine are
+  skipped as glibc does. The first missing library stops the load. Then every `.gnu.version_r`
+  requirement must be defined by the library that satisfied it, unless weak: each missing
+  version is one line of the error. Undefined symbols nothing exports are errors when bound at
+  load (BIND_NOW, data, a host dlopening with RTLD_NOW), else warnings (first call); for a
+  shared library without a known host, only symbols bound to a version of its load set count.
 - musl: the names musl implements itself (`libc.so.6`, `libm.so.6`, `libpthread.so.0`...) map to
-  libc; other names are searched in the RPATH/RUNPATH of the loading chain, then
-  `/etc/ld-musl-ARCH.path` (else `/lib:/usr/local/lib:/usr/lib`). Every missing library and then
-  every non-weak undefined symbol that no loaded object exports is reported (musl binds
-  everything at start-up and prints all of them before exiting).
+  libc; other names are searched in LD_LIBRARY_PATH, the RPATH/RUNPATH of the loading chain,
+  then `/etc/ld-musl-ARCH.path` (else `/lib:/usr/local/lib:/usr/lib`). Every missing library
+  and then every non-weak undefined symbol that no loaded object exports is reported (musl
+  binds everything at start-up and prints all of them before exiting).
 
 Messages are those the loaders print. A missing interpreter makes the kernel return ENOENT for an
 existing file: shells print "not found" (the message given here), `docker run` "no such file or
@@ -29,7 +32,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from basewatch.compat.detector import ELF_FACT, LDCACHE_FACT, TEXT_FACT, elf_from_dict
+from basewatch.compat.detector import ELF_FACT, GO_FACT, LDCACHE_FACT, TEXT_FACT, elf_from_dict
 from basewatch.compat.model import (
     Cause,
     FileKind,
@@ -137,6 +140,14 @@ class ImageFiles:
             return None
         return fact[1], self._decode(*fact)
 
+    def go(self, path: str) -> dict[str, str] | None:
+        """The Go version and build settings of the Go program at `path` (None: not Go)."""
+        fact = self._fact(path, GO_FACT)
+        if fact is None:
+            return None
+        data = json.loads(fact[2])
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+
     def text(self, path: str) -> str | None:
         fact = self._fact(path, TEXT_FACT)
         return fact[2] if fact else None
@@ -218,9 +229,16 @@ def classify(info: ElfInfo) -> FileKind | None:
 class LoaderModel:
     """Predicts, for each ELF of an image, whether it loads and what the loader says if not."""
 
-    def __init__(self, files: ImageFiles, architecture: str = "") -> None:
+    def __init__(
+        self, files: ImageFiles, architecture: str = "", library_path: str | None = None
+    ) -> None:
+        """`library_path` is LD_LIBRARY_PATH as the image's config sets it (None: unset)."""
         self.files = files
         self.warnings: list[str] = []
+        # glibc splits on ':' and ';', musl on ':' and newlines; an empty element means the
+        # working directory to both, which a static model cannot know: it is left out.
+        self._glibc_env = tuple(d for d in re.split(r"[:;]", library_path or "") if d)
+        self._musl_env = tuple(d for d in re.split(r"[:\n]", library_path or "") if d)
         self._cache = files.ld_cache()
         self._ldconf = self._read_ld_so_conf()
         self._target = ARCHITECTURES.get(architecture) or self._majority_machine()
@@ -231,6 +249,7 @@ class LoaderModel:
                 self._target = (found[1].machine, found[1].bits)
         self._check_cache_against_conf()
         self._hosts: dict[str, _Outcome | None] = {}
+        self._export_sets: dict[str, frozenset[str]] = {}
 
     def _majority_machine(self) -> tuple[int, int] | None:
         """(machine, bits) of most of the image's ELF files, when the config does not say."""
@@ -380,6 +399,9 @@ class LoaderModel:
         if problems:
             from dataclasses import replace
 
+            go = self.files.go(path)
+            if go is not None:
+                problems = [_go_fix(p, go) for p in problems]
             verdict = replace(verdict, problems=tuple(problems))
         return verdict
 
@@ -503,6 +525,12 @@ class LoaderModel:
                 if not chain.info.runpath:
                     dirs += _expand(chain.info.rpath, chain, want)
                 chain = chain.parent
+        if self._glibc_env:
+            # after the RPATHs, before RUNPATH; $ORIGIN here is the main program's directory
+            main = requester
+            while main.parent is not None:
+                main = main.parent
+            dirs += _expand(self._glibc_env, main, want)
         dirs += _expand(want.runpath, requester, want)
         for directory in dirs:
             found = self._candidate(posixpath.join(directory, name), want, check_machine)
@@ -595,30 +623,69 @@ class LoaderModel:
                             _version_fix(version.name, need.file, self.libc),
                         )
                     )
-        if program and not any(p.severity is Severity.ERROR for p in out.problems):
-            out.problems += self._glibc_symbols(out, path)
+        if not any(p.severity is Severity.ERROR for p in out.problems):
+            if program:
+                out.problems += self._glibc_symbols(out, path)
+            else:
+                out.problems += self._glibc_library_symbols(out, path)
         return out
 
     def _glibc_symbols(self, out: _Outcome, path: str) -> list[Problem]:
         """Undefined symbols no object of a program's load set exports.
 
-        glibc binds an object's symbols at start-up when it has BIND_NOW (an error that stops
-        the program), else at first use (a warning: the program fails when it calls it).
+        glibc binds an object's symbols at start-up when it has BIND_NOW, and data references
+        always (an error that stops the program), else a function at its first call (a
+        warning: the program fails when it calls it).
         """
-        exports = {s.name for obj in out.loaded for s in obj.info.symbols if s.defined}
+        exports = [self._exports(obj) for obj in out.loaded]
         problems = []
         for obj in out.loaded:
             for sym in obj.info.symbols:
-                if sym.defined or sym.weak or sym.name in exports:
+                if sym.defined or sym.weak or any(sym.name in e for e in exports):
                     continue
                 suffix = f", version {sym.version}" if sym.version else ""
-                now = obj.info.bind_now
+                now = obj.info.bind_now or not sym.function
                 problems.append(
                     Problem(
                         Severity.ERROR if now else Severity.WARNING,
                         Cause.SYMBOL_MISSING,
                         f"{path}: symbol lookup error: {obj.name or path}: undefined symbol: "
                         f"{sym.name}{suffix}",
+                        sym.name,
+                        "install the library version that exports it, or rebuild against this "
+                        "image's libraries"
+                        + ("" if now else " (it fails when first called: lazy binding)"),
+                    )
+                )
+        return problems
+
+    def _glibc_library_symbols(self, out: _Outcome, path: str) -> list[Problem]:
+        """Undefined symbols of a shared library's load set that nothing would export.
+
+        The library's symbols may come from whichever program loads it, so without a known
+        host (python for extension modules, node for addons) only a symbol bound to a version
+        of a library in its load set is certain to be missing. What glibc binds at load
+        (BIND_NOW, data, a host that dlopens with RTLD_NOW) is an error, as dlerror() says it;
+        a function bound lazily fails at its first call (a warning).
+        """
+        host = self._host_for(path, None)
+        scope = list(out.loaded) + (host[0].loaded if host else [])
+        exports = [self._exports(obj) for obj in scope]
+        problems = []
+        for obj in out.loaded:
+            for sym in obj.info.symbols:
+                if sym.defined or sym.weak or any(sym.name in e for e in exports):
+                    continue
+                if host is None and not _versioned_by_load_set(obj, sym.version, out.loaded):
+                    continue
+                suffix = f", version {sym.version}" if sym.version else ""
+                now = obj.info.bind_now or not sym.function or (host is not None and host[1])
+                where = f"{obj.name or path}: undefined symbol: {sym.name}{suffix}"
+                problems.append(
+                    Problem(
+                        Severity.ERROR if now else Severity.WARNING,
+                        Cause.SYMBOL_MISSING,
+                        where if now else f"symbol lookup error: {where}",
                         sym.name,
                         "install the library version that exports it, or rebuild against this "
                         "image's libraries"
@@ -641,7 +708,8 @@ class LoaderModel:
         want = requester.info
         if "/" in name:
             return self._candidate(name, want, check_machine=True)
-        dirs: list[str] = []
+        # LD_LIBRARY_PATH first (no $ORIGIN expansion in it), then the chain's RPATH/RUNPATH
+        dirs = [posixpath.normpath("/" + d.strip()) for d in self._musl_env if d.strip()]
         chain: _Loaded | None = requester
         while chain is not None:
             dirs += _expand(chain.info.runpath or chain.info.rpath, chain, want)
@@ -686,17 +754,18 @@ class LoaderModel:
                 found.names |= {name, found.info.soname}
                 out.loaded.append(found)
                 queue.append(found)
-        exports = {s.name for obj in out.loaded for s in obj.info.symbols if s.defined}
+        scope = list(out.loaded)
         host_known = program
         if not program:
             host = self._host_for(path, ldso)
             if host is not None:
                 host_known = True
-                exports |= {s.name for obj in host.loaded for s in obj.info.symbols if s.defined}
+                scope += host[0].loaded
+        exports = [self._exports(obj) for obj in scope]
         # musl relocates the libraries first, then the program; each missing symbol is a line
         for obj in [*out.loaded[2:], out.loaded[0]]:
             for sym in obj.info.symbols:
-                if sym.defined or sym.weak or sym.name in exports:
+                if sym.defined or sym.weak or any(sym.name in e for e in exports):
                     continue
                 if not host_known and not glibc_version_key(sym.version):
                     continue  # a plugin's symbols may come from a host program we do not know
@@ -711,29 +780,55 @@ class LoaderModel:
                 )
         return out
 
-    def _host_for(self, path: str, ldso: _Loaded) -> _Outcome | None:
-        """The load set of the program that loads `path` (python for extension modules)."""
+    def _host_for(self, path: str, ldso: _Loaded | None) -> tuple[_Outcome, bool] | None:
+        """The load set of the program that loads `path` (python for extension modules, node
+        for addons) and whether it binds at load (Python dlopens with RTLD_NOW, node lazily).
+
+        With `ldso` (musl's loader) the host is loaded by musl's model, else by glibc's.
+        """
         name = path.rpartition("/")[2]
         match = _PYTHON_EXT.search(name)
-        if not (match or any(d in path for d in _PYTHON_DIRS)):
-            return None
         candidates = []
-        if match and match.group(1):
-            candidates.append(f"python{match.group(1)}.{match.group(2)}")
-        candidates.append("python3")
+        if match or any(d in path for d in _PYTHON_DIRS):
+            if match and match.group(1):
+                candidates.append(f"python{match.group(1)}.{match.group(2)}")
+            candidates.append("python3")
+            now = True
+        elif name.endswith(".node"):
+            candidates.append("node")
+            now = False
+        else:
+            return None
         for exe in candidates:
             for directory in ("/usr/local/bin", "/usr/bin"):
                 key = f"{directory}/{exe}"
                 if key not in self._hosts:
-                    found = self.files.elf(key)
-                    if found is None or not isinstance(found[1], ElfInfo):
-                        self._hosts[key] = None
-                    else:
-                        host = _Loaded("", found[0], found[1])
-                        self._hosts[key] = self._musl(host, ldso, key, program=True)
-                if self._hosts[key] is not None:
-                    return self._hosts[key]
+                    self._hosts[key] = self._host_outcome(key, ldso)
+                found = self._hosts[key]
+                if found is not None:
+                    return found, now
         return None
+
+    def _host_outcome(self, key: str, ldso: _Loaded | None) -> _Outcome | None:
+        found = self.files.elf(key)
+        if found is None or not isinstance(found[1], ElfInfo):
+            return None
+        host = _Loaded("", found[0], found[1])
+        if ldso is not None:
+            return self._musl(host, ldso, key, program=True)
+        interp = self.files.elf(found[1].interpreter) if found[1].interpreter else None
+        if interp is None or not isinstance(interp[1], ElfInfo):
+            return None
+        host_ldso = _Loaded(found[1].interpreter, interp[0], interp[1])
+        host_ldso.names |= {found[1].interpreter, posixpath.basename(found[1].interpreter)}
+        return self._glibc(host, host_ldso, key, program=True)
+
+    def _exports(self, obj: _Loaded) -> frozenset[str]:
+        exports = self._export_sets.get(obj.real)
+        if exports is None:
+            exports = frozenset(s.name for s in obj.info.symbols if s.defined)
+            self._export_sets[obj.real] = exports
+        return exports
 
 
 def _musl_reserved(name: str) -> bool:
@@ -741,6 +836,18 @@ def _musl_reserved(name: str) -> bool:
         return False
     rest = name[3:]
     return any(rest.startswith(r + ".") for r in _MUSL_RESERVED) or name.startswith("ld-musl-")
+
+
+def _versioned_by_load_set(obj: _Loaded, version: str, loaded: list[_Loaded]) -> bool:
+    """Whether `version` is one `obj` requires from a library of the load set that defines
+    versions (the symbol is then bound to that library, not to whatever loads `obj`)."""
+    if not version:
+        return False
+    for need in obj.info.version_needs:
+        if any(v.name == version for v in need.versions):
+            target = _find_loaded(loaded, need.file)
+            return target is not None and bool(target.info.version_defs)
+    return False
 
 
 def _find_loaded(loaded: list[_Loaded], name: str) -> _Loaded | None:
@@ -795,6 +902,34 @@ def _version_fix(version: str, library: str, image: LibcInfo) -> str:
             "(an older build image, or manylinux wheels for that glibc)"
         )
     return f"install a newer {library} that defines {version}"
+
+
+_LIBC_CAUSES = (
+    Cause.INTERPRETER_MISSING,
+    Cause.LIBRARY_MISSING,
+    Cause.VERSION_MISSING,
+    Cause.SYMBOL_MISSING,
+)
+
+
+def _go_fix(problem: Problem, go: dict[str, str]) -> Problem:
+    """A Go program that needs the C library: the fix is a static build (its build info says
+    how it was built)."""
+    from dataclasses import replace
+
+    if problem.severity is not Severity.ERROR or problem.cause not in _LIBC_CAUSES:
+        return problem
+    toolchain = go.get("go", "") or "Go"
+    match go.get("CGO_ENABLED", ""):
+        case "1":
+            how = f"built by {toolchain} with CGO_ENABLED=1"
+            fix = f"rebuild with CGO_ENABLED=0 for a static binary that needs no libc ({how})"
+        case "0":
+            how = f"built by {toolchain} with CGO_ENABLED=0 but dynamically linked"
+            fix = f"rebuild as a static binary: no -buildmode=pie, no external linking ({how})"
+        case _:
+            fix = f"rebuild with CGO_ENABLED=0 for a static binary that needs no libc ({toolchain})"
+    return replace(problem, fix=f"{fix}; or {problem.fix}" if problem.fix else fix)
 
 
 def _symbol_fix(name: str, version: str) -> str:

@@ -8,6 +8,7 @@ from another image (or installed with `--platform`) may not: `manylinux` wheels 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from basewatch.compat.model import Cause, FileKind, FileVerdict, LibcFamily, LibcInfo, Problem
 from basewatch.compat.model import Severity as Sev
@@ -89,22 +90,60 @@ def check_wheel(path: str, layer: int, text: str, libc: LibcInfo) -> FileVerdict
     return FileVerdict(path, layer, FileKind.PYTHON_WHEEL, family, "", problems=problems)
 
 
-def musl_notes(libc: LibcInfo) -> tuple[str, ...]:
-    """Behaviour of the image's musl that differs from glibc, tied to its version."""
+MUSL_STACK_MAX = 8 << 20  # DEFAULT_STACK_MAX: the most a PT_GNU_STACK size raises it to
+
+
+def musl_notes(libc: LibcInfo, stack_sizes: Sequence[tuple[str, int]] = ()) -> tuple[str, ...]:
+    """Behaviour of the image's musl that differs from glibc, tied to its version.
+
+    `stack_sizes` are (path, PT_GNU_STACK size, 0 when unset) of the musl programs evaluated.
+    """
     if libc.family is not LibcFamily.MUSL:
         return ()
     version = _version(libc.version)
-    notes = [
-        "musl gives new threads a 128 KiB stack by default (glibc: 8 MiB); a program that "
-        "needs more must ask (pthread_attr_setstacksize, or a larger PT_GNU_STACK size via "
-        "-Wl,-z,stack-size=N, which musl honours)",
-        "musl's iconv and locales are limited (no LC_COLLATE, a few codesets), and its "
-        "allocator can be slow under contention from many threads",
-    ]
+    named = f"musl {libc.version}" if libc.version else "musl (version unknown)"
+    notes = []
     if version and version < (1, 2, 4):
-        notes.insert(
-            0,
-            f"musl {libc.version} resolves DNS over UDP only: answers too large for UDP "
-            "(many records, long names) fail; musl 1.2.4 added TCP fallback",
+        notes.append(
+            f"{named} resolves DNS over UDP only: answers too large for UDP (many records, "
+            "long names) fail; musl 1.2.4 added the TCP fallback"
         )
+    elif version:
+        notes.append(
+            f"{named} retries DNS over TCP when a UDP answer is truncated (since musl 1.2.4); "
+            "it still queries every nameserver of resolv.conf in parallel, not in order"
+        )
+    if version and version < (1, 1, 21):
+        notes.append(
+            f"{named} gives new threads an 80 KiB stack by default (glibc: 8 MiB) and ignores "
+            "the PT_GNU_STACK size; a program that needs more must call "
+            "pthread_attr_setstacksize"
+        )
+    else:
+        sized = [(p, n) for p, n in stack_sizes if n]
+        unsized = len(stack_sizes) - len(sized)
+        detail = ""
+        if stack_sizes:
+            shown = ", ".join(f"{p} ({n // 1024} KiB)" for p, n in sized[:3])
+            detail = (
+                f": {len(sized)} of the {len(stack_sizes)} musl programs here set one"
+                + (f" ({shown}{'...' if len(sized) > 3 else ''})" if sized else "")
+                + (f", {unsized} run their threads on 128 KiB" if unsized else "")
+            )
+        notes.append(
+            f"{named} gives new threads a 128 KiB stack by default (glibc: 8 MiB); the size in "
+            "a program's PT_GNU_STACK header (-Wl,-z,stack-size=N) raises it, up to 8 MiB, "
+            "for the program and the libraries loaded at start (not dlopened ones)" + detail
+        )
+    notes.append(
+        f"{named}: iconv does not transliterate (//TRANSLIT gives '*') and locales only change "
+        "LC_CTYPE (always UTF-8) and LC_MESSAGES: strcoll is byte order, numbers and dates "
+        "are never localised"
+    )
+    allocator = "mallocng" if not version or version >= (1, 2, 1) else "oldmalloc"
+    notes.append(
+        f"{named}: its allocator ({allocator}) "
+        "favours low memory over speed and can be slow under contention from many threads "
+        "(multi-threaded servers often link jemalloc or mimalloc)"
+    )
     return tuple(notes)

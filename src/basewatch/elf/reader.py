@@ -68,6 +68,7 @@ VER_FLG_WEAK = 0x2
 
 STB_WEAK = 2
 SHN_UNDEF = 0
+STT_OBJECT, STT_COMMON, STT_TLS = 1, 5, 6
 
 EM_386 = 3
 EM_MIPS = 8
@@ -128,6 +129,9 @@ class Symbol:
     defined: bool
     weak: bool = False
     version: str = ""  # the version it is bound to (imports) or defined in (exports), "" if none
+    # A function (glibc binds calls to it lazily, through the PLT, unless BIND_NOW); False for
+    # data and TLS, whose references are always bound when the object is loaded.
+    function: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +499,7 @@ def _symbols(
                 defined=shndx != SHN_UNDEF,
                 weak=info >> 4 == STB_WEAK,
                 version=version,
+                function=info & 0xF not in (STT_OBJECT, STT_COMMON, STT_TLS),
             )
         )
     return tuple(out)

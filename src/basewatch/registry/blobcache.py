@@ -231,9 +231,10 @@ class BlobCache:
 
 
 def prune_analyses(root: Path) -> int:
-    """Remove every cached analysis (`root/layers`, `root/images`); returns how many bytes."""
+    """Remove every cached analysis (`root/layers`, `root/images`, the per-file ELF results in
+    `root/elf`); returns how many bytes."""
     total = 0
-    for kind in ("layers", "images"):
+    for kind in ("layers", "images", "elf"):
         folder = root / kind
         if folder.is_dir():
             total += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

@@ -9,19 +9,29 @@ prediction can be compared with what the real loader prints.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures import shared_fixture
-from tests.imagebuild import Member, build_image, directory, file, symlink, write_oci_layout
+from tests.imagebuild import (
+    BuiltImage,
+    Member,
+    build_image,
+    directory,
+    file,
+    sha256,
+    symlink,
+    write_oci_layout,
+)
 
 HOST_TRIPLET = "x86_64-linux-gnu"
 GLIBC_LIBDIR = f"/lib/{HOST_TRIPLET}"
@@ -126,24 +136,31 @@ _EXEC = """
 import os, sys
 os.chroot(sys.argv[1])
 os.chdir("/")
+env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
+if os.environ.get("BASEWATCH_TEST_LD_LIBRARY_PATH") is not None:
+    env["LD_LIBRARY_PATH"] = os.environ["BASEWATCH_TEST_LD_LIBRARY_PATH"]
 try:
-    os.execve(sys.argv[2], sys.argv[2:], {"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
+    os.execve(sys.argv[2], sys.argv[2:], env)
 except OSError as exc:
     sys.stderr.write(f"execve: {exc.errno} {exc.strerror}\\n")
     sys.exit(255)
 """
 
 
-def run_in_chroot(root: Path, *argv: str) -> Run:
+def run_in_chroot(root: Path, *argv: str, library_path: str | None = None) -> Run:
     """Run one of the tests' own programs inside `root` as a container would: chroot, then
-    execve, with its own /proc (glibc resolves the program's $ORIGIN through /proc/self/exe)."""
+    execve, with its own /proc (glibc resolves the program's $ORIGIN through /proc/self/exe);
+    `library_path` is the LD_LIBRARY_PATH it gets (as from an image config's Env)."""
     need_root()
+    env = dict(os.environ)
+    if library_path is not None:
+        env["BASEWATCH_TEST_LD_LIBRARY_PATH"] = library_path
     command = [sys.executable, "-c", _EXEC, str(root), *argv]
     unshare = shutil.which("unshare")
     if unshare:
         (root / "proc").mkdir(exist_ok=True)
         command = [unshare, "--fork", "--pid", "--mount", f"--mount-proc={root / 'proc'}", *command]
-    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env)
     failed = done.returncode == 255 and done.stderr.startswith("execve: ")
     errno_value = int(done.stderr.split()[1]) if failed else 0
     return Run(
@@ -169,8 +186,37 @@ def members_from_dir(root: Path) -> list[Member]:
     return members
 
 
-def oci_image(out: Path, layers: list[Path], tag: str = "test") -> str:
-    """An OCI layout with one layer per directory in `layers`; returns its reference."""
+def oci_image(out: Path, layers: list[Path], tag: str = "test", env: tuple[str, ...] = ()) -> str:
+    """An OCI layout with one layer per directory in `layers` and `env` as the config's Env;
+    returns its reference."""
     image = build_image([members_from_dir(layer) for layer in layers])
+    if env:
+        image = _with_env(image, env)
     write_oci_layout(out, [(image, tag)])
     return f"oci:{out}:{tag}"
+
+
+def _with_env(image: BuiltImage, env: tuple[str, ...]) -> BuiltImage:
+    """The same image with `Env` set in its config (a new config blob and manifest)."""
+    config = json.loads(image.config_bytes)
+    config["config"]["Env"] = list(env)
+    config_bytes = json.dumps(config).encode()
+    manifest = json.loads(image.manifest_bytes)
+    manifest["config"]["digest"] = sha256(config_bytes)
+    manifest["config"]["size"] = len(config_bytes)
+    manifest_bytes = json.dumps(manifest).encode()
+    blobs = {
+        d: b
+        for d, b in image.blobs.items()
+        if d not in (sha256(image.config_bytes), sha256(image.manifest_bytes))
+    }
+    blobs[sha256(config_bytes)] = config_bytes
+    blobs[sha256(manifest_bytes)] = manifest_bytes
+    return replace(
+        image,
+        config=config,
+        config_bytes=config_bytes,
+        manifest=manifest,
+        manifest_bytes=manifest_bytes,
+        blobs=blobs,
+    )

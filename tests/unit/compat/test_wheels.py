@@ -66,7 +66,8 @@ def test_pure_wheel_says_nothing() -> None:
 def test_musl_notes() -> None:
     assert musl_notes(GLIBC_236) == ()
     assert any("DNS" in n for n in musl_notes(MUSL_123))
-    assert not any("DNS" in n for n in musl_notes(MUSL_125))
+    assert not any("UDP only" in n for n in musl_notes(MUSL_125))
+    assert any("TCP when a UDP answer is truncated" in n for n in musl_notes(MUSL_125))
     assert any("128 KiB" in n for n in musl_notes(MUSL_125))
 
 
@@ -82,3 +83,31 @@ def test_manylinux_wheel_transplanted_onto_alpine(tmp_path: Path) -> None:
     assert [p.subject for p in verdict.problems] == ["manylinux_2_17_x86_64"]
     assert "musllinux" in verdict.problems[0].fix
     assert report.notes
+
+
+def test_musl_stack_note_counts_pt_gnu_stack_sizes(tmp_path: Path) -> None:
+    """musl honours a PT_GNU_STACK size as the default thread stack: the note says which of
+    the image's musl programs set one, and the real program sees that size."""
+    from tests.unit.compat.realbin import alpine_root, compile_c, need_x86_64, run_in_chroot
+
+    need_x86_64()
+    root = alpine_root(tmp_path / "root")
+    source = """#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+int main(void) {
+    pthread_attr_t a; size_t n;
+    pthread_getattr_default_np(&a); pthread_attr_getstacksize(&a, &n);
+    printf("%zu\\n", n); return 0;
+}
+"""
+    compile_c(root / "app/big", source, compiler="musl-gcc",
+              flags=("-pthread", "-Wl,-z,stack-size=1048576"))  # fmt: skip
+    compile_c(root / "app/small", source, compiler="musl-gcc", flags=("-pthread",))
+    report = CompatChecker.default(cache_dir=tmp_path / "cache", use_cache=False).check(
+        f"dir:{root}"
+    )
+    [note] = [n for n in report.notes if "PT_GNU_STACK" in n]
+    assert "/app/big (1024 KiB)" in note and "/app/small" not in note
+    assert int(run_in_chroot(root, "/app/big").stdout) >= 1 << 20
+    assert int(run_in_chroot(root, "/app/small").stdout) == 128 << 10
