@@ -147,6 +147,31 @@ def test_refresh_advice_attribution_and_compare(world: dict[str, Any]) -> None:
         if p["name"] in in_v2 and in_v2[p["name"]] != p["version"]
     }
 
+    # The same advice from a Dockerfile's FROM lines (a stage alias and scratch are skipped).
+    dockerfile = work / "Dockerfile"
+    dockerfile.write_text(
+        f"FROM {host}/app:1.0 AS app\nFROM app AS again\nFROM scratch\nCOPY --from=app / /\n"
+    )
+    proc = basewatch(
+        "advise",
+        "--dockerfile",
+        str(dockerfile),
+        "--db",
+        str(db),
+        "--cache-dir",
+        str(cache),
+        "-f",
+        "json",
+        "-q",
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    from_dockerfile = json.loads(proc.stdout)
+    assert from_dockerfile["image"] == f"{host}/app:1.0"
+    assert [r["kind"] for r in from_dockerfile["recommendations"]] == [
+        r["kind"] for r in advice["recommendations"]
+    ]
+
     # Compare: v1 (by digest), v2 and the real Alpine image side by side.
     alpine = shared_fixture("images/alpine-minirootfs-3.20.3-x86_64.tar.gz")
     proc = basewatch(
