@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from basewatch.cli.exit_codes import ExitCode
-from basewatch.errors import DatabaseError, UsageError
+from basewatch.errors import UsageError
 
 # Exit code for a missing, unreadable or failed-to-update database.
 
@@ -85,21 +85,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run_db(args: argparse.Namespace) -> int:
-    """Run a parsed `db` command; returns the exit code."""
-    try:
-        match args.db_command:
-            case "update":
-                return _update(args)
-            case "import":
-                return _import(args)
-            case "status":
-                return _status(args)
-            case _:  # pragma: no cover - argparse refuses unknown subcommands
-                return ExitCode.USAGE
-    except UsageError as exc:
-        return _fail(exc, ExitCode.USAGE)
-    except DatabaseError as exc:
-        return _fail(exc, ExitCode.DATABASE_ERROR)
+    """Run a parsed `db` command; returns the exit code (errors are mapped by `cli.main`)."""
+    match args.db_command:
+        case "update":
+            return _update(args)
+        case "import":
+            return _import(args)
+        case "status":
+            return _status(args)
+        case _:  # pragma: no cover - argparse refuses unknown subcommands
+            return ExitCode.USAGE
 
 
 def _db_path(args: argparse.Namespace) -> Path:
@@ -233,8 +228,3 @@ def _warn_problems(what: str, malformed: int, problems: tuple[str, ...]) -> None
             "(run with --verbose for all)",
             file=sys.stderr,
         )
-
-
-def _fail(exc: Exception, code: int) -> int:
-    print(f"basewatch: error: {exc}", file=sys.stderr)
-    return code

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from basewatch.cli.db import add_db_parser, run_db
 from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.main import main
 from basewatch.vulndb.model import SourceStatus
 from basewatch.vulndb.sqlite import SqliteStore
 from tests.fixtures import shared_fixture
@@ -16,9 +15,7 @@ from tests.unit.vulndb.test_update import Feed, Served, serve
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="basewatch")
-    add_db_parser(parser.add_subparsers(dest="command"))
-    code = run_db(parser.parse_args(argv))
+    code = main(argv)
     out, err = capsys.readouterr()
     return code, out, err
 
