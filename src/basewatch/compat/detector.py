@@ -91,7 +91,7 @@ class ElfDetector:
     """
 
     name: ClassVar[str] = "compat-elf"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
 
     def __init__(
         self, cache: AnalysisCache | None = None, parse: ElfParser = _parse_with_symbols
@@ -257,6 +257,7 @@ def elf_to_dict(info: ElfInfo) -> dict[str, Any]:
         "stack": info.stack_size,
         "imports": imports,
         "exports": exports,
+        "relocs": [[name, int(copy)] for name, copy in info.relocations],
     }
 
 
@@ -283,4 +284,5 @@ def elf_from_dict(data: dict[str, Any]) -> ElfInfo:
         version_defs=tuple(data["vdef"]),
         stack_size=int(data["stack"]),
         symbols=tuple(symbols),
+        relocations=tuple((str(n), bool(c)) for n, c in data.get("relocs", ())),
     )

@@ -15,8 +15,9 @@ loaders rather than `ldd`:
 - musl: the names musl implements itself (`libc.so.6`, `libm.so.6`, `libpthread.so.0`...) map to
   libc; other names are searched in LD_LIBRARY_PATH, the RPATH/RUNPATH of the loading chain,
   then `/etc/ld-musl-ARCH.path` (else `/lib:/usr/local/lib:/usr/lib`). Every missing library
-  and then every non-weak undefined symbol that no loaded object exports is reported (musl
-  binds everything at start-up and prints all of them before exiting).
+  and then every relocation whose non-weak symbol no loaded object exports is reported, in
+  musl's relocation order (PLT first), COPY relocations included (musl binds everything at
+  start-up and prints all of them before exiting).
 
 Messages are those the loaders print. A missing interpreter makes the kernel return ENOENT for an
 existing file: shells print "not found" (the message given here), `docker run` "no such file or
@@ -43,7 +44,7 @@ from basewatch.compat.model import (
     Severity,
 )
 from basewatch.elf.ldcache import FLAG_REQUIRED_MASK, FLAG_TYPE_MASK, CacheEntry, cache_flags_for
-from basewatch.elf.reader import ET_CORE, ET_DYN, ET_REL, ElfInfo, machine_name
+from basewatch.elf.reader import ET_CORE, ET_DYN, ET_REL, ElfInfo, Symbol, machine_name
 from basewatch.image.filesystem import FileSystemView
 from basewatch.image.layer import FileEntry
 from basewatch.inventory.detector import FileResult
@@ -762,10 +763,16 @@ class LoaderModel:
                 host_known = True
                 scope += host[0].loaded
         exports = [self._exports(obj) for obj in scope]
-        # musl relocates the libraries first, then the program; each missing symbol is a line
+        # musl relocates the libraries first, then the program; each relocation whose symbol
+        # nothing exports is a line (a COPY relocation looks past the program's own definition)
         for obj in [*out.loaded[2:], out.loaded[0]]:
-            for sym in obj.info.symbols:
-                if sym.defined or sym.weak or any(sym.name in e for e in exports):
+            for sym in _musl_references(obj):
+                if sym.defined:
+                    if any(
+                        sym.name in e for o, e in zip(scope, exports, strict=True) if o is not obj
+                    ):
+                        continue
+                elif sym.weak or any(sym.name in e for e in exports):
                     continue
                 if not host_known and not glibc_version_key(sym.version):
                     continue  # a plugin's symbols may come from a host program we do not know
@@ -829,6 +836,21 @@ class LoaderModel:
             exports = frozenset(s.name for s in obj.info.symbols if s.defined)
             self._export_sets[obj.real] = exports
         return exports
+
+
+def _musl_references(obj: _Loaded) -> list[Symbol]:
+    """The symbols musl looks up for `obj`, one per relocation in the order musl relocates
+    (defined ones only for COPY relocations); its undefined symbols when relocations are not
+    known."""
+    if not obj.info.relocations:
+        return [s for s in obj.info.symbols if not s.defined]
+    by_name = {s.name: s for s in obj.info.symbols}
+    out = []
+    for name, copy in obj.info.relocations:
+        sym = by_name.get(name)
+        if sym is not None and (copy or not sym.defined):
+            out.append(sym)
+    return out
 
 
 def _musl_reserved(name: str) -> bool:

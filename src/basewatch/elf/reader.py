@@ -3,7 +3,8 @@
 It reads the ELF header, the program headers, `PT_INTERP`, `PT_GNU_STACK` and the dynamic
 segment (`PT_DYNAMIC`), then, through the addresses the dynamic segment gives, the dynamic string
 table, the version needs (`.gnu.version_r`), the version definitions (`.gnu.version_d`) and,
-on request, the dynamic symbols (sized by the SysV or GNU hash table). Section headers are never
+on request, the dynamic symbols (sized by the SysV or GNU hash table) and the symbols the
+relocation tables (`DT_JMPREL`, `DT_REL`, `DT_RELA`) refer to. Section headers are never
 needed, so stripped and packed binaries read the same way the loader reads them. ELF32 and ELF64,
 little- and big-endian.
 
@@ -40,13 +41,22 @@ PT_GNU_STACK = 0x6474E551
 
 DT_NULL = 0
 DT_NEEDED = 1
+DT_PLTRELSZ = 2
 DT_HASH = 4
 DT_STRTAB = 5
 DT_SYMTAB = 6
+DT_RELA = 7
+DT_RELASZ = 8
+DT_RELAENT = 9
 DT_STRSZ = 10
 DT_SYMENT = 11
 DT_SONAME = 14
 DT_RPATH = 15
+DT_REL = 17
+DT_RELSZ = 18
+DT_RELENT = 19
+DT_PLTREL = 20
+DT_JMPREL = 23
 DT_BIND_NOW = 24
 DT_RUNPATH = 29
 DT_FLAGS = 30
@@ -90,6 +100,19 @@ _MACHINES = {
     EM_X86_64: "x86_64",
     EM_AARCH64: "aarch64",
     EM_RISCV: "riscv64",
+}
+
+# The COPY relocation type of each machine: the symbol is defined in the program itself, but
+# its value must come from a library (the program's definition is where it is copied to).
+_COPY_RELOCATIONS = {
+    EM_386: 5,
+    EM_X86_64: 5,
+    EM_ARM: 20,
+    EM_AARCH64: 1024,
+    EM_PPC: 19,
+    EM_PPC64: 19,
+    EM_S390: 9,
+    EM_RISCV: 4,
 }
 
 # Ceilings: far above anything a real binary has, low enough that a hostile file costs little.
@@ -154,6 +177,9 @@ class ElfInfo:
     version_defs: tuple[str, ...] = ()  # names of the versions defined (not the base one)
     stack_size: int = 0  # PT_GNU_STACK p_memsz (musl uses it as the main thread stack size)
     symbols: tuple[Symbol, ...] = ()  # only when parse_elf(..., symbols=True)
+    # Symbol relocations as musl processes them (DT_JMPREL, then DT_REL, then DT_RELA): the
+    # symbol's name and whether it is a COPY relocation; only with symbols=True.
+    relocations: tuple[tuple[str, bool], ...] = ()
 
     @property
     def is_pie(self) -> bool:
@@ -327,8 +353,10 @@ def _parse(r: _Reader, want_symbols: bool) -> ElfInfo:
     needs = _version_needs(r, tags, strtab) if DT_VERNEED in tags else ()
     defs = _version_defs(r, tags, strtab) if DT_VERDEF in tags else ()
     syms: tuple[Symbol, ...] = ()
+    relocations: tuple[tuple[str, bool], ...] = ()
     if want_symbols and DT_SYMTAB in tags:
-        syms = _symbols(r, tags, strtab, needs, defs)
+        syms, names = _symbols(r, tags, strtab, needs, defs)
+        relocations = _relocations(r, tags, names)
     return ElfInfo(
         bits=base.bits,
         little_endian=base.little_endian,
@@ -346,6 +374,7 @@ def _parse(r: _Reader, want_symbols: bool) -> ElfInfo:
         version_defs=tuple(name for _, name, flags in defs if not flags & VER_FLG_BASE),
         stack_size=stack_size,
         symbols=syms,
+        relocations=relocations,
     )
 
 
@@ -463,10 +492,11 @@ def _symbols(
     strtab: bytes,
     needs: tuple[tuple[VersionNeed, dict[int, VersionRef]], ...],
     defs: tuple[tuple[int, str, int], ...],
-) -> tuple[Symbol, ...]:
+) -> tuple[tuple[Symbol, ...], dict[int, str]]:
+    """The dynamic symbols, and the names of the symbol table's entries by index."""
     count = _symbol_count(r, tags)
     if count <= 1:
-        return ()
+        return (), {}
     if count > MAX_SYMBOLS:
         raise MalformedElf(f"{count} dynamic symbols is more than this reader accepts")
     entsize = tags.get(DT_SYMENT, 24 if r.is64 else 16)
@@ -482,6 +512,7 @@ def _symbols(
     for _, by_index in needs:
         version_names.update((k, v.name) for k, v in by_index.items())
     out = []
+    names: dict[int, str] = {}
     for i in range(1, count):
         base = i * entsize
         if r.is64:
@@ -493,13 +524,45 @@ def _symbols(
         version = ""
         if versym:
             version = version_names.get(versym[i] & 0x7FFF, "")
+        names[i] = _cstr(strtab, name_off, "dynamic symbol")
         out.append(
             Symbol(
-                _cstr(strtab, name_off, "dynamic symbol"),
+                names[i],
                 defined=shndx != SHN_UNDEF,
                 weak=info >> 4 == STB_WEAK,
                 version=version,
                 function=info & 0xF not in (STT_OBJECT, STT_COMMON, STT_TLS),
             )
         )
+    return tuple(out), names
+
+
+def _relocations(
+    r: _Reader, tags: dict[int, int], names: dict[int, str]
+) -> tuple[tuple[str, bool], ...]:
+    """(symbol name, is COPY) of each relocation that names a symbol, in musl's order."""
+    copy = _COPY_RELOCATIONS.get(r.machine)
+    plt_entsize = 0
+    if DT_JMPREL in tags:
+        rela = tags.get(DT_PLTREL, DT_RELA) == DT_RELA
+        plt_entsize = (24 if r.is64 else 12) if rela else (16 if r.is64 else 8)
+    tables = [
+        (DT_JMPREL, tags.get(DT_PLTRELSZ, 0), plt_entsize),
+        (DT_REL, tags.get(DT_RELSZ, 0), tags.get(DT_RELENT, 16 if r.is64 else 8)),
+        (DT_RELA, tags.get(DT_RELASZ, 0), tags.get(DT_RELAENT, 24 if r.is64 else 12)),
+    ]
+    out: list[tuple[str, bool]] = []
+    for tag, size, entsize in tables:
+        if tag not in tags or size <= 0:
+            continue
+        if entsize < (16 if r.is64 else 8) or size // entsize > MAX_SYMBOLS:
+            raise MalformedElf(f"relocation table of {size} bytes in entries of {entsize}")
+        offset, _ = r.offset_of(tags[tag])
+        table = r.exact(offset, size - size % entsize, "a relocation table")
+        word = "Q" if r.is64 else "I"
+        for base in range(0, len(table), entsize):
+            (info,) = struct.unpack_from(r.bo + word, table, base + r.wsize)
+            index, kind = (info >> 32, info & 0xFFFFFFFF) if r.is64 else (info >> 8, info & 0xFF)
+            if index and index in names:
+                out.append((names[index], kind == copy))
     return tuple(out)

@@ -424,3 +424,30 @@ def test_wrong_architecture(tmp_path: Path) -> None:
         pytest.skip(
             f"this kernel does not answer ENOEXEC here (binfmt_misc, sandbox): {real.stderr!r}"
         )
+
+
+def test_musl_relocation_order_and_copy_relocations(tmp_path: Path) -> None:
+    """A glibc C++ program on Alpine whose glibc loader name leads to musl's (as libc6-compat
+    arranges): musl reports a line per failed relocation, PLT ones first, and a COPY relocation
+    (`std::cout`, defined in the program itself) fails when no library defines it."""
+    from basewatch.elf.reader import parse_elf
+
+    root = alpine_root(tmp_path / "root")
+    (root / "lib64").mkdir()
+    (root / "lib64/ld-linux-x86-64.so.2").symlink_to("/lib/ld-musl-x86_64.so.1")
+    source = '#include <iostream>\nint main() { std::cout << "hello" << std::endl; }\n'
+    prog = compile_c(root / "app/cxx", source, compiler="g++")
+    with prog.open("rb") as f:
+        relocations = parse_elf(f, symbols=True).relocations
+    assert ("_ZSt4cout", True) in relocations
+    names = [name for name, _ in relocations]
+    # a call (DT_JMPREL) is relocated before the COPY relocation (DT_RELA)
+    assert names.index("_ZNSolsEPFRSoS_E") < names.index("_ZSt4cout")
+    v = verdict(check(root, tmp_path), "/app/cxx")
+    assert messages(v)[0] == (
+        "Error loading shared library libstdc++.so.6: No such file or directory "
+        "(needed by /app/cxx)"
+    )
+    assert messages(v)[-1] == "Error relocating /app/cxx: _ZSt4cout: symbol not found"
+    real = run_in_chroot(root, "/app/cxx")
+    assert real.returncode == 127 and real.stderr.splitlines() == messages(v)

@@ -146,6 +146,11 @@ def test_maven_itself_is_not_transitive() -> None:
     assert MAVEN.compare("1", "1.a1") == 1
     assert MAVEN.compare("1.a1", "1.b.0") == 1
     assert MAVEN.compare("1.b.0", "1") == 1
+    # Another cycle, as Maven 3.8.7's ComparableVersion prints it: a release alias ("ga")
+    # followed by a qualifier. 0 < 0-a < 0-ga-SNAPSHOT, yet 0 > 0-ga-SNAPSHOT.
+    assert MAVEN.compare("0", "0-a") == -1
+    assert MAVEN.compare("0-a", "0-ga-SNAPSHOT") == -1
+    assert MAVEN.compare("0", "0-ga-SNAPSHOT") == 1
 
 
 _TOKENS = st.sampled_from(
@@ -157,9 +162,11 @@ ANY_VERSIONS = st.builds(
     st.sampled_from(["0", "1", "2"]),
     st.lists(st.tuples(st.sampled_from([".", "-", ""]), _TOKENS), max_size=5),
 )
+# Release aliases (ga, Final, RELEASE) only ever end a conventional version (see the last part
+# below): followed by another qualifier they make Maven's own order cyclic (pinned above).
 _QUALIFIER = st.sampled_from(
-    ["alpha", "a", "beta", "b", "milestone", "M", "rc", "CR", "SNAPSHOT", "ga", "Final",
-     "RELEASE", "sp", "SP", "jre", "redhat", "foo"]
+    ["alpha", "a", "beta", "b", "milestone", "M", "rc", "CR", "SNAPSHOT", "sp", "SP", "jre",
+     "redhat", "foo"]
 )  # fmt: skip
 # What real projects publish: numbers, then qualifiers after "-" (or after "." at the end).
 CONVENTIONAL_VERSIONS = st.builds(
