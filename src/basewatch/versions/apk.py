@@ -23,6 +23,7 @@ import re
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
+from basewatch.versions.base import KeyedComparator
 
 __all__ = ["ApkComparator", "ApkKey", "is_valid"]
 
@@ -145,7 +146,7 @@ def is_valid(version: str) -> bool:
     return _key(version)[-1] == (_R_END,)
 
 
-class ApkComparator:
+class ApkComparator(KeyedComparator):
     """The version order of apk-tools (Alpine, Wolfi, Chainguard...)."""
 
     __slots__ = ("ecosystem", "name")
@@ -163,8 +164,3 @@ class ApkComparator:
                 " it does not start with a number"
             )
         return key
-
-    def compare(self, a: str, b: str) -> int:
-        """-1, 0 or 1, like `apk version -t a b` printing <, = or >."""
-        ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)

@@ -17,3 +17,17 @@ class Comparator(Protocol):
     def compare(self, a: str, b: str) -> int:
         """-1, 0 or 1 as a is lower than, equal to, or higher than b. Raises InvalidVersion."""
         ...
+
+
+class KeyedComparator:
+    """`compare` derived from `key`, for comparators whose order is a sort key."""
+
+    __slots__ = ()
+
+    def key(self, version: str) -> Any:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def compare(self, a: str, b: str) -> int:
+        """-1, 0 or 1 as a sorts before, with, or after b. Raises InvalidVersion."""
+        ka, kb = self.key(a), self.key(b)
+        return int(ka > kb) - int(ka < kb)

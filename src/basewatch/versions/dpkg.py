@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
+from basewatch.versions.base import KeyedComparator
 
 __all__ = ["DebianVersion", "DpkgComparator", "DpkgKey", "parse"]
 
@@ -146,7 +147,7 @@ def parse(version: str) -> DebianVersion:
         raise InvalidVersion(f"{version!r} is not a valid Debian version: {exc}") from None
 
 
-class DpkgComparator:
+class DpkgComparator(KeyedComparator):
     """The version order of dpkg (Debian, Ubuntu and their derivatives)."""
 
     __slots__ = ("ecosystem", "name")
@@ -163,8 +164,3 @@ class DpkgComparator:
             raise InvalidVersion(
                 f"{version!r} is not a valid {self.ecosystem} version (dpkg rules): {exc}"
             ) from None
-
-    def compare(self, a: str, b: str) -> int:
-        """-1, 0 or 1, like `dpkg --compare-versions a lt|eq|gt b`."""
-        ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)

@@ -19,6 +19,7 @@ import re
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
+from basewatch.versions.base import KeyedComparator
 from basewatch.versions.semver import RELEASE, SemverKey, prerelease_key, semver_key
 
 __all__ = ["GoComparator"]
@@ -77,7 +78,7 @@ def _key(version: str) -> SemverKey:
         ) from None
 
 
-class GoComparator:
+class GoComparator(KeyedComparator):
     """The version order of Go modules and Go toolchains."""
 
     __slots__ = ("ecosystem", "name")
@@ -94,8 +95,3 @@ class GoComparator:
             raise InvalidVersion(
                 f"{version!r} is not a valid {self.ecosystem} version: {exc}"
             ) from None
-
-    def compare(self, a: str, b: str) -> int:
-        """-1, 0 or 1 in Go's order (x/mod/semver; go/version for toolchains)."""
-        ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)

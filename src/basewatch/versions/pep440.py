@@ -13,6 +13,7 @@ from packaging.version import InvalidVersion as _PackagingInvalid
 from packaging.version import Version
 
 from basewatch.errors import InvalidVersion
+from basewatch.versions.base import KeyedComparator
 
 __all__ = ["Pep440Comparator"]
 
@@ -22,7 +23,7 @@ def _key(version: str) -> Version:
     return Version(version)
 
 
-class Pep440Comparator:
+class Pep440Comparator(KeyedComparator):
     """The version order of PEP 440 (PyPI)."""
 
     __slots__ = ("ecosystem", "name")
@@ -39,8 +40,3 @@ class Pep440Comparator:
             raise InvalidVersion(
                 f"{version!r} is not a valid {self.ecosystem} version (PEP 440)"
             ) from None
-
-    def compare(self, a: str, b: str) -> int:
-        """-1, 0 or 1 in PEP 440 order."""
-        ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)

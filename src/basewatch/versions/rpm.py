@@ -24,6 +24,7 @@ import re
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
+from basewatch.versions.base import KeyedComparator
 
 __all__ = ["RpmComparator", "RpmKey", "parse_evr", "rpmvercmp"]
 
@@ -102,7 +103,7 @@ def _key(evr: str) -> RpmKey:
     return epoch, _segments(version), () if release is None else _segments(release)
 
 
-class RpmComparator:
+class RpmComparator(KeyedComparator):
     """The version order of rpm, as rpm.labelCompare() applies it to epoch, version, release."""
 
     __slots__ = ("ecosystem", "name")
@@ -119,8 +120,3 @@ class RpmComparator:
             raise InvalidVersion(
                 f"{version!r} is not a valid {self.ecosystem} version (rpm rules): {exc}"
             ) from None
-
-    def compare(self, a: str, b: str) -> int:
-        """-1, 0 or 1, like rpm.labelCompare() on the two split versions."""
-        ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
+from basewatch.versions.base import KeyedComparator
 
 __all__ = [
     "NpmComparator",
@@ -96,7 +97,7 @@ def _npm(version: str) -> SemverKey:
     return key
 
 
-class SemverComparator:
+class SemverComparator(KeyedComparator):
     """Strict SemVer 2.0.0 precedence (crates.io)."""
 
     __slots__ = ("ecosystem", "name")
@@ -116,11 +117,6 @@ class SemverComparator:
             raise InvalidVersion(
                 f"{version!r} is not a valid {self.ecosystem} version ({self.name}): {exc}"
             ) from None
-
-    def compare(self, a: str, b: str) -> int:
-        """-1, 0 or 1 by SemVer precedence (build metadata ignored)."""
-        ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)
 
 
 class NpmComparator(SemverComparator):
@@ -175,7 +171,7 @@ def _nuget(version: str) -> NuGetKey:
     )
 
 
-class NuGetComparator:
+class NuGetComparator(KeyedComparator):
     """The version order of NuGet.Versioning's default comparer."""
 
     __slots__ = ("ecosystem", "name")
@@ -192,8 +188,3 @@ class NuGetComparator:
             raise InvalidVersion(
                 f"{version!r} is not a valid {self.ecosystem} version: {exc}"
             ) from None
-
-    def compare(self, a: str, b: str) -> int:
-        """-1, 0 or 1 in NuGet order (metadata ignored)."""
-        ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)
