@@ -495,22 +495,8 @@ def _import_secdb(store: SqliteStore, path: Path, data: object, moment: str) -> 
 def _import_kev(store: SqliteStore, path: Path, data: object, moment: str) -> ImportResult:
     catalog = kev_from_document(data, str(path))
     stored = store.replace_kev(catalog.entries)
-    store.set_source(
-        SourceStatus(
-            name="kev",
-            records=stored,
-            updated_at=moment,
-            origin=str(path),
-            malformed=catalog.malformed,
-        )
-    )
-    return ImportResult(
-        path=str(path),
-        kind="kev",
-        records=stored,
-        malformed=catalog.malformed,
-        sources=("kev",),
-        problems=catalog.problems[:_MAX_PROBLEMS],
+    return _enrichment_result(
+        store, "kev", path, moment, stored, catalog.malformed, catalog.problems[:_MAX_PROBLEMS]
     )
 
 
@@ -518,22 +504,31 @@ def _import_epss(store: SqliteStore, path: Path, moment: str) -> ImportResult:
     feed = read_epss(path)
     stored = store.replace_epss(feed.scores)
     log.debug("EPSS model %s, scores of %s", feed.model_version, feed.score_date)
+    return _enrichment_result(store, "epss", path, moment, stored, feed.malformed, feed.problems)
+
+
+def _enrichment_result(
+    store: SqliteStore,
+    name: str,
+    path: Path,
+    moment: str,
+    stored: int,
+    malformed: int,
+    problems: Sequence[str],
+) -> ImportResult:
+    """Record an enrichment feed (replaced whole) as a source, and say what was imported."""
     store.set_source(
         SourceStatus(
-            name="epss",
-            records=stored,
-            updated_at=moment,
-            origin=str(path),
-            malformed=feed.malformed,
+            name=name, records=stored, updated_at=moment, origin=str(path), malformed=malformed
         )
     )
     return ImportResult(
         path=str(path),
-        kind="epss",
+        kind=name,
         records=stored,
-        malformed=feed.malformed,
-        sources=("epss",),
-        problems=feed.problems,
+        malformed=malformed,
+        sources=(name,),
+        problems=tuple(problems),
     )
 
 
