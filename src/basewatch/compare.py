@@ -62,7 +62,8 @@ def _upstream(version: str) -> str:
     return version.rsplit("-", 1)[0] if "-" in version else version
 
 
-def _cycle(os_id: str, version_id: str) -> str:
+def release_cycle(os_id: str, version_id: str) -> str:
+    """The end-of-life table's cycle of a release: alpine 3.20.3 -> 3.20, debian 12.5 -> 12."""
     if os_id in ("alpine",):
         return ".".join(version_id.split(".")[:2])
     if os_id in ("debian", "rhel", "almalinux", "rocky"):
@@ -81,7 +82,7 @@ def candidate(
     distribution = f"{os.id} {os.version_id}".strip() if os else ""
     eol_date = None
     if os and eol_lookup is not None and os.version_id:
-        eol_date = eol_lookup(os.id, _cycle(os.id, os.version_id))
+        eol_date = eol_lookup(os.id, release_cycle(os.id, os.version_id))
     if eol_date is None:
         status = "unknown"
     elif eol_date < today:

@@ -80,7 +80,7 @@ def run_advise(args: argparse.Namespace) -> int:
     from basewatch.cache import default_cache_dir
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
-    from basewatch.compare import _cycle, eol_lookup_from_table
+    from basewatch.compare import eol_lookup_from_table, release_cycle
     from basewatch.models import Inventory, ScanResult
     from basewatch.report.advise_report import render
     from basewatch.scan import Scanner, scan_inventory
@@ -111,7 +111,9 @@ def run_advise(args: argparse.Namespace) -> int:
         for reference in references:
             inventory, scan = inventory_of(reference)
             os = inventory.os
-            eol = lookup(os.id, _cycle(os.id, os.version_id)) if os and os.version_id else None
+            eol = (
+                lookup(os.id, release_cycle(os.id, os.version_id)) if os and os.version_id else None
+            )
             advice = advise(inventory, scan, inventory_of, tags, args.alternative, eol, today)
             rebuild = rebuild or advice.rebuild
             outputs.append(render(args.format, advice))
