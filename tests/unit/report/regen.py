@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from basewatch.report.cyclonedx import CycloneDXReporter
 from basewatch.report.native_json import JsonReporter
 from basewatch.report.sarif import SarifReporter
+from basewatch.report.scan_cyclonedx import ScanCycloneDXReporter
 from basewatch.report.scan_json import ScanJsonReporter
 from basewatch.report.scan_markdown import ScanMarkdownReporter
 from basewatch.report.scan_table import ScanTableReporter
 from basewatch.report.table import TableReporter
-from tests.unit.report.conftest import make_inventory, make_minimal_inventory
+from tests.unit.report.conftest import NOW, SERIAL, make_inventory, make_minimal_inventory
 from tests.unit.report.scan_fixtures import make_clean_scan_result, make_scan_result
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
@@ -27,6 +29,10 @@ GOLDEN: dict[str, Callable[[], bytes]] = {
     "table-minimal.txt": lambda: TableReporter().render(make_minimal_inventory()),
     "inventory.json": lambda: JsonReporter().render(make_inventory()),
     "inventory-minimal.json": lambda: JsonReporter().render(make_minimal_inventory()),
+    "sbom.cdx.json": lambda: CycloneDXReporter(now=NOW, serial=SERIAL).render(make_inventory()),
+    "sbom-minimal.cdx.json": lambda: CycloneDXReporter(now=NOW, serial=SERIAL).render(
+        make_minimal_inventory()
+    ),
     # `basewatch scan`
     "scan-table.txt": lambda: ScanTableReporter().render(make_scan_result()),
     "scan-table-clean.txt": lambda: ScanTableReporter().render(make_clean_scan_result()),
@@ -35,6 +41,12 @@ GOLDEN: dict[str, Callable[[], bytes]] = {
     "scan.sarif": lambda: SarifReporter().render(make_scan_result()),
     "scan.json": lambda: ScanJsonReporter().render(make_scan_result()),
     "scan-clean.json": lambda: ScanJsonReporter().render(make_clean_scan_result()),
+    "scan.cdx.json": lambda: ScanCycloneDXReporter(now=NOW, serial=SERIAL).render(
+        make_scan_result()
+    ),
+    "scan-clean.cdx.json": lambda: ScanCycloneDXReporter(now=NOW, serial=SERIAL).render(
+        make_clean_scan_result()
+    ),
 }
 
 
