@@ -29,14 +29,16 @@ What CycloneDX has no field for goes into properties, as in `report.cyclonedx`:
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
 from cyclonedx.exception.model import InvalidUriException
 from cyclonedx.model import Property, XsUri
+from cyclonedx.model.bom import Bom
 from cyclonedx.model.impact_analysis import (
     ImpactAnalysisAffectedStatus,
     ImpactAnalysisJustification,
@@ -55,23 +57,16 @@ from cyclonedx.model.vulnerability import (
     VulnerabilitySeverity,
     VulnerabilitySource,
 )
+from cyclonedx.schema.schema import SchemaVersion1Dot6
 
 from basewatch.models import FixStatus, Severity
-from basewatch.report.base import sorted_packages
-from basewatch.report.cyclonedx import (
-    PROPERTY_PREFIX,
-    _bom_refs,
-    _parse_purl,
-    bom_document,
-    build_bom,
-)
+from basewatch.report.cyclonedx import PROPERTY_PREFIX, add_properties, bom_document
 from basewatch.report.native_json import dumps
 from basewatch.report.scan_base import advisory_url
 
 if TYPE_CHECKING:
-    from cyclonedx.model.bom import Bom
+    from basewatch.models import Finding, ScanResult, Suppression
 
-    from basewatch.models import Finding, Package, ScanResult, Suppression
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +119,11 @@ class ScanCycloneDXReporter:
 
     def render(self, result: ScanResult) -> bytes:
         now = self._now or datetime.now(UTC).replace(microsecond=0)
-        bom = build_scan_bom(result, now=now, serial=self._serial or uuid4())
-        return dumps(bom_document(bom))
+        return dumps(scan_document(result, now=now, serial=self._serial or uuid4()))
 
 
-def build_scan_bom(result: ScanResult, *, now: datetime, serial: UUID) -> Bom:
-    """The inventory's BOM (`report.cyclonedx.build_bom`) with one vulnerability per finding,
+def scan_document(result: ScanResult, *, now: datetime, serial: UUID) -> dict[str, Any]:
+    """The inventory's BOM (`report.cyclonedx.bom_document`) with one vulnerability per finding,
     suppressed findings included with their analysis."""
     inventory = result.inventory
     known = set(inventory.packages)
@@ -143,15 +137,7 @@ def build_scan_bom(result: ScanResult, *, now: datetime, serial: UUID) -> Bom:
         log.debug("adding %d packages found only in findings to the BOM", len(extra))
         extra_unique = list(dict.fromkeys(extra))
         inventory = dataclasses.replace(inventory, packages=(*inventory.packages, *extra_unique))
-    bom = build_bom(inventory, now=now, serial=serial)
-
-    # The same refs `build_bom` gave the components: same packages, same order, same function.
-    packages = sorted_packages(inventory.packages)
-    refs: dict[Package, str] = {}
-    for package, ref in zip(
-        packages, _bom_refs(packages, [_parse_purl(p.purl) for p in packages]), strict=True
-    ):
-        refs.setdefault(package, ref)
+    document, refs = bom_document(inventory, now=now, serial=serial)
 
     entries: list[tuple[Finding, Suppression | None]] = [(f, None) for f in result.findings]
     entries += [(s.finding, s) for s in result.suppressed]
@@ -161,7 +147,12 @@ def build_scan_bom(result: ScanResult, *, now: datetime, serial: UUID) -> Bom:
         ref = refs[finding.package]
         bom_ref = _unique(f"{PROPERTY_PREFIX}vulnerability:{finding.id}:{ref}", used)
         vulnerabilities.append(_vulnerability(finding, suppression, ref, bom_ref))
-    bom.vulnerabilities = vulnerabilities
+    if vulnerabilities:
+        # The vulnerability section, with its many enumerations and nested orders, is rendered
+        # by cyclonedx-python-lib itself.
+        bom = Bom(vulnerabilities=vulnerabilities)
+        body = json.loads(bom.as_json(view_=SchemaVersion1Dot6))  # type: ignore[attr-defined]
+        document["vulnerabilities"] = body["vulnerabilities"]
 
     props = []
     if result.database is not None:
@@ -171,10 +162,8 @@ def build_scan_bom(result: ScanResult, *, now: datetime, serial: UUID) -> Bom:
                 (f"database:source:{i}:updatedAt", updated),
             ]
     props += [(f"scan:warning:{i}", w) for i, w in enumerate(result.warnings)]
-    for name, value in props:
-        if value:
-            bom.metadata.properties.add(Property(name=PROPERTY_PREFIX + name, value=value))
-    return bom
+    add_properties(document["metadata"], props)
+    return document
 
 
 def _unique(ref: str, used: set[str]) -> str:

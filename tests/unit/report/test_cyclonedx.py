@@ -1,4 +1,5 @@
-"""`--format cyclonedx-json`, validated against the official CycloneDX 1.6 JSON schema.
+"""`--format cyclonedx-json`, validated against the official CycloneDX 1.6 JSON schema and held
+to what cyclonedx-python-lib itself writes for the same BOM (`cyclonedx_oracle`).
 
 cyclonedx-python-lib ships the schema (bom-1.6 plus the spdx, jsf and cryptography-defs schemas
 it references) and resolves those references from its own files, so validation is offline.
@@ -16,13 +17,27 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
 from cyclonedx.schema import SchemaVersion
+from cyclonedx.spdx import fixup_id
 from cyclonedx.validation.json import JsonStrictValidator
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from packageurl import PackageURL
 
-from basewatch.models import Inventory, Package, PackageType
-from basewatch.report.cyclonedx import CycloneDXReporter, cyclonedx_licenses
-from tests.unit.report.conftest import ALPINE_LAYER, APP_LAYER, NOW, SERIAL
+from basewatch.errors import OutputError
+from basewatch.models import Inventory, Origin, OSInfo, Package, PackageType
+from basewatch.report import cyclonedx as cyclonedx_module
+from basewatch.report.cyclonedx import CycloneDXReporter, _license_ids, cyclonedx_licenses
+from tests.unit.report.conftest import (
+    ALPINE_LAYER,
+    APP_LAYER,
+    NOW,
+    SERIAL,
+    make_inventory,
+    make_minimal_inventory,
+)
+from tests.unit.report.cyclonedx_oracle import library_rendering
+from tests.unit.report.regen import check_golden
 
 
 def render(inventory: Inventory, **kwargs: Any) -> bytes:
@@ -61,6 +76,17 @@ def test_validates_against_official_schema(
     assert schema_errors(render(minimal_inventory)) == []
 
 
+@pytest.mark.parametrize("name", ["sbom.cdx.json", "sbom-minimal.cdx.json"])
+def test_matches_golden(name: str) -> None:
+    check_golden(name)
+
+
+def test_is_what_the_library_writes(inventory: Inventory, minimal_inventory: Inventory) -> None:
+    for item in (inventory, minimal_inventory):
+        document = load(item)
+        assert library_rendering(document) == document
+
+
 def test_validator_rejects_a_broken_bom(inventory: Inventory) -> None:
     document = load(inventory)
     document["components"][0]["type"] = "gadget"
@@ -87,8 +113,8 @@ def test_output_is_deterministic(inventory: Inventory) -> None:
 
 
 def test_output_does_not_depend_on_hash_seed() -> None:
-    # The library keeps components, properties and occurrences in sorted sets: an element that
-    # compares neither less nor equal would be ordered by its hash, which changes per process.
+    # Properties and licenses are de-duplicated through sets before they are sorted; nothing may
+    # be left in set order, which changes with the hash seed from one process to the next.
     code = (
         "import sys\n"
         "from basewatch.report.cyclonedx import CycloneDXReporter\n"
@@ -246,31 +272,131 @@ def test_licenses(inventory: Inventory) -> None:
     ("values", "expected"),
     [
         ((), []),
-        (("MIT",), [DisjunctiveLicense(id="MIT")]),
-        (("mit",), [DisjunctiveLicense(id="MIT")]),
-        (("GPL-2.0+",), [DisjunctiveLicense(id="GPL-2.0-or-later")]),
+        (("MIT",), [{"license": {"id": "MIT"}}]),
+        (("mit",), [{"license": {"id": "MIT"}}]),
+        (("GPL-2.0+",), [{"license": {"id": "GPL-2.0-or-later"}}]),
         (
             ("Apache-2.0 WITH LLVM-exception",),
-            [LicenseExpression("Apache-2.0 WITH LLVM-exception")],
+            [{"expression": "Apache-2.0 WITH LLVM-exception"}],
         ),
-        (("MIT", "MIT "), [DisjunctiveLicense(id="MIT")]),
+        (("MIT", "MIT "), [{"license": {"id": "MIT"}}]),
         (("UNKNOWN", "", "NOASSERTION"), []),
         (
             ("Apache-2.0", "MIT OR BSD-2-Clause"),
-            [LicenseExpression("Apache-2.0 AND (MIT OR BSD-2-Clause)")],
+            [{"expression": "Apache-2.0 AND (MIT OR BSD-2-Clause)"}],
         ),
         (
-            ("MIT OR BSD-2-Clause", "public-domain"),
+            ("public-domain", "MIT OR BSD-2-Clause"),
             [
-                DisjunctiveLicense(name="MIT OR BSD-2-Clause"),
-                DisjunctiveLicense(name="public-domain"),
+                {"license": {"name": "MIT OR BSD-2-Clause"}},
+                {"license": {"name": "public-domain"}},
             ],
         ),
-        (("GPL/2",), [DisjunctiveLicense(name="GPL/2")]),
+        (("GPL/2",), [{"license": {"name": "GPL/2"}}]),
+        # Ids first, by id, then names, by name: the library's order, whatever the input's.
+        (
+            ("Zlib", "BSD-3-Clause", "Artistic", "GPL-1+"),
+            [
+                {"license": {"id": "BSD-3-Clause"}},
+                {"license": {"id": "Zlib"}},
+                {"license": {"name": "Artistic"}},
+                {"license": {"name": "GPL-1+"}},
+            ],
+        ),
     ],
 )
 def test_cyclonedx_licenses(values: tuple[str, ...], expected: list[Any]) -> None:
     assert cyclonedx_licenses(values) == expected
+
+
+def test_license_ids_are_the_library_ones() -> None:
+    ids = _license_ids()
+    assert len(ids) > 500
+    assert all(fixup_id(lower) == spdx_id for lower, spdx_id in ids.items())
+    assert ids["gpl-2.0-or-later"] == "GPL-2.0-or-later"
+
+
+def test_cyclonedx_does_not_import_the_library() -> None:
+    # cyclonedx-python-lib costs ~0.1 s to import, half a warm `basewatch sbom`.
+    code = (
+        "import sys\n"
+        "from basewatch.report.base import Format, reporter_for\n"
+        "from tests.unit.report.conftest import make_inventory\n"
+        "reporter_for(Format.CYCLONEDX_JSON).render(make_inventory())\n"
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] == 'cyclonedx'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parents[3],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
+
+
+# --- Any inventory: what the library writes, and valid ------------------------------------------
+
+_LICENSES = st.sampled_from(
+    ["MIT", "mit", "GPL-2+", "GPL-2.0+", "Apache-2.0 OR MIT", "ASL 2.0", "UNKNOWN", "Zlib", ""]
+)
+_PATHS = st.text(alphabet="abc/._-é", min_size=1, max_size=12).map(lambda s: "/" + s)
+_SUPPLIERS = st.sampled_from(
+    ["", "Jane Doe <jane@example.org>", "<only@example.org>", "Team", "x <not an email>"]
+)
+_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF),
+    max_size=10,
+)
+
+
+@st.composite
+def _packages(draw: st.DrawFn, layers: tuple[str, ...]) -> Package:
+    kind = draw(st.sampled_from(list(PackageType)))
+    name = draw(_TEXT.filter(bool))
+    version = draw(_TEXT)
+    namespace = draw(st.sampled_from(["", "org.example", "Org.Ex"]))
+    purl = draw(st.sampled_from(["valid", "valid", "", "not a purl", "pkg:generic/x@1?b=2&a=1"]))
+    if purl == "valid":
+        try:
+            purl = PackageURL(
+                type=kind.value, namespace=namespace or None, name=name, version=version or None
+            ).to_string()
+        except (TypeError, ValueError):  # a name packageurl cannot spell
+            purl = ""
+    return Package(
+        name=name,
+        version=version,
+        type=kind,
+        arch=draw(st.sampled_from(["", "amd64", "x86_64"])),
+        source_name=draw(_TEXT),
+        licenses=tuple(draw(st.lists(_LICENSES, max_size=4))),
+        evidence=tuple(draw(st.lists(_PATHS, max_size=12))),
+        metadata=tuple(sorted({("maintainer", draw(_SUPPLIERS)), ("k", draw(_TEXT))})),
+        namespace=namespace,
+        purl=purl,
+        layer=draw(st.sampled_from(["", *layers, "sha256:" + "0" * 64])),
+        origin=draw(st.sampled_from(list(Origin))),
+    )
+
+
+@st.composite
+def _inventories(draw: st.DrawFn) -> Inventory:
+    base = draw(st.sampled_from([make_inventory(), make_minimal_inventory()]))
+    layers = tuple(layer.diff_id for layer in base.image.layers)
+    packages = draw(st.lists(_packages(layers), max_size=8))
+    packages += draw(st.lists(st.sampled_from(packages), max_size=2)) if packages else []
+    os = draw(st.sampled_from([None, base.os, OSInfo(id="x", version_id="", pretty_name="")]))
+    warnings = tuple(draw(st.lists(_TEXT, max_size=2)))
+    return dataclasses.replace(base, os=os, packages=tuple(packages), warnings=warnings)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_inventories())
+def test_any_inventory_is_what_the_library_writes(inventory: Inventory) -> None:
+    document = load(inventory)
+    assert library_rendering(document) == document
+    assert schema_errors(json.dumps(document)) == []
 
 
 def test_partial_result_is_flagged(inventory: Inventory, minimal_inventory: Inventory) -> None:
@@ -296,3 +422,13 @@ def test_invalid_purl_is_kept_as_a_property(minimal_inventory: Inventory) -> Non
     (only,) = document["components"]
     assert "purl" not in only
     assert properties(only)["basewatch:package:purl"] == "not a purl"
+
+
+def test_missing_license_list_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cyclonedx_module, "_LIBRARY_SPDX_SCHEMA", ("no-such-file.json",))
+    cyclonedx_module._license_ids.cache_clear()
+    try:
+        with pytest.raises(OutputError, match="SPDX license list"):
+            cyclonedx_licenses(["MIT"])
+    finally:
+        cyclonedx_module._license_ids.cache_clear()

@@ -6,15 +6,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from basewatch.models import ScanResult, Severity
 from basewatch.report.cyclonedx import CycloneDXReporter
 from basewatch.report.scan_cyclonedx import ScanCycloneDXReporter
 from tests.unit.report.conftest import NOW, SERIAL
+from tests.unit.report.cyclonedx_oracle import library_rendering
+from tests.unit.report.regen import check_golden
 from tests.unit.report.scan_fixtures import make_clean_scan_result, make_scan_result
 from tests.unit.report.test_cyclonedx import properties, schema_errors
 
@@ -35,6 +40,25 @@ def vulnerabilities(document: dict[str, Any], vuln_id: str) -> list[dict[str, An
 def test_validates_against_official_schema() -> None:
     assert schema_errors(render(make_scan_result())) == []
     assert schema_errors(render(make_clean_scan_result())) == []
+
+
+@pytest.mark.parametrize("name", ["scan.cdx.json", "scan-clean.cdx.json"])
+def test_matches_golden(name: str) -> None:
+    check_golden(name)
+
+
+def test_is_what_the_library_writes() -> None:
+    for result in (make_scan_result(), make_clean_scan_result()):
+        document = load(result)
+        expected = library_rendering(document)
+        # Reading a rating, the library drops the "CVSS:3.1/" prefix that its writer keeps
+        # (and that tells a 3.0 vector from a 3.1 one); compare the vectors without it.
+        for item in (document, expected):
+            for vulnerability in item.get("vulnerabilities", []):
+                for rating in vulnerability.get("ratings", []):
+                    if "vector" in rating:
+                        rating["vector"] = re.sub(r"^CVSS:[0-9.]+/", "", rating["vector"])
+        assert document == expected
 
 
 def test_components_are_the_sbom_ones() -> None:
