@@ -24,6 +24,8 @@ from basewatch.cli.exit_codes import ExitCode
 from tests.fixtures import shared_fixture
 from tests.integration import images
 from tests.integration.images import BuildImage
+from tests.unit.report.cyclonedx_oracle import library_rendering
+from tests.unit.report.test_cyclonedx import properties, schema_errors
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +47,7 @@ class Scan:
     report: dict[str, Any]
 
 
-def sbom(ref: str, workdir: Path, *options: str) -> Scan:
+def sbom(ref: str, workdir: Path, *options: str, fmt: str = "json") -> Scan:
     """Run the real CLI in a child process; its default cache goes under `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
     output = workdir / f"sbom-{len(list(workdir.glob('sbom-*.json')))}.json"
@@ -57,7 +59,7 @@ def sbom(ref: str, workdir: Path, *options: str) -> Scan:
         "sbom",
         ref,
         "--format",
-        "json",
+        fmt,
         "-o",
         str(output),
     ]
@@ -128,6 +130,34 @@ def test_debian_inventory_equals_dpkg_query(
         if record["layer"] != image.layer_of(pkg)
     }
     assert not wrong, f"(reported layer, layer that added it): {wrong}"
+
+
+@pytest.mark.parametrize("name", DEBIAN_IMAGES)
+def test_debian_cyclonedx_is_valid_and_what_the_library_writes(
+    build_image: BuildImage, tmp_path: Path, name: str
+) -> None:
+    image = build_image(images.RECIPES[name])
+    scan = sbom(image.ref("docker-archive"), tmp_path, fmt="cyclonedx-json")
+    assert scan.returncode == ExitCode.OK, scan.stderr
+    document = scan.report
+    assert schema_errors(json.dumps(document)) == []
+    assert library_rendering(document) == document
+
+    debs = {}
+    for component in document["components"]:
+        if component.get("purl", "").startswith("pkg:deb/debian/"):
+            props = properties(component)
+            pkg = images.Pkg(
+                component["name"], component["version"], props["basewatch:package:arch"]
+            )
+            debs[pkg] = props["basewatch:layer:diffID"]
+    assert set(debs) == image.packages
+    assert {pkg: image.layer_of(pkg) for pkg in debs} == debs
+    (os_component,) = [c for c in document["components"] if c["type"] == "operating-system"]
+    assert (os_component["name"], os_component["version"]) == (
+        image.recipe.os_id,
+        image.recipe.os_version_id,
+    )
 
 
 @pytest.mark.parametrize("packing", ["docker-archive", "oci-dir", "oci-tar"])
