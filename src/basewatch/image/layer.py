@@ -17,11 +17,16 @@ from typing import BinaryIO, cast
 from basewatch.errors import ImageError, UnsafePath
 from basewatch.image.digest import HashingReader
 from basewatch.image.prefetch import PrefetchReader
-from basewatch.image.tarstream import MemberReader, TarMember, TarReader
+from basewatch.image.tarstream import MemberReader, SeekableMemberReader, TarMember, TarReader
 from basewatch.models import EntryKind
 
 WHITEOUT_PREFIX = ".wh."
 _BUFFER = 256 << 10
+# BackgroundHash reads this much per call. The thread needs the GIL back between chunks, and the
+# parsing thread holds it for up to the switch interval: with 4 MiB chunks a 213 MiB layer's
+# hash finished well after its parse (cold `sbom` 0.26 s against 0.21 s with 16 MiB). The pages
+# are only resident as far as a read fills them.
+_HASH_CHUNK = 16 << 20
 OPAQUE_MARKER = ".wh..wh..opq"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -180,7 +185,9 @@ def tar_entries(reader: TarReader, what: str) -> Iterator[tuple[FileEntry, Opene
     """The safe entries of a tar, each regular file with an opener valid until the next one."""
 
     def opener() -> BinaryIO:
-        return cast(BinaryIO, io.BufferedReader(MemberReader(reader), _BUFFER))
+        # In a seekable tar, detectors may seek: an ELF's tables are read, not the whole file.
+        raw = SeekableMemberReader(reader) if reader.random_access else MemberReader(reader)
+        return cast(BinaryIO, io.BufferedReader(raw, _BUFFER))
 
     for member in reader:
         entry = _entry_for(member, what)
@@ -210,7 +217,7 @@ class BackgroundHash:
     def _run(self) -> None:
         try:
             hasher = hashlib.new(self._algorithm)
-            buffer = bytearray(4 << 20)
+            buffer = bytearray(_HASH_CHUNK)
             view = memoryview(buffer)
             with self._opener() as handle:
                 readinto = cast(io.BufferedIOBase, handle).readinto

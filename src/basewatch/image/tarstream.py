@@ -61,6 +61,10 @@ class TarReader:
         self._offset = 0  # stream offset of _buf[0]
         self._remaining = 0  # content bytes of the current member not yet consumed
         self._padding = 0
+        self._content_start = 0  # stream offset of the current member's content
+        self._content_size = 0
+        # Where the tar starts in `raw`. Invariant: `raw` is at _origin + _offset + len(_buf).
+        self._origin = raw.tell() if seekable else 0
 
     # --- buffer ------------------------------------------------------------------------------
 
@@ -107,6 +111,7 @@ class TarReader:
                     f"{self._what}: the layer ends inside a file's content (truncated tar)"
                 )
             n -= len(chunk)
+            self._offset += len(chunk)
 
     def read_content(self, n: int) -> bytes:
         """Up to n bytes of the current member's content (n < 0: all of what remains)."""
@@ -118,13 +123,45 @@ class TarReader:
         if available >= n:
             data = self._buf[self._pos : self._pos + n]
             self._pos += n
-        elif available:
-            data = self._buf[self._pos :] + self._read_raw(n - available)
-            self._offset += len(self._buf)
-            self._buf, self._pos = b"", 0
         else:
-            data = self._read_raw(n)
+            rest = self._read_raw(n - available)
+            data = self._buf[self._pos :] + rest if available else rest
+            self._offset += len(self._buf) + len(rest)
+            self._buf, self._pos = b"", 0
         self._remaining -= len(data)
+        return data
+
+    @property
+    def random_access(self) -> bool:
+        """Whether `read_content_at` (and so SeekableMemberReader) works on this tar."""
+        return self._seekable
+
+    @property
+    def content_size(self) -> int:
+        return self._content_size
+
+    def read_content_at(self, position: int, n: int) -> bytes:
+        """Up to n bytes of the current member's content from `position` (seekable tars only).
+
+        The stream is left where it was: iteration goes on as if nothing had been read.
+        """
+        assert self._seekable, "random access needs a seekable tar"
+        n = min(n, self._content_size - position)
+        if n <= 0 or position < 0:
+            return b""
+        start = self._content_start + position
+        if self._offset <= start and start + n <= self._offset + len(self._buf):
+            begin = start - self._offset
+            return self._buf[begin : begin + n]
+        self._raw.seek(self._origin + start)
+        try:
+            data = self._raw.read(n)
+        finally:
+            self._raw.seek(self._origin + self._offset + len(self._buf))
+        if len(data) < n:
+            raise ImageError(
+                f"{self._what}: the layer ends inside a file's content (truncated tar)"
+            )
         return data
 
     def _read_raw(self, n: int) -> bytes:
@@ -193,6 +230,8 @@ class TarReader:
             long_name = long_link = ""
             pax = {}
             mode = _number(block[100:108], self._what) & 0o7777
+            self._content_start = self._offset + self._pos
+            self._content_size = self._remaining
             yield TarMember(name, typeflag, size if typeflag in REGULAR else 0, mode, linkname)
 
     def _meta(self, size: int) -> bytes:
@@ -292,3 +331,48 @@ class MemberReader(io.RawIOBase):
 
     def close(self) -> None:
         pass  # the member stays readable until the archive moves on; nothing to release
+
+
+class SeekableMemberReader(io.RawIOBase):
+    """Random access to the current member's content in a seekable tar, so that a detector
+    which needs a few headers of a large file (an ELF's tables) reads only those. Each reader
+    has its own position; like MemberReader it is valid until the archive moves on."""
+
+    def __init__(self, reader: TarReader) -> None:
+        super().__init__()
+        self._reader = reader
+        self._size = reader.content_size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._position + offset
+        elif whence == io.SEEK_END:
+            target = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        self._position = target
+        return target
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._reader.read_content_at(self._position, len(view))
+        view[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        pass  # nothing of its own to release

@@ -469,6 +469,8 @@ class GoBinaryDetector:
             return self._warn(
                 path, f"ELF file of {size} bytes is over the {MAX_BINARY_BYTES} limit"
             )
+        if stream.seekable():  # a file, or a member of an uncompressed tar: read what is needed
+            return self._analyze_seekable(path, stream)
         if size <= IN_MEMORY_BYTES:
             data = head + stream.read(IN_MEMORY_BYTES - len(head))
             return self._analyze_seekable(path, io.BytesIO(data))

@@ -383,7 +383,13 @@ class JavaDetector:
 
 @contextlib.contextmanager
 def _seekable(stream: BinaryIO, size: int, ctx: AnalysisContext) -> Iterator[tuple[BinaryIO, int]]:
-    """The stream as one seekable file: in memory when small, else spooled to scratch."""
+    """The stream as one seekable file: itself when it is one (a file, a member of an
+    uncompressed tar), in memory when small, else spooled to scratch."""
+    if stream.seekable():
+        actual = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+        yield stream, actual
+        return
     if size <= IN_MEMORY_BYTES:
         data = stream.read(size)
         yield io.BytesIO(data), len(data)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from basewatch.errors import ImageError
-from basewatch.image.tarstream import MemberReader, TarReader
+from basewatch.image.tarstream import MemberReader, SeekableMemberReader, TarReader
 
 
 def build(fmt: int, members: list[tuple[str, bytes | None, str]]) -> bytes:
@@ -131,3 +131,60 @@ def test_base256_size_is_read() -> None:
     block[148:156] = f"{checksum:06o}\0 ".encode()
     data = bytes(block) + b"0123456789" + b"\0" * (512 - 10) + b"\0" * 1024
     assert ours(data) == [("f-read", ord("0"), 10, "", b"0123456789")]
+
+
+# --- random access in seekable tars -----------------------------------------------------------
+
+
+def random_reads(data: bytes, reads: list[tuple[int, int]]) -> list[tuple[str, list[bytes]]]:
+    """Each member's content at (offset, length) positions, read by seeking, interleaved with
+    iteration; the raw stream starts a little into a larger file, as a docker-archive layer."""
+    raw = io.BytesIO(b"P" * 700 + data)
+    raw.seek(700)
+    reader = TarReader(raw, "t", seekable=True)
+    assert reader.random_access
+    out = []
+    for member in reader:
+        if not member.isreg():
+            continue
+        with io.BufferedReader(SeekableMemberReader(reader), 4096) as f:
+            assert f.seek(0, io.SEEK_END) == member.size
+            chunks = []
+            for offset, length in reads:
+                f.seek(offset)
+                chunks.append(f.read(length))
+        out.append((member.name, chunks))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.binary(min_size=0, max_size=200_000), min_size=1, max_size=4),
+    st.lists(st.tuples(st.integers(0, 210_000), st.integers(0, 70_000)), max_size=5),
+)
+def test_seeking_reads_the_same_bytes_and_iteration_goes_on(
+    bodies: list[bytes], reads: list[tuple[int, int]]
+) -> None:
+    data = build(tarfile.PAX_FORMAT, [(f"f{i}-read", b, "") for i, b in enumerate(bodies)])
+    expected = [
+        (f"f{i}-read", [body[offset : offset + length] for offset, length in reads])
+        for i, body in enumerate(bodies)
+    ]
+    assert random_reads(data, reads) == expected
+    assert ours(data, seekable=True) == reference(data)  # and nothing else changed
+
+
+def test_seeking_past_a_truncated_end_is_refused() -> None:
+    data = build(tarfile.GNU_FORMAT, [("big", b"z" * 100_000, "")])
+    reader = TarReader(io.BytesIO(data[:20_000]), "t", seekable=True)
+    member = next(iter(reader))
+    assert member.size == 100_000
+    stream = io.BufferedReader(SeekableMemberReader(reader))
+    stream.seek(90_000)
+    with pytest.raises(ImageError, match="truncated"):
+        stream.read(100)
+
+
+def test_forward_only_tars_have_no_random_access() -> None:
+    reader = TarReader(io.BytesIO(build(tarfile.GNU_FORMAT, MEMBERS[:2])), "t")
+    assert not reader.random_access

