@@ -24,7 +24,12 @@ from basewatch.image.layer import translate_read_errors
 from basewatch.image.source import ImageSource, OpenImage, open_source
 from basewatch.inventory.assemble import assemble
 from basewatch.inventory.detector import AnalysisContext, Detector
-from basewatch.inventory.layers import LayerAnalysis, analyze_layer, detectors_key
+from basewatch.inventory.layers import (
+    MAX_IMAGE_ENTRIES,
+    LayerAnalysis,
+    analyze_layer,
+    detectors_key,
+)
 from basewatch.models import (
     DatabaseInfo,
     ImageInfo,
@@ -182,7 +187,8 @@ class Scanner:
                     self.scratch_root.mkdir(parents=True, exist_ok=True)
                     scratch = Path(tempfile.mkdtemp(dir=self.scratch_root))
                 ctx = AnalysisContext(tmp_dir=scratch)
-                analysis = self._read_layer(image, layer, ctx)
+                budget = MAX_IMAGE_ENTRIES - sum(len(a.entries) for a in analyses)
+                analysis = self._read_layer(image, layer, ctx, budget)
                 analyses.append(analysis)
                 if self.cache is not None and cache_key:
                     try:
@@ -211,11 +217,13 @@ class Scanner:
             return None
 
     def _read_layer(
-        self, image: OpenImage, layer: LayerInfo, ctx: AnalysisContext
+        self, image: OpenImage, layer: LayerInfo, ctx: AnalysisContext, max_entries: int
     ) -> LayerAnalysis:
         what = f"{image.info.reference}: layer {layer.index} ({layer.digest or layer.diff_id})"
         with image.layer(layer) as reader, translate_read_errors(what):
-            analysis = analyze_layer(layer.diff_id, reader.entries(), self.detectors, ctx)
+            analysis = analyze_layer(
+                layer.diff_id, reader.entries(), self.detectors, ctx, max(max_entries, 0)
+            )
         if not analysis.diff_id and reader.diff_id:
             analysis = LayerAnalysis(reader.diff_id, analysis.entries, analysis.results)
         return analysis

@@ -234,3 +234,23 @@ def test_language_packages_are_found_through_the_whole_pipeline(
     requests = next(p for p in inventory.packages if p.name == "requests")
     assert requests.meta("wheel_tags") == "py3-none-any"
     assert requests.layer == image.diff_ids[0]
+
+
+def test_entry_count_is_capped_per_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A layer of millions of empty entries is a few megabytes of gzip: the index must not grow
+    # without bound. Two layers of 60 entries against a cap of 100: the second one trips it.
+    import basewatch.inventory.layers as layers
+    import basewatch.scan as scan_module
+
+    monkeypatch.setattr(layers, "MAX_IMAGE_ENTRIES", 100)
+    monkeypatch.setattr(scan_module, "MAX_IMAGE_ENTRIES", 100)
+    first = [directory("a"), *(file(f"a/{i}", "") for i in range(59))]
+    second = [directory("b"), *(file(f"b/{i}", "") for i in range(59))]
+    layout = write_oci_layout(tmp_path / "layout", [(build_image([first, second]), "v1")])
+    with pytest.raises(ImageError, match="more than 100 entries"):
+        scan(f"oci:{layout}:v1", tmp_path / "cache")
+    # One layer alone fits, and so does the same image once the cap allows it.
+    alone = write_oci_layout(tmp_path / "alone", [(build_image([first]), "v1")])
+    assert scan(f"oci:{alone}:v1", tmp_path / "cache").packages == ()
+    monkeypatch.setattr(scan_module, "MAX_IMAGE_ENTRIES", 120)
+    assert scan(f"oci:{layout}:v1", tmp_path / "cache").packages == ()

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from basewatch.errors import ImageError
 from basewatch.image.layer import STREAM_ERRORS, FileEntry, Opener, UnreadableEntry
 from basewatch.inventory.detector import AnalysisContext, Detector, FileResult
 from basewatch.models import EntryKind
@@ -15,6 +16,10 @@ from basewatch.models import EntryKind
 log = logging.getLogger(__name__)
 
 ANALYSIS_FORMAT = 2  # bump when LayerAnalysis's serialised form changes
+# The file index is kept for every entry of every layer; a layer can hold millions of empty
+# entries in a few megabytes of gzip, so their number is capped per image. The largest real
+# images hold a few hundred thousand files; at the cap the index is a few hundred MiB.
+MAX_IMAGE_ENTRIES = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +60,18 @@ def analyze_layer(
     entries: Iterable[tuple[FileEntry, Opener | None]],
     detectors: Sequence[Detector],
     ctx: AnalysisContext,
+    max_entries: int = MAX_IMAGE_ENTRIES,
 ) -> LayerAnalysis:
     """Read the layer once: index every entry, and feed wanted files to their detectors."""
     index: list[FileEntry] = []
     results: list[FileResult] = []
     for entry, opener in entries:
+        if len(index) >= max_entries:
+            raise ImageError(
+                f"layer {diff_id or '(unknown diffID)'}: the image holds more than"
+                f" {MAX_IMAGE_ENTRIES:,} entries (files, directories, links); refusing a hostile"
+                " or broken layer"
+            )
         index.append(entry)
         if entry.kind is not EntryKind.FILE or opener is None:
             continue
