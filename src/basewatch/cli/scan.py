@@ -36,6 +36,12 @@ def add_scan_parser(commands: Any) -> None:
         help="never download advisories, even for ecosystems the database lacks",
     )
     scan.add_argument(
+        "--osv-url",
+        metavar="URL",
+        help="where the OSV dumps of ecosystems the database lacks are fetched from"
+        " (default: OSV's public bucket; a mirror or a local server)",
+    )
+    scan.add_argument(
         "--severity",
         metavar="LIST",
         help="only these severities, comma-separated (e.g. high,critical)",
@@ -130,7 +136,7 @@ def run_scan(args: argparse.Namespace) -> int:
             inventory = scanner.inventory(image_source(args, scanner), platform=args.platform)
         fetch_warnings = []
         if not args.offline:
-            fetch_warnings = _fetch_missing(db_path, inventory, progress)
+            fetch_warnings = _fetch_missing(db_path, inventory, progress, args.osv_url)
         store = _open_store(db_path)
         database = DatabaseInfo(
             path=str(db_path),
@@ -158,23 +164,43 @@ def _open_store(path: Path) -> Any:
     return SqliteStore.open(path, readonly=True)
 
 
-def _fetch_missing(db_path: Path, inventory: Any, progress: Any) -> list[str]:
-    """Download the advisories of the ecosystems this image needs and the database lacks."""
+def _fetch_missing(db_path: Path, inventory: Any, progress: Any, base_url: str | None) -> list[str]:
+    """Download the OSV dumps this image needs and the database has never held.
+
+    An ecosystem counts as present when the database holds its dump (even one without
+    records for this release, such as a brand-new distribution release) or records for it
+    (imported from files). A dump the server does not have is a warning, not a failure: the
+    other dumps are still fetched, and that ecosystem's packages are reported unchecked.
+    """
     from basewatch.errors import DatabaseError
-    from basewatch.vulndb.update import needed_ecosystems, update
+    from basewatch.vulndb import OSV_BASE_URL
+    from basewatch.vulndb.update import (
+        dumps_for,
+        needed_ecosystems,
+        updatable_ecosystems,
+        update,
+    )
 
     needed = needed_ecosystems(inventory)
-    present: set[str] = set()
+    with_records: set[str] = set()
+    dumps_held: set[str] = set()
     if db_path.exists():
         try:
-            present = set(_open_store(db_path).ecosystems())
+            with_records = set(_open_store(db_path).ecosystems())
+            dumps_held = set(updatable_ecosystems(db_path))
         except DatabaseError:
-            present = set()
-    missing = sorted(set(needed) - present)
+            pass  # unreadable: scan reports it when it opens the database
+    missing = [
+        dump
+        for dump in dumps_for(e for e in needed if e not in with_records)
+        if dump not in dumps_held
+    ]
     if not missing:
         return []
     try:
-        update(db_path, missing, progress=progress)
+        report = update(
+            db_path, missing, base_url or OSV_BASE_URL, progress=progress, missing_ok=True
+        )
     except DatabaseError as exc:
         return [f"could not fetch advisories for {', '.join(missing)}: {exc}"]
-    return []
+    return [f"OSV publishes no advisories for {dump}" for dump in report.unavailable]

@@ -65,6 +65,11 @@ class EcosystemUpdate:
 class UpdateReport:
     path: str
     results: tuple[EcosystemUpdate, ...]
+    unavailable: tuple[str, ...] = ()  # dumps the server does not have (with `missing_ok`)
+
+
+class _NoSuchDump(DownloadError):
+    """The server answered 404 for a dump."""
 
 
 @dataclass(slots=True)
@@ -111,11 +116,13 @@ def update(
     client: httpx.Client | None = None,
     progress: Progress = NULL_PROGRESS,
     now: datetime | None = None,
+    missing_ok: bool = False,
 ) -> UpdateReport:
     """Download the dumps of `ecosystems` and swap them into the database at `store_path`.
 
     Raises `DownloadError` (the database left as it was) when any download fails, is cut
-    short or is not a valid zip; `UsageError` when no ecosystem is given.
+    short or is not a valid zip; `UsageError` when no ecosystem is given. With `missing_ok`, a
+    dump the server does not have (404) is left out and named in `unavailable` instead.
     """
     store_path = Path(store_path)
     dumps = dumps_for(ecosystems)
@@ -142,11 +149,21 @@ def update(
         headers={"User-Agent": f"basewatch/{__version__}"},
     )
     downloads: list[_Download] = []
+    unavailable: list[str] = []
     try:
         for dump in dumps:
             download = _Download(dump, dump_url(base_url, dump), previous.get(SOURCE_PREFIX + dump))
             downloads.append(download)
-            _fetch(http, download, store_path, progress, unchanged)
+            try:
+                _fetch(http, download, store_path, progress, unchanged)
+            except _NoSuchDump:
+                if not missing_ok:
+                    raise
+                log.info("%s: no such dump", download.url)
+                downloads.pop()
+                if download.file is not None:
+                    download.file.unlink(missing_ok=True)
+                unavailable.append(dump)
         changed = [d for d in downloads if d.file is not None]
         results: dict[str, EcosystemUpdate] = {}
         if changed:
@@ -163,7 +180,9 @@ def update(
                     changed=False,
                     records=status.records if status else 0,
                 )
-        return UpdateReport(str(store_path), tuple(results[d] for d in dumps))
+        return UpdateReport(
+            str(store_path), tuple(results[d] for d in dumps if d in results), tuple(unavailable)
+        )
     finally:
         for download in downloads:
             if download.file is not None:
@@ -204,8 +223,9 @@ def _fetch(
                 download.file = None
                 return
             if response.status_code != 200:
-                hint = " (is the ecosystem name right?)" if response.status_code == 404 else ""
-                raise DownloadError(
+                missing = response.status_code == 404
+                hint = " (is the ecosystem name right?)" if missing else ""
+                raise (_NoSuchDump if missing else DownloadError)(
                     f"downloading {url} failed: HTTP {response.status_code} "
                     f"{response.reason_phrase}{hint}; {unchanged}"
                 )

@@ -11,7 +11,9 @@ from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.main import main
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.sqlite import rebuilding
+from tests.fixtures import shared_fixture
 from tests.imagebuild import DEBIAN_OS_RELEASE, build_image, dpkg_status, file, write_oci_layout
+from tests.unit.vulndb.test_update import Feed, Served, serve
 
 RECORDS = [
     {
@@ -169,3 +171,47 @@ def test_missing_database_and_bad_arguments(
         ["scan", "--sbom", str(bad_sbom), "--db", str(tmp_path / "x"), "--offline"], capsys
     )
     assert code == ExitCode.IMAGE_ERROR
+
+
+def test_missing_ecosystems_are_fetched_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sbom = tmp_path / "bom.json"
+    components = [
+        "pkg:golang/golang.org/x/text@v0.3.2",
+        "pkg:rpm/almalinux/bash@5.2.26-4.el10?arch=x86_64&distro=almalinux-10.0",
+        "pkg:npm/left-pad@1.3.0",
+    ]
+    sbom.write_text(
+        json.dumps(
+            {
+                "bomFormat": "CycloneDX",
+                "specVersion": "1.6",
+                "components": [{"type": "library", "purl": purl} for purl in components],
+            }
+        )
+    )
+    db = tmp_path / "vuln.db"
+    feed = Feed(
+        files={
+            "/Go/all.zip": Served(shared_fixture("osv/Go.zip").read_bytes()),
+            "/AlmaLinux/all.zip": Served(shared_fixture("osv/AlmaLinux.zip").read_bytes()),
+        }
+    )
+    with serve(feed) as base:
+        argv = ["scan", "--sbom", str(sbom), "--db", str(db), "--osv-url", base, "-f", "json"]
+        code, out, err = run([*argv, "-q"], capsys)
+        first = [path for path, _ in feed.requests]
+        feed.requests.clear()
+        code_again, _, _ = run([*argv, "-q"], capsys)
+        second = [path for path, _ in feed.requests]
+
+    # npm has no dump on this server: a warning, the others are fetched all the same.
+    assert sorted(first) == ["/AlmaLinux/all.zip", "/Go/all.zip", "/npm/all.zip"]
+    assert "OSV publishes no advisories for npm" in err
+    report = json.loads(out)
+    assert "CVE-2020-14040" in {f["id"] for f in report["findings"]}  # GO-2020-0015
+    assert code == code_again == ExitCode.PARTIAL  # npm packages were not checked
+    # Next time only the unavailable dump is asked for again: Go has records, and AlmaLinux's
+    # dump is held even though it has none for release 10 yet.
+    assert second == ["/npm/all.zip"]

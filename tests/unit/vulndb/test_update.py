@@ -296,6 +296,17 @@ def test_unknown_ecosystem(tmp_path: Path, feed: Feed, client: httpx.Client) -> 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_unknown_ecosystem_can_be_skipped(tmp_path: Path, feed: Feed, client: httpx.Client) -> None:
+    db = tmp_path / "vuln.db"
+    with serve(feed) as base:
+        report = update(db, ["NoSuchThing", "Go"], base, client, now=T1, missing_ok=True)
+    assert report.unavailable == ("NoSuchThing",)
+    assert [(r.ecosystem, r.changed) for r in report.results] == [("Go", True)]
+    only_the_database(tmp_path)  # no download left behind
+    with SqliteStore.open(db, readonly=True) as store:
+        assert [s.name for s in store.sources()] == ["osv:Go"]
+
+
 def test_failure_without_a_previous_database(tmp_path: Path, client: httpx.Client) -> None:
     db = tmp_path / "cache" / "vuln.db"
     feed = Feed(files={"/Go/all.zip": Served(osv_zip(go_record("GO-1")), "drop")})
