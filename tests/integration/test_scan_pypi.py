@@ -183,6 +183,15 @@ def test_old_pypi_releases_get_exactly_the_advisories_their_records_define(
             assert Version(got[(package, record_id)]) >= Version(fix)
     # Debian's packages are matched only against Debian data, and there is none here
     assert all(f["package"]["type"] == "pypi" for f in findings)
+    # pip, setuptools and wheel as python3-pip installed them are Debian's: listed, marked with
+    # their owner, and left to Debian's advisories (the findings above are the PyPI releases').
+    owned = {n: p["metadata"].get("os_package") for n, p in pypi.items() if n not in wanted}
+    assert owned == {
+        "pip": "deb:python3-pip",
+        "setuptools": "deb:python3-setuptools",
+        "wheel": "deb:python3-wheel",
+    }
+    assert {normalise(f["package"]["name"]) for f in findings} <= set(wanted)
     debs = [p for p in packages if p["type"] == "deb"]
     assert debs
     assert {p["ecosystem"] for p in debs} == {"Debian:12"}

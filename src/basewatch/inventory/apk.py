@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import BinaryIO, ClassVar
 
 from basewatch.inventory.detector import AnalysisContext, FileResult
+from basewatch.inventory.ownership import is_evidence_path, ownership_facts
 from basewatch.models import Package, PackageType, make_metadata
 
 PATHS = ("/lib/apk/db/installed", "/usr/lib/apk/db/installed")
@@ -15,7 +16,7 @@ class ApkDetector:
     """One package per blank-line-separated record of single-letter fields."""
 
     name: ClassVar[str] = "apk"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         return path in PATHS
@@ -32,7 +33,10 @@ class ApkDetector:
                 path, self.name, warnings=(f"{path}: binary data, not an apk database",)
             )
         packages: list[Package] = []
+        facts: list[tuple[str, str]] = []
         record: dict[str, str] = {}
+        owned: list[str] = []  # the record's listed paths that can be language packages
+        folder = ""
         start = 1
         for number, line in enumerate([*text.splitlines(), ""], start=1):
             if not line.strip():
@@ -40,16 +44,30 @@ class ApkDetector:
                     package = _package(record, path, start, warnings)
                     if package is not None:
                         packages.append(package)
-                record, start = {}, number + 1
+                        facts.extend(ownership_facts(package.name, owned))
+                record, owned, folder, start = {}, [], "", number + 1
                 continue
             if len(line) < 2 or line[1] != ":":
                 warnings.append(f"{path}: line {number}: not a 'X:value' field; ignored")
                 continue
             key, value = line[0], line[2:]
-            # File lists (F:, R:, a:, Z:) repeat; only the package header fields matter here.
+            # File lists repeat: F: a folder, then R: each file in it (a:, Z: their details).
+            if key == "F":
+                folder = "/" + value.strip("/")
+                if is_evidence_path(folder):
+                    owned.append(folder)
+            elif key == "R":
+                listed = f"{folder.rstrip('/')}/{value}"
+                if is_evidence_path(listed):
+                    owned.append(listed)
             record.setdefault(key, value)
         return FileResult(
-            path, self.name, packages=tuple(packages), warnings=tuple(warnings), database=True
+            path,
+            self.name,
+            packages=tuple(packages),
+            facts=tuple(facts),
+            warnings=tuple(warnings),
+            database=True,
         )
 
 

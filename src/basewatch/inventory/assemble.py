@@ -10,6 +10,7 @@ from basewatch.inventory.detector import FileResult
 from basewatch.inventory.dpkg import STATUS, STATUS_D
 from basewatch.inventory.layers import LayerAnalysis
 from basewatch.inventory.osinfo import detect_os
+from basewatch.inventory.ownership import mark_owned
 from basewatch.inventory.purl import ecosystem_for, purl_for
 from basewatch.inventory.python import join_wheel_tags
 from basewatch.models import EntryKind, ImageInfo, Inventory, OSInfo, Package
@@ -39,7 +40,7 @@ def assemble(image: ImageInfo, analyses: Sequence[LayerAnalysis]) -> Inventory:
             layer = _introduced_in(package, index, history)
             packages.append(dataclasses.replace(package, layer=analyses[layer].diff_id))
 
-    packages = _merge_duplicates(packages)
+    packages = mark_owned(_merge_duplicates(packages), (result for _, result in live))
     facts_by_path = {result.path: result.facts for _, result in live if result.facts}
 
     def facts(path: str) -> tuple[tuple[str, str], ...] | None:

@@ -1,4 +1,5 @@
-"""dpkg databases: /var/lib/dpkg/status and the per-package files of status.d (distroless)."""
+"""dpkg databases: /var/lib/dpkg/status, the per-package files of status.d (distroless), and
+the file lists in /var/lib/dpkg/info for the language packages dpkg installed (`ownership`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ from collections.abc import Iterator
 from typing import BinaryIO, ClassVar
 
 from basewatch.inventory.detector import AnalysisContext, FileResult
+from basewatch.inventory.ownership import ownership_facts
 from basewatch.models import Package, PackageType, make_metadata
 
 STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d/"
+INFO = "/var/lib/dpkg/info/"
 MAX_SIZE = 256 << 20
+MAX_LIST_SIZE = 64 << 20  # one package's file list
 _MALFORMED = "\0malformed"  # key for "a line without a colon was seen", never a real field
 _SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?$")
+_LIST_MARKERS = (b".dist-info", b".egg-info", b".jar", b".war", b".ear", b"package.json")
 
 
 def parse_stanzas(text: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -90,11 +95,13 @@ class DpkgDetector:
     """Installed packages from dpkg's status database (and distroless status.d files)."""
 
     name: ClassVar[str] = "dpkg"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         if path == STATUS:
             return True
+        if path.startswith(INFO):
+            return path.endswith(".list") and "/" not in path[len(INFO) :]
         return (
             path.startswith(STATUS_D)
             and "/" not in path[len(STATUS_D) :]
@@ -104,6 +111,8 @@ class DpkgDetector:
     def analyze(
         self, path: str, stream: BinaryIO, size: int, ctx: AnalysisContext
     ) -> FileResult | None:
+        if path.startswith(INFO):
+            return self._file_list(path, stream, size)
         if size > MAX_SIZE:
             return FileResult(path, self.name, warnings=(f"{path}: {size} bytes is too large",))
         data = stream.read(MAX_SIZE)
@@ -133,3 +142,16 @@ class DpkgDetector:
             warnings=tuple(warnings),
             database=path == STATUS,
         )
+
+    def _file_list(self, path: str, stream: BinaryIO, size: int) -> FileResult | None:
+        """The language-package paths that one package's file list (`<name>[:arch].list`) holds."""
+        if size > MAX_LIST_SIZE:
+            return FileResult(path, self.name, warnings=(f"{path}: {size} bytes is too large",))
+        data = stream.read(MAX_LIST_SIZE)
+        # Most lists name no language package: skip them without splitting.
+        if not any(marker in data for marker in _LIST_MARKERS):
+            return None
+        package = path[len(INFO) : -len(".list")].partition(":")[0]
+        lines = data.decode("utf-8", errors="replace").splitlines()
+        facts = ownership_facts(package, lines)
+        return FileResult(path, self.name, facts=facts) if facts else None

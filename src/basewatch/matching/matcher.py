@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from basewatch.errors import InvalidVersion
+from basewatch.inventory.ownership import OS_PACKAGE_KEY
 from basewatch.matching.ranges import evaluate
 from basewatch.matching.severity import UNRATED, Rating, best_vector, from_word
 from basewatch.models import Finding, FixStatus, Inventory, Package, PackageType, Severity
@@ -62,8 +63,8 @@ def match_inventory(inventory: Inventory, store: VulnStore) -> MatchOutcome:
     missing_release = False
     for package in inventory.packages:
         ecosystem = package.ecosystem
-        if not ecosystem:
-            continue
+        if not ecosystem or package.meta(OS_PACKAGE_KEY):
+            continue  # no ecosystem; or a copy an OS package installed, matched through it
         if package.type in _OS_TYPES and ":" not in ecosystem:
             missing_release = True  # never guess a release: matching another one is wrong
             continue

@@ -108,3 +108,54 @@ def test_corrupt_apk_database(tmp_path: Path) -> None:
     result = run(ApkDetector(), "/lib/apk/db/installed", data, tmp_path)
     assert [p.name for p in result.packages] == ["musl"]
     assert len(result.warnings) == 3
+
+
+# --- language packages the package manager installed (inventory.ownership) --------------------
+
+
+def test_dpkg_file_lists_name_the_language_packages_they_install(tmp_path: Path) -> None:
+    detector = DpkgDetector()
+    listing = (
+        b"/.\n/usr\n/usr/lib/python3/dist-packages\n"
+        b"/usr/lib/python3/dist-packages/pip\n/usr/lib/python3/dist-packages/pip/__init__.py\n"
+        b"/usr/lib/python3/dist-packages/pip-23.0.1.dist-info\n"
+        b"/usr/lib/python3/dist-packages/pip-23.0.1.dist-info/METADATA\n"
+        b"/usr/share/java/commons-lang3.jar\n"
+    )
+    result = run(detector, "/var/lib/dpkg/info/python3-pip.list", listing, tmp_path)
+    assert result.packages == ()
+    assert result.facts == (
+        ("owns:python3-pip", "/usr/lib/python3/dist-packages/pip-23.0.1.dist-info"),
+        ("owns:python3-pip", "/usr/share/java/commons-lang3.jar"),
+    )
+    # multi-arch lists carry the architecture; lists without such paths give nothing
+    arch = run(detector, "/var/lib/dpkg/info/libfoo:amd64.list", b"/x/a.jar\n", tmp_path)
+    assert arch.facts == (("owns:libfoo", "/x/a.jar"),)
+    plain = b"/.\n/usr/bin/curl\n"
+    assert (
+        detector.analyze(
+            "/var/lib/dpkg/info/curl.list", io.BytesIO(plain), len(plain), AnalysisContext(tmp_path)
+        )
+        is None
+    )
+    for other in ("/var/lib/dpkg/info/curl.md5sums", "/var/lib/dpkg/info/sub/x.list"):
+        assert not detector.wants(other, 10, 0o644)
+
+
+def test_apk_file_lists_name_the_language_packages_they_install(tmp_path: Path) -> None:
+    database = (
+        b"P:py3-setuptools\nV:70.3.0-r0\nA:x86_64\n"
+        b"F:usr/lib/python3.12/site-packages/setuptools-70.3.0.dist-info\nR:METADATA\n"
+        b"F:usr/lib/python3.12/site-packages/setuptools\nR:__init__.py\n\n"
+        b"P:node-thing\nV:1.0-r0\nF:usr/lib/node_modules/thing\nR:package.json\nR:index.js\n\n"
+        b"P:musl\nV:1.2.5-r0\nF:lib\nR:ld-musl-x86_64.so.1\n"
+    )
+    result = run(ApkDetector(), "/lib/apk/db/installed", database, tmp_path)
+    assert [p.name for p in result.packages] == ["py3-setuptools", "node-thing", "musl"]
+    assert result.facts == (
+        (
+            "owns:py3-setuptools",
+            "/usr/lib/python3.12/site-packages/setuptools-70.3.0.dist-info",
+        ),
+        ("owns:node-thing", "/usr/lib/node_modules/thing/package.json"),
+    )

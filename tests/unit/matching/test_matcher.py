@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from typing import Any
@@ -162,6 +163,13 @@ def test_linked_advisories_become_one_finding_with_every_id(store: SqliteStore) 
     assert (old.severity, old.kev) == (Severity.HIGH, True)
     # ordered by severity, highest first
     assert [f.id for f in findings] == ["CVE-2018-18074", "CVE-2023-32681"]
+
+
+def test_a_copy_an_os_package_installed_is_left_to_that_package(store: SqliteStore) -> None:
+    # Debian's python3-requests ships requests' dist-info: Debian's advisories cover it.
+    owned = dataclasses.replace(REQUESTS, metadata=(("os_package", "deb:python3-requests"),))
+    assert match_inventory(inventory(owned), store).findings == []
+    assert match_inventory(inventory(REQUESTS), store).findings != []
 
 
 def test_pep503_names_and_fixed_versions(store: SqliteStore) -> None:
