@@ -21,9 +21,13 @@ from pathlib import Path
 
 import pytest
 
+from basewatch.inventory.rpm.bdb import read_bdb
 from basewatch.inventory.rpm.database import DatabaseFormat, read_database
+from basewatch.inventory.rpm.header import Tag, parse_header
 from basewatch.inventory.rpm.ndb import read_ndb
+from basewatch.inventory.rpm.package import file_paths
 from basewatch.inventory.rpm.records import RawHeader
+from basewatch.inventory.rpm.sqlite import read_sqlite
 from basewatch.models import Package
 
 pytestmark = pytest.mark.integration
@@ -247,3 +251,33 @@ def test_imported_keys_are_listed_like_rpm_does(tmp_path: Path) -> None:
     assert {p.name for p in contents.packages} == {"gpg-pubkey"}
     assert {p.meta("pseudo") for p in contents.packages} == {"gpg-pubkey"}
     assert all(p.arch == "" and p.source_name == "" for p in contents.packages)
+
+
+# --- file lists (for the language packages an rpm installed) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "defines"),
+    [
+        (SQLITE, "rpmdb.sqlite", ()),
+        (BDB, "Packages", ("--define", "_db_backend bdb_ro")),
+    ],
+)
+def test_file_lists_match_rpm(
+    tmp_path: Path, source: Path, name: str, defines: tuple[str, ...]
+) -> None:
+    db = place(fixture(source), tmp_path, name)
+    listed = rpm(tmp_path, *defines, "-qa", "--qf", "[%{=NAME}\\t%{FILENAMES}\\n]")
+    assert listed.returncode == 0, listed.stderr.decode(errors="replace")
+    expected = Counter(
+        tuple(line.split("\t", 1)) for line in listed.stdout.decode().splitlines() if line
+    )
+    read = read_sqlite if source == SQLITE else read_bdb
+    ours: Counter[tuple[str, ...]] = Counter()
+    for record in read(db):
+        assert isinstance(record, RawHeader)
+        header = parse_header(record.blob)
+        package = header.string(Tag.NAME) or ""
+        ours.update((package, path) for path in file_paths(header))
+    assert sum(expected.values()) > 1000 if source == SQLITE else sum(expected.values()) > 5
+    assert ours == expected

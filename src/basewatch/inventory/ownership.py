@@ -9,10 +9,10 @@ package stays in the inventory, marked with the OS package that owns it (metadat
 `os_package`, e.g. `deb:python3-pip`), and `scan` matches it only through that OS package, as
 Trivy does; Grype reports both copies.
 
-Ownership comes from the package managers' file lists: dpkg's `/var/lib/dpkg/info/*.list` and
-the `F:`/`R:` lines of apk's installed database. Only listed paths that can be the evidence of a
-language package are kept (package metadata directories, archives, package.json files). rpm's
-file lists are not read yet.
+Ownership comes from the package managers' file lists: dpkg's `/var/lib/dpkg/info/*.list`, the
+`F:`/`R:` lines of apk's installed database, and the file tables of rpm headers. Only listed
+paths that can be the evidence of a language package are kept (package metadata directories,
+archives, package.json files).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ OS_PACKAGE_KEY = "os_package"  # metadata key on an owned language package
 _FACT_PREFIX = "owns:"  # FileResult fact ("owns:<OS package name>", path)
 _EVIDENCE_SUFFIXES = (".dist-info", ".egg-info", ".jar", ".war", ".ear", "/package.json")
 # The detectors whose results carry ownership facts, and the type of the packages they own for.
-_OWNER_TYPES = {"dpkg": PackageType.DEB, "apk": PackageType.APK}
+_OWNER_TYPES = {"dpkg": PackageType.DEB, "apk": PackageType.APK, "rpm": PackageType.RPM}
 _OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 
 

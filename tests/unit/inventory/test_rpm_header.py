@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from basewatch.errors import PackageDatabaseError
 from basewatch.inventory.rpm.header import Header, Tag, TagType, parse_header
-from basewatch.inventory.rpm.package import package_from_header, split_source_rpm
+from basewatch.inventory.rpm.package import file_paths, package_from_header, split_source_rpm
 from basewatch.models import PackageType
 
 FIXTURES = Path(__file__).parents[3] / ".." / "shared" / "fixtures" / "pkgdb" / "rpm"
@@ -369,3 +369,50 @@ def test_missing_name_is_an_error() -> None:
 )
 def test_split_source_rpm(filename: str, expected: tuple[str, str]) -> None:
     assert split_source_rpm(filename) == expected
+
+
+# --- file lists ---------------------------------------------------------------------------------
+
+NAME_ITEMS: list[Item] = [
+    (Tag.NAME, TagType.STRING, s("python3-pip"), 1),
+    (Tag.VERSION, TagType.STRING, s("21.2.3"), 1),
+    (Tag.RELEASE, TagType.STRING, s("8.el9"), 1),
+]
+SITE = "/usr/lib/python3.9/site-packages/"
+DIST_INFO = "pip-21.2.3.dist-info"
+
+
+def test_file_paths_join_directories_and_basenames() -> None:
+    blob = build_blob(
+        [
+            *NAME_ITEMS,
+            (Tag.DIRINDEXES, TagType.INT32, int32(0, 1, 1), 3),
+            (
+                Tag.BASENAMES,
+                TagType.STRING_ARRAY,
+                strings("pip3", "pip", "pip-21.2.3.dist-info"),
+                3,
+            ),
+            (Tag.DIRNAMES, TagType.STRING_ARRAY, strings("/usr/bin/", SITE), 2),
+        ]
+    )
+    header = parse_header(blob)
+    assert file_paths(header) == ["/usr/bin/pip3", f"{SITE}pip", f"{SITE}{DIST_INFO}"]
+    old = parse_header(
+        build_blob([*NAME_ITEMS, (Tag.OLDFILENAMES, TagType.STRING_ARRAY, strings("/bin/x"), 1)])
+    )
+    assert file_paths(old) == ["/bin/x"]
+    assert file_paths(parse_header(build_blob(NAME_ITEMS))) == []
+
+
+def test_file_tables_that_disagree_are_an_error() -> None:
+    blob = build_blob(
+        [
+            *NAME_ITEMS,
+            (Tag.DIRINDEXES, TagType.INT32, int32(0, 5), 2),  # no directory 5
+            (Tag.BASENAMES, TagType.STRING_ARRAY, strings("a", "b"), 2),
+            (Tag.DIRNAMES, TagType.STRING_ARRAY, strings("/"), 1),
+        ]
+    )
+    with pytest.raises(PackageDatabaseError, match="do not agree"):
+        file_paths(parse_header(blob))

@@ -20,7 +20,7 @@ class RpmDetector:
     """Finds the packages rpm has installed, from its package database."""
 
     name: ClassVar[str] = "rpm"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         return path in DATABASE_PATHS
@@ -34,6 +34,7 @@ class RpmDetector:
             path=path,
             detector=self.name,
             packages=contents.packages,
+            facts=contents.ownership,
             warnings=contents.warnings,
             database=True,
         )

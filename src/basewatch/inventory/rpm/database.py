@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import assert_never
 
 from basewatch.errors import PackageDatabaseError
+from basewatch.inventory.ownership import ownership_facts
 from basewatch.inventory.rpm import bdb, ndb, sqlite
 from basewatch.inventory.rpm.header import parse_header
-from basewatch.inventory.rpm.package import package_from_header
+from basewatch.inventory.rpm.package import file_paths, package_from_header
 from basewatch.inventory.rpm.records import BadRecord, Record
 from basewatch.models import Package
 
@@ -34,6 +35,8 @@ class DatabaseContents:
     format: DatabaseFormat | None
     packages: tuple[Package, ...]
     warnings: tuple[str, ...]
+    # ("owns:<name>", path) for the language-package paths each package lists (`ownership`).
+    ownership: tuple[tuple[str, str], ...] = ()
 
 
 def sniff_format(path: Path) -> DatabaseFormat | None:
@@ -65,6 +68,7 @@ def read_database(path: Path, evidence: str) -> DatabaseContents:
             None, (), ("not an rpm database (neither Berkeley DB, ndb nor SQLite)",)
         )
     packages: list[Package] = []
+    ownership: list[tuple[str, str]] = []
     problems: list[str] = []
     try:
         for record in _records(path, fmt):
@@ -72,12 +76,19 @@ def read_database(path: Path, evidence: str) -> DatabaseContents:
                 problems.append(str(record))
                 continue
             try:
-                packages.append(package_from_header(parse_header(record.blob), evidence))
+                header = parse_header(record.blob)
+                package = package_from_header(header, evidence)
             except PackageDatabaseError as exc:
                 problems.append(f"{record.where}: {exc}")
+                continue
+            packages.append(package)
+            try:
+                ownership.extend(ownership_facts(package.name, file_paths(header)))
+            except PackageDatabaseError as exc:
+                problems.append(f"{record.where}: {package.name}: {exc}")
     except PackageDatabaseError as exc:
         problems.append(f"{fmt.value} database unreadable: {exc}")
-    return DatabaseContents(fmt, tuple(packages), _summarise(problems))
+    return DatabaseContents(fmt, tuple(packages), _summarise(problems), tuple(ownership))
 
 
 def _records(path: Path, fmt: DatabaseFormat) -> Iterator[Record]:

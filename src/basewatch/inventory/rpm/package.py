@@ -69,3 +69,16 @@ def split_source_rpm(filename: str) -> tuple[str, str]:
         return "", ""
     name, version, release = parts
     return name, f"{version}-{release}"
+
+
+def file_paths(header: Header) -> list[str]:
+    """The paths the package installed: DIRNAMES[DIRINDEXES[i]] + BASENAMES[i], or the
+    OLDFILENAMES of old headers; raise `PackageDatabaseError` on inconsistent tables."""
+    basenames = header.strings(Tag.BASENAMES)
+    if basenames is None:
+        return list(header.strings(Tag.OLDFILENAMES) or ())
+    dirnames = header.strings(Tag.DIRNAMES) or ()
+    indexes = header.integers(Tag.DIRINDEXES) or ()
+    if len(indexes) != len(basenames) or any(i >= len(dirnames) for i in indexes):
+        raise PackageDatabaseError("file list tables (BASENAMES, DIRINDEXES) do not agree")
+    return [dirnames[i] + base for i, base in zip(indexes, basenames, strict=True)]
