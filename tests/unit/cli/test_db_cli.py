@@ -11,7 +11,7 @@ from basewatch.cli.main import main
 from basewatch.vulndb.model import SourceStatus
 from basewatch.vulndb.sqlite import SqliteStore
 from tests.fixtures import shared_fixture
-from tests.unit.vulndb.test_update import Feed, Served, serve
+from tests.unit.vulndb.test_update import Served, fixture_feed, serve
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -122,12 +122,7 @@ def test_update_needs_an_ecosystem(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_update_against_a_local_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "vuln.db"
-    feed = Feed(
-        files={
-            "/Go/all.zip": Served(shared_fixture("osv/Go.zip").read_bytes()),
-            "/crates.io/all.zip": Served(shared_fixture("osv/crates.io.zip").read_bytes()),
-        }
-    )
+    feed = fixture_feed("Go", "crates.io")
     with serve(feed) as base:
         args = ["db", "update", "--no-eol", "--base-url", base, "--db", str(db), "-q"]
         code, out, _ = run([*args, "--ecosystem", "Go,crates.io"], capsys)

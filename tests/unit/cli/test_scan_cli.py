@@ -11,9 +11,8 @@ from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.main import main
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.sqlite import rebuilding
-from tests.fixtures import shared_fixture
 from tests.imagebuild import DEBIAN_OS_RELEASE, build_image, dpkg_status, file, write_oci_layout
-from tests.unit.vulndb.test_update import Feed, Served, serve
+from tests.unit.vulndb.test_update import fixture_feed, serve
 
 RECORDS = [
     {
@@ -192,12 +191,7 @@ def test_missing_ecosystems_are_fetched_once(
         )
     )
     db = tmp_path / "vuln.db"
-    feed = Feed(
-        files={
-            "/Go/all.zip": Served(shared_fixture("osv/Go.zip").read_bytes()),
-            "/AlmaLinux/all.zip": Served(shared_fixture("osv/AlmaLinux.zip").read_bytes()),
-        }
-    )
+    feed = fixture_feed("Go", "AlmaLinux")
     with serve(feed) as base:
         argv = ["scan", "--sbom", str(sbom), "--db", str(db), "--osv-url", base, "-f", "json"]
         code, out, err = run([*argv, "-q"], capsys)

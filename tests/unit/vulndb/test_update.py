@@ -113,6 +113,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+def fixture_feed(*dumps: str) -> Feed:
+    """The real OSV dumps of ../shared/fixtures/osv, served under their ecosystems' names."""
+    return Feed(
+        files={f"/{d}/all.zip": Served(shared_fixture(f"osv/{d}.zip").read_bytes()) for d in dumps}
+    )
+
+
 @contextlib.contextmanager
 def serve(feed: Feed) -> Iterator[str]:
     """Serve `feed` on 127.0.0.1; yields the base URL."""
@@ -163,12 +170,7 @@ def only_the_database(directory: Path) -> None:
 
 @pytest.fixture
 def feed() -> Feed:
-    return Feed(
-        files={
-            "/Go/all.zip": Served(shared_fixture("osv/Go.zip").read_bytes()),
-            "/crates.io/all.zip": Served(shared_fixture("osv/crates.io.zip").read_bytes()),
-        }
-    )
+    return fixture_feed("Go", "crates.io")
 
 
 @pytest.fixture
