@@ -8,6 +8,9 @@ Run it from the repository root after an intended change to a renderer, then rev
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,7 +64,26 @@ def check_golden(name: str) -> None:
     )
 
 
-def main() -> None:
+def check_golden_across_hash_seeds(name: str, seeds: tuple[str, ...] = ("1", "2", "3")) -> None:
+    """`check_golden` in fresh interpreters with these PYTHONHASHSEEDs: nothing in the output
+    may follow set or dict-of-set order, which changes from one process to the next."""
+    expected = (GOLDEN_DIR / name).read_bytes()
+    for seed in seeds:
+        rendered = subprocess.run(
+            [sys.executable, "-m", "tests.unit.report.regen", "--print", name],
+            cwd=Path(__file__).parents[3],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            check=True,
+        ).stdout
+        assert rendered == expected, f"{name} differs with PYTHONHASHSEED={seed}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--print"]:
+        sys.stdout.buffer.write(GOLDEN[args[1]]())
+        return
     GOLDEN_DIR.mkdir(exist_ok=True)
     for name, render in GOLDEN.items():
         (GOLDEN_DIR / name).write_bytes(render())

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +15,7 @@ from basewatch.report.cyclonedx import CycloneDXReporter
 from basewatch.report.scan_cyclonedx import ScanCycloneDXReporter
 from tests.unit.report.conftest import NOW, SERIAL
 from tests.unit.report.cyclonedx_oracle import library_rendering
-from tests.unit.report.regen import check_golden
+from tests.unit.report.regen import check_golden, check_golden_across_hash_seeds
 from tests.unit.report.scan_fixtures import make_clean_scan_result, make_scan_result
 from tests.unit.report.test_cyclonedx import properties, schema_errors
 
@@ -210,24 +206,4 @@ def test_bad_reference_urls_are_left_out() -> None:
 def test_output_does_not_depend_on_hash_seed() -> None:
     # The library keeps vulnerabilities, ratings and references in sorted sets (see
     # test_cyclonedx.py): the order must come from their content, never from their hashes.
-    code = (
-        "import sys\n"
-        "from basewatch.report.scan_cyclonedx import ScanCycloneDXReporter\n"
-        "from tests.unit.report.conftest import NOW, SERIAL\n"
-        "from tests.unit.report.scan_fixtures import make_scan_result\n"
-        "reporter = ScanCycloneDXReporter(now=NOW, serial=SERIAL)\n"
-        "sys.stdout.buffer.write(reporter.render(make_scan_result()))\n"
-    )
-    root = Path(__file__).parents[3]
-    outputs = {
-        subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=root,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True,
-            check=True,
-        ).stdout
-        for seed in ("1", "2", "3")
-    }
-    assert len(outputs) == 1
-    assert outputs == {render(make_scan_result())}
+    check_golden_across_hash_seeds("scan.cdx.json")
