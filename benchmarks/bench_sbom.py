@@ -233,7 +233,7 @@ def bench_image(image: images.BuiltImage, tool_list: Sequence[Tool], runs: int) 
 
 def print_table(results: Sequence[Result], expected: dict[str, int]) -> None:
     header = (
-        f"{'image':16} {'MiB':>6} {'tool':17} {'median s':>9} {'min s':>7} {'RSS MiB':>8} "
+        f"{'image':16} {'MiB':>6} {'tool':21} {'median s':>9} {'min s':>7} {'RSS MiB':>8} "
         f"{'deb':>5} {'purls':>6} {'time/bw':>8} {'rss/bw':>7}"
     )
     print(header)
@@ -244,7 +244,7 @@ def print_table(results: Sequence[Result], expected: dict[str, int]) -> None:
         for r in rows:
             fastest = min(m.seconds for m in r.runs)
             print(
-                f"{r.image:16} {r.image_mib:6.0f} {r.tool:17} {r.median_seconds:9.3f} "
+                f"{r.image:16} {r.image_mib:6.0f} {r.tool:21} {r.median_seconds:9.3f} "
                 f"{fastest:7.3f} {r.peak_rss_mib:8.1f} {r.deb_packages:5d} {r.packages:6d} "
                 f"{r.median_seconds / base.median_seconds:7.2f}x "
                 f"{r.peak_rss_mib / base.peak_rss_mib:6.2f}x"
