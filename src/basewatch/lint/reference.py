@@ -1,20 +1,19 @@
-"""Image references as a Dockerfile's `FROM` line writes them (the distribution reference grammar).
+"""Image references as a Dockerfile's `FROM` line writes them.
 
-`python:3.12-slim` is Docker Hub's `library/python:3.12-slim`: a name without a registry part
-lives on Docker Hub (`DOCKER_HUB`), and a one-component Docker Hub name lives under `library/`.
+The grammar and Docker Hub's normalisation are `registry.reference`'s, the one parser basewatch
+has: `python:3.12-slim` is `docker.io/library/python:3.12-slim`, `index.docker.io/x` is Docker
+Hub too. `ImageRef` adds the text as written, which `lint --fix` rewrites in place.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-# The reference grammar's canonical name for Docker Hub; not a host basewatch contacts here.
-DOCKER_HUB = "docker.io"
+from basewatch.errors import UsageError
+from basewatch.registry.reference import DOCKER_HUB
+from basewatch.registry.reference import parse_reference as parse_registry_reference
 
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}")
-_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+__all__ = ["DOCKER_HUB", "ImageRef", "parse_reference", "registry_matches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,30 +39,12 @@ class ImageRef:
 
 def parse_reference(text: str) -> ImageRef | None:
     """Parse a reference; None when it does not follow the grammar (an unresolved `$VAR`...)."""
-    rest = text
-    digest = ""
-    if "@" in rest:
-        rest, digest = rest.split("@", 1)
-        if not _DIGEST.fullmatch(digest):
-            return None
-    tag = ""
-    slash = rest.rfind("/")
-    colon = rest.rfind(":")
-    if colon > slash:
-        rest, tag = rest[:colon], rest[colon + 1 :]
-        if not _TAG.fullmatch(tag):
-            return None
-    parts = rest.split("/")
-    registry = DOCKER_HUB
-    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
-        registry = parts[0].lower()
-        parts = parts[1:]
-    if not parts or not all(_COMPONENT.fullmatch(p) for p in parts):
+    try:
+        ref = parse_registry_reference(text)
+    except UsageError:
         return None
-    if registry == DOCKER_HUB and len(parts) == 1:
-        parts = ["library", *parts]
     return ImageRef(
-        text=text, registry=registry, repository="/".join(parts), tag=tag, digest=digest
+        text=text, registry=ref.registry, repository=ref.repository, tag=ref.tag, digest=ref.digest
     )
 
 

@@ -18,6 +18,9 @@ DIGEST = "sha256:" + "f" * 64
         ("Registry.Example.Test/a/b/c:v1", "registry.example.test", "a/b/c", "v1", ""),
         (f"python:3.12@{DIGEST}", "docker.io", "library/python", "3.12", DIGEST),
         (f"python@{DIGEST}", "docker.io", "library/python", "", DIGEST),
+        # Docker Hub's other names are Docker Hub, as for pulling (registry.reference)
+        ("index.docker.io/library/python:3", "docker.io", "library/python", "3", ""),
+        ("docker.io/python", "docker.io", "library/python", "", ""),
     ],
 )
 def test_parse(text: str, registry: str, repository: str, tag: str, digest: str) -> None:
@@ -32,7 +35,8 @@ def test_parse(text: str, registry: str, repository: str, tag: str, digest: str)
 
 
 @pytest.mark.parametrize(
-    "text", ["", "${BASE}", "Python:3", "python:", "python@sha256:xyz", "a//b", "python:-x"]
+    "text",
+    ["", "${BASE}", "Python:3", "python:", "python@sha256:xyz", "a//b", "python:-x", " python"],
 )
 def test_invalid(text: str) -> None:
     assert parse_reference(text) is None
