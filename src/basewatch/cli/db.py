@@ -47,6 +47,11 @@ def add_db_parser(commands: Any) -> None:
     )
     update.add_argument("--base-url", default=OSV_BASE_URL, metavar="URL", help="OSV dump root")
     update.add_argument(
+        "--full",
+        action="store_true",
+        help="download whole dumps, never only the records changed since the last update",
+    )
+    update.add_argument(
         "--eol-base-url",
         metavar="URL",
         help="end-of-life API root (default: the endoflife.date API)",
@@ -123,9 +128,16 @@ def _update(args: argparse.Namespace) -> int:
                 "--ecosystem (e.g. --ecosystem Debian PyPI)"
             )
     with progress_for(quiet=args.quiet) as progress:
-        report = update(path, ecosystems, base_url=args.base_url, progress=progress)
+        report = update(
+            path, ecosystems, base_url=args.base_url, progress=progress, incremental=not args.full
+        )
     for result in report.results:
-        if result.changed:
+        if result.changed and result.fetched is not None:
+            print(
+                f"{result.ecosystem}: {result.records} records "
+                f"(updated: {result.fetched} changed records fetched)"
+            )
+        elif result.changed:
             print(f"{result.ecosystem}: {result.records} records (updated)")
         else:
             print(f"{result.ecosystem}: not modified ({result.records} records)")

@@ -311,6 +311,23 @@ class SqliteStore:
     def count_advisories(self) -> int:
         return int(self._read("SELECT count(*) FROM advisories")[0][0])
 
+    def newest_modified(self, source: str) -> str:
+        """The latest `modified` (a `modified_key`) among the source's records; "" when none."""
+        rows = self._read("SELECT max(modified) FROM memberships WHERE source = ?", (source,))
+        return str(rows[0][0] or "") if rows else ""
+
+    def modified_of(self, source: str, record_ids: Sequence[str]) -> dict[str, str]:
+        """The `modified` (a `modified_key`) of those of `record_ids` the source holds."""
+        held: dict[str, str] = {}
+        for record_id in record_ids:
+            rows = self._read(
+                "SELECT modified FROM memberships WHERE source = ? AND advisory_id = ?",
+                (source, record_id),
+            )
+            if rows:
+                held[record_id] = str(rows[0][0])
+        return held
+
     def source_records(self, source: str) -> int:
         rows = self._read("SELECT count(*) FROM memberships WHERE source = ?", (source,))
         return int(rows[0][0])

@@ -1,7 +1,9 @@
 """`update`: download OSV ecosystem dumps and swap them into the database atomically.
 
-For each ecosystem, `GET <base>/<ECOSYSTEM>/all.zip`, conditional on the ETag and
-Last-Modified the previous download recorded. Bodies stream to a temporary file beside the
+For each ecosystem the database already holds, only the records changed since its newest one
+are fetched (`incremental`: `modified_id.csv`, then each `<id>.json`) when that is the cheaper
+way; otherwise `GET <base>/<ECOSYSTEM>/all.zip`, conditional on the ETag and Last-Modified the
+previous download recorded. Bodies stream to a temporary file beside the
 database, then the zip is checked (every CRC, at least one record). Only when every download
 succeeded is a copy of the database rebuilt (each downloaded ecosystem's source replaced whole)
 and renamed over the old one. Anything that goes wrong before that rename leaves the previous
@@ -15,13 +17,14 @@ Dumps exist per ecosystem without release ("Debian" holds "Debian:11" and "Debia
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,12 +37,15 @@ from basewatch.errors import DownloadError, UsageError
 from basewatch.progress import NULL_PROGRESS, Progress
 from basewatch.vulndb import OSV_BASE_URL
 from basewatch.vulndb.importer import Tally, read_zip_records, zip_record_entries
+from basewatch.vulndb.incremental import changed_ids, csv_url, fetch_records
 from basewatch.vulndb.model import SourceStatus
 from basewatch.vulndb.names import base_ecosystem
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 
 if TYPE_CHECKING:
     from basewatch.models import Inventory
+    from basewatch.vulndb.model import Advisory
+    from basewatch.vulndb.osv import Withdrawn
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ class EcosystemUpdate:
     withdrawn: int = 0
     malformed: int = 0
     problems: tuple[str, ...] = ()
+    fetched: int | None = None  # records fetched one by one (incremental); None: whole dump
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,9 @@ class _Download:
     url: str
     previous: SourceStatus | None
     file: Path | None = None  # None: not modified
+    # Incremental: the changed records to write over the source (None: not incremental).
+    changes: list[Advisory | Withdrawn] | None = None
+    problems: list[str] = field(default_factory=list)
     etag: str = ""
     last_modified: str = ""
 
@@ -117,12 +127,14 @@ def update(
     progress: Progress = NULL_PROGRESS,
     now: datetime | None = None,
     missing_ok: bool = False,
+    incremental: bool = True,
 ) -> UpdateReport:
     """Download the dumps of `ecosystems` and swap them into the database at `store_path`.
 
     Raises `DownloadError` (the database left as it was) when any download fails, is cut
     short or is not a valid zip; `UsageError` when no ecosystem is given. With `missing_ok`, a
     dump the server does not have (404) is left out and named in `unavailable` instead.
+    `incremental=False` always downloads whole dumps.
     """
     store_path = Path(store_path)
     dumps = dumps_for(ecosystems)
@@ -130,9 +142,14 @@ def update(
         raise UsageError("no ecosystem to update: name at least one (e.g. Debian, PyPI, Go)")
     moment = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     previous: dict[str, SourceStatus] = {}
+    cursors: dict[str, str] = {}
     if store_path.exists():
         with SqliteStore.open(store_path, readonly=True) as store:
             previous = {s.name: s for s in store.sources()}
+            if incremental:
+                cursors = {
+                    f"{SOURCE_PREFIX}{d}": store.newest_modified(SOURCE_PREFIX + d) for d in dumps
+                }
     try:
         store_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -154,6 +171,19 @@ def update(
         for dump in dumps:
             download = _Download(dump, dump_url(base_url, dump), previous.get(SOURCE_PREFIX + dump))
             downloads.append(download)
+            cursor = cursors.get(SOURCE_PREFIX + dump, "")
+            if download.previous is not None and cursor:
+                listed = changed_ids(http, base_url, dump, cursor)
+                if listed is not None:
+                    # Those as new as the cursor may be held already, unchanged.
+                    with SqliteStore.open(store_path, readonly=True) as store:
+                        held = store.modified_of(SOURCE_PREFIX + dump, list(listed))
+                    ids = [i for i, key in listed.items() if held.get(i) != key]
+                    download.changes, download.problems = fetch_records(
+                        http, base_url, dump, ids, unchanged
+                    )
+                    download.url = csv_url(base_url, dump)
+                    continue
             try:
                 _fetch(http, download, store_path, progress, unchanged)
             except _NoSuchDump:
@@ -164,14 +194,14 @@ def update(
                 if download.file is not None:
                     download.file.unlink(missing_ok=True)
                 unavailable.append(dump)
-        changed = [d for d in downloads if d.file is not None]
+        changed = [d for d in downloads if d.file is not None or d.changes]
         results: dict[str, EcosystemUpdate] = {}
         if changed:
             with rebuilding(store_path) as store:
                 for download in changed:
-                    results[download.ecosystem] = _swap_in(store, download, moment, progress)
+                    results[download.ecosystem] = _apply(store, download, moment, progress)
         for download in downloads:
-            if download.file is None:
+            if download.ecosystem not in results:
                 status = download.previous
                 results[download.ecosystem] = EcosystemUpdate(
                     ecosystem=download.ecosystem,
@@ -265,31 +295,42 @@ def _verify(path: Path, url: str, unchanged: str) -> None:
         raise DownloadError(f"{url} downloaded a zip without OSV records; {unchanged}")
 
 
-def _swap_in(
+def _apply(
     store: SqliteStore, download: _Download, moment: str, progress: Progress
 ) -> EcosystemUpdate:
-    assert download.file is not None
+    """Write one download into its source: a whole dump replaces the source, an incremental
+    update's records go over it."""
     source = SOURCE_PREFIX + download.ecosystem
-    tally = Tally()
-    store.clear_source(source)
-    counts = store.write_records(
-        (source, record)
-        for record in read_zip_records(download.file, tally, progress, download.ecosystem)
-    )
-    records = store.source_records(source)
-    store.set_source(
-        SourceStatus(
+    if download.changes is not None:
+        assert download.previous is not None
+        counts = store.write_records((source, record) for record in download.changes)
+        problems, malformed = download.problems, len(download.problems)
+        fetched: int | None = len(download.changes) + malformed
+        status = dataclasses.replace(
+            download.previous, malformed=download.previous.malformed + malformed
+        )
+    else:
+        assert download.file is not None
+        tally = Tally()
+        store.clear_source(source)
+        counts = store.write_records(
+            (source, record)
+            for record in read_zip_records(download.file, tally, progress, download.ecosystem)
+        )
+        problems, malformed, fetched = tally.problems, tally.malformed, None
+        status = SourceStatus(
             name=source,
-            records=records,
+            records=0,
             updated_at=moment,
             origin=download.url,
             etag=download.etag,
             last_modified=download.last_modified,
-            malformed=tally.malformed,
+            malformed=malformed,
         )
-    )
-    with contextlib.suppress(OSError):
-        download.file.unlink()
+        with contextlib.suppress(OSError):
+            download.file.unlink()
+    records = store.source_records(source)
+    store.set_source(dataclasses.replace(status, records=records, updated_at=moment))
     return EcosystemUpdate(
         ecosystem=download.ecosystem,
         source=source,
@@ -297,6 +338,7 @@ def _swap_in(
         changed=True,
         records=records,
         withdrawn=counts.withdrawn,
-        malformed=tally.malformed,
-        problems=tuple(tally.problems),
+        malformed=malformed,
+        problems=tuple(problems),
+        fetched=fetched,
     )

@@ -146,3 +146,33 @@ def test_update_against_a_local_server(tmp_path: Path, capsys: pytest.CaptureFix
     assert "downloading" in err
     assert f"the database at {db} was left unchanged" in err
     assert digest(db) == before
+
+
+def test_update_fetches_only_what_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "vuln.db"
+    record = {
+        "id": "PYSEC-2099-1",
+        "modified": "2099-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "example"}, "versions": ["1.0"]}],
+    }
+    feed = fixture_feed("PyPI")
+    with serve(feed) as base:
+        args = ["db", "update", "--no-eol", "--base-url", base, "--db", str(db), "-q"]
+        code, first, _ = run([*args, "--ecosystem", "PyPI"], capsys)
+        assert code == ExitCode.OK
+        held = int(first.split()[1])
+        # Upstream publishes one new record, listed first in its modified index.
+        feed.files["/PyPI/modified_id.csv"] = Served(
+            f"{record['modified']},{record['id']}\n".encode()
+        )
+        feed.files["/PyPI/PYSEC-2099-1.json"] = Served(json.dumps(record).encode())
+        code, out, _ = run(args, capsys)
+        assert code == ExitCode.OK
+        assert out == f"PyPI: {held + 1} records (updated: 1 changed records fetched)\n"
+        feed.requests.clear()
+        code, out, _ = run([*args, "--full"], capsys)
+    assert code == ExitCode.OK
+    assert [path for path, _ in feed.requests] == ["/PyPI/all.zip"]
+    assert out == f"PyPI: not modified ({held + 1} records)\n"  # the same dump: ETag

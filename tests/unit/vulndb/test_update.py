@@ -206,8 +206,9 @@ def test_first_update_then_not_modified(tmp_path: Path, feed: Feed, client: http
         feed.requests.clear()
         second = update(db, ["Go", "crates.io"], base, client, now=T2)
     assert [(r.changed, r.records) for r in second.results] == [(False, 4274), (False, 1193)]
-    path, headers = feed.requests[0]
-    assert path == "/Go/all.zip"
+    # No modified_id.csv on this server: the dump is asked for again, conditionally.
+    assert [p for p, _ in feed.requests[:2]] == ["/Go/modified_id.csv", "/Go/all.zip"]
+    _, headers = feed.requests[1]
     assert headers["If-None-Match"] == feed.files["/Go/all.zip"].etag
     assert headers["If-Modified-Since"] == LAST_MODIFIED
     assert digest(db) == before  # 304: nothing changes, not even the time
