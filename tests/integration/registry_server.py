@@ -33,6 +33,8 @@ USERNAME = "tester"
 PASSWORD = "correct horse battery staple"
 SERVICE = "basewatch-test-registry"
 ISSUER = "basewatch-test-issuer"
+# What `docker login` would have stored as the identity token of USERNAME (OAuth2 refresh token).
+REFRESH_TOKEN = "refresh-token-of-tester"
 AuthMode = Literal["none", "htpasswd", "token"]
 
 
@@ -67,7 +69,8 @@ def _wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 
 class TokenServer:
-    """Issues registry JWTs (RS256, certificate in `x5c`) to USERNAME/PASSWORD."""
+    """Issues registry JWTs (RS256, certificate in `x5c`) to USERNAME/PASSWORD (GET, Basic
+    authentication) and, as an OAuth2 token endpoint (POST), to REFRESH_TOKEN."""
 
     def __init__(self, workdir: Path) -> None:
         from cryptography import x509
@@ -93,6 +96,7 @@ class TokenServer:
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         self._x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
         self.requests: list[dict[str, str]] = []
+        self.posts: list[dict[str, str]] = []
         self.port = free_port()
         server = self
 
@@ -116,6 +120,26 @@ class TokenServer:
                     user = name
                 token = server.issue(user, query.get("scope", ""), query.get("service", ""))
                 self._send(200, {"token": token, "expires_in": 300})
+
+            def do_POST(self) -> None:
+                from urllib.parse import parse_qs
+
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length).decode()
+                form = {k: v[0] for k, v in parse_qs(raw).items()}
+                server.posts.append(form)
+                if not form.get("client_id"):  # required by the OAuth2 token spec
+                    self._send(400, {"error": "invalid_request"})
+                    return
+                if (form.get("grant_type"), form.get("refresh_token")) != (
+                    "refresh_token",
+                    REFRESH_TOKEN,
+                ):
+                    self._send(401, {"error": "invalid_grant"})
+                    return
+                scope = form.get("scope", "")
+                token = server.issue(USERNAME, scope, form.get("service", ""))
+                self._send(200, {"access_token": token, "expires_in": 300, "scope": scope})
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()

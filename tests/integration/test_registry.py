@@ -478,3 +478,65 @@ def test_credential_helper_protocol(
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     code = main(["resolve", f"{host}/busybox:musl", "--cache-dir", str(tmp_path)])
     assert code == ExitCode.OK, capsys.readouterr().err
+
+
+def _docker_config(tmp_path: Path, entry: dict[str, str], host: str) -> Path:
+    config_dir = tmp_path / "docker"
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text(json.dumps({"auths": {host: entry}}))
+    return config_dir
+
+
+def test_identity_token_from_docker_config(
+    authenticated: Seeded,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import base64
+
+    token_server = authenticated.registry.token_server
+    host = authenticated.registry.host
+    # As `docker login` leaves it for a registry whose token service gave a refresh token.
+    entry = {
+        "auth": base64.b64encode(f"{rs.USERNAME}:".encode()).decode(),
+        "identitytoken": rs.REFRESH_TOKEN,
+    }
+    monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path, entry, host)))
+    code = main(["resolve", f"{host}/busybox:musl", "--cache-dir", str(tmp_path)])
+    captured = capsys.readouterr()
+    if token_server is None:
+        # Basic authentication needs a password; the identity token is not one.
+        assert code == ExitCode.IMAGE_ERROR
+        assert "identity token" in captured.err
+        assert rs.REFRESH_TOKEN not in captured.err
+        return
+    assert code == ExitCode.OK, captured.err
+    assert "manifest   sha256:" in captured.out
+    (post, *_) = token_server.posts
+    assert (post["grant_type"], post["refresh_token"], post["client_id"]) == (
+        "refresh_token",
+        rs.REFRESH_TOKEN,
+        "basewatch",
+    )
+    assert (post["service"], post["scope"]) == (rs.SERVICE, "repository:busybox:pull")
+
+
+def test_a_revoked_identity_token_is_a_clear_error(
+    authenticated: Seeded,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = authenticated.registry.host
+    entry = {"identitytoken": "revoked-long-ago"}
+    monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path, entry, host)))
+    code = main(["resolve", f"{host}/busybox:musl", "--cache-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == ExitCode.IMAGE_ERROR
+    assert "revoked-long-ago" not in err
+    if authenticated.registry.token_server is None:
+        assert "identity token" in err  # Basic authentication cannot use one at all
+        return
+    assert "refused the identity token" in err
+    assert "docker login" in err

@@ -30,15 +30,26 @@ DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
 _HELPER_TIMEOUT = 30.0
 
 
+# What credential helpers answer as the Username when the Secret is an identity token.
+IDENTITY_TOKEN_USER = "<token>"  # noqa: S105 - a marker, not a secret
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """A username and secret (a password or token); the secret never shows in `repr`."""
+    """A username and secret (a password or token); secrets never show in `repr`.
+
+    `identity_token` is the OAuth2 refresh token `docker login` stores (`identitytoken` in
+    Docker's config) for registries whose token service issues one: it is exchanged for access
+    tokens with a POST to the token service, and there is then no password.
+    """
 
     username: str
     password: str = field(repr=False)
+    identity_token: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
-        return f"Credentials(username={self.username!r}, password=<hidden>)"
+        kind = "identity_token" if self.identity_token else "password"
+        return f"Credentials(username={self.username!r}, {kind}=<hidden>)"
 
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
@@ -214,11 +225,18 @@ class DockerConfigCredentials:
         username, secret = data.get("Username"), data.get("Secret")
         if not isinstance(username, str) or not isinstance(secret, str) or not secret:
             return None
-        # "<token>" is how helpers say the secret is an identity token, not a password
+        if username == IDENTITY_TOKEN_USER:  # the secret is an identity token, not a password
+            return Credentials(username, "", identity_token=secret)
         return Credentials(username, secret)
 
 
 def _from_auth_entry(entry: dict[str, Any], key: str) -> Credentials | None:
+    token = entry.get("identitytoken")
+    if isinstance(token, str) and token:
+        # `docker login` keeps the username in `auth` ("user:") beside the identity token
+        found = _from_auth_entry({k: v for k, v in entry.items() if k != "identitytoken"}, key)
+        username = found.username if found is not None else IDENTITY_TOKEN_USER
+        return Credentials(username, "", identity_token=token)
     auth = entry.get("auth")
     if isinstance(auth, str) and auth:
         try:

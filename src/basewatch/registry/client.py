@@ -41,6 +41,7 @@ from basewatch.registry.reference import Reference
 log = logging.getLogger(__name__)
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+OAUTH_CLIENT_ID = "basewatch"  # how basewatch names itself to OAuth2 token services
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _CHUNK = 1 << 20
@@ -337,7 +338,8 @@ class RegistryClient:
             return ""
         if state.challenge.scheme == "basic":
             creds = self._credentials_for(ref)
-            return creds.basic_header() if creds else ""
+            # an identity token is no password: Basic authentication cannot use it
+            return creds.basic_header() if creds and not creds.identity_token else ""
         token = state.tokens.get(scope)
         if token is None or token[1] <= time.monotonic():
             token = self._fetch_token(ref, state.challenge, scope)
@@ -357,7 +359,8 @@ class RegistryClient:
                 "does not support"
             )
         state.tokens.pop(scope, None)
-        if chosen.scheme == "basic" and self._credentials_for(ref) is None:
+        creds = self._credentials_for(ref)
+        if chosen.scheme == "basic" and (creds is None or creds.identity_token):
             self._fail_auth(ref)
         state.challenge = chosen
         if had_auth and chosen.scheme == "basic":
@@ -379,14 +382,31 @@ class RegistryClient:
         # our own scope, not the challenge's: the challenge stored for the host may have come
         # from a request for another repository
         query["scope"] = scope
-        url = realm + ("&" if "?" in realm else "?") + urlencode(query)
         creds = self._credentials_for(ref)
-        headers = {"Authorization": creds.basic_header()} if creds else {}
+        oauth = creds is not None and bool(creds.identity_token)
+        if oauth:
+            # OAuth2 (the distribution spec's "Oauth2 Token Authentication"): POST the refresh
+            # token `docker login` stored; there is no password to send.
+            assert creds is not None
+            url = realm
+            form = {
+                **query,
+                "grant_type": "refresh_token",
+                "refresh_token": creds.identity_token,
+                "client_id": OAUTH_CLIENT_ID,
+            }
+            headers: dict[str, str] = {}
+        else:
+            url = realm + ("&" if "?" in realm else "?") + urlencode(query)
+            headers = {"Authorization": creds.basic_header()} if creds else {}
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._client_for(url).get(url, headers=headers)
+                if oauth:
+                    response = self._client_for(url).post(url, data=form)
+                else:
+                    response = self._client_for(url).get(url, headers=headers)
             except httpx.TransportError as exc:
                 if attempt <= self.options.retries:
                     self._pause(attempt, None)
@@ -399,6 +419,17 @@ class RegistryClient:
                 self._pause(attempt, response.headers.get("Retry-After"))
                 continue
             break
+        if oauth and response.status_code in (400, 401, 403):
+            raise RegistryError(
+                f"{ref.host}: the token service refused the identity token stored for this "
+                f"registry (HTTP {response.status_code}: expired or revoked?); run `docker login` "
+                "again, or give --username and --password-stdin"
+            )
+        if oauth and response.status_code in (404, 405):
+            raise RegistryError(
+                f"{ref.host}: the token service at {parts.netloc} does not take identity tokens "
+                "(no OAuth2 endpoint); log in with a password instead"
+            )
         if response.status_code in (401, 403):
             if creds is not None:
                 raise RegistryError(
@@ -429,6 +460,12 @@ class RegistryClient:
             raise RegistryError(
                 f"{ref.host}: authentication required for {ref.repository}: log in with "
                 "`docker login` or give --username and --password-stdin"
+            )
+        if creds.identity_token:
+            raise RegistryError(
+                f"{ref.host}: the registry refused access to {ref.repository} with the identity "
+                "token stored for it (no pull access, or it wants a password: give --username "
+                "and --password-stdin)"
             )
         raise RegistryError(
             f"{ref.host}: the registry refused the credentials of user {creds.username!r} "

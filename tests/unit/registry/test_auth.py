@@ -82,6 +82,27 @@ def test_auths_entries(tmp_path: Path) -> None:
     assert store.get("quay.io") is None
 
 
+def test_identity_tokens(tmp_path: Path) -> None:
+    user_only = base64.b64encode(b"alice:").decode()
+    path = write_config(
+        tmp_path,
+        {
+            "auths": {
+                "registry.example.test": {"auth": user_only, "identitytoken": "refresh-1"},
+                "other.example.test": {"identitytoken": "refresh-2"},
+            },
+            "credHelpers": {"helper.example.test": "acr"},
+        },
+    )
+    answer = json.dumps({"Username": "<token>", "Secret": "refresh-3"})
+    store = DockerConfigCredentials(path, runner=lambda helper, server: answer)
+    assert store.get("registry.example.test") == Credentials("alice", "", "refresh-1")
+    assert store.get("other.example.test") == Credentials("<token>", "", "refresh-2")
+    # a credential helper says an identity token with the user name "<token>"
+    assert store.get("helper.example.test") == Credentials("<token>", "", "refresh-3")
+    assert "refresh-1" not in repr(store.get("registry.example.test"))
+
+
 def test_cred_helpers_and_store(tmp_path: Path) -> None:
     calls: list[tuple[str, str]] = []
 
