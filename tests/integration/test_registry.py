@@ -480,11 +480,16 @@ def test_credential_helper_protocol(
     assert code == ExitCode.OK, capsys.readouterr().err
 
 
-def _docker_config(tmp_path: Path, entry: dict[str, str], host: str) -> Path:
+def _resolve_with_docker_config(
+    seeded: Seeded, entry: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """`basewatch resolve` of busybox:musl with `entry` as Docker's config entry for the host."""
+    host = seeded.registry.host
     config_dir = tmp_path / "docker"
     config_dir.mkdir()
     (config_dir / "config.json").write_text(json.dumps({"auths": {host: entry}}))
-    return config_dir
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    return main(["resolve", f"{host}/busybox:musl", "--cache-dir", str(tmp_path)])
 
 
 def test_identity_token_from_docker_config(
@@ -496,14 +501,12 @@ def test_identity_token_from_docker_config(
     import base64
 
     token_server = authenticated.registry.token_server
-    host = authenticated.registry.host
     # As `docker login` leaves it for a registry whose token service gave a refresh token.
     entry = {
         "auth": base64.b64encode(f"{rs.USERNAME}:".encode()).decode(),
         "identitytoken": rs.REFRESH_TOKEN,
     }
-    monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path, entry, host)))
-    code = main(["resolve", f"{host}/busybox:musl", "--cache-dir", str(tmp_path)])
+    code = _resolve_with_docker_config(authenticated, entry, tmp_path, monkeypatch)
     captured = capsys.readouterr()
     if token_server is None:
         # Basic authentication needs a password; the identity token is not one.
@@ -528,10 +531,8 @@ def test_a_revoked_identity_token_is_a_clear_error(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    host = authenticated.registry.host
     entry = {"identitytoken": "revoked-long-ago"}
-    monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path, entry, host)))
-    code = main(["resolve", f"{host}/busybox:musl", "--cache-dir", str(tmp_path)])
+    code = _resolve_with_docker_config(authenticated, entry, tmp_path, monkeypatch)
     err = capsys.readouterr().err
     assert code == ExitCode.IMAGE_ERROR
     assert "revoked-long-ago" not in err
