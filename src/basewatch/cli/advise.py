@@ -15,7 +15,7 @@ from basewatch.errors import UsageError
 
 def add_advise_parser(commands: Any) -> None:
     from basewatch.cli.registry import add_registry_arguments
-    from basewatch.report.advise_report import FORMATS
+    from basewatch.report.base import ADVISE_FORMATS as FORMATS
 
     advise = commands.add_parser(
         "advise",

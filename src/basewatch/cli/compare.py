@@ -13,7 +13,7 @@ from basewatch.cli.exit_codes import ExitCode
 
 
 def add_compare_parser(commands: Any) -> None:
-    from basewatch.report.compare_report import FORMATS
+    from basewatch.report.base import COMPARE_FORMATS as FORMATS
 
     compare = commands.add_parser(
         "compare",

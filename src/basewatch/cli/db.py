@@ -18,8 +18,7 @@ _SHOWN_PROBLEMS = 5
 
 def add_db_parser(commands: Any) -> None:
     """Register `db` and its subcommands on the top-level subparsers."""
-    from basewatch.vulndb import OSV_BASE_URL
-    from basewatch.vulndb.status import DEFAULT_MAX_AGE_DAYS
+    from basewatch.vulndb import DEFAULT_MAX_AGE_DAYS, OSV_BASE_URL
 
     db = commands.add_parser(
         "db",

@@ -8,8 +8,6 @@ from typing import Any
 from basewatch import __version__
 from basewatch.advise import Advice, Recommendation
 
-FORMATS = ("table", "json", "markdown")
-
 
 def _clean(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from basewatch.models import Inventory
 
 TOOL_NAME = "basewatch"
+# The --format choices of `compare` and `advise`, here so that building the CLI's parser does
+# not import their renderers.
+COMPARE_FORMATS = ("table", "json", "markdown", "html")
+ADVISE_FORMATS = ("table", "json", "markdown")
 
 # Metadata keys that name who supplied a package, most specific first. Detectors fill them from
 # the package database (dpkg/apk `Maintainer`, rpm `Vendor`).

@@ -11,7 +11,6 @@ from typing import Any
 from basewatch import __version__
 from basewatch.compare import SEVERITIES, Candidate
 
-FORMATS = ("table", "json", "markdown", "html")
 SCHEMA_VERSION = "1.0"
 
 

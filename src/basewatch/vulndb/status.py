@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from basewatch.vulndb import DEFAULT_MAX_AGE_DAYS
 from basewatch.vulndb.model import SourceStatus
 from basewatch.vulndb.store import VulnStore
 
-DEFAULT_MAX_AGE_DAYS = 7.0
+__all__ = ["DEFAULT_MAX_AGE_DAYS", "DatabaseStatus", "SourceAge", "format_age", "status"]
 
 
 @dataclass(frozen=True, slots=True)
