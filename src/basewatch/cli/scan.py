@@ -12,6 +12,8 @@ from basewatch.errors import UsageError
 from basewatch.models import Severity
 
 SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx-json", "markdown")
+# `scan` refreshes the OSV dumps it needs once they are older than this: once a day at most.
+REFRESH_AFTER_SECONDS = 24 * 3600
 
 
 def add_scan_parser(commands: Any) -> None:
@@ -34,6 +36,12 @@ def add_scan_parser(commands: Any) -> None:
         "--offline",
         action="store_true",
         help="never download advisories, even for ecosystems the database lacks",
+    )
+    scan.add_argument(
+        "--skip-db-update",
+        action="store_true",
+        help="do not refresh the OSV dumps the database holds, however old"
+        " (missing ones are still fetched unless --offline)",
     )
     scan.add_argument(
         "--osv-url",
@@ -136,7 +144,9 @@ def run_scan(args: argparse.Namespace) -> int:
             inventory = scanner.inventory(image_source(args, scanner), platform=args.platform)
         fetch_warnings = []
         if not args.offline:
-            fetch_warnings = _fetch_missing(db_path, inventory, progress, args.osv_url)
+            fetch_warnings = _fetch_advisories(
+                db_path, inventory, progress, args.osv_url, refresh=not args.skip_db_update
+            )
         store = _open_store(db_path)
         database = DatabaseInfo(
             path=str(db_path),
@@ -164,43 +174,75 @@ def _open_store(path: Path) -> Any:
     return SqliteStore.open(path, readonly=True)
 
 
-def _fetch_missing(db_path: Path, inventory: Any, progress: Any, base_url: str | None) -> list[str]:
-    """Download the OSV dumps this image needs and the database has never held.
+def _fetch_advisories(
+    db_path: Path, inventory: Any, progress: Any, base_url: str | None, refresh: bool
+) -> list[str]:
+    """Download the OSV dumps this image needs that the database lacks, and (with `refresh`)
+    bring those it holds up to date when they are more than a day old.
 
-    An ecosystem counts as present when the database holds its dump (even one without
-    records for this release, such as a brand-new distribution release) or records for it
-    (imported from files). A dump the server does not have is a warning, not a failure: the
-    other dumps are still fetched, and that ecosystem's packages are reported unchecked.
+    A dump counts as held when the database has it (even one without records for this
+    release, such as a brand-new distribution release) or records for its ecosystem (imported
+    from files). Refreshing is incremental: only the records changed since the last update.
+    A dump the server does not have, or a failed download, is a warning, not a failure: the
+    scan goes on with what the database holds and says what was not checked.
     """
+    from datetime import UTC, datetime, timedelta
+
     from basewatch.errors import DatabaseError
     from basewatch.vulndb import OSV_BASE_URL
-    from basewatch.vulndb.update import (
-        dumps_for,
-        needed_ecosystems,
-        updatable_ecosystems,
-        update,
-    )
+    from basewatch.vulndb.update import SOURCE_PREFIX, dumps_for, needed_ecosystems, update
 
     needed = needed_ecosystems(inventory)
     with_records: set[str] = set()
-    dumps_held: set[str] = set()
+    held: dict[str, str] = {}  # dump -> when it was last updated
     if db_path.exists():
         try:
-            with_records = set(_open_store(db_path).ecosystems())
-            dumps_held = set(updatable_ecosystems(db_path))
+            store = _open_store(db_path)
+            with_records = set(store.ecosystems())
+            held = {
+                s.name.removeprefix(SOURCE_PREFIX): s.updated_at
+                for s in store.sources()
+                if s.name.startswith(SOURCE_PREFIX)
+            }
         except DatabaseError:
             pass  # unreadable: scan reports it when it opens the database
     missing = [
-        dump
-        for dump in dumps_for(e for e in needed if e not in with_records)
-        if dump not in dumps_held
+        dump for dump in dumps_for(e for e in needed if e not in with_records) if dump not in held
     ]
-    if not missing:
+    stale = []
+    if refresh:
+        limit = datetime.now(UTC) - timedelta(seconds=REFRESH_AFTER_SECONDS)
+        stale = [d for d in dumps_for(needed) if d in held and _before(held[d], limit)]
+    if not missing and not stale:
         return []
     try:
         report = update(
-            db_path, missing, base_url or OSV_BASE_URL, progress=progress, missing_ok=True
+            db_path,
+            [*missing, *stale],
+            base_url or OSV_BASE_URL,
+            progress=progress,
+            missing_ok=True,
         )
     except DatabaseError as exc:
-        return [f"could not fetch advisories for {', '.join(missing)}: {exc}"]
-    return [f"OSV publishes no advisories for {dump}" for dump in report.unavailable]
+        if not missing:
+            return [f"could not refresh the advisories for {', '.join(stale)}: {exc}"]
+        return [f"could not fetch advisories for {', '.join(missing + stale)}: {exc}"]
+    return [
+        f"could not refresh the advisories for {dump}: the server no longer has its dump; "
+        f"using those of {held[dump]}"
+        if dump in held
+        else f"OSV publishes no advisories for {dump}"
+        for dump in report.unavailable
+    ]
+
+
+def _before(updated_at: str, limit: Any) -> bool:
+    """Whether the ISO time `updated_at` is before `limit` (an unreadable time is)."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return bool(moment < limit)

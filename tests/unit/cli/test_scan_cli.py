@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -209,3 +210,38 @@ def test_missing_ecosystems_are_fetched_once(
     # Next time only the unavailable dump is asked for again: Go has records, and AlmaLinux's
     # dump is held even though it has none for release 10 yet.
     assert second == ["/npm/all.zip"]
+
+
+def test_held_dumps_are_refreshed_once_a_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sbom = tmp_path / "bom.json"
+    component = {"type": "library", "purl": "pkg:pypi/django@2.2"}
+    sbom.write_text(
+        json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [component]})
+    )
+    db = tmp_path / "vuln.db"
+    feed = fixture_feed("PyPI")
+    with serve(feed) as base:
+        argv = ["scan", "--sbom", str(sbom), "--db", str(db), "--osv-url", base, "-q"]
+        assert run(argv, capsys)[0] == ExitCode.OK
+        assert [path for path, _ in feed.requests] == ["/PyPI/all.zip"]
+        feed.requests.clear()
+        run(argv, capsys)  # fresh: nothing is asked for
+        assert feed.requests == []
+        with rebuilding(db) as store:  # as if the last update were two days old
+            source = store.source("osv:PyPI")
+            assert source is not None
+            store.set_source(dataclasses.replace(source, updated_at="2020-01-01T00:00:00Z"))
+        run([*argv, "--skip-db-update"], capsys)
+        assert feed.requests == []
+        code, _, err = run(argv, capsys)
+        # No modified_id.csv here: the dump is asked for again, conditionally (unchanged: 304).
+        assert [path for path, _ in feed.requests] == ["/PyPI/modified_id.csv", "/PyPI/all.zip"]
+        assert code == ExitCode.OK, err
+        feed.files.clear()  # the server loses everything: the scan goes on, and says so
+        feed.requests.clear()
+        code, out, err = run(argv, capsys)
+    assert code == ExitCode.OK
+    assert "could not refresh the advisories for PyPI" in err
+    assert "Django" in out or "django" in out
