@@ -204,12 +204,13 @@ OLD_PYPI_RELEASES = (
     "Django==2.2",
 )
 # Debian's python3-pip brings pip, setuptools and wheel as Debian packages (their dist-info and
-# egg-info in /usr/lib/python3/dist-packages, owned by dpkg); the upper layer adds PyPI releases.
+# egg-info in /usr/lib/python3/dist-packages, owned by dpkg), fzf a Go binary Debian built; the
+# upper layer adds PyPI releases.
 BOOKWORM_PIP = Recipe(
     "bookworm-pip",
     (
-        Stage("bookworm", include=("python3-pip",)),
-        Stage("bookworm", include=("python3-pip",), pip_target=OLD_PYPI_RELEASES),
+        Stage("bookworm", include=("python3-pip", "fzf")),
+        Stage("bookworm", include=("python3-pip", "fzf"), pip_target=OLD_PYPI_RELEASES),
     ),
     "debian",
     "12",

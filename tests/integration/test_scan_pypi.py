@@ -192,6 +192,12 @@ def test_old_pypi_releases_get_exactly_the_advisories_their_records_define(
         "wheel": "deb:python3-wheel",
     }
     assert {normalise(f["package"]["name"]) for f in findings} <= set(wanted)
+    # So is every Go module of the fzf binary Debian built and installed.
+    go = [p for p in packages if p["type"] == "golang"]
+    assert go, "no Go build info found in /usr/bin/fzf"
+    assert {(p["evidence"][0], p["metadata"].get("os_package")) for p in go} == {
+        ("/usr/bin/fzf", "deb:fzf")
+    }
     debs = [p for p in packages if p["type"] == "deb"]
     assert debs
     assert {p["ecosystem"] for p in debs} == {"Debian:12"}

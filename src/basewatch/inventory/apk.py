@@ -16,7 +16,7 @@ class ApkDetector:
     """One package per blank-line-separated record of single-letter fields."""
 
     name: ClassVar[str] = "apk"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         return path in PATHS

@@ -18,7 +18,10 @@ MAX_SIZE = 256 << 20
 MAX_LIST_SIZE = 64 << 20  # one package's file list
 _MALFORMED = "\0malformed"  # key for "a line without a colon was seen", never a real field
 _SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?$")
-_LIST_MARKERS = (b".dist-info", b".egg-info", b".jar", b".war", b".ear", b"package.json")
+_LIST_MARKERS = (
+    *(b".dist-info", b".egg-info", b".jar", b".war", b".ear", b"package.json"),
+    *(b"/bin/", b"/sbin/", b"/libexec/"),
+)
 
 
 def parse_stanzas(text: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -95,7 +98,7 @@ class DpkgDetector:
     """Installed packages from dpkg's status database (and distroless status.d files)."""
 
     name: ClassVar[str] = "dpkg"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         if path == STATUS:

@@ -1,7 +1,8 @@
 """Language packages that an OS package installed.
 
-Debian's python3-pip ships pip's `.dist-info`, Alpine's py3-setuptools ships setuptools', and
-Debian's libcommons-lang3-java ships a jar with its `pom.properties`. Such a copy belongs to the
+Debian's python3-pip ships pip's `.dist-info`, Alpine's py3-setuptools ships setuptools',
+Debian's libcommons-lang3-java ships a jar with its `pom.properties`, and Debian's golang or
+docker packages ship Go binaries. Such a copy belongs to the
 distribution: fixes are backported under the distribution's own version (bookworm's
 python3-setuptools 66.1.1-1+deb12u1 carries the fix for CVE-2024-6345, which PyPI's advisory
 says 66.1.1 lacks), and the distribution's advisories cover it through the OS package. The
@@ -26,14 +27,17 @@ from basewatch.models import Package, PackageType
 OS_PACKAGE_KEY = "os_package"  # metadata key on an owned language package
 _FACT_PREFIX = "owns:"  # FileResult fact ("owns:<OS package name>", path)
 _EVIDENCE_SUFFIXES = (".dist-info", ".egg-info", ".jar", ".war", ".ear", "/package.json")
+# Executables (Go binaries) are kept where packages install them; the rest of a file list is not.
+_PROGRAM_DIRS = ("/bin/", "/sbin/", "/libexec/")
 # The detectors whose results carry ownership facts, and the type of the packages they own for.
 _OWNER_TYPES = {"dpkg": PackageType.DEB, "apk": PackageType.APK, "rpm": PackageType.RPM}
 _OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 
 
 def is_evidence_path(path: str) -> bool:
-    """Whether a path a package manager lists can be the evidence of a language package."""
-    return path.endswith(_EVIDENCE_SUFFIXES)
+    """Whether a path a package manager lists can be the evidence of a language package: a
+    metadata directory, an archive, a package.json, or a program (a Go binary)."""
+    return path.endswith(_EVIDENCE_SUFFIXES) or any(d in path for d in _PROGRAM_DIRS)
 
 
 def ownership_facts(package: str, paths: Iterable[str]) -> tuple[tuple[str, str], ...]:

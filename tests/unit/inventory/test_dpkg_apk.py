@@ -131,13 +131,13 @@ def test_dpkg_file_lists_name_the_language_packages_they_install(tmp_path: Path)
     # multi-arch lists carry the architecture; lists without such paths give nothing
     arch = run(detector, "/var/lib/dpkg/info/libfoo:amd64.list", b"/x/a.jar\n", tmp_path)
     assert arch.facts == (("owns:libfoo", "/x/a.jar"),)
-    plain = b"/.\n/usr/bin/curl\n"
-    assert (
-        detector.analyze(
-            "/var/lib/dpkg/info/curl.list", io.BytesIO(plain), len(plain), AnalysisContext(tmp_path)
-        )
-        is None
-    )
+    # programs are kept (a Go binary's evidence); lists naming neither give nothing
+    curl = run(detector, "/var/lib/dpkg/info/curl.list", b"/.\n/usr/bin/curl\n", tmp_path)
+    assert curl.facts == (("owns:curl", "/usr/bin/curl"),)
+    plain = b"/.\n/usr/share/doc/tzdata/copyright\n"
+    context = AnalysisContext(tmp_path)
+    path = "/var/lib/dpkg/info/tzdata.list"
+    assert detector.analyze(path, io.BytesIO(plain), len(plain), context) is None
     for other in ("/var/lib/dpkg/info/curl.md5sums", "/var/lib/dpkg/info/sub/x.list"):
         assert not detector.wants(other, 10, 0o644)
 

@@ -56,7 +56,9 @@ def test_an_owner_that_is_no_longer_installed_owns_nothing() -> None:
 
 
 def test_only_evidence_like_paths_are_kept() -> None:
-    facts = ownership_facts(
-        "p", ["/usr/bin/pip", f"{DIST}/pip", f"{DIST}/x.egg-info", "/a/package.json"]
+    listed = ["/usr/bin", "/usr/bin/pip", f"{DIST}/pip", f"{DIST}/x.egg-info", "/a/package.json"]
+    assert ownership_facts("p", listed) == (
+        ("owns:p", "/usr/bin/pip"),  # a program: it could be a Go binary
+        ("owns:p", f"{DIST}/x.egg-info"),
+        ("owns:p", "/a/package.json"),
     )
-    assert facts == (("owns:p", f"{DIST}/x.egg-info"), ("owns:p", "/a/package.json"))

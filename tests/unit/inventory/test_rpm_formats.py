@@ -186,7 +186,7 @@ def test_does_not_want_other_files(path: str) -> None:
 
 
 def test_detector_protocol_attributes() -> None:
-    assert (RpmDetector.name, RpmDetector.version) == ("rpm", 2)
+    assert (RpmDetector.name, RpmDetector.version) == ("rpm", 3)
     assert len(DATABASE_PATHS) == 9
 
 

@@ -20,7 +20,7 @@ class RpmDetector:
     """Finds the packages rpm has installed, from its package database."""
 
     name: ClassVar[str] = "rpm"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         return path in DATABASE_PATHS
