@@ -1,14 +1,19 @@
 """The content-addressed blob cache: `ROOT/blobs/<algorithm>/<hex>`, beside the analysis cache.
 
 A blob enters the cache only once its whole content hashed to its digest: downloads go to a
-temporary file under `ROOT/blobs/tmp` and are renamed into place, so an interrupted or corrupt
-download never leaves a half blob behind. The least recently used blobs are evicted beyond the
-size limit.
+file under `ROOT/blobs/tmp` and are renamed into place, so an interrupted or corrupt download
+never leaves a half blob in the cache. A download that broke off (the network, Ctrl-C) stays
+there as `partial-<algorithm>-<hex>`, locked while a process writes it, and the next fetch of
+that blob rehashes it and asks only for the rest, as containerd resumes its ingests; content
+that does not hash to the digest in the end is thrown away. The least recently used blobs are
+evicted beyond the size limit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import logging
 import os
 import shutil
@@ -26,6 +31,8 @@ from basewatch.registry.options import DEFAULT_MAX_CACHE_BYTES
 log = logging.getLogger(__name__)
 
 _STALE_TMP_SECONDS = 3600.0
+_STALE_PARTIAL_SECONDS = 7 * 86400.0  # partial downloads are kept this long for resuming
+_PARTIAL_PREFIX = "partial-"
 
 
 class TransientError(RegistryError):
@@ -114,43 +121,60 @@ class BlobCache:
         cached = self.get(digest)
         if cached is not None:
             return cached
-        with self._temp() as (handle, tmp):
-            hasher = new_hasher(digest)
-            written = 0
-            for attempt in range(1, max(attempts, 1) + 1):
-                try:
-                    with download(written) as stream:
-                        if stream.start != written:  # the server ignored the range: restart
-                            handle.seek(0)
-                            handle.truncate()
-                            hasher, written = new_hasher(digest), 0
-                        for chunk in stream.chunks:
-                            handle.write(chunk)
-                            hasher.update(chunk)
-                            written += len(chunk)
-                            if size is not None and written > size:
-                                raise DigestMismatch(
-                                    f"{what}: the registry sent more than the {size} bytes "
-                                    "the manifest says (the blob is corrupt or was tampered with)"
-                                )
-                    break
-                except TransientError as exc:
-                    if attempt >= attempts:
-                        raise RegistryError(
-                            f"{what}: the download failed {attempts} times ({exc}); "
-                            "nothing was cached, try again"
-                        ) from exc
-                    log.info("%s: resuming at byte %d after: %s", what, written, exc)
-            actual = f"{digest.split(':', 1)[0]}:{hasher.hexdigest()}"
-            if actual != digest:
-                raise DigestMismatch(
-                    f"{what}: content hashes to {actual}, but is named {digest}"
-                    " (the blob is corrupt or was tampered with); nothing was cached"
-                )
-            if size is not None and written != size:
-                raise DigestMismatch(f"{what}: {written} bytes received, the manifest says {size}")
-            handle.flush()
-            return self._commit(tmp, digest)
+        with self._partial(digest) as (handle, tmp):
+            try:
+                hasher = new_hasher(digest)
+                written = _rehash(handle, hasher, size)
+                if written:
+                    log.info("%s: resuming an earlier download at byte %d", what, written)
+                    hasher, written = _receive(
+                        handle, hasher, written, download, size, attempts, what
+                    )
+                    if f"{digest.split(':', 1)[0]}:{hasher.hexdigest()}" != digest:
+                        # what an earlier run left may be what went wrong: again, from scratch
+                        log.info("%s: the resumed download did not verify; starting over", what)
+                        handle.seek(0)
+                        handle.truncate()
+                        hasher, written = new_hasher(digest), 0
+                if not written:
+                    hasher, written = _receive(handle, hasher, 0, download, size, attempts, what)
+                actual = f"{digest.split(':', 1)[0]}:{hasher.hexdigest()}"
+                if actual != digest:
+                    raise DigestMismatch(
+                        f"{what}: content hashes to {actual}, but is named {digest}"
+                        " (the blob is corrupt or was tampered with); nothing was cached"
+                    )
+                if size is not None and written != size:
+                    raise DigestMismatch(
+                        f"{what}: {written} bytes received, the manifest says {size}"
+                    )
+                handle.flush()
+                return self._commit(tmp, digest)
+            except DigestMismatch:
+                _discard(tmp)  # content that is not the blob's is no use to resume
+                raise
+
+    @contextlib.contextmanager
+    def _partial(self, digest: str) -> Iterator[tuple[BinaryIO, Path]]:
+        """The partial download of `digest`, locked for this process; a private file instead
+        when another process holds that one."""
+        tmp_dir = self.blobs / "tmp"
+        algorithm, _, hexpart = digest.partition(":")
+        path = tmp_dir / f"{_PARTIAL_PREFIX}{algorithm}-{hexpart}"
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise CacheError(f"cannot write the blob cache at {self.blobs}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            with self._temp() as private:  # another process is downloading it right now
+                yield private
+            return
+        with os.fdopen(fd, "r+b") as handle:  # closing releases the lock
+            yield handle, path
 
     @contextlib.contextmanager
     def _temp(self) -> Iterator[tuple[BinaryIO, Path]]:
@@ -217,9 +241,11 @@ class BlobCache:
         limit = self.max_bytes if max_bytes is None else max_bytes
         tmp_dir = self.blobs / "tmp"
         removed = freed = 0
-        cutoff = (time.time() if now is None else now) - _STALE_TMP_SECONDS
+        moment = time.time() if now is None else now
         if tmp_dir.is_dir():
             for entry in tmp_dir.iterdir():
+                partial = entry.name.startswith(_PARTIAL_PREFIX)
+                cutoff = moment - (_STALE_PARTIAL_SECONDS if partial else _STALE_TMP_SECONDS)
                 with contextlib.suppress(OSError):
                     info = entry.stat()
                     if limit == 0 or info.st_mtime < cutoff:
@@ -228,6 +254,65 @@ class BlobCache:
                         freed += info.st_size
         evicted, evicted_bytes, kept, kept_bytes = self._evict(limit)
         return PruneResult(removed + evicted, freed + evicted_bytes, kept, kept_bytes)
+
+
+def _receive(
+    handle: BinaryIO,
+    hasher: hashlib._Hash,
+    written: int,
+    download: Downloader,
+    size: int | None,
+    attempts: int,
+    what: str,
+) -> tuple[hashlib._Hash, int]:
+    """Append the blob from byte `written` on to `handle`, resuming after dropped connections;
+    returns the hasher and the length received in all."""
+    for attempt in range(1, max(attempts, 1) + 1):
+        try:
+            with download(written) as stream:
+                if stream.start != written:  # the server ignored the range: restart
+                    handle.seek(0)
+                    handle.truncate()
+                    hasher, written = hashlib.new(hasher.name), 0
+                for chunk in stream.chunks:
+                    handle.write(chunk)
+                    hasher.update(chunk)
+                    written += len(chunk)
+                    if size is not None and written > size:
+                        raise DigestMismatch(
+                            f"{what}: the registry sent more than the {size} bytes the manifest "
+                            "says (the blob is corrupt or was tampered with)"
+                        )
+            return hasher, written
+        except TransientError as exc:
+            if attempt >= attempts:
+                handle.flush()
+                raise RegistryError(
+                    f"{what}: the download failed {attempts} times ({exc}); nothing was cached; "
+                    f"the {written} bytes received are kept and the next attempt resumes there"
+                ) from exc
+            log.info("%s: resuming at byte %d after: %s", what, written, exc)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _rehash(handle: BinaryIO, hasher: hashlib._Hash, size: int | None) -> int:
+    """Feed what an earlier download left in `handle` to `hasher`; returns its length (0 and
+    an empty file when it cannot be a prefix of a blob of `size` bytes)."""
+    handle.seek(0, os.SEEK_END)
+    length = handle.tell()
+    if size is not None and length > size:
+        handle.seek(0)
+        handle.truncate()
+        return 0
+    handle.seek(0)
+    while chunk := handle.read(1 << 20):
+        hasher.update(chunk)
+    return length
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def prune_analyses(root: Path) -> int:

@@ -66,12 +66,54 @@ def test_a_server_ignoring_ranges_restarts_cleanly(tmp_path: Path) -> None:
     assert offsets == [0, 5000]
 
 
-def test_giving_up_leaves_nothing_behind(tmp_path: Path) -> None:
+def blobs(cache: BlobCache) -> list[Path]:
+    """The cache's blobs, without the downloads kept aside for resuming."""
+    return [p for p in cache_files(cache) if p.parent.name != "tmp"]
+
+
+def partials(cache: BlobCache) -> list[Path]:
+    return sorted((cache.blobs / "tmp").glob("partial-*"))
+
+
+def test_giving_up_caches_nothing_and_the_next_run_resumes(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path)
     _, download = server(DATA, [10, 10, 10])
-    with pytest.raises(RegistryError, match="failed 3 times"):
+    with pytest.raises(RegistryError, match=r"failed 3 times.*resumes there"):
         cache.fetch(DIGEST, download, attempts=3)  # type: ignore[arg-type]
-    assert cache_files(cache) == []
+    assert blobs(cache) == []
+    (partial,) = partials(cache)
+    assert partial.read_bytes() == DATA[:30]
+    # Another run (a new cache object, as a new process would have) asks only for the rest.
+    offsets, healthy = server(DATA, [])
+    path = BlobCache(tmp_path).fetch(DIGEST, healthy, size=len(DATA))  # type: ignore[arg-type]
+    assert path.read_bytes() == DATA
+    assert offsets == [30]
+    assert partials(cache) == []
+
+
+def test_a_partial_download_that_does_not_verify_is_started_over(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    (cache.blobs / "tmp").mkdir(parents=True)
+    (cache.blobs / "tmp" / f"partial-sha256-{DIGEST.split(':')[1]}").write_bytes(b"garbage")
+    offsets, download = server(DATA, [])
+    assert cache.fetch(DIGEST, download).read_bytes() == DATA  # type: ignore[arg-type]
+    assert offsets == [7, 0]
+    assert partials(cache) == []
+
+
+def test_a_partial_download_another_process_writes_is_left_alone(tmp_path: Path) -> None:
+    import fcntl
+
+    cache = BlobCache(tmp_path)
+    (cache.blobs / "tmp").mkdir(parents=True)
+    partial = cache.blobs / "tmp" / f"partial-sha256-{DIGEST.split(':')[1]}"
+    partial.write_bytes(DATA[:100])
+    with partial.open("r+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as the other process does while it downloads
+        offsets, download = server(DATA, [])
+        assert cache.fetch(DIGEST, download).read_bytes() == DATA  # type: ignore[arg-type]
+    assert offsets == [0]  # a download of its own, from the start
+    assert partial.read_bytes() == DATA[:100]
 
 
 def test_tampered_content_is_not_cached(tmp_path: Path) -> None:
@@ -90,7 +132,7 @@ def test_more_bytes_than_the_manifest_says_is_refused(tmp_path: Path) -> None:
     assert cache_files(cache) == []
 
 
-def test_interrupt_leaves_no_partial_blob(tmp_path: Path) -> None:
+def test_interrupt_caches_no_partial_blob(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path)
 
     @contextlib.contextmanager
@@ -103,7 +145,8 @@ def test_interrupt_leaves_no_partial_blob(tmp_path: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         cache.fetch(DIGEST, download)
-    assert cache_files(cache) == []
+    assert blobs(cache) == []
+    assert [p.read_bytes() for p in partials(cache)] == [DATA[:100]]  # kept for resuming
 
 
 def test_read_reverifies_and_drops_corrupt_entries(tmp_path: Path) -> None:
@@ -132,13 +175,24 @@ def test_prune(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path)
     for i in range(3):
         cache.put(sha256(bytes([i]) * 10), bytes([i]) * 10)
+    import time
+
     stale = cache.blobs / "tmp" / "download-x"
     stale.write_bytes(b"half")
     os.utime(stale, (0, 0))
+    # a partial download is kept for a week, to be resumed; an older one goes
+    day_old = cache.blobs / "tmp" / "partial-sha256-aa"
+    day_old.write_bytes(b"part")
+    os.utime(day_old, (time.time() - 86400, time.time() - 86400))
+    month_old = cache.blobs / "tmp" / "partial-sha256-bb"
+    month_old.write_bytes(b"part")
+    os.utime(month_old, (time.time() - 30 * 86400, time.time() - 30 * 86400))
     result = cache.prune(max_bytes=20)
-    assert result.removed == 2
+    assert result.removed == 3
     assert result.kept == 2
     assert not stale.exists()
+    assert day_old.exists()
+    assert not month_old.exists()
     assert cache.prune(max_bytes=0).kept == 0
     (tmp_path / "layers" / "sha256" / "ab").mkdir(parents=True)
     (tmp_path / "layers" / "sha256" / "ab" / "k.json").write_text("{}")
