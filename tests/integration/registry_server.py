@@ -332,6 +332,7 @@ class FaultProxy:
         self.upstream = upstream
         self.faults = Faults()
         self.requests: list[tuple[str, str, str]] = []  # (method, path, authorization)
+        self.ranges: list[tuple[str, str]] = []  # (path, Range header) of every request
         self.bytes_sent = 0
         self.port = free_port()
         self._lock = threading.Lock()
@@ -361,6 +362,7 @@ class FaultProxy:
     def reset(self) -> None:
         with self._lock:
             self.faults = Faults()
+            self.ranges = []
             self.requests.clear()
             self.bytes_sent = 0
 
@@ -373,6 +375,7 @@ class FaultProxy:
         auth = handler.headers.get("Authorization", "")
         with self._lock:
             self.requests.append((method, path, auth))
+            self.ranges.append((path, handler.headers.get("Range", "")))
             status_fault = self.faults.statuses.pop(0) if self.faults.statuses else None
         faults = self.faults
         if status_fault is not None:

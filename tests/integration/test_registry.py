@@ -338,6 +338,28 @@ def test_connection_dropped_mid_blob_resumes(
     _assert_cache_is_sound(tmp_path / "pulled")
 
 
+def test_a_download_broken_off_resumes_in_the_next_run(
+    anonymous: Seeded, fresh_proxy: rs.FaultProxy, tmp_path: Path
+) -> None:
+    local = _inventory(anonymous.layouts["debian:bookworm"], tmp_path / "local")
+    layer = local.image.layers[0]
+    half = layer.size // 2
+    fresh_proxy.faults.drop_after[layer.digest] = half
+    reference = f"{fresh_proxy.host}/debian:bookworm"
+    cache = tmp_path / "pulled"
+    once = RegistrySource(reference, _options(cache, retries=0), reference=reference)
+    with pytest.raises(RegistryError, match="resumes there"):
+        _inventory(once, cache)
+    # The next run (same cache) asks only for what the first one did not get.
+    fresh_proxy.reset()
+    pulled = _inventory(reference, cache)
+    assert _packages(pulled) == _packages(local)
+    ranges = [r for p, r in fresh_proxy.ranges if p.endswith(layer.digest)]
+    assert ranges == [f"bytes={half}-"]
+    _assert_cache_is_sound(cache)
+    assert list((cache / "blobs" / "tmp").iterdir()) == []
+
+
 def test_a_server_too_slow_times_out_cleanly(
     anonymous: Seeded, fresh_proxy: rs.FaultProxy, tmp_path: Path
 ) -> None:
