@@ -113,7 +113,7 @@ def bom_document(
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     packages = sorted_packages(inventory.packages)
-    purls = [parse_purl(p.purl) for p in packages]
+    purls = [canonical_purl(p.purl) for p in packages]
     refs = bom_refs(packages, purls)
     image = inventory.image
     layers = {layer.diff_id: layer for layer in reversed(image.layers)}  # the first one wins
@@ -190,9 +190,9 @@ def cyclonedx_licenses(values: Iterable[str]) -> list[dict[str, Any]]:
     return [{"license": {"id": i}} for i in by_id] + [{"license": {"name": n}} for n in by_name]
 
 
-def bom_refs(packages: list[Package], purls: list[PackageURL | None]) -> list[str]:
+def bom_refs(packages: list[Package], purls: list[str | None]) -> list[str]:
     """The purl when it names one package only, else a stable hash of what makes it distinct."""
-    canonical = [str(purl.to_string()) if purl is not None else "" for purl in purls]
+    canonical = [purl or "" for purl in purls]
     counts = Counter(canonical)
     refs = []
     for package, purl in zip(packages, canonical, strict=True):
@@ -211,11 +211,12 @@ def bom_refs(packages: list[Package], purls: list[PackageURL | None]) -> list[st
     return unique
 
 
-def parse_purl(purl: str) -> PackageURL | None:
+def canonical_purl(purl: str) -> str | None:
+    """`purl` as packageurl-python writes it (the library's form), or None when it is none."""
     if not purl:
         return None
     try:
-        return PackageURL.from_string(purl)
+        return str(PackageURL.from_string(purl).to_string())
     except ValueError:
         return None
 
@@ -275,9 +276,9 @@ def _image_component(image: ImageInfo) -> dict[str, Any]:
         component["hashes"] = [hash_]
     component["name"] = image.reference or digest or "image"
     _set_list(component, "properties", properties(props))
-    purl = parse_purl(oci_purl(image))
+    purl = canonical_purl(oci_purl(image))
     if purl is not None:
-        component["purl"] = str(purl.to_string())
+        component["purl"] = purl
     component["type"] = CONTAINER
     if digest:
         component["version"] = digest
@@ -307,7 +308,7 @@ def _os_component(os: OSInfo) -> dict[str, Any]:
 
 def _package_component(
     package: Package,
-    purl: PackageURL | None,
+    purl: str | None,
     ref: str,
     layers: dict[str, LayerInfo],
 ) -> dict[str, Any]:
@@ -343,7 +344,7 @@ def _package_component(
     component["name"] = package.name
     _set_list(component, "properties", properties(props))
     if purl is not None:
-        component["purl"] = str(purl.to_string())
+        component["purl"] = purl
     _, value = supplier(package)
     if value:
         name, email = split_contact(value)
