@@ -238,11 +238,7 @@ def _fetch_advisories(
 
 def _before(updated_at: str, limit: Any) -> bool:
     """Whether the ISO time `updated_at` is before `limit` (an unreadable time is)."""
-    from datetime import UTC, datetime
+    from basewatch.vulndb.status import parse_time
 
-    try:
-        moment = datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
-    except ValueError:
-        return True
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return bool(moment < limit)
+    moment = parse_time(updated_at)
+    return moment is None or bool(moment < limit)

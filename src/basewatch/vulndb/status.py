@@ -9,7 +9,14 @@ from basewatch.vulndb import DEFAULT_MAX_AGE_DAYS
 from basewatch.vulndb.model import SourceStatus
 from basewatch.vulndb.store import VulnStore
 
-__all__ = ["DEFAULT_MAX_AGE_DAYS", "DatabaseStatus", "SourceAge", "format_age", "status"]
+__all__ = [
+    "DEFAULT_MAX_AGE_DAYS",
+    "DatabaseStatus",
+    "SourceAge",
+    "format_age",
+    "parse_time",
+    "status",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,7 @@ def status(
             "`basewatch db update --ecosystem NAME` or `basewatch db import PATH`"
         )
     for source in sources:
-        updated = _parse_time(source.updated_at)
+        updated = parse_time(source.updated_at)
         if updated is None:
             rows.append(SourceAge(source, None, True))
             warnings.append(
@@ -91,7 +98,8 @@ def _refresh(source: SourceStatus) -> str:
     return f"import a newer copy with `basewatch db import` (last from {source.origin or '?'})"
 
 
-def _parse_time(text: str) -> datetime | None:
+def parse_time(text: str) -> datetime | None:
+    """An ISO 8601 time as the sources table stores it (naive means UTC); None if unreadable."""
     if not text:
         return None
     try:

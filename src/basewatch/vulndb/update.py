@@ -142,14 +142,12 @@ def update(
         raise UsageError("no ecosystem to update: name at least one (e.g. Debian, PyPI, Go)")
     moment = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     previous: dict[str, SourceStatus] = {}
-    cursors: dict[str, str] = {}
+    cursors: dict[str, str] = {}  # dump -> the newest `modified` its source holds
     if store_path.exists():
         with SqliteStore.open(store_path, readonly=True) as store:
             previous = {s.name: s for s in store.sources()}
             if incremental:
-                cursors = {
-                    f"{SOURCE_PREFIX}{d}": store.newest_modified(SOURCE_PREFIX + d) for d in dumps
-                }
+                cursors = {d: store.newest_modified(SOURCE_PREFIX + d) for d in dumps}
     try:
         store_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -171,7 +169,7 @@ def update(
         for dump in dumps:
             download = _Download(dump, dump_url(base_url, dump), previous.get(SOURCE_PREFIX + dump))
             downloads.append(download)
-            cursor = cursors.get(SOURCE_PREFIX + dump, "")
+            cursor = cursors.get(dump, "")
             if download.previous is not None and cursor:
                 listed = changed_ids(http, base_url, dump, cursor)
                 if listed is not None:
