@@ -2,50 +2,30 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from basewatch.cli.main import main
 from basewatch.lint.eol import CACHE_FILE, PRODUCTS, load_eol_table
+from tests.unit.lint.test_eol import eol_api
 
 FAIL = {"on": False}
 
 
-class _Api(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        product = self.path.rsplit("/", 1)[-1].removesuffix(".json")
-        if FAIL["on"] or product not in PRODUCTS:
-            self.send_response(500)
-            self.end_headers()
-            return
-        body = json.dumps(
-            [{"cycle": "99", "eol": "2030-01-01", "codename": f"{product}-x"}]
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        del format, args
+def _answer(product: str) -> tuple[int, object]:
+    if FAIL["on"] or product not in PRODUCTS:
+        return 500, None
+    return 200, [{"cycle": "99", "eol": "2030-01-01", "codename": f"{product}-x"}]
 
 
 @pytest.fixture
 def api() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/api"
+        with eol_api(_answer) as url:
+            yield url
     finally:
-        httpd.shutdown()
-        httpd.server_close()
         FAIL["on"] = False
 
 

@@ -3,9 +3,10 @@ that serves JSON shaped like the end-of-life API's."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,27 +53,28 @@ API = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        product = self.path.rsplit("/", 1)[-1].removesuffix(".json")
-        if product not in API:
-            self.send_response(404)
+# What the local endoflife.date API answers for a product: (HTTP status, JSON body).
+Answer = Callable[[str], tuple[int, object]]
+
+
+@contextlib.contextmanager
+def eol_api(answer: Answer) -> Iterator[str]:
+    """A local endoflife.date API (`<base>/<product>.json`) on 127.0.0.1; yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, document = answer(self.path.rsplit("/", 1)[-1].removesuffix(".json"))
+            body = json.dumps(document).encode() if status == 200 else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            return
-        body = json.dumps(API[product]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:
-        del format, args
+        def log_message(self, format: str, *args: object) -> None:
+            del format, args
 
-
-@pytest.fixture
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -80,6 +82,12 @@ def server() -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with eol_api(lambda product: (200, API[product]) if product in API else (404, None)) as url:
+        yield url
 
 
 def test_shipped_table_covers_the_products() -> None:
