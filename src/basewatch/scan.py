@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ from basewatch.models import (
     ScanResult,
 )
 from basewatch.progress import NULL_PROGRESS, Progress
+from basewatch.scratch import scratch_dir
 
 if TYPE_CHECKING:
     from basewatch.matching.policy import Policy
@@ -175,6 +174,7 @@ class Scanner:
         analyses: list[LayerAnalysis] = []
         self.progress.begin(f"Reading {len(layers)} layer(s)", len(layers))
         scratch: Path | None = None
+        scratch_stack = contextlib.ExitStack()
         try:
             for layer in layers:
                 cache_key = layer.diff_id or layer.digest
@@ -184,8 +184,7 @@ class Scanner:
                     self.progress.advance(f"layer {layer.index + 1} (cached)")
                     continue
                 if scratch is None:
-                    self.scratch_root.mkdir(parents=True, exist_ok=True)
-                    scratch = Path(tempfile.mkdtemp(dir=self.scratch_root))
+                    scratch = scratch_stack.enter_context(scratch_dir(self.scratch_root.parent))
                 ctx = AnalysisContext(tmp_dir=scratch)
                 budget = MAX_IMAGE_ENTRIES - sum(len(a.entries) for a in analyses)
                 analysis = self._read_layer(image, layer, ctx, budget)
@@ -198,10 +197,7 @@ class Scanner:
                 self.progress.advance(f"layer {layer.index + 1}")
         finally:
             self.progress.end()
-            if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
-                with contextlib.suppress(OSError):
-                    self.scratch_root.rmdir()  # only when no other scan is using it
+            scratch_stack.close()
         return analyses
 
     def _cached(self, cache_key: str, key: str) -> LayerAnalysis | None:

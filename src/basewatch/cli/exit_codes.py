@@ -14,4 +14,5 @@ class ExitCode(IntEnum):
     OUTPUT_ERROR = 5  # the report could not be written
     DATABASE_ERROR = 6  # the vulnerability database is missing, unreadable, or an update failed
     INTERRUPTED = 130
+    TERMINATED = 143  # SIGTERM: the run stopped cleanly (scratch files removed)
     INTERNAL = 70  # a bug: please report it

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"basewatch {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sbom = commands.add_parser(
@@ -72,10 +75,65 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_parser(commands)
     add_advise_parser(commands)
     add_catalog_parser(commands)
+    _accept_global_options_everywhere(parser)
     return parser
 
 
+def _accept_global_options_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let `-v` and `-q` follow the subcommand too (`basewatch scan IMG -v`), as in Trivy.
+
+    Subcommand defaults are SUPPRESSed: argparse copies a subparser's defaults over the
+    values parsed before the subcommand, which would undo `basewatch -q scan`.
+    """
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for sub in {id(p): p for p in action.choices.values()}.values():
+            options = {o for a in sub._actions for o in a.option_strings}
+            for a in sub._actions:
+                if a.dest in ("quiet", "verbose"):
+                    a.default = argparse.SUPPRESS
+            if "-v" not in options and "--verbose" not in options:
+                sub.add_argument(
+                    "-v",
+                    "--verbose",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help="log debug details",
+                )
+            if "-q" not in options and "--quiet" not in options:
+                sub.add_argument(
+                    "-q",
+                    "--quiet",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help="no progress bar",
+                )
+            _accept_global_options_everywhere(sub)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the main thread is, so `finally` blocks clean up on the way out."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv)
+    except _Terminated:
+        print("basewatch: terminated", file=sys.stderr)
+        return ExitCode.TERMINATED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
