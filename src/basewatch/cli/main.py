@@ -27,6 +27,7 @@ from basewatch.cli.registry import (
 )
 from basewatch.cli.scan import add_scan_parser, run_scan
 from basewatch.errors import (
+    CacheError,
     DatabaseError,
     Error,
     ImageError,
@@ -171,7 +172,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(exc, ExitCode.USAGE)
     except ImageError as exc:
         return _fail(exc, ExitCode.IMAGE_ERROR)
-    except OutputError as exc:
+    except (OutputError, CacheError) as exc:
         return _fail(exc, ExitCode.OUTPUT_ERROR)
     except DatabaseError as exc:
         return _fail(exc, ExitCode.DATABASE_ERROR)

@@ -118,14 +118,23 @@ def _purl_matches(product: str, purl: str) -> bool:
     return wanted <= {q for q in f_qual.split("&") if q}
 
 
+MAX_POLICY_FILE_BYTES = 64 << 20  # ignore files and VEX documents
+
+
 def load_ignore_file(path: Path) -> list[IgnoreRule]:
     """Rules from a YAML ignore file: a list, or a mapping with an `ignore:` list."""
     import yaml
 
+    from basewatch.untrusted import UntrustedInput, parse_yaml, read_regular_file
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(
+            read_regular_file(path, max_bytes=MAX_POLICY_FILE_BYTES).decode("utf-8"), str(path)
+        )
     except FileNotFoundError as exc:
         raise UsageError(f"{path}: no such ignore file") from exc
+    except UntrustedInput as exc:
+        raise UsageError(f"{exc}; give a YAML ignore file") from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: not a readable YAML ignore file ({exc})") from exc
     if data is None:
@@ -167,10 +176,14 @@ def _date(value: Any, path: Path, number: int) -> dt.date | None:
 
 def load_openvex(path: Path) -> list[VexStatement]:
     """The statements of an OpenVEX document."""
+    from basewatch.untrusted import UntrustedInput, parse_json, read_regular_file
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(read_regular_file(path, max_bytes=MAX_POLICY_FILE_BYTES), str(path))
     except FileNotFoundError as exc:
         raise UsageError(f"{path}: no such VEX file") from exc
+    except UntrustedInput as exc:
+        raise UsageError(f"{exc}; give an OpenVEX JSON document") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: not a readable OpenVEX JSON document ({exc})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("statements"), list):

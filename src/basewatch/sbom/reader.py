@@ -42,6 +42,7 @@ from basewatch.errors import SbomError
 from basewatch.inventory.purl import ecosystem_for
 from basewatch.inventory.rpm.package import split_source_rpm
 from basewatch.models import ImageInfo, Inventory, LayerInfo, Origin, OSInfo, Package, PackageType
+from basewatch.untrusted import UntrustedInput, parse_json, read_regular_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -72,7 +73,9 @@ class SbomFormat(StrEnum):
 def read_sbom(path: Path) -> Inventory:
     """The inventory an SBOM file describes. Raises `SbomError` when it cannot be read as one."""
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path)
+    except UntrustedInput as exc:
+        raise SbomError(f"{exc}; give a CycloneDX or SPDX JSON SBOM file") from exc
     except FileNotFoundError as exc:
         raise SbomError(
             f"{path}: no such file; give the path of a CycloneDX or SPDX JSON SBOM"
@@ -138,7 +141,9 @@ def _load_json(data: bytes, reference: str) -> Any:
             "(CycloneDX: `--output-format json`, Syft: `-o cyclonedx-json`)"
         )
     try:
-        return json.loads(stripped)
+        return parse_json(stripped, reference)
+    except UntrustedInput as exc:
+        raise SbomError(str(exc)) from exc
     except UnicodeDecodeError as exc:
         raise SbomError(f"{reference}: not UTF-8 text, so not a JSON SBOM ({exc.reason})") from exc
     except json.JSONDecodeError as exc:

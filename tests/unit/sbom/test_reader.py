@@ -403,7 +403,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_a_directory_is_not_an_sbom(tmp_path: Path) -> None:
-    with pytest.raises(SbomError, match="cannot read it"):
+    with pytest.raises(SbomError, match="a directory, not a regular file"):
         read_sbom(tmp_path)
 
 
