@@ -21,7 +21,7 @@ from basewatch.errors import CacheError
 from basewatch.image.layer import translate_read_errors
 from basewatch.image.source import ImageSource, OpenImage, open_source
 from basewatch.inventory.assemble import assemble
-from basewatch.inventory.detector import AnalysisContext, Detector
+from basewatch.inventory.detector import AnalysisContext, DecompressionBudget, Detector
 from basewatch.inventory.layers import (
     MAX_IMAGE_ENTRIES,
     LayerAnalysis,
@@ -175,6 +175,7 @@ class Scanner:
         self.progress.begin(f"Reading {len(layers)} layer(s)", len(layers))
         scratch: Path | None = None
         scratch_stack = contextlib.ExitStack()
+        inflate_budget = DecompressionBudget()  # one per image, across all of its layers
         try:
             for layer in layers:
                 cache_key = layer.diff_id or layer.digest
@@ -185,11 +186,14 @@ class Scanner:
                     continue
                 if scratch is None:
                     scratch = scratch_stack.enter_context(scratch_dir(self.scratch_root.parent))
-                ctx = AnalysisContext(tmp_dir=scratch)
+                ctx = AnalysisContext(tmp_dir=scratch, budget=inflate_budget)
                 budget = MAX_IMAGE_ENTRIES - sum(len(a.entries) for a in analyses)
+                refusals = inflate_budget.refusals
                 analysis = self._read_layer(image, layer, ctx, budget)
                 analyses.append(analysis)
-                if self.cache is not None and cache_key:
+                # A layer read after the image's budget ran out says more about the image
+                # than the layer: not cached, so the layer's next image reads it in full.
+                if self.cache is not None and cache_key and inflate_budget.refusals == refusals:
                     try:
                         self.cache.put(cache_key, key, analysis.to_dict())
                     except CacheError as exc:

@@ -254,3 +254,46 @@ def test_entry_count_is_capped_per_image(tmp_path: Path, monkeypatch: pytest.Mon
     assert scan(f"oci:{alone}:v1", tmp_path / "cache").packages == ()
     monkeypatch.setattr(scan_module, "MAX_IMAGE_ENTRIES", 120)
     assert scan(f"oci:{layout}:v1", tmp_path / "cache").packages == ()
+
+
+def test_one_decompression_budget_spans_every_layer_and_spent_layers_are_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget is the image's: a second layer's archives draw on what the first left, and
+    a layer read with the budget spent is not cached as if that were the layer's own truth."""
+    import functools
+    import io
+    import os
+    import zipfile
+
+    import basewatch.scan as scan_module
+    from basewatch.inventory.detector import DecompressionBudget
+    from basewatch.inventory.layers import detectors_key
+
+    def jar(entries: dict[str, bytes], compression: int) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression) as zf:
+            for name, data in entries.items():
+                zf.writestr(name, data)
+        return buf.getvalue()
+
+    inner = jar({"blob.bin": os.urandom(1 << 20)}, zipfile.ZIP_STORED)
+    outer = jar({"lib/inner-1.0.jar": inner}, zipfile.ZIP_STORED)
+    monkeypatch.setattr(
+        scan_module, "DecompressionBudget", functools.partial(DecompressionBudget, 3 << 20)
+    )
+    built = build_image(
+        [
+            [file("etc/os-release", DEBIAN_OS_RELEASE), file("opt/a/app-1.0.jar", outer)],
+            [file("opt/b/app-1.0.jar", outer)],
+            [file("opt/c/app-1.0.jar", outer)],
+        ]
+    )
+    archive = write_docker_archive(tmp_path / "img.tar", [(built, ["test/jars:1"])])
+    inventory = scan(f"docker-archive:{archive}", tmp_path / "cache")
+    assert any("budget" in w for w in inventory.warnings), inventory.warnings
+    cache = AnalysisCache(tmp_path / "cache")
+    key = detectors_key(default_detectors())
+    cached = [cache.get(layer.diff_id, key) is not None for layer in inventory.image.layers]
+    assert cached[0] is True
+    assert cached[-1] is False

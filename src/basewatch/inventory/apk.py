@@ -16,7 +16,7 @@ class ApkDetector:
     """One package per blank-line-separated record of single-letter fields."""
 
     name: ClassVar[str] = "apk"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         return path in PATHS
@@ -38,17 +38,22 @@ class ApkDetector:
         owned: list[str] = []  # the record's listed paths that can be language packages
         folder = ""
         start = 1
-        for number, line in enumerate([*text.splitlines(), ""], start=1):
-            if not line.strip():
+        # apk-tools reads the database as apk_db_index_read does: lines end at "\n" only
+        # (`str.splitlines` would also split at "\x1c", "\x85", "\u2028"... inside a value and
+        # invent records), and any line that is not "X:value" ends the record.
+        for number, line in enumerate([*text.split("\n"), ""], start=1):
+            if len(line) < 2 or line[1] != ":":
+                if line:
+                    warnings.append(
+                        f"{path}: line {number}: not a 'X:value' field; it ends the record, as"
+                        " for apk"
+                    )
                 if record:
                     package = _package(record, path, start, warnings)
                     if package is not None:
                         packages.append(package)
                         facts.extend(ownership_facts(package.name, owned))
                 record, owned, folder, start = {}, [], "", number + 1
-                continue
-            if len(line) < 2 or line[1] != ":":
-                warnings.append(f"{path}: line {number}: not a 'X:value' field; ignored")
                 continue
             key, value = line[0], line[2:]
             # File lists repeat: F: a folder, then R: each file in it (a:, Z: their details).
@@ -60,7 +65,13 @@ class ApkDetector:
                 listed = f"{folder.rstrip('/')}/{value}"
                 if is_evidence_path(listed):
                     owned.append(listed)
-            record.setdefault(key, value)
+            elif key in record and key in "PV":
+                warnings.append(
+                    f"{path}: line {number}: a second {key}: in one record; the last one counts,"
+                    " as for apk"
+                )
+            # apk keeps the last value of a field.
+            record[key] = value
         return FileResult(
             path,
             self.name,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Protocol
 
@@ -58,11 +59,47 @@ class FileResult:
         )
 
 
+# Bytes that archive readers may inflate in one inventory run. Real images stay far below:
+# nested jars are mostly stored, or deflated at about 1:1 since their entries are compressed.
+MAX_IMAGE_INFLATED_BYTES = 2 << 30
+
+
+class DecompressionBudget:
+    """How many bytes archive readers may still inflate during one inventory run (one image).
+
+    One budget is shared by every archive of every layer, so twenty small zip bombs cost what
+    one does. Readers `take` a member's declared uncompressed size before inflating it.
+    """
+
+    __slots__ = ("_lock", "_used", "limit", "refusals")
+
+    def __init__(self, limit: int = MAX_IMAGE_INFLATED_BYTES) -> None:
+        self.limit = limit
+        self._used = 0
+        self.refusals = 0  # how many `take`s were refused: results since then are incomplete
+        self._lock = threading.Lock()
+
+    @property
+    def remaining(self) -> int:
+        return self.limit - self._used
+
+    def take(self, size: int) -> bool:
+        """Reserve `size` bytes; False, and nothing reserved, when fewer remain."""
+        with self._lock:
+            if size > self.limit - self._used:
+                self.refusals += 1
+                return False
+            self._used += size
+            return True
+
+
 @dataclass(frozen=True, slots=True)
 class AnalysisContext:
-    """What a detector may use besides the file: a scratch directory inside basewatch's cache."""
+    """What a detector may use besides the file: a scratch directory inside basewatch's cache,
+    and the decompression budget of the image (create one context per inventory run)."""
 
     tmp_dir: Path
+    budget: DecompressionBudget = field(default_factory=DecompressionBudget, compare=False)
 
     @contextlib.contextmanager
     def spooled_file(self, stream: BinaryIO, suffix: str = "") -> Iterator[Path]:

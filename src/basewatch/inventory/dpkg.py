@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
 from basewatch.inventory.detector import AnalysisContext, FileResult
@@ -16,7 +17,25 @@ STATUS_D = "/var/lib/dpkg/status.d/"
 INFO = "/var/lib/dpkg/info/"
 MAX_SIZE = 256 << 20
 MAX_LIST_SIZE = 64 << 20  # one package's file list
-_MALFORMED = "\0malformed"  # key for "a line without a colon was seen", never a real field
+# What dpkg keeps beside a package's stanza (the control members in /var/lib/dpkg/info/):
+# distroless images write `status.d/<name>` and `status.d/<name>.md5sums`; none is a stanza.
+CONTROL_FILE_SUFFIXES = tuple(
+    f".{name}"
+    for name in (
+        "md5sums",
+        "list",
+        "conffiles",
+        "preinst",
+        "postinst",
+        "prerm",
+        "postrm",
+        "config",
+        "templates",
+        "triggers",
+        "shlibs",
+        "symbols",
+    )
+)
 _SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?$")
 _LIST_MARKERS = (
     *(b".dist-info", b".egg-info", b".jar", b".war", b".ear", b"package.json"),
@@ -24,59 +43,113 @@ _LIST_MARKERS = (
 )
 
 
-def parse_stanzas(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (first line number, fields) for each RFC 822-style stanza; continuation lines join."""
+# dpkg's c_isspace() without "\n": a line starting with one of these continues the field above.
+_CONTINUATION = " \t\v\f\r"
+# Status words (the third of "want flag status") for which the package's files are on disk:
+# what `dpkg-query -W` lists, less config-files (only conffiles are left) and not-installed.
+UNPACKED_STATES = frozenset(
+    (
+        "installed",
+        "unpacked",
+        "half-configured",
+        "half-installed",
+        "triggers-awaited",
+        "triggers-pending",
+    )
+)
+_ABSENT_STATES = frozenset(("not-installed", "config-files"))
+
+
+@dataclass(frozen=True, slots=True)
+class Stanza:
+    """One RFC 822-style paragraph: its first line and its fields, names folded to lower case
+    (dpkg matches field names case-insensitively), plus what dpkg would not have accepted."""
+
+    line: int
+    fields: dict[str, str]
+    problems: tuple[str, ...] = ()
+
+
+def parse_stanzas(text: str) -> Iterator[Stanza]:
+    """The stanzas of a dpkg database, split the way dpkg's own parser splits them.
+
+    Lines end at "\n" only (not at the other line breaks of `str.splitlines`, which dpkg
+    keeps inside values); a line starting with whitespace continues the field above; an empty
+    line ends the stanza.
+    """
     fields: dict[str, str] = {}
+    problems: list[str] = []
     start = 0
     key = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line and not line.strip(_CONTINUATION):
+            # dpkg reads it as a blank line inside the field above, then usually refuses the
+            # file; ending the stanza here keeps every package that follows in the inventory.
+            problems.append(f"line {number}: a line of only whitespace (dpkg rejects it)")
+            line = ""
+        if not line:
             if fields:
-                yield start, fields
+                yield Stanza(start, fields, tuple(problems))
+                problems = []  # else kept for the next stanza: they came between two
             fields, key = {}, ""
             continue
-        if line[0] in " \t":
+        if line[0] in _CONTINUATION:
             if key:
                 fields[key] += "\n" + line[1:]
+            else:
+                problems.append(f"line {number}: a continuation line without a field")
             continue
         if not fields:
             start = number
         name, sep, value = line.partition(":")
-        if not sep:
+        key = name.strip().lower()
+        if not sep or not key:
             key = ""
-            fields.setdefault(_MALFORMED, str(number))
+            problems.append(f"line {number}: a line without 'Field:' was ignored")
             continue
-        key = name.strip()
+        if key in fields:
+            # dpkg refuses the whole file; the first value is kept, as the stanza was started.
+            problems.append(f"line {number}: duplicate field {name.strip()!r} (dpkg rejects it)")
+            key = ""
+            continue
         fields[key] = value.strip()
-    if fields:
-        yield start, fields
+    if fields or problems:
+        yield Stanza(start, fields, tuple(problems))
 
 
 def package_from_stanza(
-    fields: dict[str, str], path: str, line: int, warnings: list[str]
+    stanza: Stanza, path: str, warnings: list[str], default_status: str = ""
 ) -> Package | None:
-    """The installed package a stanza describes, or None (not installed, or unusable)."""
-    name = fields.get("Package", "")
-    version = fields.get("Version", "")
-    status = fields.get("Status", "install ok installed").split()
-    if _MALFORMED in fields:
-        warnings.append(f"{path}: line {fields[_MALFORMED]}: a line without 'Field:' was ignored")
-    if len(status) != 3 or status[2] not in ("installed",):
-        # Only "installed" means the package is on disk and configured: half-installed,
-        # config-files (removed, not purged) and not-installed stanzas are not inventory.
+    """The package a stanza describes if its files are on disk, else None.
+
+    A stanza without Status is not installed for dpkg (`dpkg-query -W` does not list it);
+    distroless status.d files carry none and pass `default_status`.
+    """
+    fields, line = stanza.fields, stanza.line
+    warnings.extend(f"{path}: {problem}" for problem in stanza.problems)
+    name = fields.get("package", "")
+    version = fields.get("version", "")
+    status_field = fields.get("status", default_status)
+    status = status_field.split()
+    if not status:
+        return None
+    if len(status) != 3 or not (status[2] in UNPACKED_STATES or status[2] in _ABSENT_STATES):
+        warnings.append(f"{path}: stanza at line {line}: unknown Status {status_field!r}; skipped")
+        return None
+    if status[2] in _ABSENT_STATES:
         return None
     if not name or not version:
         warnings.append(f"{path}: stanza at line {line} has no Package or Version; skipped")
         return None
     source_name, source_version = name, version
-    if source := fields.get("Source"):
+    if source := fields.get("source"):
         match = _SOURCE.match(source.strip())
         if match:
             source_name = match.group(1)
             source_version = match.group(2) or version
         else:
             warnings.append(f"{path}: line {line}: unreadable Source {source!r} for {name}")
-    arch = fields.get("Architecture", "")
+    arch = fields.get("architecture", "")
     return Package(
         name=name,
         version=version,
@@ -86,10 +159,12 @@ def package_from_stanza(
         source_version=source_version,
         evidence=(path,),
         metadata=make_metadata(
-            maintainer=fields.get("Maintainer"),
-            multi_arch=fields.get("Multi-Arch"),
-            installed_size=fields.get("Installed-Size"),
-            essential=fields.get("Essential"),
+            maintainer=fields.get("maintainer"),
+            multi_arch=fields.get("multi-arch"),
+            installed_size=fields.get("installed-size"),
+            essential=fields.get("essential"),
+            # Unpacked but not (or not fully) configured: on disk, so in the inventory.
+            status=status_field if status[2] != "installed" else None,
         ),
     )
 
@@ -98,7 +173,7 @@ class DpkgDetector:
     """Installed packages from dpkg's status database (and distroless status.d files)."""
 
     name: ClassVar[str] = "dpkg"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         if path == STATUS:
@@ -108,7 +183,7 @@ class DpkgDetector:
         return (
             path.startswith(STATUS_D)
             and "/" not in path[len(STATUS_D) :]
-            and not path.endswith(".md5sums")
+            and not path.endswith(CONTROL_FILE_SUFFIXES)
         )
 
     def analyze(
@@ -128,15 +203,15 @@ class DpkgDetector:
                 path, self.name, warnings=(f"{path}: binary data, not a dpkg database",)
             )
         packages = []
-        for line, fields in parse_stanzas(text):
-            package = package_from_stanza(fields, path, line, warnings)
+        stanzas = list(parse_stanzas(text))
+        # Distroless images write one stanza per file in status.d, without Status: there,
+        # and only there, being listed means being installed.
+        default_status = "" if path == STATUS else "install ok installed"
+        for stanza in stanzas:
+            package = package_from_stanza(stanza, path, warnings, default_status)
             if package is not None:
                 packages.append(package)
-        if (
-            data.strip()
-            and not packages
-            and not any("Package" in f for _, f in parse_stanzas(text))
-        ):
+        if data.strip() and not any("package" in stanza.fields for stanza in stanzas):
             warnings.append(f"{path}: no package stanzas found; the file is not a dpkg database")
         return FileResult(
             path,
@@ -155,6 +230,7 @@ class DpkgDetector:
         if not any(marker in data for marker in _LIST_MARKERS):
             return None
         package = path[len(INFO) : -len(".list")].partition(":")[0]
-        lines = data.decode("utf-8", errors="replace").splitlines()
+        # One path per line, "\n"-terminated as dpkg writes it (a file name may hold "\r").
+        lines = data.decode("utf-8", errors="replace").split("\n")
         facts = ownership_facts(package, lines)
         return FileResult(path, self.name, facts=facts) if facts else None

@@ -4,13 +4,15 @@ Every `META-INF/maven/<groupId>/<artifactId>/pom.properties` of an archive is on
 (shaded "uber" jars carry one per bundled library). When none of them is the archive itself
 (matched by name or version), the archive is also reported as described by its
 `META-INF/MANIFEST.MF` and its file name (`source=manifest`, namespace from
-Implementation-Vendor-Id when present). Archives inside archives (WEB-INF/lib in a
+Implementation-Vendor-Id when present, `name_source` saying which field or the file name gave
+the name). Archives inside archives (WEB-INF/lib in a
 WAR, BOOT-INF/lib in a Spring Boot jar, modules of an EAR) are read the same way, down to
 `MAX_DEPTH` levels; a package's evidence is the chain of archives that holds it
 ("/app/x.war!/WEB-INF/lib/y.jar").
 
 Archives are untrusted: nothing is extracted by name, every read is capped, the central
-directory is sized before `zipfile` loads it, and nested archives share one byte budget.
+directory is sized before `zipfile` loads it, nested archives compressed like zip bombs are not
+inflated, and everything inflated counts against the image's `DecompressionBudget`.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ MAX_ARCHIVE_BYTES = 2 << 30  # the outer archive, spooled to disk
 IN_MEMORY_BYTES = 16 << 20  # archives up to this size are read into memory instead
 MAX_DEPTH = 3  # nested levels read below the archive found in the image
 MAX_NESTED_BYTES = 256 << 20  # one nested archive, uncompressed
-MAX_TOTAL_NESTED_BYTES = 1 << 30  # all nested archives of one outer archive, uncompressed
+# A nested archive is compressed data already: stored, or deflated at about 1:1. One that
+# inflates more than this (and past a size where the ratio means anything) is a zip bomb.
+MAX_NESTED_RATIO = 100
+RATIO_FLOOR_BYTES = 1 << 20
 MAX_NESTED_ARCHIVES = 5000
 MAX_ENTRIES = 200_000  # central directory entries of one archive
 MAX_CENTRAL_DIRECTORY_BYTES = 64 << 20
@@ -51,6 +56,10 @@ _POM_PREFIX = "META-INF/maven/"
 _POM_SUFFIX = "/pom.properties"
 _MANIFEST = "META-INF/MANIFEST.MF"
 _FILE_NAME_VERSION = re.compile(r"(?P<name>.+?)-(?P<version>\d[^/]*)")
+_ARTIFACT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+# java.util.jar.Manifest and java.util.Properties end lines at CR LF, LF or CR only; the other
+# breaks of str.splitlines ("\x85", "\u2028", "\x1c"...) stay inside a value.
+_JAVA_LINES = re.compile(r"\r\n|\r|\n")
 # Errors zipfile and zlib raise on corrupt, truncated, encrypted or exotic archives.
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -69,7 +78,7 @@ def parse_manifest(text: str) -> dict[str, str]:
     """The main section of a JAR manifest: attribute (lower-cased) -> value, folds joined."""
     attributes: dict[str, str] = {}
     last = ""
-    for line in text.splitlines():
+    for line in _JAVA_LINES.split(text):
         if not line:
             break
         if line.startswith(" "):
@@ -89,7 +98,7 @@ def parse_properties(text: str) -> dict[str, str]:
     """A Java `.properties` file, simply: `key=value` or `key: value`, `#`/`!` comments."""
     values: dict[str, str] = {}
     pending = ""
-    for raw in text.splitlines():
+    for raw in _JAVA_LINES.split(text):
         line = pending + raw.lstrip() if pending else raw.strip()
         pending = ""
         if line.endswith("\\") and not line.endswith("\\\\"):
@@ -155,7 +164,6 @@ class _Walk:
     ctx: AnalysisContext
     packages: list[Package] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    nested_bytes: int = 0
     nested_count: int = 0
     depth_warned: bool = False
 
@@ -213,7 +221,18 @@ class _Walk:
         for info in nested:
             self._nested(zf, info, chain, depth)
 
+    def _spent(self, what: str) -> None:
+        budget = self.ctx.budget
+        self.warnings.append(
+            f"{what}: not read: the {budget.limit}-byte decompression budget of this image is"
+            " spent (many or large compressed archives); the inventory is partial"
+        )
+
     def _text(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, chain: str) -> str | None:
+        # zipfile never returns more than the declared size, so reserving it bounds the work.
+        if not self.ctx.budget.take(min(info.file_size, MAX_TEXT_BYTES + 1)):
+            self._spent(f"{chain}!/{info.filename}")
+            return None
         try:
             with zf.open(info) as fh:
                 data = fh.read(MAX_TEXT_BYTES + 1)
@@ -254,15 +273,28 @@ class _Walk:
                 )
                 self.depth_warned = True
             return
-        left = min(MAX_NESTED_BYTES, MAX_TOTAL_NESTED_BYTES - self.nested_bytes)
-        if self.nested_count >= MAX_NESTED_ARCHIVES or left <= 0:
-            self.warnings.append(f"{inner_chain}: nested archive budget exhausted, not read")
-            return
-        if info.file_size > left:
+        if self.nested_count >= MAX_NESTED_ARCHIVES:
             self.warnings.append(
-                f"{inner_chain}: {info.file_size} bytes uncompressed, over the {left}-byte "
-                "budget for nested archives: not read"
+                f"{inner_chain}: more than {MAX_NESTED_ARCHIVES} nested archives, not read"
             )
+            return
+        if info.file_size > MAX_NESTED_BYTES:
+            self.warnings.append(
+                f"{inner_chain}: {info.file_size} bytes uncompressed, over the "
+                f"{MAX_NESTED_BYTES}-byte limit for a nested archive: not read"
+            )
+            return
+        if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_NESTED_RATIO * max(
+            info.compress_size, 1
+        ):
+            self.warnings.append(
+                f"{inner_chain}: {info.compress_size} bytes inflating to {info.file_size}, a"
+                f" ratio over {MAX_NESTED_RATIO}:1 that no real nested archive has (a zip"
+                " bomb): not read"
+            )
+            return
+        if not self.ctx.budget.take(info.file_size):
+            self._spent(inner_chain)
             return
         self.nested_count += 1
         try:
@@ -278,7 +310,6 @@ class _Walk:
                     path = stack.enter_context(self.ctx.spooled_file(reader, suffix=".zip"))
                     f = stack.enter_context(path.open("rb"))
                     actual = path.stat().st_size
-                self.nested_bytes += actual
                 if limited.exceeded:
                     self.warnings.append(
                         f"{inner_chain}: more data than its declared {info.file_size} bytes"
@@ -287,6 +318,37 @@ class _Walk:
                 self.archive(f, actual, inner_chain, depth + 1)
         except _ZIP_ERRORS as exc:
             self.warnings.append(f"{inner_chain}: unreadable: {exc}")
+
+
+def _archive_name(
+    manifest: dict[str, str], symbolic: str, file_stem: str, file_version: str
+) -> tuple[str, str]:
+    """(name, where it came from) for an archive no pom.properties describes.
+
+    Files get renamed (app.jar, test.jar), so the file name is trusted only in Maven's
+    "<artifactId>-<version>.jar" shape; otherwise the manifest's identity fields are, as Syft
+    (Bundle-SymbolicName from the Maven Bundle Plugin, Implementation-Title) and Trivy
+    (Implementation-Title, Bundle-SymbolicName) read them.
+    """
+    vendor_id = manifest.get("implementation-vendor-id", "")
+    last_segment = symbolic.rsplit(".", 1)[-1]
+    # The Maven Bundle Plugin writes Bundle-SymbolicName as "<groupId>.<artifactId>"; it is
+    # the group alone when it equals Implementation-Vendor-Id.
+    if (
+        "apache maven bundle plugin" in manifest.get("created-by", "").lower()
+        and symbolic
+        and symbolic != vendor_id
+        and _ARTIFACT_ID.fullmatch(last_segment)
+    ):
+        return last_segment, "manifest Bundle-SymbolicName"
+    if file_version and file_stem:
+        return file_stem, "file name"
+    title = manifest.get("implementation-title", "")
+    if _ARTIFACT_ID.fullmatch(title):
+        return title, "manifest Implementation-Title"
+    if symbolic and symbolic != vendor_id and _ARTIFACT_ID.fullmatch(last_segment):
+        return last_segment, "manifest Bundle-SymbolicName"
+    return file_stem, "file name"
 
 
 def _split_file_name(file_name: str) -> tuple[str, str]:
@@ -315,11 +377,11 @@ class _ArchiveSelf:
         licenses = (manifest["bundle-license"],) if manifest.get("bundle-license") else ()
         if manifest.get("short-name") and manifest.get("plugin-version"):
             # A Jenkins plugin (.hpi/.jpi) names itself.
-            name = manifest["short-name"]
+            name, name_source = manifest["short-name"], "manifest Short-Name"
             version = manifest["plugin-version"]
             group = manifest.get("group-id", "")
         else:
-            name = file_stem
+            name, name_source = _archive_name(manifest, symbolic, file_stem, file_version)
             version = next(
                 (
                     manifest[k]
@@ -339,7 +401,10 @@ class _ArchiveSelf:
                 licenses=licenses,
                 evidence=(chain,),
                 metadata=make_metadata(
-                    archive=chain, source="manifest", manifest_name=symbolic or title
+                    archive=chain,
+                    source="manifest",
+                    manifest_name=symbolic or title,
+                    name_source=name_source,
                 ),
             )
         names = {n for n in (name, file_stem, title, symbolic.rsplit(".", 1)[-1]) if n}
@@ -354,7 +419,7 @@ class JavaDetector:
     """Maven packages in Java archives, nested archives included."""
 
     name: ClassVar[str] = "java"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         return size > 0 and path.lower().endswith(ARCHIVE_SUFFIXES)

@@ -15,6 +15,12 @@ _RELEASE_LINE = re.compile(
     r"^(?P<name>.+?)\s+release\s+(?P<version>[0-9][0-9.]*)(?:\s+\((?P<codename>[^)]*)\))?",
     re.IGNORECASE,
 )
+RELEASE_FILES = (
+    "/etc/oracle-release",
+    "/etc/centos-release",
+    "/etc/redhat-release",
+    "/etc/system-release",
+)
 _RELEASE_IDS = (
     ("red hat enterprise linux", "rhel"),
     ("centos stream", "centos"),
@@ -48,13 +54,19 @@ def detect_os(facts: FactsLookup, packages: Sequence[Package], distroless: bool)
             )
     if content := _content(facts, "/etc/alpine-release"):
         return OSInfo("alpine", content, evidence=("/etc/alpine-release",), distroless=distroless)
-    for path in ("/etc/redhat-release", "/etc/centos-release", "/etc/system-release"):
+    # The most specific file first, as rpm's and yum's release detection do: Oracle Linux
+    # also ships a redhat-release that says "Red Hat Enterprise Linux".
+    for path in RELEASE_FILES:
         if (content := _content(facts, path)) and (match := _RELEASE_LINE.match(content)):
             lowered = match.group("name").lower()
             os_id = next((i for key, i in _RELEASE_IDS if key in lowered), lowered.split()[0])
+            version = match.group("version")
+            if os_id == "centos":
+                # CentOS's own os-release says VERSION_ID="7" for "7.9.2009": keep that view.
+                version = version.split(".", 1)[0]
             return OSInfo(
                 os_id,
-                match.group("version"),
+                version,
                 version_codename=match.group("codename") or "",
                 pretty_name=content,
                 evidence=(path,),

@@ -1,4 +1,5 @@
-"""OS release files: os-release, lsb-release, debian_version, alpine-release, redhat-release."""
+"""OS release files: os-release, lsb-release, debian_version, alpine-release, and the release
+files of the rpm distributions (redhat-, centos-, oracle-, system-release)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,20 @@ OS_FILES = (
     "/etc/alpine-release",
     "/etc/redhat-release",
     "/etc/centos-release",
+    "/etc/oracle-release",
     "/etc/system-release",
 )
+# KEY=value files; every other one is a single line of text ("CentOS release 6.10 (Final)").
+# Matched by exact path: "/etc/centos-release" also ends with "os-release".
+KEY_VALUE_FILES = frozenset(("/etc/os-release", "/usr/lib/os-release", "/etc/lsb-release"))
 MAX_SIZE = 64 << 10
 
 
 def parse_os_release(text: str) -> list[tuple[str, str]]:
     """KEY=value pairs of an os-release (or lsb-release) file, shell quoting removed."""
     pairs = []
-    for line in text.splitlines():
+    # Newline-separated, as systemd reads it: splitlines() would also split inside a value.
+    for line in text.split("\n"):
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -44,7 +50,7 @@ class OsReleaseDetector:
     """Reads the small files that name the distribution; `inventory.osinfo` decides from them."""
 
     name: ClassVar[str] = "os-release"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         return path in OS_FILES and size <= MAX_SIZE
@@ -53,9 +59,9 @@ class OsReleaseDetector:
         self, path: str, stream: BinaryIO, size: int, ctx: AnalysisContext
     ) -> FileResult | None:
         text = stream.read(MAX_SIZE).decode("utf-8", errors="replace")
-        if path.endswith("os-release") or path.endswith("lsb-release"):
+        if path in KEY_VALUE_FILES:
             facts = tuple(parse_os_release(text))
         else:
-            first = text.strip().splitlines()[0].strip() if text.strip() else ""
+            first = text.strip().split("\n", 1)[0].strip()
             facts = (("CONTENT", first),)
         return FileResult(path, self.name, facts=facts)

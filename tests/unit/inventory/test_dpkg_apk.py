@@ -54,6 +54,8 @@ def test_source_with_and_without_version_epochs_and_binnmu(tmp_path: Path) -> No
         "libgcc-s1": ("12.2.0-14", "gcc-12", "12.2.0-14", "amd64"),
         "libpam0g": ("1:1.5.2-6+deb12u1", "libpam0g", "1:1.5.2-6+deb12u1", "amd64"),
         "libfoo1": ("1.0-1+b2", "foo", "1.0-1", "i386"),
+        # half-installed: its files are (partly) on disk, so it stays in the inventory
+        "half": ("1.0", "half", "1.0", ""),
     }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from basewatch.inventory import java
-from basewatch.inventory.detector import AnalysisContext, FileResult
+from basewatch.inventory.detector import AnalysisContext, DecompressionBudget, FileResult
 from basewatch.inventory.java import JavaDetector, parse_manifest, parse_properties
 from basewatch.models import PackageType
 from tests.unit.inventory.streams import member_stream
@@ -296,21 +296,26 @@ def test_nested_archive_over_the_byte_budget_is_never_inflated(
     assert [p.name for p in result.packages] == ["small"]
     assert result.warnings == (
         "/app/outer.jar!/lib/bomb-1.0.jar: 20000000 bytes uncompressed, over the "
-        "100000-byte budget for nested archives: not read",
+        "100000-byte limit for a nested archive: not read",
     )
 
 
-def test_nested_archives_share_one_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nested_archives_share_one_budget(tmp_path: Path) -> None:
     one = library("org.example", "one", "1.0")
     two = library("org.example", "two", "1.0")
-    monkeypatch.setattr(java, "MAX_TOTAL_NESTED_BYTES", len(one) + len(two) - 1)
+    with zipfile.ZipFile(io.BytesIO(one)) as zf:
+        texts = sum(i.file_size for i in zf.infolist() if not i.filename.endswith(".class"))
+    budget = DecompressionBudget(len(one) + texts + len(two) - 1)
     outer = archive({"lib/one-1.0.jar": one, "lib/two-1.0.jar": two})
-    result = run("/app/outer.jar", outer, tmp_path)
+    detector = JavaDetector()
+    ctx = AnalysisContext(tmp_path, budget=budget)
+    result = detector.analyze("/app/outer.jar", io.BytesIO(outer), len(outer), ctx)
     assert result is not None
     assert [p.name for p in result.packages] == ["one"]
     assert result.warnings == (
-        f"/app/outer.jar!/lib/two-1.0.jar: {len(two)} bytes uncompressed, over the "
-        f"{len(two) - 1}-byte budget for nested archives: not read",
+        f"/app/outer.jar!/lib/two-1.0.jar: not read: the {budget.limit}-byte decompression"
+        " budget of this image is spent (many or large compressed archives); the inventory is"
+        " partial",
     )
 
 
@@ -412,3 +417,84 @@ def test_mutated_archives_never_raise(tmp_path: Path) -> None:
         else:
             outcomes["warnings" if result.warnings else "packages"] += 1
     assert outcomes["packages"] and outcomes["warnings"], outcomes
+
+
+@pytest.mark.parametrize(
+    ("file_name", "attributes", "expected"),
+    [
+        # Renamed jars: the manifest names them, not the file.
+        (
+            "test.jar",
+            {"Implementation_Title": "commons-text", "Implementation_Version": "1.9"},
+            ("commons-text", "manifest Implementation-Title"),
+        ),
+        (
+            "app.jar",
+            {
+                "Created_By": "Apache Maven Bundle Plugin 5.1.8",
+                "Bundle_SymbolicName": "org.apache.commons.commons-text",
+                "Bundle_Version": "1.9.0",
+            },
+            ("commons-text", "manifest Bundle-SymbolicName"),
+        ),
+        (
+            "lib.jar",
+            {"Bundle_SymbolicName": "snakeyaml;singleton:=true", "Bundle_Version": "1.33"},
+            ("snakeyaml", "manifest Bundle-SymbolicName"),
+        ),
+        # A title that is prose, not an artifactId: the file name is all there is.
+        (
+            "test.jar",
+            {"Implementation_Title": "Apache Commons Text", "Implementation_Version": "1.9"},
+            ("test", "file name"),
+        ),
+        # Maven's own "<artifactId>-<version>.jar" naming is trusted over a title.
+        (
+            "commons-text-1.9.jar",
+            {"Implementation_Title": "text"},
+            ("commons-text", "file name"),
+        ),
+    ],
+)
+def test_archives_without_pom_properties_are_named_by_their_manifest(
+    tmp_path: Path, file_name: str, attributes: dict[str, str], expected: tuple[str, str]
+) -> None:
+    result = run(f"/opt/{file_name}", archive(manifest(**attributes)), tmp_path)
+    assert result is not None
+    (package,) = result.packages
+    assert (package.name, dict(package.metadata)["name_source"]) == expected
+
+
+def stored_zeros(size: int) -> bytes:
+    """A jar holding `size` zero bytes, stored: it deflates about 1000:1 inside another jar."""
+    return archive({"data.bin": bytes(size)}, zipfile.ZIP_STORED)
+
+
+def test_zip_bomb_ratios_are_never_inflated(tmp_path: Path) -> None:
+    bomb = archive({"lib/bomb-1.0.jar": stored_zeros(64 << 20)})
+    assert len(bomb) < 200_000
+    budget = DecompressionBudget()
+    result = JavaDetector().analyze(
+        "/app/bomb.jar", io.BytesIO(bomb), len(bomb), AnalysisContext(tmp_path, budget=budget)
+    )
+    assert result is not None
+    (warning,) = result.warnings
+    assert "a zip bomb): not read" in warning
+    assert budget.remaining == budget.limit
+
+
+def test_one_budget_spans_every_archive_of_the_image(tmp_path: Path) -> None:
+    # Twenty archives, each inflating a 512 KiB nested jar (under the ratio floor): with a
+    # per-archive budget each would be read in full.
+    nested = stored_zeros(512 << 10)
+    jars = [archive({f"lib/n{i}-1.0.jar": nested}) for i in range(20)]
+    budget = DecompressionBudget(3 << 20)
+    ctx = AnalysisContext(tmp_path, budget=budget)
+    warned = 0
+    for i, jar in enumerate(jars):
+        result = JavaDetector().analyze(f"/app/{i}.jar", io.BytesIO(jar), len(jar), ctx)
+        if result is not None and result.warnings:
+            assert all("decompression budget of this image is spent" in w for w in result.warnings)
+            warned += 1
+    assert 0 <= budget.remaining < len(nested)
+    assert warned == 20 - budget.limit // len(nested)

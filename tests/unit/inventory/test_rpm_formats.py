@@ -461,7 +461,8 @@ def test_sqlite_without_packages_table(tmp_path: Path) -> None:
     contents = read(db)
     assert contents.packages == ()
     assert contents.warnings == (
-        "sqlite database unreadable: no readable rpm Packages table: no such table: Packages",
+        "sqlite database unreadable: not an rpm database: it has no Packages table; refusing"
+        " to query it (the file may be hostile)",
     )
 
 
