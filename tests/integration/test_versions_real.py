@@ -7,6 +7,11 @@
   versions split by rpm's own parser (`rpm.ver`).
 - Maven: ComparableVersion's main() from Debian's maven-artifact jar, which compares adjacent
   arguments, in one JVM.
+- apk: `apk version -t` of apk-tools 2.14.4 inside the real Alpine 3.20.3 minirootfs, run under
+  chroot by the image's own /bin/sh reading pairs from a file (one apk per pair, no Python per
+  pair), on every pair of versions of one package in the shared Alpine data (secdb fixes and
+  installed versions), near misses of them, and apk-tools' own test vectors. The verdicts are
+  cached by the rootfs and the pair set, so a rerun costs nothing. Needs root (chroot).
 
 Versions are generated from a fixed seed, so a failure reproduces. Needs the apt packages dpkg
 (always there on Debian), rpm and python3-rpm, and libmaven3-core-java with a Java runtime
@@ -15,13 +20,17 @@ Versions are generated from a fixed seed, so a failure reproduces. Needs the apt
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import os
 import platform
 import random
+import re
 import shlex
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +39,12 @@ from pathlib import Path
 import pytest
 
 from basewatch.errors import InvalidVersion
+from basewatch.versions.apk import ApkComparator
 from basewatch.versions.dpkg import DpkgComparator
 from basewatch.versions.maven import MavenComparator
 from basewatch.versions.rpm import RpmComparator, parse_evr
+from tests.fixtures import shared_fixture
+from tests.integration.images import cache_root
 
 pytestmark = pytest.mark.integration
 
@@ -382,3 +394,136 @@ def test_maven_agrees_with_comparable_version() -> None:
             if line != f"   {a} {ours} {b}":
                 wrong.append(f"Maven: {line.strip()!r}; basewatch: {a} {ours} {b}")
     assert not wrong, f"{len(wrong)} pairs differ:\n" + "\n".join(wrong[:60])
+
+
+# ----------------------------------------------------------------------------------- apk
+
+ALPINE_ROOTFS = "images/alpine-minirootfs-3.20.3-x86_64.tar.gz"
+_LETTER_DIGITS = re.compile(r"[a-z][0-9]+-r[0-9]")
+_APK_TAILS = ("-r1", "p1", "p2-r0", "_p1", "_rc1", "a", ".1", ".0", "_git20200101", "-r10", "1")
+
+
+def _installed_versions(text: str) -> Iterator[tuple[str, str]]:
+    """(origin, version) of each package of an apk `installed` database."""
+    fields: dict[str, str] = {}
+    for line in [*text.splitlines(), ""]:
+        if not line:
+            if "V" in fields:
+                yield fields.get("o") or fields.get("P", ""), fields["V"]
+            fields = {}
+        elif line[1:2] == ":":
+            fields.setdefault(line[0], line[2:])
+
+
+def _alpine_versions(rootfs: Path) -> dict[str, set[str]]:
+    """Every version of each package (by origin) in the shared Alpine data: secdb fixes, the
+    installed databases of pkgdb/apk and of the minirootfs itself."""
+    versions: dict[str, set[str]] = {}
+    for feed in ("main", "community"):
+        data = json.loads(shared_fixture(f"alpine-secdb-2020/{feed}.json").read_text())
+        for item in data["packages"]:
+            pkg = item["pkg"]
+            versions.setdefault(pkg["name"], set()).update(pkg.get("secfixes") or {})
+    databases = [p.read_text() for p in sorted(shared_fixture("pkgdb/apk").iterdir())]
+    with tarfile.open(rootfs) as tar:
+        member = tar.extractfile("./lib/apk/db/installed")
+        assert member is not None
+        databases.append(member.read().decode())
+    for text in databases:
+        for origin, version in _installed_versions(text):
+            versions.setdefault(origin, set()).add(version)
+    return versions
+
+
+def _apk_pairs(rootfs: Path) -> tuple[list[Pair], int]:
+    """(all pairs to ask apk about, how many of them are pairs of real versions)."""
+    real: set[Pair] = set()
+    for found in _alpine_versions(rootfs).values():
+        real.update(itertools.combinations(sorted(found), 2))
+    rng = random.Random(20240604)
+    near = set()
+    for a, _ in sorted(real):
+        near.add((a, _mutate(rng, a, _APK_TAILS)))
+    vectors = set()
+    for line in shared_fixture("versions/apk-version.data").read_text().splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) == 3:
+            vectors.add((fields[0], fields[2]))
+    ordered = sorted(real) + sorted(near - real) + sorted(vectors - real - near)
+    # the shell reads a pair as two words: versions with blanks cannot be passed (none are real)
+    usable = [(a, b) for a, b in ordered if a and b and not any(c.isspace() for c in a + b)]
+    return usable, sum(1 for pair in usable if pair in real)  # the real pairs come first
+
+
+APK_LOOP = """while read -r a b; do
+  r=$(/sbin/apk version -t -- "$a" "$b" 2>/dev/null)
+  echo "${r:-error}"
+done < "$1"
+"""
+
+
+def _apk_verdicts(rootfs: Path, pairs: list[Pair]) -> list[str]:
+    """What `apk version -t a b` prints for each pair: <, = or > (cached)."""
+    digest = hashlib.sha256(rootfs.read_bytes())
+    digest.update(APK_LOOP.encode())
+    digest.update("".join(f"{a} {b}\n" for a, b in pairs).encode())
+    cache = cache_root() / f"apk-verdicts-{digest.hexdigest()[:24]}.txt"
+    if cache.exists():
+        cached = cache.read_text().splitlines()
+        if len(cached) == len(pairs):
+            return cached
+    if os.geteuid() != 0 or shutil.which("chroot") is None:
+        pytest.skip("running the real apk needs root and chroot (to enter the Alpine rootfs)")
+    workers = max(2, os.cpu_count() or 2)
+    with tempfile.TemporaryDirectory(prefix="basewatch-apk-") as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        subprocess.run(["tar", "-xzf", str(rootfs), "-C", str(root)], check=True)
+        (root / "loop.sh").write_text(APK_LOOP)
+        size = -(-len(pairs) // workers)
+        chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
+        for n, chunk in enumerate(chunks):
+            (root / f"pairs-{n}").write_text("".join(f"{a} {b}\n" for a, b in chunk))
+
+        def run(n: int) -> list[str]:
+            result = subprocess.run(
+                ["chroot", str(root), "/bin/sh", "/loop.sh", f"/pairs-{n}"],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
+            )
+            return result.stdout.splitlines()
+
+        with ThreadPoolExecutor(workers) as pool:
+            verdicts = [line for out in pool.map(run, range(len(chunks))) for line in out]
+    assert len(verdicts) == len(pairs)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text("".join(f"{v}\n" for v in verdicts))
+    partial.replace(cache)
+    return verdicts
+
+
+def test_apk_agrees_with_apk_version_test() -> None:
+    rootfs = shared_fixture(ALPINE_ROOTFS)
+    pairs, real = _apk_pairs(rootfs)
+    assert real > 1_500, "the shared Alpine data should give thousands of same-package pairs"
+    assert len(pairs) > 4_000
+    tails = [p for p in pairs[:real] if any(_LETTER_DIGITS.search(v) for v in p)]
+    assert len(tails) > 20, "openssh/sudo-style versions (a digit after the letter) must be in"
+    verdicts = _apk_verdicts(rootfs, pairs)
+    comparator = ApkComparator("Alpine:v3.20")
+    ops = {-1: "<", 0: "=", 1: ">"}
+    wrong, refused = [], []
+    for n, ((a, b), verdict) in enumerate(zip(pairs, verdicts, strict=True)):
+        try:
+            ours = ops[comparator.compare(a, b)]
+        except InvalidVersion:
+            refused.append(n)  # no leading digit: basewatch refuses what apk reads as "0..."
+            continue
+        if ours != verdict:
+            wrong.append(f"{a!r} vs {b!r}: apk says {verdict}, basewatch {ours}")
+    assert not wrong, f"{len(wrong)} of {len(pairs)} pairs differ:\n" + "\n".join(wrong[:60])
+    assert not [n for n in refused if n < real], "every real Alpine version must be ordered"
+    assert len(refused) < len(pairs) // 50

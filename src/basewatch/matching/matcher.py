@@ -19,7 +19,7 @@ from basewatch.inventory.ownership import OS_PACKAGE_KEY
 from basewatch.matching.ranges import evaluate
 from basewatch.matching.severity import UNRATED, Rating, best_vector, from_word
 from basewatch.models import Finding, FixStatus, Inventory, Package, PackageType, Severity
-from basewatch.versions.base import Comparator
+from basewatch.versions.base import Comparator, shortened
 from basewatch.versions.registry import comparator_for
 from basewatch.vulndb.model import Advisory, Affected, Enrichment
 from basewatch.vulndb.store import VulnStore
@@ -43,6 +43,13 @@ class MatchOutcome:
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unmatched_ecosystems: set[str] = field(default_factory=set)
+    # "ecosystem name" (as ScanResult.unchecked spells packages) of packages that were not
+    # fully checked: their version cannot be ordered, or an advisory for them has a range that
+    # cannot be evaluated (an invalid or absurd version in it). A clean verdict for them would
+    # be a guess, so the result is partial.
+    unchecked: list[str] = field(default_factory=list)
+    # How many advisory ranges were skipped because they could not be evaluated.
+    unreadable_ranges: int = 0
 
 
 def query_of(package: Package) -> tuple[str, str]:
@@ -94,18 +101,33 @@ def _match_package(
     outcome: MatchOutcome,
 ) -> list[Finding]:
     name, version = query_of(package)
+    label = f"{package.name} {shortened(package.version)}"
     try:
         comparator.key(version)
     except InvalidVersion as exc:
-        outcome.warnings.append(f"{package.name} {package.version}: not matched ({exc})")
+        outcome.warnings.append(f"{label}: not matched ({exc})")
+        outcome.unchecked.append(f"{ecosystem} {name}")
         return []
     hits = []
+    skipped: list[str] = []
     for advisory, affected in store.affected(ecosystem, name):
         verdict = evaluate(version, affected, comparator)
-        if verdict.unreadable:
-            log.debug("%s: %s", advisory.id, verdict.unreadable)
         if verdict.affected:
             hits.append(_Hit(advisory, affected, verdict.fixed))
+        elif verdict.unreadable:
+            # Skipped, not passed: this advisory may well apply; the rest are still matched.
+            log.debug("%s: %s", advisory.id, verdict.unreadable)
+            outcome.unreadable_ranges += verdict.unreadable_ranges
+            skipped.append(advisory.id)
+    if skipped:
+        ids = sorted(set(skipped))
+        shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+        count = f"{len(ids)} {'advisory has' if len(ids) == 1 else 'advisories have'}"
+        outcome.warnings.append(
+            f"{label}: not fully checked: {count} versions that {comparator.name} rules cannot"
+            f" order ({shown}); those advisories were skipped (see `basewatch db update`)"
+        )
+        outcome.unchecked.append(f"{ecosystem} {name}")
     return [_finding(package, version, group, comparator) for group in _group(hits)]
 
 

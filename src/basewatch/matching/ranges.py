@@ -23,6 +23,7 @@ class Verdict:
     affected: bool
     fixed: str = ""  # the version that fixes the installed one, when the record says
     unreadable: str = ""  # why a range could not be evaluated (an invalid version in it)
+    unreadable_ranges: int = 0  # how many ranges that was
 
 
 class _Bottom:
@@ -51,7 +52,7 @@ def evaluate(version: str, affected: Affected, comparator: Comparator) -> Verdic
     try:
         key = comparator.key(version)
     except InvalidVersion as exc:
-        return Verdict(False, unreadable=str(exc))
+        return Verdict(False, unreadable=str(exc), unreadable_ranges=len(affected.ranges))
     problems = []
     for rng in affected.ranges:
         if rng.type not in _ORDERED_TYPES:
@@ -63,7 +64,7 @@ def evaluate(version: str, affected: Affected, comparator: Comparator) -> Verdic
             continue
         if hit:
             return Verdict(True, fixed)
-    return Verdict(False, unreadable="; ".join(problems))
+    return Verdict(False, unreadable="; ".join(problems), unreadable_ranges=len(problems))
 
 
 def _event_key(event: RangeEvent, comparator: Comparator) -> Any:
@@ -108,16 +109,16 @@ _ORDER = {
 
 
 def _first_fix(version: str, ranges: Sequence[AffectedRange], comparator: Comparator) -> str:
-    """For a version listed explicitly: the lowest `fixed` above it in any range, if readable."""
+    """For a version listed explicitly: the lowest readable `fixed` above it in any range."""
     try:
         key = comparator.key(version)
-        fixes = [
-            (comparator.key(e.version), e.version)
-            for r in ranges
-            for e in r.events
-            if e.kind is EventKind.FIXED
-        ]
     except InvalidVersion:
         return ""
-    above = sorted(f for f in fixes if f[0] > key)
+    fixes = []
+    for event in (e for r in ranges for e in r.events if e.kind is EventKind.FIXED):
+        try:
+            fixes.append((comparator.key(event.version), event.version))
+        except InvalidVersion:
+            continue  # one unreadable fix does not hide the others
+    above = sorted((f for f in fixes if f[0] > key), key=lambda f: f[0])
     return above[0][1] if above else ""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
-from basewatch.versions.base import KeyedComparator
+from basewatch.versions.base import KeyedComparator, NumberKey, bounded_int, number_key, quoted
 
 __all__ = ["DebianVersion", "DpkgComparator", "DpkgKey", "parse"]
 
@@ -51,7 +51,8 @@ def _order(byte: int) -> int:
 _ORDER = tuple(_order(b) for b in range(256))
 
 # One part (upstream or revision): non-digit run weights, digit run value, ..., end marker.
-PartKey = tuple[tuple[int, ...] | int, ...]
+# A digit run is a NumberKey (length, digits), so that any length compares as dpkg compares it.
+PartKey = tuple[tuple[int, ...] | NumberKey, ...]
 DpkgKey = tuple[int, PartKey, PartKey]
 
 
@@ -87,11 +88,12 @@ def _parse(version: str) -> DebianVersion:
             raise _Malformed("epoch in version is empty")
         if match.end() != colon:
             raise _Malformed("epoch in version is not number")
-        epoch = int(digits)
-        if sign == "-" and epoch:
+        value = bounded_int(digits, _INT_MAX)
+        if sign == "-" and value != 0:  # strtol() makes it negative, or LONG_MIN
             raise _Malformed("epoch in version is negative")
-        if epoch > _INT_MAX:
+        if value is None:
             raise _Malformed("epoch in version is too big")
+        epoch = value
         string = string[colon + 1 :]
         if not string:
             raise _Malformed("nothing after colon in version number")
@@ -117,7 +119,7 @@ def _part_key(part: str) -> PartKey:
         raw = part.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError as exc:
         raise _Malformed(f"cannot be encoded: {exc.reason}") from None
-    items: list[tuple[int, ...] | int] = []
+    items: list[tuple[int, ...] | NumberKey] = []
     pos = 0
     while True:  # at least one (run, number) pair, so "" and "0" compare equal as in dpkg
         match = _RUN.match(raw, pos)
@@ -125,7 +127,7 @@ def _part_key(part: str) -> PartKey:
         text, digits = match.groups()
         # The 0 closes the run: a shorter run sorts as if followed by the end (weight 0).
         items.append((*(_ORDER[b] for b in text), 0))
-        items.append(int(digits) if digits else 0)
+        items.append(number_key(digits.decode("ascii")))
         pos = match.end()
         if pos >= len(raw):
             break
@@ -144,7 +146,7 @@ def parse(version: str) -> DebianVersion:
     try:
         return _parse(version)
     except _Malformed as exc:
-        raise InvalidVersion(f"{version!r} is not a valid Debian version: {exc}") from None
+        raise InvalidVersion(f"{quoted(version)} is not a valid Debian version: {exc}") from None
 
 
 class DpkgComparator(KeyedComparator):
@@ -162,5 +164,5 @@ class DpkgComparator(KeyedComparator):
             return _key(version)
         except _Malformed as exc:
             raise InvalidVersion(
-                f"{version!r} is not a valid {self.ecosystem} version (dpkg rules): {exc}"
+                f"{quoted(version)} is not a valid {self.ecosystem} version (dpkg rules): {exc}"
             ) from None

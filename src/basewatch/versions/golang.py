@@ -19,7 +19,7 @@ import re
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
-from basewatch.versions.base import KeyedComparator
+from basewatch.versions.base import KeyedComparator, number_key, quoted
 from basewatch.versions.semver import RELEASE, SemverKey, prerelease_key, semver_key
 
 __all__ = ["GoComparator"]
@@ -31,7 +31,9 @@ _TOOLCHAIN = re.compile(
     r"(0|[1-9][0-9]*)"
     r"(?:\.(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*)|([a-z]+)(0|[1-9][0-9]*)?)?)?"
 )
-_LANGUAGE_PATCH_FROM = 21  # from Go 1.21 on, "1.21" is the language, before "1.21rc1"
+# from Go 1.21 on, "1.21" is the language version, before "1.21rc1"
+_LANGUAGE_PATCH_FROM = number_key("21")
+_ZERO = number_key("0")
 
 
 class _Malformed(ValueError):
@@ -43,16 +45,17 @@ def _toolchain(text: str) -> SemverKey:
     if match is None:
         raise _Malformed("not a Go toolchain version (go1.N[.N] or go1.NrcN)")
     major, minor, patch, kind, pre = match.groups()
+    # numbers as go/version's cmpInt compares them: any length, by length then digits
     if minor is None:  # "go1" is 1.0.0
-        return int(major), 0, 0, RELEASE
+        return number_key(major), _ZERO, _ZERO, RELEASE
     if patch is not None:
-        return int(major), int(minor), int(patch), RELEASE
+        return number_key(major), number_key(minor), number_key(patch), RELEASE
     if kind is not None:  # a pre-release of x.y.0
         ids = [kind] if pre is None else [kind, pre]
-        return int(major), int(minor), 0, prerelease_key(ids)
-    if int(minor) < _LANGUAGE_PATCH_FROM:  # go/version looks at the minor number only
-        return int(major), int(minor), 0, RELEASE
-    return int(major), int(minor), 0, prerelease_key(["0"])
+        return number_key(major), number_key(minor), _ZERO, prerelease_key(ids)
+    if number_key(minor) < _LANGUAGE_PATCH_FROM:  # go/version looks at the minor number only
+        return number_key(major), number_key(minor), _ZERO, RELEASE
+    return number_key(major), number_key(minor), _ZERO, prerelease_key(["0"])
 
 
 @lru_cache(maxsize=65536)
@@ -64,10 +67,10 @@ def _key(version: str) -> SemverKey:
     short = _SHORT.fullmatch(text)
     if short is not None:
         major, minor = short.groups()
-        return int(major), int(minor or 0), 0, RELEASE
+        return number_key(major), number_key(minor or "0"), _ZERO, RELEASE
     try:
         return semver_key(text)
-    except ValueError:
+    except ValueError:  # semver_key's own refusal: it converts no number with int()
         if not prefixed:  # perhaps a toolchain version without "go", such as "1.21rc2"
             try:
                 return _toolchain(text)
@@ -93,5 +96,5 @@ class GoComparator(KeyedComparator):
             return _key(version)
         except _Malformed as exc:
             raise InvalidVersion(
-                f"{version!r} is not a valid {self.ecosystem} version: {exc}"
+                f"{quoted(version)} is not a valid {self.ecosystem} version: {exc}"
             ) from None

@@ -10,16 +10,20 @@ items of different kinds meet: a number > a sub-list > a qualifier. Null items (
 empty sub-list) at the end of every list are trimmed ("1.0.0" = "1", "1-ga" = "1"), and a
 missing item compares as null, so "1-rc" < "1" < "1-sp" and "1" < "1.1".
 
-Maven never rejects a version; an empty one raises InvalidVersion here, since it names nothing.
+Maven never rejects a version; an empty one raises InvalidVersion here, since it names nothing,
+and so does one nested more than 100 sub-lists deep (real versions nest a handful): items
+compare recursively, in Maven as here, so depth is what would overflow the stack.
 The key is an object rather than a tuple, because a missing item compares against whatever the
 other version has at that place.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
+from basewatch.versions.base import NumberKey, number_key, quoted
 
 __all__ = ["MavenComparator", "MavenKey"]
 
@@ -30,10 +34,17 @@ _UNKNOWN = 7  # other qualifiers sort after the known ones, alphabetically
 _ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
 _SHORTHANDS = {"a": "alpha", "b": "beta", "m": "milestone"}  # only when a digit follows
 
-# (kind, width class or qualifier index, number, qualifier text, sub-list items)
-Item = tuple[int, int, int, bytes, tuple["Item", ...]]
+# (kind, width class or qualifier index, number, qualifier text, sub-list items); the number is
+# a NumberKey, which orders any number of digits as BigInteger does (never int() of them).
+Item = tuple[int, int, NumberKey, bytes, tuple["Item", ...]]
 Draft = list["Item | Draft"]  # a list being parsed
-_ZERO: Item = (_NUM, 0, 0, b"", ())
+_NOUGHT = number_key("0")
+_ZERO: Item = (_NUM, 0, _NOUGHT, b"", ())
+_MAX_DEPTH = 100
+
+
+class _TooDeep(ValueError):
+    pass
 
 
 def _number(digits: str) -> Item:
@@ -41,7 +52,9 @@ def _number(digits: str) -> Item:
     # are stripped, and any int < any long < any BigInteger, even when all of them are zero.
     stripped = digits.lstrip("0") or digits
     width = 0 if len(stripped) <= 9 else 1 if len(stripped) <= 18 else 2
-    return _NUM, width, int(stripped), b"", ()
+    if not digits.isascii():  # Java's Character.digit() reads every Unicode decimal digit
+        digits = "".join(str(unicodedata.decimal(c)) for c in digits)
+    return _NUM, width, number_key(digits), b"", ()
 
 
 def _qualifier(text: str, followed_by_digit: bool) -> Item:
@@ -49,9 +62,9 @@ def _qualifier(text: str, followed_by_digit: bool) -> Item:
         text = _SHORTHANDS.get(text, text)
     text = _ALIASES.get(text, text)
     if text in _QUALIFIERS:
-        return _STR, _QUALIFIERS.index(text), 0, b"", ()
+        return _STR, _QUALIFIERS.index(text), _NOUGHT, b"", ()
     # Java compares strings by UTF-16 code unit: so do big-endian UTF-16 bytes.
-    return _STR, _UNKNOWN, 0, text.encode("utf-16-be", "surrogatepass"), ()
+    return _STR, _UNKNOWN, _NOUGHT, text.encode("utf-16-be", "surrogatepass"), ()
 
 
 def _item(is_digit: bool, text: str) -> Item:
@@ -60,7 +73,7 @@ def _item(is_digit: bool, text: str) -> Item:
 
 def _is_null(item: Item) -> bool:
     if item[0] == _NUM:
-        return item[2] == 0
+        return item[2] == _NOUGHT
     if item[0] == _STR:
         return item[1] == _RELEASE
     return not item[4]
@@ -81,7 +94,7 @@ def _normalize(items: Draft) -> None:
 
 def _freeze(items: Draft) -> Item:
     children = tuple(_freeze(i) if isinstance(i, list) else i for i in items)
-    return _LIST, 0, 0, b"", children
+    return _LIST, 0, _NOUGHT, b"", children
 
 
 @lru_cache(maxsize=65536)
@@ -92,6 +105,8 @@ def _parse(version: str) -> Item:
     current = root
 
     def sublist() -> Draft:
+        if len(created) > _MAX_DEPTH:
+            raise _TooDeep(f"it nests more than {_MAX_DEPTH} sub-versions deep")
         new: Draft = []
         current.append(new)
         created.append(new)
@@ -135,7 +150,7 @@ def _compare(x: Item, y: Item | None) -> int:
     kind = x[0]
     if y is None:
         if kind == _NUM:
-            return 0 if x[2] == 0 else 1
+            return 0 if x[2] == _NOUGHT else 1
         if kind == _STR:
             return (x[1] > _RELEASE) - (x[1] < _RELEASE)
         for item in x[4]:  # every item, not only the first (MNG-6964)
@@ -213,8 +228,15 @@ class MavenComparator:
     def key(self, version: str) -> MavenKey:
         """An object that sorts as Maven sorts. Raises InvalidVersion for an empty version."""
         if not version.strip():
-            raise InvalidVersion(f"{version!r} is not a valid {self.ecosystem} version: empty")
-        return MavenKey(_parse(version))
+            raise InvalidVersion(
+                f"{quoted(version)} is not a valid {self.ecosystem} version: empty"
+            )
+        try:
+            return MavenKey(_parse(version))
+        except _TooDeep as exc:
+            raise InvalidVersion(
+                f"{quoted(version)} is not a valid {self.ecosystem} version: {exc}"
+            ) from None
 
     def compare(self, a: str, b: str) -> int:
         """-1, 0 or 1, like ComparableVersion(a).compareTo(ComparableVersion(b))."""

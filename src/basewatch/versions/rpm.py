@@ -14,8 +14,10 @@ order, so it cannot be a sort key: callers who need "any release" should compare
 without releases.)
 
 rpm itself parses nearly anything. InvalidVersion is raised for what no rpm package can carry:
-an empty version, an empty release after "-", or characters that rpmbuild refuses in a
-version or release (anything but ASCII letters, digits and `._+%{}~^`).
+an empty version, an empty release after "-", characters that rpmbuild refuses in a
+version or release (anything but ASCII letters, digits and `._+%{}~^`), or an epoch above
+4294967295 (rpm keeps it in 32 bits). Runs of digits of any length compare as rpm compares
+them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import re
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
-from basewatch.versions.base import KeyedComparator
+from basewatch.versions.base import KeyedComparator, NumberKey, bounded_int, number_key, quoted
 
 __all__ = ["RpmComparator", "RpmKey", "parse_evr", "rpmvercmp"]
 
@@ -32,8 +34,9 @@ _TILDE, _END, _CARET, _ALPHA, _NUMBER = range(5)
 _SEGMENT = re.compile(r"~|\^|[0-9]+|[A-Za-z]+")
 _EPOCH = re.compile(r"([0-9]*):")
 _ALLOWED = re.compile(r"[A-Za-z0-9._+%{}~^]+")
+_EPOCH_MAX = 2**32 - 1
 
-Segment = tuple[int] | tuple[int, int] | tuple[int, str]
+Segment = tuple[int] | tuple[int, NumberKey] | tuple[int, str]
 SegmentsKey = tuple[Segment, ...]
 RpmKey = tuple[int, SegmentsKey, SegmentsKey]
 
@@ -46,7 +49,7 @@ def _segments(text: str) -> SegmentsKey:
         elif seg == "^":
             out.append((_CARET,))
         elif seg[0] <= "9":
-            out.append((_NUMBER, int(seg)))
+            out.append((_NUMBER, number_key(seg)))  # as rpmvercmp: length, then digits
         else:
             out.append((_ALPHA, seg))
     out.append((_END,))
@@ -82,7 +85,7 @@ def parse_evr(evr: str) -> tuple[int, str, str | None]:
     try:
         return _parse(evr)
     except _Malformed as exc:
-        raise InvalidVersion(f"{evr!r} is not a valid rpm version: {exc}") from None
+        raise InvalidVersion(f"{quoted(evr)} is not a valid rpm version: {exc}") from None
 
 
 def _parse(evr: str) -> tuple[int, str, str | None]:
@@ -90,11 +93,14 @@ def _parse(evr: str) -> tuple[int, str, str | None]:
     if not version:
         raise _Malformed("the version is empty")
     if not _ALLOWED.fullmatch(version):
-        raise _Malformed(f"the version {version!r} has characters rpm does not allow")
+        raise _Malformed(f"the version {quoted(version)} has characters rpm does not allow")
     if release is not None and not _ALLOWED.fullmatch(release):
-        what = "is empty" if not release else f"{release!r} has characters rpm does not allow"
+        what = "is empty" if not release else f"{quoted(release)} has characters rpm does not allow"
         raise _Malformed(f"the release {what}")
-    return int(epoch or "0"), version, release
+    value = bounded_int(epoch or "0", _EPOCH_MAX)
+    if value is None:
+        raise _Malformed(f"the epoch is above {_EPOCH_MAX} (rpm keeps it in 32 bits)")
+    return value, version, release
 
 
 @lru_cache(maxsize=65536)
@@ -118,5 +124,5 @@ class RpmComparator(KeyedComparator):
             return _key(version)
         except _Malformed as exc:
             raise InvalidVersion(
-                f"{version!r} is not a valid {self.ecosystem} version (rpm rules): {exc}"
+                f"{quoted(version)} is not a valid {self.ecosystem} version (rpm rules): {exc}"
             ) from None

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from basewatch.errors import InvalidVersion
-from basewatch.versions.base import KeyedComparator
+from basewatch.versions.base import KeyedComparator, NumberKey, bounded_int, number_key, quoted
 
 __all__ = [
     "NpmComparator",
@@ -43,12 +43,14 @@ _SEMVER = re.compile(
 )
 _NPM_PREFIX = re.compile(r"=?\s*v?")
 _NPM_MAX_LENGTH = 256
-_NPM_MAX_SAFE_INTEGER = 2**53 - 1
+_NPM_MAX_SAFE_INTEGER = number_key(str(2**53 - 1))
 
-Identifier = tuple[int, int] | tuple[int, str]
+# Numbers are NumberKeys, so that any number of digits compares (SemVer sets no limit);
+# NuGet's numeric labels are 32-bit ints.
+Identifier = tuple[int, NumberKey] | tuple[int, int] | tuple[int, str]
 # (1,) for a release; (0, identifiers) for a pre-release, which sorts first
 PrereleaseKey = tuple[int] | tuple[int, tuple[Identifier, ...]]
-SemverKey = tuple[int, int, int, PrereleaseKey]
+SemverKey = tuple[NumberKey, NumberKey, NumberKey, PrereleaseKey]
 
 RELEASE: PrereleaseKey = (1,)
 
@@ -57,7 +59,7 @@ def prerelease_key(identifiers: Iterable[str]) -> PrereleaseKey:
     """The sort key of a SemVer pre-release given as its dot-separated identifiers."""
     return (
         0,
-        tuple((0, int(i)) if i.isdigit() and i.isascii() else (1, i) for i in identifiers),
+        tuple((0, number_key(i)) if i.isdigit() and i.isascii() else (1, i) for i in identifiers),
     )
 
 
@@ -72,9 +74,9 @@ def semver_key(version: str) -> SemverKey:
         raise _Malformed("not MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (SemVer 2.0.0)")
     major, minor, patch, pre = match.groups()
     return (
-        int(major),
-        int(minor),
-        int(patch),
+        number_key(major),
+        number_key(minor),
+        number_key(patch),
         RELEASE if pre is None else prerelease_key(pre.split(".")),
     )
 
@@ -92,7 +94,7 @@ def _npm(version: str) -> SemverKey:
     prefix = _NPM_PREFIX.match(text)
     assert prefix is not None  # the pattern matches the empty string
     key = semver_key(text[prefix.end() :])
-    if max(key[:3]) > _NPM_MAX_SAFE_INTEGER:
+    if max(key[0], key[1], key[2]) > _NPM_MAX_SAFE_INTEGER:
         raise _Malformed("a number is above Number.MAX_SAFE_INTEGER")
     return key
 
@@ -115,7 +117,7 @@ class SemverComparator(KeyedComparator):
             return self._parse(version)
         except _Malformed as exc:
             raise InvalidVersion(
-                f"{version!r} is not a valid {self.ecosystem} version ({self.name}): {exc}"
+                f"{quoted(version)} is not a valid {self.ecosystem} version ({self.name}): {exc}"
             ) from None
 
 
@@ -145,8 +147,11 @@ NuGetKey = tuple[int, int, int, int, PrereleaseKey]
 
 def _nuget_label(label: str) -> Identifier:
     # Int32.TryParse decides what is numeric: it takes a sign, and fails past 32 bits.
-    if _NUGET_NUMERIC_LABEL.fullmatch(label) and -(2**31) <= int(label) <= _INT32_MAX:
-        return 0, int(label)
+    if _NUGET_NUMERIC_LABEL.fullmatch(label):
+        negative = label.startswith("-")
+        magnitude = bounded_int(label.removeprefix("-"), 2**31 if negative else _INT32_MAX)
+        if magnitude is not None:
+            return 0, -magnitude if negative else magnitude
     return 1, label.upper()  # StringComparer.OrdinalIgnoreCase compares upper-cased
 
 
@@ -156,9 +161,12 @@ def _nuget(version: str) -> NuGetKey:
     if match is None:
         raise _Malformed("not N[.N[.N[.N]]][-LABELS][+METADATA]")
     *numbers, pre = match.groups()
-    parts = [int(n) if n is not None else 0 for n in numbers]
-    if max(parts) > _INT32_MAX:
-        raise _Malformed("a number is above 2147483647")
+    parts: list[int] = []
+    for number in numbers:
+        value = bounded_int(number, _INT32_MAX) if number is not None else 0
+        if value is None:
+            raise _Malformed("a number is above 2147483647")
+        parts.append(value)
     labels = pre.split(".") if pre is not None else []
     if any(len(label) > 1 and label[0] == "0" and label.isdigit() for label in labels):
         raise _Malformed("a numeric release label has a leading zero")
@@ -186,5 +194,5 @@ class NuGetComparator(KeyedComparator):
             return _nuget(version)
         except _Malformed as exc:
             raise InvalidVersion(
-                f"{version!r} is not a valid {self.ecosystem} version: {exc}"
+                f"{quoted(version)} is not a valid {self.ecosystem} version: {exc}"
             ) from None
