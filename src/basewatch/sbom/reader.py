@@ -58,11 +58,12 @@ _OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 _NO_LICENSE = frozenset({"", "NOASSERTION", "NONE"})
 _BW = "basewatch:"
 _TRIVY = "aquasecurity:trivy:"
-_LOCATION = re.compile(r"^(?:basewatch|syft):location:(\d+):path$")
+# Indexes are bounded: a property named `...:location:<5,000 digits>:path` is not ours.
+_LOCATION = re.compile(r"^(?:basewatch|syft):location:(\d{1,9}):path$")
 _SYFT_LAYER = re.compile(r"^syft:location:\d+:layerID$")
-_IMAGE_LAYER = re.compile(r"^basewatch:image:layer:(\d+):(diffID|digest|createdBy)$")
-_INDEXED = re.compile(r"^(.*):(\d+)$")
-_SPDX_LAYER = re.compile(r"added by layer (?:(\d+) )?\(([^)]*)\)")
+_IMAGE_LAYER = re.compile(r"^basewatch:image:layer:(\d{1,9}):(diffID|digest|createdBy)$")
+_INDEXED = re.compile(r"^(.*):(\d{1,9})$")
+_SPDX_LAYER = re.compile(r"added by layer (?:(\d{1,9}) )?\(([^)]*)\)")
 
 
 class SbomFormat(StrEnum):

@@ -421,3 +421,21 @@ def test_junk_entries_are_ignored(tmp_path: Path) -> None:
     package = only(parse_sbom(json.dumps(document).encode(), "sbom.json"))
     assert package.licenses == ("MIT", "MIT OR Apache-2.0")
     assert package.evidence == ()
+
+
+def test_huge_property_indexes_are_not_ours() -> None:
+    """`basewatch:location:<5,000 digits>:path` once reached int() and crashed the reader."""
+    digits = "9" * 5000
+    component = {
+        "type": "library",
+        "name": "openssl",
+        "version": "3.0.11-1~deb12u2",
+        "purl": "pkg:deb/debian/openssl@3.0.11-1~deb12u2?distro=debian-12",
+        "properties": [
+            {"name": f"basewatch:location:{digits}:path", "value": "/var/lib/dpkg/status"},
+            {"name": f"basewatch:image:layer:{digits}:diffID", "value": "sha256:" + "a" * 64},
+            {"name": f"basewatch:license:{digits}", "value": "MIT"},
+        ],
+    }
+    inventory = parse_sbom(json.dumps(cyclonedx(component)).encode(), "sbom.json")
+    assert [p.name for p in inventory.packages] == ["openssl"]
