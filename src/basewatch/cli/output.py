@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -44,16 +45,25 @@ def write_file(path: Path, data: bytes) -> None:
             raise OutputError(f"cannot write {path}: it is a socket")
         _write_in_place(path, data)
         return
-    target = Path(os.path.realpath(path))
-    if st is not None and _is_process_file(target):
-        # /dev/stdout, /proc/self/fd/N and the like: the file behind a descriptor we hold.
+    if st is not None and _through_a_descriptor(path):
+        # /dev/stdout, /proc/self/fd/N and the like: the file behind a descriptor someone
+        # holds (`basewatch ... -o /dev/stdout > report`). Replacing it would leave that
+        # descriptor on an unlinked file; write where it points.
         _write_in_place(path, data)
         return
-    _replace(target, data, st, shown=path)
+    _replace(Path(os.path.realpath(path)), data, st, shown=path)
 
 
-def _is_process_file(target: Path) -> bool:
-    return target.parts[:2] in (("/", "proc"), ("/", "dev"))
+def _through_a_descriptor(path: Path) -> bool:
+    """Whether `path`, or a symlink on the way to its target, is under /dev or /proc."""
+    current = Path(os.path.abspath(path))
+    for _ in range(40):  # the kernel's own limit on symlinks followed
+        if current.parts[1:2] in (("dev",), ("proc",)):
+            return True
+        if not current.is_symlink():
+            return False
+        current = Path(os.path.abspath(current.parent / os.readlink(current)))
+    return False
 
 
 def _write_in_place(path: Path, data: bytes) -> None:
@@ -89,10 +99,9 @@ def _replace(target: Path, data: bytes, st: os.stat_result | None, *, shown: Pat
             else:
                 os.fchmod(fd, stat.S_IMODE(st.st_mode))
                 if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                    try:
+                    # not root: the file becomes ours, as with any editor's save
+                    with contextlib.suppress(PermissionError):
                         os.fchown(fd, st.st_uid, st.st_gid)
-                    except PermissionError:
-                        pass  # not root: the file becomes ours, as with any editor's save
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)

@@ -121,7 +121,7 @@ def test_a_directory_or_missing_parent_is_a_clear_error(tmp_path: Path) -> None:
 def test_dev_stdout_is_the_processes_stdout(tmp_path: Path) -> None:
     """`-o /dev/stdout` with stdout redirected to a file writes into that file, keeps it."""
     out = tmp_path / "captured"
-    with out.open("wb") as handle:
+    with out.open("w+b") as handle:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - child
             code = 0
@@ -132,8 +132,11 @@ def test_dev_stdout_is_the_processes_stdout(tmp_path: Path) -> None:
                 code = 1
             os._exit(code)
         _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+        assert os.waitstatus_to_exitcode(status) == 0
+        # written into the very file the descriptor holds, not into a replacement
+        assert os.pread(handle.fileno(), 100, 0) == b"to stdout\n"
     assert out.read_bytes() == b"to stdout\n"
+    assert Path("/dev/stdout").is_symlink()
 
 
 @needs_root
