@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from basewatch.errors import CacheError
+from basewatch.untrusted import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,10 @@ def default_cache_dir() -> Path:
 class AnalysisCache:
     """JSON documents stored under `root/<kind>/<algorithm>/<hex>/<detectors key>.json`.
 
-    Kind "layers" holds one analysis per layer diffID; kind "images" one assembled inventory
-    per chain of layers, so a warm rescan does not even rebuild the filesystem view.
+    Kind "layers" holds one analysis per layer diffID (and, under a compressed blob's digest,
+    `diff-id.json`: the diffID a verified read found that blob to hold); kind "images" one
+    assembled inventory per chain of layers, so a warm rescan does not even rebuild the
+    filesystem view. The scanner still checks every layer's bytes before using either.
     """
 
     def __init__(self, root: Path) -> None:
@@ -47,10 +50,11 @@ class AnalysisCache:
         path = self._path(layer_digest, detectors_key, kind)
         try:
             with path.open("rb") as handle:
-                data = json.load(handle)
+                # bounded: an entry nested past the parser's limit is a miss, not a crash
+                data = parse_json(handle.read(), str(path))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # UntrustedInput is a ValueError
             log.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None
         return data if isinstance(data, dict) else None

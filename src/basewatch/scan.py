@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 from basewatch.attribution import find_base, label
 from basewatch.cache import AnalysisCache, default_cache_dir
 from basewatch.catalog import Catalog
-from basewatch.errors import CacheError
+from basewatch.errors import CacheError, ImageError
+from basewatch.image.digest import parse_digest
 from basewatch.image.layer import translate_read_errors
-from basewatch.image.source import ImageSource, OpenImage, open_source
+from basewatch.image.source import ImageSource, OpenImage, VerifiableImage, open_source
 from basewatch.inventory.assemble import assemble
 from basewatch.inventory.detector import AnalysisContext, DecompressionBudget, Detector
 from basewatch.inventory.layers import (
@@ -46,6 +47,12 @@ if TYPE_CHECKING:
     from basewatch.vulndb.store import VulnStore
 
 log = logging.getLogger(__name__)
+
+# The name of the cache entry, beside a blob digest's analyses, that records the diffID which an
+# earlier verified read found that (compressed) blob to hold.
+_BINDING = "diff-id"
+# What a malformed cache entry raises while it is turned back into models: a miss, not a crash.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, AssertionError, RecursionError)
 
 
 def default_detectors() -> list[Detector]:
@@ -105,16 +112,16 @@ class Scanner:
             source = reference
         with source.open(platform) as image:
             info = image.info
-            chain = _chain_key(info)
-            inventory = self._cached_inventory(info, chain)
+            verified: dict[int, str] = {}
+            inventory = self._cached_inventory(image, verified)
             if inventory is None:
-                analyses = self.analyze_layers(image)
+                analyses = self.analyze_layers(image, verified)
                 if info.source_type == "rootfs" and analyses and analyses[0].diff_id:
                     # the diffID of a root filesystem tarball is only known once it is read
                     layer = info.layers[0]
                     info = _with_layers(info, (_layer_with_diff_id(layer, analyses[0].diff_id),))
                 inventory = assemble(info, analyses)
-                self._store_inventory(chain, inventory)
+                self._store_inventory(_chain_key([a.diff_id for a in analyses]), inventory)
             info = inventory.image
         candidates = []
         if self.catalog is not None:
@@ -123,20 +130,85 @@ class Scanner:
             self.catalog.add(info)
         return label(inventory, find_base(info, candidates))
 
-    def _registry_defaults(self) -> RegistryOptions:
-        """Registry pulls keep their blobs beside this scanner's analysis cache."""
-        from basewatch.registry.options import RegistryOptions
+    # --- which cached results may stand for which layers --------------------------------------
+    #
+    # A cache entry is named by content (a diffID), but the image only *claims* its layers'
+    # diffIDs: a tampered image can claim the diffID of a layer scanned before. So the cache may
+    # spare the analysis of a layer, never its verification: before a cached result is used,
+    # the layer's stored bytes are hashed (`VerifiableImage`), and the result is used only for
+    # the diffID those bytes are known to hold. An uncompressed blob is its tar, so its hash is
+    # its diffID; a compressed blob's hash is bound to a diffID by an earlier read that checked
+    # both (the `_BINDING` entry).
 
-        return RegistryOptions(cache_dir=self.scratch_root.parent, use_cache=self.cache is not None)
+    def _claimed_key(self, layer: LayerInfo) -> str:
+        """The diffID the image claims for a layer (or, for a root filesystem tarball, which
+        an earlier read found its blob to hold); "" when there is none to look up."""
+        if layer.diff_id:
+            return layer.diff_id
+        if not layer.digest:
+            return ""
+        return self._bound_diff_id(layer.digest) or layer.digest
 
-    def _cached_inventory(self, info: ImageInfo, chain: str) -> Inventory | None:
-        if self.cache is None or not chain:
+    def _bound_diff_id(self, blob_digest: str) -> str:
+        if self.cache is None or not blob_digest:
+            return ""
+        data = self.cache.get(blob_digest, _BINDING)
+        try:
+            return parse_digest(data.get("diff_id"), "cache") if data is not None else ""
+        except ImageError:
+            log.warning("ignoring a malformed cache entry for %s", blob_digest)
+            return ""
+
+    def _verified_keys(
+        self, image: OpenImage, layers: Sequence[LayerInfo], verified: dict[int, str]
+    ) -> list[str]:
+        """For each layer, the diffID its stored bytes are known to hold, or "" when that is
+        not known (it must then be read, which verifies it). Raises DigestMismatch when the
+        bytes are not what the image says they are, as reading them would."""
+        todo = [layer for layer in layers if layer.index not in verified]
+        if todo:
+            for layer, digest in zip(todo, self._stored_digests(image, todo), strict=True):
+                verified[layer.index] = digest
+        keys = []
+        for layer in layers:
+            digest = verified[layer.index]
+            if not digest:
+                keys.append("")
+                continue
+            bound = digest if digest == layer.diff_id else self._bound_diff_id(digest)
+            if layer.diff_id:
+                keys.append(layer.diff_id if bound == layer.diff_id else "")
+            else:
+                keys.append(bound or digest)  # a root filesystem tarball: what it is known to be
+        return keys
+
+    @staticmethod
+    def _stored_digests(image: OpenImage, layers: Sequence[LayerInfo]) -> list[str]:
+        if isinstance(image, VerifiableImage):
+            return image.verify_layers(layers)
+        if image.info.source_type == "registry":
+            # Registry blobs are addressed by digest, and every byte pulled is checked against
+            # it (the blob cache does), so the manifest's digest is what the bytes will be.
+            return [layer.digest for layer in layers]
+        return [""] * len(layers)  # nothing to check against: always read
+
+    def _cached_inventory(self, image: OpenImage, verified: dict[int, str]) -> Inventory | None:
+        if self.cache is None:
+            return None
+        info = image.info
+        claimed = [self._claimed_key(layer) for layer in info.layers]
+        chain = _chain_key(claimed)
+        if not chain:
             return None
         data = self.cache.get(chain, detectors_key(self.detectors), kind="images")
         if data is None:
             return None
+        if self._verified_keys(image, info.layers, verified) != claimed:
+            return None  # some layer is not known to hold what the entry was made from
         try:
             diff_ids = [str(d) for d in data["diff_ids"]]
+            if diff_ids != claimed:
+                raise ValueError("the entry names other layers")
             layers = tuple(
                 _layer_with_diff_id(layer, diff_id) if not layer.diff_id else layer
                 for layer, diff_id in zip(info.layers, diff_ids, strict=True)
@@ -148,9 +220,15 @@ class Scanner:
                 warnings=tuple(str(w) for w in data["warnings"]),
                 filesystem_bytes=int(data.get("filesystem_bytes", 0)),
             )
-        except (KeyError, TypeError, ValueError):
+        except _MALFORMED:
             log.warning("ignoring a malformed cached inventory for %s", chain)
             return None
+
+    def _registry_defaults(self) -> RegistryOptions:
+        """Registry pulls keep their blobs beside this scanner's analysis cache."""
+        from basewatch.registry.options import RegistryOptions
+
+        return RegistryOptions(cache_dir=self.scratch_root.parent, use_cache=self.cache is not None)
 
     def _store_inventory(self, chain: str, inventory: Inventory) -> None:
         if self.cache is None or not chain:
@@ -167,10 +245,28 @@ class Scanner:
         except CacheError as exc:
             log.warning("%s", exc)
 
-    def analyze_layers(self, image: OpenImage) -> list[LayerAnalysis]:
-        """One analysis per layer, from the cache when possible, else by streaming the layer."""
+    def analyze_layers(
+        self, image: OpenImage, verified: dict[int, str] | None = None
+    ) -> list[LayerAnalysis]:
+        """One analysis per layer, from the cache when possible, else by streaming the layer.
+
+        `verified` holds the stored digests of layers already hashed in this scan (by index).
+        """
         key = detectors_key(self.detectors)
         layers = image.info.layers
+        verified = {} if verified is None else verified
+        cached: dict[int, LayerAnalysis] = {}
+        for layer in layers:
+            claimed = self._claimed_key(layer)
+            found = self._cached(claimed, key)
+            if found is not None and found.diff_id in ("", claimed):
+                cached[layer.index] = found
+        if cached:  # hashed together: the layers of a local image are checked side by side
+            candidates = [layer for layer in layers if layer.index in cached]
+            keys = self._verified_keys(image, candidates, verified)
+            for layer, known in zip(candidates, keys, strict=True):
+                if known != self._claimed_key(layer):
+                    del cached[layer.index]  # not known to be that content: read it
         analyses: list[LayerAnalysis] = []
         self.progress.begin(f"Reading {len(layers)} layer(s)", len(layers))
         scratch: Path | None = None
@@ -178,10 +274,8 @@ class Scanner:
         inflate_budget = DecompressionBudget()  # one per image, across all of its layers
         try:
             for layer in layers:
-                cache_key = layer.diff_id or layer.digest
-                cached = self._cached(cache_key, key)
-                if cached is not None:
-                    analyses.append(cached)
+                if layer.index in cached:
+                    analyses.append(cached[layer.index])
                     self.progress.advance(f"layer {layer.index + 1} (cached)")
                     continue
                 if scratch is None:
@@ -193,16 +287,38 @@ class Scanner:
                 analyses.append(analysis)
                 # A layer read after the image's budget ran out says more about the image
                 # than the layer: not cached, so the layer's next image reads it in full.
-                if self.cache is not None and cache_key and inflate_budget.refusals == refusals:
-                    try:
-                        self.cache.put(cache_key, key, analysis.to_dict())
-                    except CacheError as exc:
-                        log.warning("%s", exc)
+                if inflate_budget.refusals == refusals:
+                    self._store_analysis(layer, analysis, key)
                 self.progress.advance(f"layer {layer.index + 1}")
         finally:
             self.progress.end()
             scratch_stack.close()
         return analyses
+
+    def _store_analysis(self, layer: LayerInfo, analysis: LayerAnalysis, key: str) -> None:
+        """Cache a layer just read, under the diffID the read verified, and bind its blob
+        digest to that diffID, so that hashing the blob is enough to find it again."""
+        content = analysis.diff_id
+        if self.cache is None or not content:
+            return
+        try:
+            self.cache.put(content, key, analysis.to_dict())
+            if layer.digest and layer.digest != content:
+                self.cache.put(layer.digest, _BINDING, {"diff_id": content})
+        except CacheError as exc:
+            log.warning("%s", exc)
+
+    def layer_is_cached(self, layer: LayerInfo) -> bool:
+        """Whether a cached analysis may spare reading this layer (its bytes still get
+        checked): for deciding which registry layers to download ahead."""
+        if self.cache is None:
+            return False
+        claimed = self._claimed_key(layer)
+        if not claimed or self._cached(claimed, detectors_key(self.detectors)) is None:
+            return False
+        return not (layer.digest and layer.digest != claimed) or (
+            self._bound_diff_id(layer.digest) == claimed
+        )
 
     def _cached(self, cache_key: str, key: str) -> LayerAnalysis | None:
         if self.cache is None or not cache_key:
@@ -212,7 +328,7 @@ class Scanner:
             return None
         try:
             return LayerAnalysis.from_dict(data)
-        except (KeyError, TypeError, ValueError, AssertionError):
+        except _MALFORMED:
             log.warning("ignoring a malformed cache entry for %s", cache_key)
             return None
 
@@ -229,10 +345,9 @@ class Scanner:
         return analysis
 
 
-def _chain_key(info: ImageInfo) -> str:
-    """Names the whole stack of layers (their diffIDs, or blob digests before those are known);
-    "" when a layer has neither, as with `dir:` sources, which are never cached."""
-    keys = [layer.diff_id or layer.digest for layer in info.layers]
+def _chain_key(keys: Sequence[str]) -> str:
+    """Names the whole stack of layers by their diffIDs; "" when one is not known, as with
+    `dir:` sources, which are never cached."""
     if not keys or not all(keys):
         return ""
     return "sha256:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()
@@ -269,11 +384,45 @@ def scan_inventory(
             + ", ".join(sorted(outcome.unmatched_ecosystems))
             + ": those packages were not checked (run `basewatch db update` or `db import`)"
         )
+    refused = _refused_packages(inventory, store, outcome.unmatched_ecosystems)
+    for package, ids in refused.items():
+        several = len(ids) > 1
+        shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
+        warnings.append(
+            f"{package}: {len(ids)} advisor{'ies' if several else 'y'} naming it "
+            f"{'were' if several else 'was'} refused as malformed at import ({shown}): "
+            "it was not fully checked"
+        )
     return ScanResult(
         inventory=inventory,
         findings=tuple(kept),
         suppressed=tuple(suppressed),
         database=database,
         warnings=tuple(warnings),
-        unchecked=tuple(sorted(outcome.unmatched_ecosystems)),
+        unchecked=tuple(
+            dict.fromkeys((*sorted(outcome.unmatched_ecosystems), *refused, *outcome.unchecked))
+        ),
     )
+
+
+def _refused_packages(
+    inventory: Inventory, store: VulnStore, unmatched: set[str]
+) -> dict[str, list[str]]:
+    """`ecosystem name` -> ids of malformed records naming that package of the image.
+
+    A malformed record makes a scan partial only for the image that has its package: one
+    refused at import for some other package says nothing about this image.
+    """
+    from basewatch.inventory.ownership import OS_PACKAGE_KEY
+    from basewatch.matching.matcher import query_of
+
+    found: dict[str, list[str]] = {}
+    for package in inventory.packages:
+        ecosystem = package.ecosystem
+        if not ecosystem or ecosystem in unmatched or package.meta(OS_PACKAGE_KEY):
+            continue
+        name, _ = query_of(package)
+        ids = store.refused(ecosystem, name)
+        if ids:
+            found.setdefault(f"{ecosystem} {name}", list(ids))
+    return found

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,11 +13,16 @@ from basewatch.scan import Scanner, default_detectors
 from tests.fixtures import shared_fixture
 from tests.imagebuild import (
     DEBIAN_OS_RELEASE,
+    BuiltImage,
+    Member,
     build_image,
+    compress,
     directory,
     dpkg_status,
     file,
+    layer_tar,
     opaque,
+    sha256,
     symlink,
     whiteout,
     write_docker_archive,
@@ -98,25 +105,41 @@ def test_database_deleted_then_recreated_restarts_attribution(tmp_path: Path) ->
     assert [p.layer for p in inventory.packages] == [image.diff_ids[2]]
 
 
+def _layer_entries(cache_dir: Path) -> list[Path]:
+    return sorted(p for p in (cache_dir / "layers").rglob("*.json") if p.name != "diff-id.json")
+
+
 def test_second_scan_is_served_from_the_cache(tmp_path: Path) -> None:
     layout, diff_ids = layered_image(tmp_path)
     cache_dir = tmp_path / "cache"
     first = scan(f"oci:{layout}", cache_dir)
-    entries = sorted(p.parent.name for p in (cache_dir / "layers" / "sha256").glob("*/*.json"))
-    assert entries == sorted(d.split(":")[1] for d in diff_ids)
-    # Remove every layer blob: only the cache can answer now.
-    blobs = layout / "blobs" / "sha256"
-    manifest_and_config = set()
-    for path in blobs.iterdir():
-        if path.stat().st_size < 4096 and path.read_bytes().startswith(b"{"):
-            manifest_and_config.add(path.name)
-    for path in blobs.iterdir():
-        if path.name not in manifest_and_config:
-            path.unlink()
+    entries = _layer_entries(cache_dir)
+    assert sorted(p.parent.name for p in entries) == sorted(d.split(":")[1] for d in diff_ids)
+    # Without the assembled inventory, each layer's cached analysis answers: with the top
+    # layer's emptied, the packages its dpkg status lists are gone from the warm scan.
+    for path in (cache_dir / "images").rglob("*.json"):
+        path.unlink()
     assert scan(f"oci:{layout}", cache_dir) == first
-    with pytest.raises(ImageError, match="not in the image"):
-        scan(f"oci:{layout}", tmp_path / "other-cache", use_cache=False)
+    for path in (cache_dir / "images").rglob("*.json"):
+        path.unlink()
+    top = next(p for p in entries if p.parent.name == diff_ids[-1].split(":")[1])
+    top.write_text(json.dumps({**json.loads(top.read_text()), "results": []}))
+    assert first.packages
+    assert not scan(f"oci:{layout}", cache_dir).packages
+    scan(f"oci:{layout}", tmp_path / "other-cache", use_cache=False)
     assert not (tmp_path / "other-cache" / "layers").exists()  # --no-cache stores nothing
+
+
+def test_a_warm_scan_still_needs_the_layers_bytes(tmp_path: Path) -> None:
+    """The cache spares analysing a layer, not checking it: no blob, no answer."""
+    layout, _ = layered_image(tmp_path)
+    cache_dir = tmp_path / "cache"
+    scan(f"oci:{layout}", cache_dir)
+    for blob in (layout / "blobs" / "sha256").iterdir():
+        if blob.stat().st_size > 4096 or not blob.read_bytes().startswith(b"{"):
+            blob.unlink()
+    with pytest.raises(ImageError, match="not in the image"):
+        scan(f"oci:{layout}", cache_dir)
 
 
 def test_corrupt_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
@@ -124,7 +147,8 @@ def test_corrupt_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
     first = scan(f"oci:{layout}", cache_dir)
     entries = [*(cache_dir / "layers").rglob("*.json"), *(cache_dir / "images").rglob("*.json")]
-    assert len(entries) == 4  # three layers and the image
+    # three layer analyses, three blob digest -> diffID bindings (gzip layers), the image
+    assert len(entries) == 7
     for entry in entries:
         entry.write_text("{ truncated")
     assert scan(f"oci:{layout}", cache_dir) == first
@@ -138,13 +162,16 @@ def test_warm_scan_uses_the_assembled_inventory(tmp_path: Path) -> None:
     layout, _ = layered_image(tmp_path)
     cache_dir = tmp_path / "cache"
     first = scan(f"oci:{layout}", cache_dir)
-    # With the per-layer analyses gone, the assembled inventory of the image still answers.
-    for entry in (cache_dir / "layers").rglob("*.json"):
+    # With the per-layer analyses gone, the assembled inventory of the image still answers
+    # (marked here, to tell it from a fresh read).
+    for entry in _layer_entries(cache_dir):
         entry.unlink()
-    for blob in (layout / "blobs" / "sha256").iterdir():
-        if blob.stat().st_size > 4096 or not blob.read_bytes().startswith(b"{"):
-            blob.unlink()
-    assert scan(f"oci:{layout}", cache_dir) == first
+    (image_entry,) = (cache_dir / "images").rglob("*.json")
+    data = json.loads(image_entry.read_text())
+    image_entry.write_text(json.dumps({**data, "warnings": ["from the cache"]}))
+    warm = scan(f"oci:{layout}", cache_dir)
+    assert warm.warnings == ("from the cache",)
+    assert warm.packages == first.packages
 
 
 def test_os_inferred_from_packages_when_no_release_file(tmp_path: Path) -> None:
@@ -297,3 +324,96 @@ def test_one_decompression_budget_spans_every_layer_and_spent_layers_are_not_cac
     cached = [cache.get(layer.diff_id, key) is not None for layer in inventory.image.layers]
     assert cached[0] is True
     assert cached[-1] is False
+
+
+# --- a cached result never stands in for checking a layer ----------------------------------
+
+
+def _package_names(inventory: Inventory) -> set[str]:
+    return {p.name for p in inventory.packages}
+
+
+def _genuine_and_evil() -> tuple[list[Any], list[Any]]:
+    genuine = [file("etc/os-release", DEBIAN_OS_RELEASE), file(STATUS, dpkg_status(("good", "1")))]
+    evil = [file("etc/os-release", DEBIAN_OS_RELEASE), file(STATUS, dpkg_status(("evil", "6")))]
+    return genuine, evil
+
+
+def _claiming(image: BuiltImage, diff_ids: list[str]) -> BuiltImage:
+    """The image with its config claiming other diffIDs (config and manifest re-hashed, so
+    that only the layers themselves can tell)."""
+    config = {**image.config, "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    config_bytes = json.dumps(config).encode()
+    manifest = {
+        **image.manifest,
+        "config": {**image.manifest["config"], "digest": sha256(config_bytes)},
+    }
+    manifest_bytes = json.dumps(manifest).encode()
+    blobs = {k: v for k, v in image.blobs.items() if k in image.layer_digests}
+    blobs[sha256(config_bytes)] = config_bytes
+    blobs[sha256(manifest_bytes)] = manifest_bytes
+    return BuiltImage(
+        config, config_bytes, manifest, manifest_bytes, blobs, diff_ids, image.layer_digests
+    )
+
+
+@pytest.mark.parametrize("extra_layer", [False, True], ids=["image entry", "layer entries"])
+@pytest.mark.parametrize("fmt", ["docker-archive", "oci-gzip", "oci-none"])
+def test_a_tampered_image_claiming_a_cached_diff_id_is_refused_warm_as_cold(
+    fmt: str, extra_layer: bool, tmp_path: Path
+) -> None:
+    """With one layer the assembled inventory is at stake, with two each layer's analysis."""
+    genuine, evil = _genuine_and_evil()
+    extra = [[file("opt/extra", "x")]] if extra_layer else []
+    compression = "none" if fmt != "oci-gzip" else "gzip"
+    good = build_image([genuine, *extra], compression=compression)
+    bad = _claiming(build_image([evil, *extra], compression=compression), good.diff_ids)
+
+    def reference(image: BuiltImage, name: str) -> str:
+        if fmt == "docker-archive":
+            return f"docker-archive:{write_docker_archive(tmp_path / f'{name}.tar', [(image, [])])}"
+        return f"oci:{write_oci_layout(tmp_path / name, [(image, '')])}"
+
+    cache_dir = tmp_path / "cache"
+    assert "good" in _package_names(scan(reference(good, "good"), cache_dir))
+    with pytest.raises(ImageError, match="tampered"):
+        scan(reference(bad, "cold"), tmp_path / "cold-cache")
+    with pytest.raises(ImageError, match="tampered"):
+        scan(reference(bad, "warm"), cache_dir)
+
+
+def test_a_blob_swapped_under_its_digest_is_refused_warm(tmp_path: Path) -> None:
+    genuine, evil = _genuine_and_evil()
+    good = build_image([genuine])
+    layout = write_oci_layout(tmp_path / "layout", [(good, "")])
+    cache_dir = tmp_path / "cache"
+    assert "good" in _package_names(scan(f"oci:{layout}", cache_dir))
+    swapped = build_image([evil]).blobs
+    evil_blob = next(data for digest, data in swapped.items() if data[:2] == b"\x1f\x8b")
+    (layout / "blobs" / "sha256" / good.layer_digests[0].split(":")[1]).write_bytes(evil_blob)
+    with pytest.raises(ImageError, match="tampered"):
+        scan(f"oci:{layout}", cache_dir)
+
+
+def test_a_tampered_rootfs_tarball_is_read_again(tmp_path: Path) -> None:
+    """A root filesystem tarball is named by the hash of its bytes: new bytes, new answer."""
+    genuine, evil = _genuine_and_evil()
+    path = tmp_path / "rootfs.tar.gz"
+    cache_dir = tmp_path / "cache"
+    path.write_bytes(compress(layer_tar(genuine), "gzip"))
+    assert "good" in _package_names(scan(f"rootfs:{path}", cache_dir))
+    assert "good" in _package_names(scan(f"rootfs:{path}", cache_dir))  # warm
+    path.write_bytes(compress(layer_tar(evil), "gzip"))
+    assert _package_names(scan(f"rootfs:{path}", cache_dir)) == {"evil"}
+
+
+def test_an_opaque_image_root_hides_every_lower_layer(tmp_path: Path) -> None:
+    lower = [file("etc/os-release", DEBIAN_OS_RELEASE), file(STATUS, dpkg_status(("old", "1")))]
+    for marker in (".wh..wh..opq", "./.wh..wh..opq"):
+        upper = [Member(marker, b""), file("etc/hostname", "x")]
+        layout = write_oci_layout(
+            tmp_path / marker.strip("./"), [(build_image([lower, upper]), "")]
+        )
+        inventory = scan(f"oci:{layout}", tmp_path / "cache", use_cache=False)
+        assert inventory.packages == ()
+        assert inventory.os is None

@@ -7,14 +7,22 @@ import re
 from typing import BinaryIO
 
 from basewatch.errors import DigestMismatch, ImageError
+from basewatch.image.jsondoc import kind
 
-_DIGEST = re.compile(r"^(sha256):([a-f0-9]{64})$|^(sha512):([a-f0-9]{128})$")
+# Matched with fullmatch: with `match` and `$`, "sha256:<hex>\n" passed (`$` also matches
+# before a final newline), and the newline then went on into paths and cache keys.
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")
 
 
 def parse_digest(value: object, what: str) -> str:
     """Return `value` if it is a well-formed sha256/sha512 digest, else raise ImageError."""
-    if not isinstance(value, str) or not _DIGEST.match(value):
-        raise ImageError(f"{what}: {value!r} is not a valid digest (expected sha256:<64 hex>)")
+    if not isinstance(value, str):
+        # never the value itself: from an image's JSON it may be a document nested too deep
+        # to print, or megabytes long
+        raise ImageError(f"{what}: {kind(value)} is not a valid digest (expected sha256:<64 hex>)")
+    if not _DIGEST.fullmatch(value):
+        shown = repr(value) if len(value) <= 140 else f"{value[:64]!r}... ({len(value)} chars)"
+        raise ImageError(f"{what}: {shown} is not a valid digest (expected sha256:<64 hex>)")
     return value
 
 
@@ -28,6 +36,14 @@ def new_hasher(digest: str) -> hashlib._Hash:
 
 def digest_bytes(data: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+
+
+def hash_stream(raw: BinaryIO, algorithm: str = "sha256") -> str:
+    """The digest ("algorithm:hex") of everything left in `raw`, read in bounded chunks."""
+    hasher = hashlib.new(algorithm)
+    while chunk := raw.read(1 << 20):
+        hasher.update(chunk)
+    return f"{algorithm}:{hasher.hexdigest()}"
 
 
 def verify_bytes(data: bytes, digest: str, what: str) -> None:

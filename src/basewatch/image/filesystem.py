@@ -69,7 +69,9 @@ class FileSystemView:
 
     def _walk(self, path: str) -> _Node | None:
         node = self._root
-        for part in path.split("/")[1:]:
+        # "/" itself is the root: an opaque marker at the image root (`./.wh..wh..opq`) makes
+        # the whole root opaque, and must find it ("/".split("/") has an empty name).
+        for part in (p for p in path.split("/") if p):
             if node.children is None:
                 return None
             child = node.children.get(part)

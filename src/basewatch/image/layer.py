@@ -105,11 +105,129 @@ def decompressed(raw: BinaryIO, what: str) -> BinaryIO:
     if head.startswith(_GZIP_MAGIC):
         return gzip.GzipFile(fileobj=reader, mode="rb")  # type: ignore[return-value]
     if head == _ZSTD_MAGIC:
+        return cast(BinaryIO, _ZstdReader(reader, what))
+    return reader
+
+
+class _ZstdFrames:
+    """Follows the frame and block structure of zstd data as it streams past, without
+    decompressing it, to tell whether the data stopped on a frame boundary.
+
+    zstandard's stream reader reports a frame cut short as a clean end of stream, so a zstd
+    layer cut after its tar end-of-archive marker would read as complete; a decompressor
+    object would tell, but it has no bound on the output of one input chunk (a zstd block of
+    a few bytes can stand for 128 KiB). Frame layout: RFC 8878, section 3.1.
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._state = "magic"
+        self._header = bytearray()
+        self._need = 4
+        self._skip = 0
+        self._checksum = False
+        self.frames = 0
+
+    def feed(self, data: bytes) -> None:
+        i, end = 0, len(data)
+        while i < end:
+            if self._skip:
+                step = min(self._skip, end - i)
+                self._skip -= step
+                i += step
+                if not self._skip and self._state == "magic":
+                    self.frames += 1  # the last byte of a frame went past
+                continue
+            step = min(self._need - len(self._header), end - i)
+            self._header += data[i : i + step]
+            i += step
+            if len(self._header) == self._need:
+                header, self._header = bytes(self._header), bytearray()
+                self._advance(header)
+
+    def _advance(self, header: bytes) -> None:
+        match self._state:
+            case "magic":
+                value = int.from_bytes(header, "little")
+                if value == 0xFD2FB528:
+                    self._state, self._need = "descriptor", 1
+                elif value & 0xFFFFFFF0 == 0x184D2A50:  # a skippable frame
+                    self._state, self._need = "skippable", 4
+                else:
+                    raise ImageError(
+                        f"{self._what}: data after a zstd frame is not another frame"
+                        " (the blob is corrupt)"
+                    )
+            case "skippable":
+                self._skip = int.from_bytes(header, "little")
+                self._state, self._need = "magic", 4
+                if not self._skip:
+                    self.frames += 1
+            case "descriptor":
+                descriptor = header[0]
+                single_segment = bool(descriptor & 0x20)
+                self._checksum = bool(descriptor & 0x04)
+                content_size = (1 if single_segment else 0, 2, 4, 8)[descriptor >> 6]
+                rest = (0 if single_segment else 1) + (0, 1, 2, 4)[descriptor & 3] + content_size
+                self._state = "frame header"
+                if rest:
+                    self._need = rest
+                else:
+                    self._state, self._need = "block", 3
+            case "frame header":
+                self._state, self._need = "block", 3
+            case "block":
+                value = int.from_bytes(header, "little")
+                last, kind, size = value & 1, (value >> 1) & 3, value >> 3
+                self._skip = 1 if kind == 1 else size  # an RLE block stores its one byte
+                if last:
+                    self._state, self._need = "magic", 4
+                    self._skip += 4 if self._checksum else 0
+                    if not self._skip:
+                        self.frames += 1
+
+    def complete(self) -> bool:
+        return self._state == "magic" and not self._header and not self._skip and self.frames > 0
+
+
+class _FrameTap:
+    """Passes reads through, showing every compressed byte to a `_ZstdFrames`."""
+
+    def __init__(self, raw: BinaryIO, frames: _ZstdFrames) -> None:
+        self._raw = raw
+        self._frames = frames
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._frames.feed(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+class _ZstdReader:
+    """zstd decompression that raises when the compressed data ends inside a frame."""
+
+    def __init__(self, raw: BinaryIO, what: str) -> None:
         import zstandard
 
-        stream = zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
-        return cast(BinaryIO, stream)
-    return reader
+        self._what = what
+        self._frames = _ZstdFrames(what)
+        tap = cast(BinaryIO, _FrameTap(raw, self._frames))
+        self._stream = zstandard.ZstdDecompressor().stream_reader(tap, read_across_frames=True)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        if not data and n != 0 and not self._frames.complete():
+            raise ImageError(f"{self._what}: zstd data ends inside a frame (the blob is truncated)")
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()  # type: ignore[no-untyped-call]
 
 
 def _decode_error(exc: BaseException, what: str) -> ImageError:

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import platform as host_platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast, runtime_checkable
 
 from basewatch.errors import DigestMismatch, ImageError, ImageNotFound, UsageError
-from basewatch.image.digest import HashingReader, digest_bytes, parse_digest, verify_bytes
+from basewatch.image import jsondoc
+from basewatch.image.digest import (
+    HashingReader,
+    digest_bytes,
+    hash_stream,
+    parse_digest,
+    verify_bytes,
+)
 from basewatch.image.layer import (
     BackgroundHash,
     FileEntry,
@@ -59,6 +66,23 @@ class OpenImage(Protocol):
 
     def layer(self, layer: LayerInfo) -> contextlib.AbstractContextManager[LayerReader]:
         """Open one layer for a single forward pass; blob digest and diffID are verified."""
+        ...
+
+
+@runtime_checkable
+class VerifiableImage(Protocol):
+    """An image whose layers are stored locally, so that their bytes can be checked again.
+
+    A cached analysis may stand in for reading a layer, never for checking it: an image can
+    claim any diffID in its config. The scanner hashes the stored bytes first, then uses the
+    cached results only for the content those bytes are known to hold.
+    """
+
+    def verify_layers(self, layers: Sequence[LayerInfo]) -> list[str]:
+        """The digest of each layer's bytes as stored (hashed now), in order. Raises
+        DigestMismatch when they are not what the image says: the layer's blob digest, or for
+        an uncompressed layer (where the blob is the tar) its diffID. "" for a layer that has
+        nothing to check against (a `dir:` source)."""
         ...
 
 
@@ -110,7 +134,7 @@ class Platform:
     def matches(self, data: dict[str, Any]) -> bool:
         if data.get("os") != self.os or data.get("architecture") != self.architecture:
             return False
-        variant = str(data.get("variant", ""))
+        variant = data.get("variant") if isinstance(data.get("variant"), str) else ""
         if self.variant and variant and variant != self.variant:
             return False
         return not (self.variant and not variant and self.architecture == "arm")
@@ -122,23 +146,35 @@ class Platform:
 # --- helpers shared by OCI layouts and docker archives -------------------------------------------
 
 
-def _json(data: bytes, what: str) -> Any:
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImageError(f"{what} is not valid JSON ({exc})") from exc
+# Image JSON is parsed and read through `jsondoc` only (see there for what is refused and what
+# is dropped with a warning); these names stay for the registry source, which shares them.
+_json = jsondoc.load
+_object = jsondoc.obj
 
 
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ImageError(f"{what}: expected a JSON object")
-    return value
+def _str_pairs(value: Any, what: str = "annotations") -> tuple[tuple[str, str], ...]:
+    return jsondoc.str_map(value, what)
 
 
-def _str_pairs(value: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict):
-        return ()
-    return tuple(sorted((str(k), str(v)) for k, v in value.items()))
+def _annotations(descriptor: dict[str, Any]) -> dict[str, Any]:
+    """A descriptor's annotations, {} when missing or not an object (as in `[]`)."""
+    value = descriptor.get("annotations")
+    return value if isinstance(value, dict) else {}
+
+
+def layer_blobs(manifest: dict[str, Any], what: str) -> list[tuple[str, int, str]]:
+    """(digest, size, mediaType) of each layer a manifest lists, every field checked."""
+    blobs = []
+    for i, item in enumerate(jsondoc.objects(manifest.get("layers"), f"{what}: manifest layers")):
+        where = f"{what}: layer descriptor {i}"
+        blobs.append(
+            (
+                parse_digest(item.get("digest"), f"{where} digest"),
+                jsondoc.size(item.get("size"), f"{where} size"),
+                jsondoc.strict_text(item.get("mediaType"), f"{where} mediaType"),
+            )
+        )
+    return blobs
 
 
 def _layers_from_config(
@@ -153,13 +189,15 @@ def _layers_from_config(
         raise ImageError(
             f"{what}: the manifest lists {len(blobs)} layers but the config {len(diff_ids)} diffIDs"
         )
-    history = config.get("history") if isinstance(config.get("history"), list) else []
+    for i, (_, size, _) in enumerate(blobs):  # also for callers that read descriptors themselves
+        jsondoc.size(size, f"{what}: layer {i} size")
+    history = jsondoc.optional_list(config.get("history"), f"{what}: config history")
     created: list[tuple[str, tuple[str, ...]]] = []
     pending: list[str] = []
-    for item in history or []:
+    for item in history:
         if not isinstance(item, dict):
             continue
-        line = str(item.get("created_by", ""))
+        line = jsondoc.text(item.get("created_by"), f"{what}: config history created_by")
         if item.get("empty_layer"):
             pending.append(line)
         else:
@@ -195,19 +233,20 @@ def _image_info(
     annotations: tuple[tuple[str, str], ...] = (),
     repo_tags: tuple[str, ...] = (),
 ) -> ImageInfo:
-    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    what = f"{reference}: config"
+    inner = jsondoc.optional_obj(config.get("config"), f"{what} config")
     return ImageInfo(
         reference=reference,
         source_type=source_type,
         manifest_digest=manifest_digest,
         config_digest=config_digest,
-        os=str(config.get("os", "")),
-        architecture=str(config.get("architecture", "")),
-        variant=str(config.get("variant", "")),
-        created=str(config.get("created", "")),
+        os=jsondoc.text(config.get("os"), f"{what} os"),
+        architecture=jsondoc.text(config.get("architecture"), f"{what} architecture"),
+        variant=jsondoc.text(config.get("variant"), f"{what} variant"),
+        created=jsondoc.text(config.get("created"), f"{what} created"),
         layers=layers,
-        labels=_str_pairs((inner or {}).get("Labels")),
-        env=tuple(str(e) for e in (inner or {}).get("Env") or () if isinstance(e, str)),
+        labels=jsondoc.str_map(inner.get("Labels"), f"{what} Labels"),
+        env=jsondoc.texts(inner.get("Env"), f"{what} Env"),
         annotations=annotations,
         repo_tags=repo_tags,
     )
@@ -275,22 +314,55 @@ def _seekable(raw: BinaryIO) -> bool:
         return False
 
 
+_VERIFY_THREADS = 4  # hashlib releases the GIL: layers are hashed side by side
+
+
 class _StoreImage:
     def __init__(self, store: FileStore, info: ImageInfo, paths: dict[int, str]) -> None:
         self.store = store
         self.info = info
         self._paths = paths
 
-    @contextlib.contextmanager
-    def layer(self, layer: LayerInfo) -> Iterator[LayerReader]:
+    def _name(self, layer: LayerInfo) -> str:
         name = self._paths[layer.index]
         if not self.store.exists(name):
             raise ImageError(
                 f"{self.store.label}: the manifest names layer blob {layer.digest or name}, "
                 "which is not in the image"
             )
+        return name
+
+    @contextlib.contextmanager
+    def layer(self, layer: LayerInfo) -> Iterator[LayerReader]:
+        name = self._name(layer)
         with self.store.open(name) as raw:
             yield _BlobLayer(raw, layer, self.store.label, reopen=lambda: self.store.open(name))
+
+    def verify_layers(self, layers: Sequence[LayerInfo]) -> list[str]:
+        if len(layers) > 1 and self.store.independent_reads:
+            with ThreadPoolExecutor(
+                min(_VERIFY_THREADS, len(layers)), thread_name_prefix="basewatch-verify"
+            ) as pool:
+                return list(pool.map(self._verify, layers))
+        return [self._verify(layer) for layer in layers]
+
+    def _verify(self, layer: LayerInfo) -> str:
+        what = f"{self.store.label}: layer {layer.index} ({layer.digest or layer.diff_id})"
+        with self.store.open(self._name(layer)) as raw:
+            plain = is_plain_tar(raw)
+            # an uncompressed blob is the tar itself: its hash must also be the diffID
+            claims = [(layer.digest, "blob digest")]
+            if plain:
+                claims.insert(0, (layer.diff_id, "diffID"))
+            algorithm = next((d for d, _ in claims if d), "sha256:").split(":", 1)[0]
+            digest = hash_stream(raw, algorithm)
+        for expected, name in claims:
+            if expected and expected.startswith(f"{algorithm}:") and digest != expected:
+                raise DigestMismatch(
+                    f"{what}: content hashes to {digest}, but its {name} is {expected}"
+                    " (the blob is corrupt or was tampered with)"
+                )
+        return digest
 
 
 # --- OCI image layout ----------------------------------------------------------------------------
@@ -323,14 +395,17 @@ class OciLayoutSource:
         descriptor = self._pick_from_index(index, label, wanted)
         seen: set[str] = set()
         while True:
-            media_type, manifest_digest = descriptor.get("mediaType"), str(descriptor.get("digest"))
+            media_type = jsondoc.strict_text(descriptor.get("mediaType"), f"{label}: mediaType")
+            manifest_digest = parse_digest(descriptor.get("digest"), f"{label}: manifest digest")
             if manifest_digest in seen:
                 raise ImageError(f"{label}: index {manifest_digest} refers to itself")
             seen.add(manifest_digest)
             data = self._blob(store, descriptor, "manifest")
             document = _object(_json(data, f"{label}: {manifest_digest}"), label)
-            media_type = document.get("mediaType", media_type)
-            if media_type in INDEX_TYPES or (media_type is None and "manifests" in document):
+            media_type = jsondoc.strict_text(
+                document.get("mediaType"), f"{label}: {manifest_digest} mediaType", media_type
+            )
+            if media_type in INDEX_TYPES or (not media_type and "manifests" in document):
                 descriptor = _pick_platform(
                     document, wanted or Platform.host(), label, explicit=bool(wanted)
                 )
@@ -342,19 +417,10 @@ class OciLayoutSource:
         config_digest = parse_digest(config_descriptor.get("digest"), f"{label}: config digest")
         config_data = self._blob(store, config_descriptor, "config")
         config = _object(_json(config_data, f"{label}: config"), f"{label}: config")
-        layer_descriptors = document.get("layers")
-        if not isinstance(layer_descriptors, list):
+        if not isinstance(document.get("layers"), list):
             raise ImageError(f"{label}: manifest {manifest_digest} has no layers list")
-        blobs = []
-        paths = {}
-        for i, item in enumerate(layer_descriptors):
-            item = _object(item, f"{label}: layer descriptor {i}")
-            digest = parse_digest(item.get("digest"), f"{label}: layer {i} digest")
-            size = item.get("size", 0)
-            blobs.append(
-                (digest, size if isinstance(size, int) else 0, str(item.get("mediaType", "")))
-            )
-            paths[i] = _blob_path(digest)
+        blobs = layer_blobs(document, label)
+        paths = {i: _blob_path(digest) for i, (digest, _, _) in enumerate(blobs)}
         layers = _layers_from_config(config, label, blobs)
         info = _image_info(
             self.reference,
@@ -363,7 +429,7 @@ class OciLayoutSource:
             config_digest,
             layers,
             manifest_digest=manifest_digest,
-            annotations=_str_pairs(document.get("annotations")),
+            annotations=_str_pairs(document.get("annotations"), f"{label}: manifest annotations"),
         )
         if (
             wanted is not None
@@ -404,7 +470,7 @@ class OciLayoutSource:
             return found[0]
         if len(entries) == 1:
             return entries[0]
-        names = {str((m.get("annotations") or {}).get(REF_NAME, "")) for m in entries}
+        names = {_ref_name(m) for m in entries}
         if len(names) > 1 or names != {""}:
             raise UsageError(
                 f"{label} holds {len(entries)} images: "
@@ -416,24 +482,29 @@ class OciLayoutSource:
         )
 
 
+def _ref_name(descriptor: dict[str, Any]) -> str:
+    name = _annotations(descriptor).get(REF_NAME)
+    return name if isinstance(name, str) else ""
+
+
 def _ref_matches(descriptor: dict[str, Any], tag: str) -> bool:
-    name = str((descriptor.get("annotations") or {}).get(REF_NAME, ""))
+    name = _ref_name(descriptor)
     return name == tag or name.endswith(f":{tag}")
 
 
 def _tags(entries: list[dict[str, Any]]) -> str:
-    names = sorted(str((m.get("annotations") or {}).get(REF_NAME, "")) for m in entries)
+    names = sorted(_ref_name(m) for m in entries)
     return "tags: " + ", ".join(n or "(untagged)" for n in names)
 
 
 def _pick_platform(
     index: dict[str, Any], wanted: Platform, label: str, explicit: bool
 ) -> dict[str, Any]:
-    manifests = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
+    listed = jsondoc.optional_list(index.get("manifests"), f"{label}: index manifests")
+    manifests = [m for m in listed if isinstance(m, dict)]
     candidates = []
     for item in manifests:
-        annotations = item.get("annotations") or {}
-        if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+        if _annotations(item).get("vnd.docker.reference.type") == "attestation-manifest":
             continue
         candidates.append(item)
     with_platform = [m for m in candidates if isinstance(m.get("platform"), dict)]
@@ -445,7 +516,9 @@ def _pick_platform(
     offered = sorted(
         str(
             Platform(
-                str(p.get("os", "")), str(p.get("architecture", "")), str(p.get("variant", ""))
+                jsondoc.text(p.get("os"), f"{label}: platform os"),
+                jsondoc.text(p.get("architecture"), f"{label}: platform architecture"),
+                jsondoc.text(p.get("variant"), f"{label}: platform variant"),
             )
         )
         for p in (m["platform"] for m in with_platform)
@@ -519,15 +592,17 @@ class DockerArchiveSource:
         layer_names = entry.get("Layers")
         if not isinstance(layer_names, list) or not all(isinstance(n, str) for n in layer_names):
             raise ImageError(f"{label}: manifest entry has no Layers list")
-        sources = entry.get("LayerSources") if isinstance(entry.get("LayerSources"), dict) else {}
+        sources = jsondoc.optional_obj(entry.get("LayerSources"), f"{label}: LayerSources")
         blobs = []
         paths = {}
         for i, name in enumerate(layer_names):
             digest = _digest_from_name(name)
             media_type = ""
-            source_info = (sources or {}).get(digest) if digest else None
+            source_info = sources.get(digest) if digest else None
             if isinstance(source_info, dict):
-                media_type = str(source_info.get("mediaType", ""))
+                media_type = jsondoc.strict_text(
+                    source_info.get("mediaType"), f"{label}: LayerSources mediaType"
+                )
             if not store.exists(name):
                 raise ImageError(
                     f"{label}: the manifest names layer {name}, which is not in the archive"
@@ -535,21 +610,20 @@ class DockerArchiveSource:
             blobs.append((digest, store.size(name), media_type))
             paths[i] = name
         layers = _layers_from_config(config, label, blobs)
-        tags = entry.get("RepoTags") if isinstance(entry.get("RepoTags"), list) else []
         info = _image_info(
             self.reference,
             "docker-archive",
             config,
             config_digest,
             layers,
-            repo_tags=tuple(str(t) for t in tags or []),
+            repo_tags=jsondoc.texts(entry.get("RepoTags"), f"{label}: RepoTags"),
         )
         return _StoreImage(store, info, paths)
 
     def _pick(self, entries: list[dict[str, Any]], label: str) -> dict[str, Any]:
         def tags_of(entry: dict[str, Any]) -> list[str]:
             tags = entry.get("RepoTags")
-            return [str(t) for t in tags] if isinstance(tags, list) else []
+            return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
 
         if self.tag:
             wanted = {self.tag, f"docker.io/{self.tag}", f"docker.io/library/{self.tag}"}
@@ -586,6 +660,11 @@ class _SingleLayerImage:
     def __init__(self, info: ImageInfo, reader_factory: Any) -> None:
         self.info = info
         self._factory = reader_factory
+
+    def verify_layers(self, layers: Sequence[LayerInfo]) -> list[str]:
+        # A root filesystem tarball's digest was computed from its bytes when it was opened
+        # (a `dir:` source has none, and is never cached).
+        return [layer.digest for layer in layers]
 
     @contextlib.contextmanager
     def layer(self, layer: LayerInfo) -> Iterator[LayerReader]:
@@ -790,5 +869,6 @@ __all__ = [
     "OpenImage",
     "Platform",
     "RootfsSource",
+    "VerifiableImage",
     "open_source",
 ]

@@ -13,14 +13,22 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
 from basewatch.errors import ImageError, ImageNotFound
+from basewatch.image.tarstream import MAX_MEMBER_SIZE
 
 MAX_METADATA_BYTES = 16 << 20  # manifests, indexes and configs are small; refuse giants
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ")  # what tarfile's "r:*" decompresses
 
 
 class FileStore(Protocol):
     """Files addressed by relative path ("index.json", "blobs/sha256/ab...")."""
 
     label: str
+
+    @property
+    def independent_reads(self) -> bool:
+        """Whether files may be read from several threads at once, each through its own
+        `open`."""
+        ...
 
     def exists(self, name: str) -> bool: ...
 
@@ -56,6 +64,10 @@ class DirStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.label = str(root)
+
+    @property
+    def independent_reads(self) -> bool:
+        return True  # each open is a file descriptor of its own
 
     def _path(self, name: str) -> Path | None:
         clean = _clean(name)
@@ -103,7 +115,8 @@ class TarStore:
         self._plain = False
         try:
             with path.open("rb") as head:
-                self._plain = head.read(2) != b"\x1f\x8b"  # not gzip: members can be sliced
+                # not compressed: members can be sliced straight from the file
+                self._plain = not head.read(6).startswith(_COMPRESSED_MAGIC)
         except FileNotFoundError as exc:
             raise ImageNotFound(f"{path}: no such file") from exc
         except OSError as exc:
@@ -112,17 +125,38 @@ class TarStore:
             self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 - closed by close()
         except FileNotFoundError as exc:
             raise ImageNotFound(f"{path}: no such file") from exc
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except (tarfile.TarError, OSError, EOFError, ValueError, OverflowError) as exc:
             raise ImageError(f"{path}: not a readable tar archive ({exc})") from exc
         self._members: dict[str, tarfile.TarInfo] = {}
         try:
+            self._index(path)
+        except BaseException:
+            self._tar.close()
+            raise
+
+    def _index(self, path: Path) -> None:
+        end = path.stat().st_size
+        try:
             for member in self._tar:
+                # Checked before tarfile seeks past the member: a huge size makes that seek
+                # fail with ValueError, a negative one rewinds.
+                if not 0 <= member.size <= MAX_MEMBER_SIZE or (
+                    self._plain and member.offset_data + member.size > end
+                ):
+                    raise ImageError(
+                        f"{path}: member {member.name!r} claims {member.size:,} bytes, which"
+                        " the archive does not hold: it is truncated or corrupt"
+                    )
                 clean = _clean(member.name)
                 if clean is not None:
                     self._members[clean] = member
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            self._tar.close()
+        except (tarfile.TarError, OSError, EOFError, ValueError, OverflowError) as exc:
             raise ImageError(f"{path}: the archive is truncated or corrupt ({exc})") from exc
+
+    @property
+    def independent_reads(self) -> bool:
+        # slices open the archive file anew; members of a compressed one share its stream
+        return self._plain
 
     def names(self) -> list[str]:
         return list(self._members)

@@ -4,11 +4,19 @@ It reads ustar, GNU (long names, long links) and PAX (path, linkpath, size) head
 every header checksum, and hands out each member's content as a bounded reader that is only
 valid until the next member. Anything it cannot make sense of raises ImageError: a layer is
 untrusted input.
+
+A layer that ends early is an error, never a shorter inventory: the stream must end with the
+end-of-archive marker. Go's archive/tar (what Docker and containerd extract layers with), GNU
+tar and Python's tarfile all accept a tar that simply stops on a member boundary, but such a tar
+cannot be told apart from a truncated one, and every real writer (those three, bsdtar) writes
+the marker. Like Go, we take a single zero block followed by the end of the stream as the
+marker, and refuse a zero block followed by anything but a second one.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
@@ -21,6 +29,9 @@ from basewatch.errors import ImageError
 BLOCK = 512
 _CHUNK = 1 << 20
 _MAX_META = 1 << 20  # long names and PAX records larger than this are hostile
+# No layer holds a 1 TiB file; a larger size field only serves to seek or loop somewhere odd.
+MAX_MEMBER_SIZE = 1 << 40
+_DECIMAL = re.compile(rb"[0-9]+")
 REGULAR = frozenset(b"07\0")  # regular files: '0', contiguous '7', old-style NUL
 _GNU_SPARSE = ord("S")
 
@@ -65,6 +76,12 @@ class TarReader:
         self._content_size = 0
         # Where the tar starts in `raw`. Invariant: `raw` is at _origin + _offset + len(_buf).
         self._origin = raw.tell() if seekable else 0
+        # Where it ends, so that a skip by seeking past the end is seen as the truncation it
+        # is (a seek beyond the end of a file succeeds, and the next read just finds nothing).
+        self._end = 0
+        if seekable:
+            self._end = raw.seek(0, io.SEEK_END) - self._origin
+            raw.seek(self._origin)
 
     # --- buffer ------------------------------------------------------------------------------
 
@@ -101,6 +118,10 @@ class TarReader:
         self._offset += len(self._buf)
         self._buf, self._pos = b"", 0
         if self._seekable:
+            if self._offset + n > self._end:
+                raise ImageError(
+                    f"{self._what}: the layer ends inside a file's content (truncated tar)"
+                )
             self._raw.seek(n, 1)
             self._offset += n
             return
@@ -190,15 +211,17 @@ class TarReader:
             if not self._fill(BLOCK):
                 if self._offset + self._pos == 0:
                     raise ImageError(f"{self._what}: the layer is empty (not a tar archive)")
-                return  # no end-of-archive marker; tolerated, like tar and tarfile do
+                raise ImageError(
+                    f"{self._what}: the layer ends without the tar end-of-archive marker"
+                    " (truncated tar)"
+                )
             block = self._take(BLOCK)
             if block.count(0) == BLOCK:
-                return  # end-of-archive marker
+                self._end_of_archive()
+                return
             self._check(block)
             typeflag = block[156]
-            size = _number(block[124:136], self._what)
-            if size < 0:
-                raise ImageError(f"{self._what}: an entry has a negative size")
+            size = _size(_number(block[124:136], self._what), self._what)
             self._remaining = size
             self._padding = -size % BLOCK
             if typeflag in (ord("L"), ord("K")):
@@ -216,12 +239,12 @@ class TarReader:
             name = long_name or pax.get("path") or _name(block)
             linkname = long_link or pax.get("linkpath") or _cstr(block[157:257])
             if "size" in pax:
-                try:
-                    size = int(pax["size"])
-                except ValueError as exc:
+                text = pax["size"].encode()
+                if not _DECIMAL.fullmatch(text):  # int() would take "-1536", " 7", "1_0"
                     raise ImageError(
-                        f"{self._what}: PAX size {pax['size']!r} is not a number"
-                    ) from exc
+                        f"{self._what}: PAX size {pax['size']!r} is not a decimal size"
+                    )
+                size = _size(int(text), self._what)
                 self._remaining, self._padding = size, -size % BLOCK
             if typeflag in REGULAR and name.endswith("/"):
                 typeflag = ord("5")  # pre-POSIX tars mark directories with a trailing slash
@@ -233,6 +256,17 @@ class TarReader:
             self._content_start = self._offset + self._pos
             self._content_size = self._remaining
             yield TarMember(name, typeflag, size if typeflag in REGULAR else 0, mode, linkname)
+
+    def _end_of_archive(self) -> None:
+        """After a zero block: the second one, or the end of the stream, must follow."""
+        if not self._fill(BLOCK):
+            return  # a lone zero block, then nothing: what Go's archive/tar also accepts
+        if self._take(BLOCK).count(0) != BLOCK:
+            raise ImageError(
+                f"{self._what}: a zero block followed by more entries at byte"
+                f" {self._offset + self._pos - 2 * BLOCK}: the layer is damaged or crafted to"
+                " hide files from some readers"
+            )
 
     def _meta(self, size: int) -> bytes:
         if size > _MAX_META:
@@ -267,6 +301,19 @@ def _name(block: bytes) -> str:
         if prefix:
             return f"{prefix}/{name}"
     return name
+
+
+def _size(value: int, what: str) -> int:
+    """A member size from a header: a negative one would rewind the reader onto its own header
+    (a loop), a huge one only serves to seek somewhere odd."""
+    if value < 0:
+        raise ImageError(f"{what}: a tar entry has a negative size ({value}): the layer is corrupt")
+    if value > MAX_MEMBER_SIZE:
+        raise ImageError(
+            f"{what}: a tar entry claims {value:,} bytes, more than any real layer holds"
+            f" ({MAX_MEMBER_SIZE:,}): the layer is corrupt or hostile"
+        )
+    return value
 
 
 def _number(field: bytes, what: str) -> int:

@@ -95,3 +95,16 @@ def test_hardlink_resolves_to_its_target() -> None:
 def test_walk_lists_final_entries_with_their_layers() -> None:
     view = FileSystemView.from_layers([[d("/a"), f("/a/1")], [f("/a/2")]])
     assert [(e.path, layer) for e, layer in view.walk()] == [("/a", 0), ("/a/1", 0), ("/a/2", 1)]
+
+
+def test_an_opaque_root_hides_everything_below() -> None:
+    """The layer stream turns `./.wh..wh..opq` into OPAQUE for "/": the whole root."""
+    view = FileSystemView.from_layers(
+        [
+            [d("/etc"), f("/etc/a"), f("/var/lib/dpkg/status")],
+            [FileEntry("/", EntryKind.OPAQUE), f("/etc/b")],
+        ]
+    )
+    assert [entry.path for entry, _ in view.walk()] == ["/etc", "/etc/b"]
+    assert not view.exists("/var/lib/dpkg/status")
+    assert view.layer_of("/etc") == 1
