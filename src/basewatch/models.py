@@ -324,6 +324,9 @@ class DatabaseInfo:
 
     path: str
     sources: tuple[tuple[str, str], ...] = ()  # (source name, updated_at)
+    # (source name, date of its newest data; "" when the data carries none): how old the
+    # advisories are, which the import time does not say.
+    data_dates: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +338,7 @@ class ScanResult:
     suppressed: tuple[Suppression, ...] = ()
     database: DatabaseInfo | None = None
     warnings: tuple[str, ...] = ()
-    # Ecosystems of the inventory the database has no advisories for: those packages were not
-    # checked, so the result is partial.
+    # Ecosystems of the inventory the database has no advisories for, and "ecosystem name" of
+    # its packages whose advisories were refused as malformed at import: those packages were
+    # not (fully) checked, so the result is partial.
     unchecked: tuple[str, ...] = ()

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from basewatch.cli.exit_codes import ExitCode
 from basewatch.errors import UsageError
 
-# Exit code for a missing, unreadable or failed-to-update database.
-
 _SHOWN_PROBLEMS = 5
+# Where the OSV dumps come from: --osv-url, else this variable, else `osv_url` in the config
+# file's [db] section, else OSV's public bucket.
+OSV_URL_ENV = "BASEWATCH_OSV_URL"
+_DB_SETTINGS = frozenset({"osv_url"})
+# What `db update` downloads when told no ecosystem, holds none and knows no image: the
+# ecosystems most base images and the programs on them draw from.
+COMMON_ECOSYSTEMS = ("Debian", "Ubuntu", "Alpine", "PyPI", "npm", "Go", "Maven", "crates.io")
 
 
 def add_db_parser(commands: Any) -> None:
     """Register `db` and its subcommands on the top-level subparsers."""
-    from basewatch.vulndb import DEFAULT_MAX_AGE_DAYS, OSV_BASE_URL
+    from basewatch.vulndb import DEFAULT_MAX_AGE_DAYS
 
     db = commands.add_parser(
         "db",
@@ -31,8 +38,10 @@ def add_db_parser(commands: Any) -> None:
         "update",
         help="download OSV ecosystem dumps (default: those already in the database)",
         description=(
-            "Download <base-url>/<ECOSYSTEM>/all.zip for each ecosystem, conditionally, and "
-            "swap it in atomically. A failed download leaves the database as it was."
+            "Download <osv-url>/<ECOSYSTEM>/all.zip for each ecosystem, conditionally, and "
+            "swap it in atomically. A failed download leaves the database as it was. Without "
+            "--ecosystem: those the database holds; for a new database, those of the images "
+            "basewatch has read (its catalog), else " + ", ".join(COMMON_ECOSYSTEMS) + "."
         ),
     )
     update.add_argument(
@@ -44,7 +53,7 @@ def add_db_parser(commands: Any) -> None:
         metavar="E",
         help="an OSV ecosystem (Debian, Alpine, PyPI, Go...); repeatable",
     )
-    update.add_argument("--base-url", default=OSV_BASE_URL, metavar="URL", help="OSV dump root")
+    add_osv_url_argument(update)
     update.add_argument(
         "--full",
         action="store_true",
@@ -83,6 +92,65 @@ def add_db_parser(commands: Any) -> None:
     )
 
 
+def add_osv_url_argument(parser: argparse.ArgumentParser) -> None:
+    """`--osv-url` (and its older name `--base-url`), for `db update` and `scan`."""
+    from basewatch.vulndb import OSV_BASE_URL
+
+    parser.add_argument(
+        "--osv-url",
+        "--base-url",
+        dest="osv_url",
+        metavar="URL",
+        help=f"where the OSV dumps are fetched from (a mirror, a local server); default: "
+        f"${OSV_URL_ENV}, else osv_url in the [db] section of .basewatch.toml (or "
+        f"[tool.basewatch.db] in pyproject.toml), else {OSV_BASE_URL}",
+    )
+
+
+def resolve_osv_url(flag: str | None, directory: Path | None = None) -> str:
+    """The OSV dump root: the flag, else the environment, else the config file, else OSV's.
+
+    Raises `UsageError`, naming where the value came from, when it is not an http(s) URL.
+    """
+    from basewatch.config_file import config_section
+    from basewatch.vulndb import OSV_BASE_URL
+
+    if flag is not None:
+        return _checked_url(flag, "--osv-url")
+    from_env = os.environ.get(OSV_URL_ENV, "").strip()
+    if from_env:
+        return _checked_url(from_env, OSV_URL_ENV)
+    section = config_section("db", directory)
+    if section is not None:
+        unknown = sorted(set(section.values) - _DB_SETTINGS)
+        if unknown:
+            raise UsageError(
+                f"{section.source}: unknown setting(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(_DB_SETTINGS))})"
+            )
+        value = section.values.get("osv_url")
+        if value is not None:
+            if not isinstance(value, str):
+                raise UsageError(f"{section.source}: osv_url must be a string (a URL)")
+            return _checked_url(value, f"osv_url in {section.source}")
+    return OSV_BASE_URL
+
+
+def _checked_url(value: str, origin: str) -> str:
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise UsageError(f"{origin}: {value!r} is not a valid URL ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"{origin}: {value!r} is not an http:// or https:// URL of the OSV dumps' root "
+            "(e.g. https://osv-vulnerabilities.storage.googleapis.com)"
+        )
+    return url
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, metavar="PATH", help="default: <cache dir>/vuln.db")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -118,17 +186,27 @@ def _update(args: argparse.Namespace) -> int:
         if args.eol_only:
             return ExitCode.OK
     path = _db_path(args)
+    osv_url = resolve_osv_url(args.osv_url)
     ecosystems = [e for value in args.ecosystems for e in value.split(",") if e.strip()]
+    missing_ok = False
     if not ecosystems:
         ecosystems = updatable_ecosystems(path)
         if not ecosystems:
-            raise UsageError(
-                f"the database at {path} holds no OSV ecosystem yet: name some with "
-                "--ecosystem (e.g. --ecosystem Debian PyPI)"
+            ecosystems, why = default_ecosystems()
+            missing_ok = True  # a guess: one the server lacks is no reason to fail the rest
+            print(
+                f"basewatch: the database at {path} holds no OSV ecosystem yet: downloading "
+                f"{', '.join(ecosystems)} ({why}; choose with --ecosystem)",
+                file=sys.stderr,
             )
     with progress_for(quiet=args.quiet) as progress:
         report = update(
-            path, ecosystems, base_url=args.base_url, progress=progress, incremental=not args.full
+            path,
+            ecosystems,
+            base_url=osv_url,
+            progress=progress,
+            incremental=not args.full,
+            missing_ok=missing_ok,
         )
     for result in report.results:
         if result.changed and result.fetched is not None:
@@ -141,7 +219,44 @@ def _update(args: argparse.Namespace) -> int:
         else:
             print(f"{result.ecosystem}: not modified ({result.records} records)")
         _warn_problems(result.ecosystem, result.malformed, result.problems)
+    for dump in report.unavailable:
+        print(f"basewatch: warning: {osv_url} has no dump for {dump}", file=sys.stderr)
     return ExitCode.OK
+
+
+def default_ecosystems(cache_dir: Path | None = None) -> tuple[list[str], str]:
+    """The dumps `db update` fetches for a new database, and why those: the ecosystems of the
+    images in the local catalog whose inventories are cached, else `COMMON_ECOSYSTEMS`."""
+    from basewatch.vulndb.update import dumps_for
+
+    found = dumps_for(catalog_ecosystems(cache_dir))
+    if found:
+        return found, "the ecosystems of the images basewatch has read"
+    return list(COMMON_ECOSYSTEMS), "the common ones: basewatch has read no image yet"
+
+
+def catalog_ecosystems(cache_dir: Path | None = None) -> list[str]:
+    """The OSV ecosystems of the packages of every catalogued image whose assembled inventory
+    is in the analysis cache (every image basewatch has read, unless it ran with --no-cache)."""
+    import hashlib
+    import json
+
+    from basewatch.cache import default_cache_dir
+    from basewatch.catalog import Catalog
+
+    root = cache_dir or default_cache_dir()
+    found: set[str] = set()
+    for entry in Catalog(root).entries():
+        # The key `Scanner` files an image's inventory under: its chain of diffIDs.
+        chain = hashlib.sha256("\n".join(entry.diff_ids).encode()).hexdigest()
+        folder = root / "images" / "sha256" / chain
+        for cached in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+            try:
+                data = json.loads(cached.read_bytes())
+                found.update(str(p["ecosystem"]) for p in data["packages"] if p.get("ecosystem"))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue  # an unreadable cache entry only loses a hint
+    return sorted(found)
 
 
 def _refresh_eol(args: argparse.Namespace) -> None:
@@ -203,13 +318,16 @@ def _status(args: argparse.Namespace) -> int:
         report = status(store, datetime.now(UTC), args.max_age_days)
         advisories = store.count_advisories()
     print(f"database: {path} ({advisories} advisories)")
-    header = ("SOURCE", "RECORDS", "UPDATED", "AGE", "MALFORMED", "")
+    # DATA: the newest record's date (or the feed's own); "?" when the data carries none.
+    # The age that counts is that one, not the import's: a 2020 file imported today is old.
+    header = ("SOURCE", "RECORDS", "DATA", "DATA-AGE", "IMPORTED", "MALFORMED", "")
     rows = [
         (
             row.source.name,
             str(row.source.records),
+            row.source.data_date or "?",
+            format_age(row.data_age) if row.data_age is not None else "?",
             row.source.updated_at,
-            format_age(row.age) if row.age is not None else "?",
             str(row.source.malformed),
             "stale" if row.stale else "",
         )
@@ -218,7 +336,7 @@ def _status(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     for row_values in (header, *rows):
         cells = [
-            value.rjust(width) if index in (1, 4) else value.ljust(width)
+            value.rjust(width) if index in (1, 5) else value.ljust(width)
             for index, (value, width) in enumerate(zip(row_values, widths, strict=True))
         ]
         print("  ".join(cells).rstrip())

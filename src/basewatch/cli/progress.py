@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from basewatch.progress import NULL_PROGRESS, Progress
+from basewatch.progress import NULL_PROGRESS, Progress, Unit
 
 
 class _RichProgress:
@@ -15,8 +15,9 @@ class _RichProgress:
         self._bar = bar
         self._task: Any = None
 
-    def begin(self, description: str, total: int) -> None:
-        self._task = self._bar.add_task(description, total=total)
+    def begin(self, description: str, total: int, unit: Unit = Unit.ITEMS) -> None:
+        # total None: rich shows a pulsing bar instead of a full one for an unknown size
+        self._task = self._bar.add_task(description, total=total or None, unit=unit.value)
 
     def advance(self, description: str, amount: int = 1) -> None:
         if self._task is not None:
@@ -26,6 +27,25 @@ class _RichProgress:
         if self._task is not None:
             self._bar.remove_task(self._task)
             self._task = None
+
+
+def _amount_column() -> Any:
+    """Bytes as "1.2/3.4 MB" for downloads, counts as "12/34" for everything else."""
+    from rich.progress import DownloadColumn, ProgressColumn, Task
+    from rich.text import Text
+
+    class Amount(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__()
+            self._bytes = DownloadColumn()
+
+        def render(self, task: Task) -> Text:
+            if task.fields.get("unit") == Unit.BYTES.value:
+                return self._bytes.render(task)
+            total = "?" if task.total is None else f"{task.total:.0f}"
+            return Text(f"{task.completed:.0f}/{total}")
+
+    return Amount()
 
 
 @contextlib.contextmanager
@@ -40,7 +60,7 @@ def progress_for(quiet: bool) -> Iterator[Progress]:
     with Bar(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        _amount_column(),
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=True,

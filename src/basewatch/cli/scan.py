@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from basewatch.cli.exit_codes import ExitCode
 from basewatch.errors import UsageError
 from basewatch.models import Severity
+
+if TYPE_CHECKING:
+    from basewatch.models import DatabaseInfo
 
 SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx-json", "markdown")
 # `scan` refreshes the OSV dumps it needs once they are older than this: once a day at most.
@@ -43,12 +46,9 @@ def add_scan_parser(commands: Any) -> None:
         help="do not refresh the OSV dumps the database holds, however old"
         " (missing ones are still fetched unless --offline)",
     )
-    scan.add_argument(
-        "--osv-url",
-        metavar="URL",
-        help="where the OSV dumps of ecosystems the database lacks are fetched from"
-        " (default: OSV's public bucket; a mirror or a local server)",
-    )
+    from basewatch.cli.db import add_osv_url_argument
+
+    add_osv_url_argument(scan)
     scan.add_argument(
         "--severity",
         metavar="LIST",
@@ -110,7 +110,6 @@ def run_scan(args: argparse.Namespace) -> int:
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
     from basewatch.matching.policy import IGNORE_FILE, Policy, load_ignore_file, load_openvex
-    from basewatch.models import DatabaseInfo
     from basewatch.report.scan_base import ScanFormat, scan_reporter_for
     from basewatch.scan import Scanner, scan_inventory
 
@@ -148,10 +147,7 @@ def run_scan(args: argparse.Namespace) -> int:
                 db_path, inventory, progress, args.osv_url, refresh=not args.skip_db_update
             )
         store = _open_store(db_path)
-        database = DatabaseInfo(
-            path=str(db_path),
-            sources=tuple((s.name, s.updated_at) for s in store.sources()),
-        )
+        database = _database_info(db_path, store)
         result = scan_inventory(inventory, store, policy, database)
     if fetch_warnings:
         from dataclasses import replace
@@ -174,6 +170,18 @@ def _open_store(path: Path) -> Any:
     return SqliteStore.open(path, readonly=True)
 
 
+def _database_info(db_path: Path, store: Any) -> DatabaseInfo:
+    """The database line of the report: each source's import time and the date of its data."""
+    from basewatch.models import DatabaseInfo
+
+    sources = store.sources()
+    return DatabaseInfo(
+        path=str(db_path),
+        sources=tuple((s.name, s.updated_at) for s in sources),
+        data_dates=tuple((s.name, s.data_date) for s in sources),
+    )
+
+
 def _fetch_advisories(
     db_path: Path, inventory: Any, progress: Any, base_url: str | None, refresh: bool
 ) -> list[str]:
@@ -188,8 +196,8 @@ def _fetch_advisories(
     """
     from datetime import UTC, datetime, timedelta
 
+    from basewatch.cli.db import resolve_osv_url
     from basewatch.errors import DatabaseError
-    from basewatch.vulndb import OSV_BASE_URL
     from basewatch.vulndb.update import SOURCE_PREFIX, dumps_for, needed_ecosystems, update
 
     needed = needed_ecosystems(inventory)
@@ -214,12 +222,14 @@ def _fetch_advisories(
         limit = datetime.now(UTC) - timedelta(seconds=REFRESH_AFTER_SECONDS)
         stale = [d for d in dumps_for(needed) if d in held and _before(held[d], limit)]
     if not missing and not stale:
+        if not db_path.exists():
+            _create_empty(db_path)  # nothing to download, but the scan needs a database
         return []
     try:
         report = update(
             db_path,
             [*missing, *stale],
-            base_url or OSV_BASE_URL,
+            resolve_osv_url(base_url),
             progress=progress,
             missing_ok=True,
         )
@@ -234,6 +244,14 @@ def _fetch_advisories(
         else f"OSV publishes no advisories for {dump}"
         for dump in report.unavailable
     ]
+
+
+def _create_empty(db_path: Path) -> None:
+    """A first scan of an image without packages of any ecosystem: an empty database."""
+    from basewatch.vulndb.sqlite import rebuilding
+
+    with rebuilding(db_path):
+        pass
 
 
 def _before(updated_at: str, limit: Any) -> bool:

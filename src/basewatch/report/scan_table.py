@@ -83,6 +83,13 @@ def _header(result: ScanResult, summary: ScanSummary) -> list[str]:
     if result.database is not None:
         updated = max((when for _, when in result.database.sources), default="")
         database = result.database.path + (f" (updated {updated})" if updated else "")
+        # The import time says nothing of the data's age: show the stalest source's data date.
+        dated = [when for _, when in result.database.data_dates if when]
+        undated = len(result.database.data_dates) - len(dated)
+        if dated:
+            database += f", oldest data from {min(dated)}"
+        if undated:
+            database += f", {undated} source{'s' if undated > 1 else ''} without a data date"
         fields.append(("Database", database))
     width = max(len(label) for label, _ in fields) + 1
     return [f"{label + ':':<{width}} {printable(value)}" for label, value in fields]

@@ -10,6 +10,7 @@ import csv
 import gzip
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -18,6 +19,10 @@ from basewatch.errors import DatabaseError
 
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
 _GZIP_MAGIC = b"\x1f\x8b"
+# A real row is under 50 characters and the feed holds a few hundred thousand CVEs; a gzip
+# can inflate to gigabytes of one line or of rows, so both are bounded.
+MAX_LINE = 4096
+MAX_ROWS = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ def read_epss(path: Path) -> EpssFeed:
 def parse_epss(text: TextIO, origin: str = "the EPSS file") -> EpssFeed:
     """Parse EPSS CSV text; rows without a CVE id or with an out-of-range score are counted."""
     model_version = score_date = ""
-    first = text.readline()
+    first = text.readline(MAX_LINE)
     if first.startswith("#"):
         for part in first[1:].strip().split(","):
             key, _, value = part.partition(":")
@@ -61,7 +66,7 @@ def parse_epss(text: TextIO, origin: str = "the EPSS file") -> EpssFeed:
                 model_version = value.strip()
             elif key.strip() == "score_date":
                 score_date = value.strip()
-        header_line = text.readline()
+        header_line = text.readline(MAX_LINE)
     else:
         header_line = first
     header = [h.strip().lower() for h in next(csv.reader([header_line]), [])]
@@ -71,7 +76,20 @@ def parse_epss(text: TextIO, origin: str = "the EPSS file") -> EpssFeed:
     scores: dict[str, EpssScore] = {}
     problems: list[str] = []
     malformed = 0
-    for line_number, row in enumerate(csv.reader(text), start=3 if model_version else 2):
+    overlong: list[int] = []
+    rows = csv.reader(_bounded_lines(text, overlong))
+    line_number = 2 if model_version else 1
+    while True:
+        line_number += 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field over csv's limit, a NUL byte: count the row, go on
+            malformed += 1
+            if len(problems) < 20:
+                problems.append(f"line {line_number}: not a CSV row ({exc})")
+            continue
         if not row:
             continue
         try:
@@ -87,7 +105,28 @@ def parse_epss(text: TextIO, origin: str = "the EPSS file") -> EpssFeed:
         if not row_ok:
             malformed += 1
             if len(problems) < 20:
-                problems.append(f"line {line_number}: not a CVE with scores in [0, 1]: {row!r}")
+                shown = repr(row) if len(repr(row)) <= 200 else repr(row)[:200] + "..."
+                problems.append(f"line {line_number}: not a CVE with scores in [0, 1]: {shown}")
             continue
         scores[cve] = EpssScore(cve, score, percentile)
+        if len(scores) > MAX_ROWS:
+            raise DatabaseError(
+                f"{origin} holds more than {MAX_ROWS:,} CVEs, far more than the EPSS feed: refused"
+            )
+    if overlong:
+        malformed += len(overlong)
+        problems.append(f"{len(overlong)} lines over {MAX_LINE} characters were skipped")
     return EpssFeed(model_version, score_date, tuple(scores.values()), malformed, tuple(problems))
+
+
+def _bounded_lines(text: TextIO, overlong: list[int]) -> Iterator[str]:
+    """The lines of `text`, each read at most `MAX_LINE` characters at a time; a longer line
+    is dropped (an empty line in its place) and counted in `overlong`."""
+    while line := text.readline(MAX_LINE):
+        if len(line) < MAX_LINE or line.endswith("\n"):
+            yield line
+            continue
+        while (rest := text.readline(MAX_LINE)) and not rest.endswith("\n"):
+            pass
+        overlong.append(1)
+        yield "\n"

@@ -16,13 +16,18 @@ whole on re-import (the file is a snapshot). `<ECOSYSTEM>` is the first affected
 ecosystem without its release ("Debian:12" -> "Debian"). Zips and loose records are merged
 record by record: within a source, the copy with the later `modified` wins.
 
-Malformed records are counted and their reasons kept; they never stop an import. A file that
+Malformed records are counted and their reasons kept; they never stop an import. The packages
+a refused record names, when readable, are kept too (`SqliteStore.refused`). A file that
 cannot be read at all (a corrupt zip, a JSON that is none of the above) raises.
+
+Everything read is bounded, whatever headers say: a zip member is read through a counting
+reader and refused past `MAX_RECORD_BYTES`, a whole zip past `MAX_ZIP_EXPANSION`; YAML
+aliases are refused (OSV needs none) and documents past `MAX_YAML_NODES`; JSON nested deeper
+than the parser allows is a malformed record, or for a whole feed file a `DatabaseError`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import zipfile
@@ -37,7 +42,10 @@ import yaml
 
 from basewatch.errors import DatabaseError, UsageError
 from basewatch.progress import NULL_PROGRESS, Progress
+from basewatch.untrusted import UntrustedInput, read_regular_file
+from basewatch.untrusted import parse_json as parse_untrusted_json
 from basewatch.vulndb.epss import read_epss
+from basewatch.vulndb.incremental import MAX_RECORD_BYTES
 from basewatch.vulndb.kev import is_kev_document, kev_from_document
 from basewatch.vulndb.model import (
     Advisory,
@@ -48,13 +56,30 @@ from basewatch.vulndb.model import (
     SourceStatus,
 )
 from basewatch.vulndb.names import base_ecosystem
-from basewatch.vulndb.osv import MalformedRecord, Withdrawn, parse_json, parse_record
+from basewatch.vulndb.osv import (
+    MAX_VERSION_LENGTH,
+    MalformedRecord,
+    Withdrawn,
+    parse_json,
+    parse_record,
+)
 from basewatch.vulndb.sqlite import SqliteStore
+from basewatch.vulndb.status import parse_time
 
 log = logging.getLogger(__name__)
 
 _RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 _MAX_PROBLEMS = 100
+# The real dumps expand to a few hundred MB (Debian, Ubuntu); a zip that expands past this is
+# a bomb, whatever its members' headers declare.
+MAX_ZIP_EXPANSION = 8 << 30
+# Loose record files: one record, or a list of them. YAML is read into a node graph first
+# (several hundred bytes a value, and pure-Python slow: some 40,000 values a second), so it is
+# kept smaller, and so is the graph. Real OSV YAML records are a few KB.
+MAX_JSON_FILE_BYTES = 64 << 20
+MAX_YAML_FILE_BYTES = 4 << 20
+MAX_YAML_NODES = 200_000
+_READ_CHUNK = 1 << 20
 _PROGRESS_STEP = 256
 
 # One id in a secfixes entry: "CVE-2019-1234", "XSA-182", "TALOS-2019-0844", "GHSA-xxxx-...".
@@ -92,12 +117,31 @@ class Tally:
     malformed: int = 0
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
+    # (ecosystem, name, record id, reason) for every package a refused record named.
+    refusals: list[tuple[str, str, str, str]] = field(default_factory=list)
 
-    def refuse(self, where: str, reason: str) -> None:
+    def refuse(self, where: str, reason: str, package: tuple[str, str] | None = None) -> None:
+        """Count one refusal; `package` (ecosystem, name) when the refusal names one."""
+        if package is not None:
+            self.refusals.append((*package, where, reason[:500]))
         self.malformed += 1
         log.debug("refused %s: %s", where, reason)
         if len(self.problems) < _MAX_PROBLEMS:
             self.problems.append(f"{where}: {reason}")
+
+    def refuse_record(self, where: str, exc: MalformedRecord) -> None:
+        self.refuse(where, str(exc))
+        record_id = exc.record_id or where
+        self.refusals.extend(
+            (ecosystem, name, record_id, str(exc)[:500]) for ecosystem, name in exc.packages
+        )
+
+    def refusals_by_source(self, prefix: str) -> dict[str, list[tuple[str, str, str, str]]]:
+        """The refusals grouped by the source their ecosystem's records go to."""
+        grouped: dict[str, list[tuple[str, str, str, str]]] = {}
+        for refusal in self.refusals:
+            grouped.setdefault(f"{prefix}:{base_ecosystem(refusal[0])}", []).append(refusal)
+        return grouped
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +154,7 @@ class SecdbConversion:
     malformed: int = 0
     not_affected: int = 0  # (package, id) pairs listed under "0"
     problems: tuple[str, ...] = ()
+    refusals: tuple[tuple[str, str, str, str], ...] = ()  # as `Tally.refusals`
 
 
 def import_paths(
@@ -184,6 +229,8 @@ def _import_osv(
     by_source = counts.by_source
     sources = sorted(by_source)
     main = max(sources, key=lambda s: by_source[s]) if sources else ""
+    for source, refusals in tally.refusals_by_source(prefix).items():
+        store.set_refused(source, refusals)
     for source in sources:
         store.set_source(
             SourceStatus(
@@ -192,6 +239,7 @@ def _import_osv(
                 updated_at=moment,
                 origin=str(path),
                 malformed=tally.malformed if source == main else 0,
+                data_date=store.data_date(source),
             )
         )
     return ImportResult(
@@ -228,32 +276,78 @@ def zip_record_entries(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 def read_zip_records(
     path: Path, tally: Tally, progress: Progress, label: str = ""
 ) -> Iterator[Advisory | Withdrawn]:
-    """The records of an OSV zip; malformed ones are counted in `tally`."""
+    """The records of an OSV zip; malformed ones (oversized ones too) are counted in `tally`.
+
+    Raises `DatabaseError` when the archive is corrupt or expands past `MAX_ZIP_EXPANSION`.
+    """
     description = f"importing {label or path.name}"
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise DatabaseError(f"{path} is not a readable zip archive: {exc}") from exc
     with archive:
         entries = zip_record_entries(archive)
         progress.begin(description, len(entries))
+        budget = _Expansion(path)
         try:
             for done, info in enumerate(entries, start=1):
-                try:
-                    raw = archive.read(info)
-                except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-                    raise DatabaseError(
-                        f"{path} is corrupt (entry {info.filename}: {exc})"
-                    ) from exc
-                try:
-                    yield parse_json(raw)
-                except MalformedRecord as exc:
-                    tally.refuse(f"{path.name}:{info.filename}", str(exc))
+                raw = read_zip_member(archive, info, path, budget)
+                where = f"{path.name}:{info.filename}"
+                if raw is None:
+                    tally.refuse(where, f"over {MAX_RECORD_BYTES:,} bytes: no OSV record is")
+                else:
+                    try:
+                        yield parse_json(raw)
+                    except MalformedRecord as exc:
+                        tally.refuse_record(where, exc)
                 if done % _PROGRESS_STEP == 0:
                     progress.advance(description, _PROGRESS_STEP)
             progress.advance(description, len(entries) % _PROGRESS_STEP)
         finally:
             progress.end()
+
+
+@dataclass(slots=True)
+class _Expansion:
+    """What a zip has expanded to so far, counted from the bytes actually inflated."""
+
+    path: Path
+    total: int = 0
+
+    def add(self, amount: int) -> None:
+        self.total += amount
+        if self.total > MAX_ZIP_EXPANSION:
+            raise DatabaseError(
+                f"{self.path} expands to more than {MAX_ZIP_EXPANSION >> 30} GiB, far more than "
+                "any OSV dump: refused as a zip bomb (the database is unchanged)"
+            )
+
+
+def read_zip_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, budget: _Expansion | None = None
+) -> bytes | None:
+    """A member's bytes, or None when it is over `MAX_RECORD_BYTES`.
+
+    Reads through the decompressor in chunks and stops past the limit: the member's declared
+    size is not trusted. Reading a member to its end checks its CRC; `DatabaseError` when the
+    archive is corrupt.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(min(_READ_CHUNK, MAX_RECORD_BYTES + 1 - size)):
+                chunks.append(chunk)
+                size += len(chunk)
+                if budget is not None:
+                    budget.add(len(chunk))
+                if size > MAX_RECORD_BYTES:
+                    return None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+        raise DatabaseError(f"{path} is corrupt (entry {info.filename}: {exc})") from exc
+    except NotImplementedError as exc:  # an unsupported compression method
+        raise DatabaseError(f"{path}: cannot read entry {info.filename}: {exc}") from exc
+    return b"".join(chunks)
 
 
 def _directory_records(
@@ -276,12 +370,15 @@ def _directory_records(
 
 
 def _file_records(path: Path, tally: Tally, progress: Progress) -> Iterator[Advisory | Withdrawn]:
+    is_yaml = path.suffix.lower() in (".yaml", ".yml")
     try:
-        text = path.read_bytes()
-        if path.suffix.lower() in (".yaml", ".yml"):
-            data: object = yaml.load(text, Loader=_StringLoader)  # noqa: S506 - safe, see below
-        else:
-            data = json.loads(text)
+        text = read_regular_file(
+            path, max_bytes=MAX_YAML_FILE_BYTES if is_yaml else MAX_JSON_FILE_BYTES
+        )
+        data = _load_yaml(text) if is_yaml else parse_untrusted_json(text, str(path))
+    except UntrustedInput as exc:
+        tally.refuse(str(path), str(exc))
+        return
     except (OSError, ValueError, yaml.YAMLError) as exc:
         tally.refuse(str(path), f"cannot be read as JSON/YAML: {exc}")
         return
@@ -296,7 +393,7 @@ def _file_records(path: Path, tally: Tally, progress: Progress) -> Iterator[Advi
         try:
             yield parse_record(item)
         except MalformedRecord as exc:
-            tally.refuse(where, str(exc))
+            tally.refuse_record(where, exc)
 
 
 def _is_osv_document(data: object) -> bool:
@@ -306,19 +403,54 @@ def _is_osv_document(data: object) -> bool:
 
 
 class _StringLoader(yaml.SafeLoader):
-    """A safe loader that keeps every scalar a string.
+    """A safe loader that keeps every scalar a string, refuses aliases and bounds the graph.
 
     OSV fields are all strings; YAML's implicit typing would turn `modified: 2021-01-01T00:00Z`
-    into a datetime and version `1.10` into the float 1.1.
+    into a datetime and version `1.10` into the float 1.1. An alias (`*name`) repeats a node:
+    aliases of aliases are a few KB that expand to billions of values, and OSV needs none.
     """
+
+    def __init__(self, stream: str | bytes) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in OSV records", self._mark()
+            )
+        self._nodes += 1
+        if self._nodes > MAX_YAML_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {MAX_YAML_NODES:,} values", self._mark()
+            )
+        return super().compose_node(parent, index)
+
+    def _mark(self) -> yaml.Mark | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        mark = getattr(event, "start_mark", None)
+        return mark if isinstance(mark, yaml.Mark) else None
 
 
 _StringLoader.yaml_implicit_resolvers = {}
 
 
+def _load_yaml(text: bytes) -> object:
+    loader = _StringLoader(text)
+    try:
+        return loader.get_single_data()
+    except RecursionError:
+        raise UntrustedInput("the YAML nests too deeply to be an OSV record") from None
+    finally:
+        loader.dispose()
+
+
 def _load_json_file(path: Path) -> object:
     try:
-        return json.loads(path.read_bytes())
+        text = read_regular_file(path, max_bytes=MAX_JSON_FILE_BYTES)
+        return parse_untrusted_json(text, str(path))
+    except UntrustedInput as exc:
+        raise DatabaseError(f"cannot import {exc}") from exc
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except ValueError as exc:
@@ -368,25 +500,35 @@ def convert_secdb(data: object, filename: str = "") -> SecdbConversion:
             continue
         if secfixes is None:
             continue
+        package_key = (ecosystem, name.strip())
         if not isinstance(secfixes, dict):
-            tally.refuse(f"{where} ({name})", "secfixes is not an object")
+            tally.refuse(f"{where} ({name})", "secfixes is not an object", package_key)
             continue
         for version, entries in secfixes.items():
             entries = entries or []
+            shown = _shorten(str(version))
             if not isinstance(entries, list):
-                tally.refuse(f"{name} {version}", "the secfixes entry is not a list")
+                tally.refuse(f"{name} {shown}", "the secfixes entry is not a list", package_key)
                 continue
             if version == _NOT_AFFECTED:
                 tally.skipped += len(entries)
                 continue
-            if not _APK_VERSION.match(version):
+            if len(version) > MAX_VERSION_LENGTH or not _APK_VERSION.match(version):
                 for entry in entries:
-                    tally.refuse(f"{name} {version!r}", f"not an apk version ({entry!r})")
+                    tally.refuse(
+                        f"{name} {shown!r}",
+                        f"not an apk version ({_shorten(repr(entry))})",
+                        package_key,
+                    )
                 continue
             for entry in entries:
                 ids = _secfix_ids(entry) if isinstance(entry, str) else []
                 if not ids:
-                    tally.refuse(f"{name} {version}", f"no vulnerability id in {entry!r}")
+                    tally.refuse(
+                        f"{name} {shown}",
+                        f"no vulnerability id in {_shorten(repr(entry))}",
+                        package_key,
+                    )
                     continue
                 upstream, packages = found.setdefault(ids[0], ({}, {}))
                 upstream.update(dict.fromkeys(ids))
@@ -422,7 +564,12 @@ def convert_secdb(data: object, filename: str = "") -> SecdbConversion:
         malformed=tally.malformed,
         not_affected=tally.skipped,
         problems=tuple(tally.problems),
+        refusals=tuple(tally.refusals),
     )
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _secdb_distribution(data: dict[str, Any], filename: str) -> tuple[str, str]:
@@ -469,6 +616,7 @@ def _import_secdb(store: SqliteStore, path: Path, data: object, moment: str) -> 
     conversion = convert_secdb(data, path.name)
     store.clear_source(conversion.source)
     counts = store.write_records((conversion.source, a) for a in conversion.advisories)
+    store.set_refused(conversion.source, conversion.refusals)
     store.set_source(
         SourceStatus(
             name=conversion.source,
@@ -496,7 +644,14 @@ def _import_kev(store: SqliteStore, path: Path, data: object, moment: str) -> Im
     catalog = kev_from_document(data, str(path))
     stored = store.replace_kev(catalog.entries)
     return _enrichment_result(
-        store, "kev", path, moment, stored, catalog.malformed, catalog.problems[:_MAX_PROBLEMS]
+        store,
+        "kev",
+        path,
+        moment,
+        stored,
+        catalog.malformed,
+        catalog.problems[:_MAX_PROBLEMS],
+        catalog.released,
     )
 
 
@@ -504,7 +659,9 @@ def _import_epss(store: SqliteStore, path: Path, moment: str) -> ImportResult:
     feed = read_epss(path)
     stored = store.replace_epss(feed.scores)
     log.debug("EPSS model %s, scores of %s", feed.model_version, feed.score_date)
-    return _enrichment_result(store, "epss", path, moment, stored, feed.malformed, feed.problems)
+    return _enrichment_result(
+        store, "epss", path, moment, stored, feed.malformed, feed.problems, feed.score_date
+    )
 
 
 def _enrichment_result(
@@ -515,11 +672,17 @@ def _enrichment_result(
     stored: int,
     malformed: int,
     problems: Sequence[str],
+    data_date: str,
 ) -> ImportResult:
     """Record an enrichment feed (replaced whole) as a source, and say what was imported."""
     store.set_source(
         SourceStatus(
-            name=name, records=stored, updated_at=moment, origin=str(path), malformed=malformed
+            name=name,
+            records=stored,
+            updated_at=moment,
+            origin=str(path),
+            malformed=malformed,
+            data_date=data_date if parse_time(data_date) is not None else "",
         )
     )
     return ImportResult(

@@ -86,3 +86,7 @@ class SourceStatus:
     etag: str = ""
     last_modified: str = ""
     malformed: int = 0  # records refused at the last import
+    # How old the data itself is: the newest record's `modified`, or the feed's own date (KEV's
+    # dateReleased, EPSS's score_date); "" when the data carries no date (secdb files).
+    # `updated_at` only says when it was imported, which says nothing of a 2020 file.
+    data_date: str = ""

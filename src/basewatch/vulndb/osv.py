@@ -17,12 +17,26 @@ from typing import Any
 from basewatch.vulndb.model import Advisory, Affected, AffectedRange, EventKind, RangeEvent
 
 RANGE_TYPES = frozenset({"ECOSYSTEM", "SEMVER", "GIT"})
+# No real version comes near this (Debian's longest are under 100 characters); a longer one is
+# an attack on the comparators (a 5,000-digit number is slow or refused to parse as an int).
+MAX_VERSION_LENGTH = 256
 _EVENT_KINDS = {kind.value: kind for kind in EventKind}
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 class MalformedRecord(ValueError):
-    """A record that does not follow the OSV schema; the message says what is wrong."""
+    """A record that does not follow the OSV schema; the message says what is wrong.
+
+    `record_id` and `packages` ((ecosystem, name) pairs) say what the record was about, as far
+    as it could be read, so a refusal can be told to the scans of those packages.
+    """
+
+    def __init__(
+        self, message: str, record_id: str = "", packages: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.record_id = record_id
+        self.packages = packages
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +54,46 @@ def parse_json(raw: bytes | str) -> Advisory | Withdrawn:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedRecord(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedRecord("the JSON nests too deeply to be an OSV record") from None
     return parse_record(data)
 
 
 def parse_record(data: object) -> Advisory | Withdrawn:
     """Validate a decoded OSV record and turn it into an `Advisory` (or `Withdrawn`)."""
+    try:
+        return _parse_record(data)
+    except MalformedRecord as exc:
+        exc.record_id, exc.packages = _identify(data)
+        raise
+    except RecursionError:
+        # A structure nested deeper than the interpreter allows (built in memory, or YAML).
+        raise MalformedRecord(
+            "the record nests too deeply to be an OSV record", *_identify(data)
+        ) from None
+
+
+def _identify(data: object) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The id and the (ecosystem, name) pairs of a record, as far as they are readable."""
+    if not isinstance(data, dict):
+        return "", ()
+    record_id = data.get("id")
+    packages: dict[tuple[str, str], None] = {}
+    affected = data.get("affected")
+    for entry in affected if isinstance(affected, list) else ():
+        package = entry.get("package") if isinstance(entry, dict) else None
+        if not isinstance(package, dict):
+            continue
+        ecosystem, name = package.get("ecosystem"), package.get("name")
+        if not isinstance(ecosystem, str) or not isinstance(name, str):
+            continue
+        if ecosystem.strip() and name.strip() and len(ecosystem) + len(name) <= 1024:
+            packages[(ecosystem.strip(), name.strip())] = None
+    identified = record_id.strip() if isinstance(record_id, str) else ""
+    return identified[:256], tuple(packages)
+
+
+def _parse_record(data: object) -> Advisory | Withdrawn:
     if not isinstance(data, dict):
         raise MalformedRecord(f"a record is a JSON object, not {type(data).__name__}")
     record_id = _required_str(data, "id", "the record")
@@ -140,11 +189,14 @@ def _affected(entry: object, where: str) -> Affected | None:
             severity.append((ecosystem.split(":", 1)[0], extra["urgency"]))
         if isinstance(extra.get("status"), str) and not status:
             status = extra["status"]
+    versions = _str_list(entry, "versions", where)
+    for index, version in enumerate(versions):
+        _check_version(version, f"{where}.versions[{index}]")
     return Affected(
         ecosystem=ecosystem,
         name=name,
         ranges=tuple(ranges),
-        versions=_str_list(entry, "versions", where),
+        versions=versions,
         severity=tuple(severity),
         status=status,
     )
@@ -169,10 +221,18 @@ def _range(raw: object, where: str) -> AffectedRange | None:
             raise MalformedRecord(f"{where}.events[{index}]: unknown event {key!r}")
         if not isinstance(version, str) or not version:
             raise MalformedRecord(f"{where}.events[{index}].{key} is not a version string")
+        _check_version(version, f"{where}.events[{index}].{key}")
         events.append(RangeEvent(kind, version))
     if range_type == "GIT":
         return None
     return AffectedRange(range_type, tuple(events))
+
+
+def _check_version(version: str, where: str) -> None:
+    if len(version) > MAX_VERSION_LENGTH:
+        raise MalformedRecord(
+            f"{where}: a version of {len(version):,} characters (more than {MAX_VERSION_LENGTH})"
+        )
 
 
 def _severities(data: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:

@@ -11,22 +11,32 @@ Layout (schema version 1):
   update can replace one source wholesale without touching the others.
 - `ids(alias, advisory_id)`: every id, alias and upstream id of a record -> the record.
 - `sources`: a `SourceStatus` per source; `meta`: the schema version.
+- `refused(source, ecosystem, name, advisory_id, reason)`: the packages malformed records
+  named, when the record was readable that far, so a scan can tell whether a refusal concerns
+  the image in hand (and is partial for it) or some other package (and is not).
 - `kev(cve, ...)` and `epss(cve, score, percentile)`: the enrichment feeds.
 
 Within one source a record replaces the stored copy of the same id unless the stored copy was
 modified later. Writers never touch a database in use: `rebuilding()` works on a copy and swaps
 it in with `os.replace`, so a failed import or update leaves the previous file as it was.
+Writers are serialised by `writer_lock` (`flock` on `<db>.lock`): the copy is taken after the
+lock, so a second writer starts from the first one's result and no write is lost. Holding the
+lock also proves that the temporary files of earlier writers are stale (a writer that was
+killed), so they are swept then. Readers need no lock: they see the old file or the new one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import re
 import sqlite3
 import stat
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -54,6 +64,19 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 _CHUNK = 2000  # records per batch of writes
 
+# Added to schema 1 after its release: a database without them gets them on its next write
+# (`_migrate`) and reads as if they were empty until then.
+_ADDED_TABLES = (
+    "CREATE TABLE refused (source TEXT NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL, "
+    "advisory_id TEXT NOT NULL, reason TEXT NOT NULL);",
+    "CREATE INDEX refused_by_package ON refused (ecosystem, name);",
+)
+_ADDED_COLUMNS = (("sources", "data_date", "TEXT NOT NULL DEFAULT ''"),)
+# Writers wait this long for another writer of the same database, then give up.
+LOCK_TIMEOUT = 600.0
+# What `rebuilding` and `update` leave beside the database while they work (mkstemp names).
+_TEMPORARY = r"\.{name}\.(?:download\.)?[a-z0-9_]{{8}}\.(?:new|zip)"
+
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE sources (
@@ -63,7 +86,8 @@ CREATE TABLE sources (
     origin TEXT NOT NULL DEFAULT '',
     etag TEXT NOT NULL DEFAULT '',
     last_modified TEXT NOT NULL DEFAULT '',
-    malformed INTEGER NOT NULL DEFAULT 0
+    malformed INTEGER NOT NULL DEFAULT 0,
+    data_date TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE TABLE advisories (
     id TEXT PRIMARY KEY,
@@ -103,9 +127,13 @@ CREATE TABLE epss (
     score REAL NOT NULL,
     percentile REAL NOT NULL
 ) WITHOUT ROWID;
-"""
+""" + ("\n".join(_ADDED_TABLES))
 
-_MISSING_HINT = "run `basewatch db update` or `basewatch db import` to create it"
+_MISSING_HINT = (
+    "run `basewatch db update` (it picks the ecosystems to download) or `basewatch db import "
+    "PATH` to create it; `basewatch scan IMAGE` without --offline also downloads what the "
+    "image needs"
+)
 
 
 @dataclass(slots=True)
@@ -181,8 +209,8 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             self.close()
             raise DatabaseError(
-                f"{self.path} is not a basewatch vulnerability database ({exc}): delete it and "
-                f"{_MISSING_HINT.removeprefix('run ')}"
+                f"{self.path} is not a basewatch vulnerability database ({exc}): delete it, then "
+                f"{_MISSING_HINT}"
             ) from exc
         if not tables:
             self._db.executescript(_SCHEMA)
@@ -191,6 +219,23 @@ class SqliteStore:
             )
             return
         self._check()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add what schema 1 gained since a database was written (a writer's copy only)."""
+        if not self._has_table("refused"):
+            for statement in _ADDED_TABLES:
+                self._db.execute(statement)
+        for table, column, declaration in _ADDED_COLUMNS:
+            if not self._has_column(table, column):
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+    def _has_table(self, name: str) -> bool:
+        rows = self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return bool(rows)
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return any(row[1] == column for row in self._read(f"PRAGMA table_info({table})"))
 
     def _check(self) -> None:
         try:
@@ -271,13 +316,24 @@ class SqliteStore:
         return result
 
     def sources(self) -> Sequence[SourceStatus]:
+        # A database written before `data_date` existed reads as if no data carried a date.
+        columns = "name, records, updated_at, origin, etag, last_modified, malformed"
+        if self._has_column("sources", "data_date"):
+            columns += ", data_date"
         return [
             SourceStatus(*row)
-            for row in self._read(
-                "SELECT name, records, updated_at, origin, etag, last_modified, malformed "
-                "FROM sources ORDER BY name"
-            )
+            for row in self._read(f"SELECT {columns} FROM sources ORDER BY name")  # noqa: S608
         ]
+
+    def refused(self, ecosystem: str, name: str) -> Sequence[str]:
+        """The ids of records refused at import that named this package (in this ecosystem)."""
+        if not self._has_table("refused"):
+            return []
+        rows = self._read(
+            "SELECT DISTINCT advisory_id FROM refused WHERE ecosystem = ? AND name = ? ORDER BY 1",
+            (ecosystem, normalize_name(ecosystem, name)),
+        )
+        return [str(row[0]) for row in rows]
 
     def ecosystems(self) -> Sequence[str]:
         return [row[0] for row in self._read("SELECT DISTINCT ecosystem FROM affected ORDER BY 1")]
@@ -332,6 +388,12 @@ class SqliteStore:
         rows = self._read("SELECT count(*) FROM memberships WHERE source = ?", (source,))
         return int(rows[0][0])
 
+    def data_date(self, source: str) -> str:
+        """The newest `modified` among the source's records as an RFC 3339 time; "" if none."""
+        key = self.newest_modified(source)
+        # modified_key's form "2024-01-01T00:00:00.000000Z": keep it, minus a zero fraction
+        return key.replace(".000000Z", "Z")
+
     def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         try:
             return self._db.execute(sql, parameters).fetchall()
@@ -379,6 +441,11 @@ class SqliteStore:
         db = self._db
         db.executemany(
             "DELETE FROM affected WHERE advisory_id = ? AND source = ?",
+            [(record_id, source) for source, record_id in chosen],
+        )
+        # A readable copy of a record refused earlier supersedes the refusal.
+        db.executemany(
+            "DELETE FROM refused WHERE advisory_id = ? AND source = ?",
             [(record_id, source) for source, record_id in chosen],
         )
         gone = [(source, rid) for (source, rid), r in chosen.items() if isinstance(r, Withdrawn)]
@@ -463,6 +530,7 @@ class SqliteStore:
             [(rid, source) for rid in record_ids],
         )
         self._db.execute("DELETE FROM memberships WHERE source = ?", (source,))
+        self._db.execute("DELETE FROM refused WHERE source = ?", (source,))
         self._stored.pop(source, None)
         self._drop_orphans(record_ids)
 
@@ -470,8 +538,8 @@ class SqliteStore:
         self._begin()
         self._db.execute(
             "INSERT OR REPLACE INTO sources "
-            "(name, records, updated_at, origin, etag, last_modified, malformed) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "(name, records, updated_at, origin, etag, last_modified, malformed, data_date) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 status.name,
                 status.records,
@@ -480,7 +548,26 @@ class SqliteStore:
                 status.etag,
                 status.last_modified,
                 status.malformed,
+                status.data_date,
             ),
+        )
+
+    def set_refused(self, source: str, refusals: Iterable[tuple[str, str, str, str]]) -> None:
+        """Record the (ecosystem, name, record id, reason) of records refused for `source`,
+        in place of what earlier imports recorded for the same ids."""
+        refusals = list(refusals)
+        self._begin()
+        self._db.executemany(
+            "DELETE FROM refused WHERE source = ? AND advisory_id = ?",
+            sorted({(source, record_id) for _, _, record_id, _ in refusals}),
+        )
+        self._db.executemany(
+            "INSERT INTO refused (source, ecosystem, name, advisory_id, reason) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (source, ecosystem, normalize_name(ecosystem, name), record_id, reason)
+                for ecosystem, name, record_id, reason in refusals
+            ],
         )
 
     def replace_kev(self, entries: Iterable[KevEntry]) -> int:
@@ -534,14 +621,93 @@ class SqliteStore:
         self._db.execute("PRAGMA cache_size = -65536")
 
 
+def lock_path(path: Path) -> Path:
+    """The file whose `flock` serialises the writers of the database at `path`."""
+    return path.with_name(path.name + ".lock")
+
+
 @contextlib.contextmanager
-def rebuilding(path: Path | str) -> Iterator[SqliteStore]:
+def writer_lock(path: Path | str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the database's writer lock for the block; wait up to `timeout` seconds for it.
+
+    Raises `DatabaseError` when another writer keeps it longer. While held, the temporary
+    files earlier writers left beside the database (killed mid-way) are removed. The lock file
+    itself stays: deleting it would let two writers lock two different files.
+    """
+    path = Path(path)
+    target = lock_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise DatabaseError(
+            f"cannot lock the vulnerability database {path} ({target}: {exc.strerror or exc}): "
+            "check that its directory is writable"
+        ) from exc
+    try:
+        _acquire(fd, path, timeout)
+        _sweep(path)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _acquire(fd: int, path: Path, timeout: float) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    log.warning(
+        "another basewatch is writing %s: waiting for it to finish (up to %gs)", path, timeout
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise DatabaseError(
+                    f"another basewatch process has been writing {path} for over {timeout:g}s: "
+                    "try again once it has finished (the database is unchanged)"
+                ) from None
+
+
+def _sweep(path: Path) -> None:
+    """Remove what killed writers left beside `path` (only called with the lock held)."""
+    pattern = re.compile(_TEMPORARY.format(name=re.escape(path.name)))
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            log.info("removing %s, left by an interrupted import or update", name)
+            with contextlib.suppress(OSError):
+                (path.parent / name).unlink()
+
+
+@contextlib.contextmanager
+def rebuilding(
+    path: Path | str, *, locked: bool = False, lock_timeout: float = LOCK_TIMEOUT
+) -> Iterator[SqliteStore]:
     """A writable copy of the database at `path` (or a new one), swapped in atomically.
 
     The copy lives beside `path`; when the block ends without an exception it is committed and
-    renamed over `path`. Otherwise it is deleted and `path` is left exactly as it was.
+    renamed over `path`. Otherwise it is deleted and `path` is left exactly as it was. The
+    writer lock is taken first (see `writer_lock`), unless the caller holds it (`locked`).
     """
     path = Path(path)
+    with contextlib.ExitStack() as stack:
+        if not locked:
+            stack.enter_context(writer_lock(path, lock_timeout))
+        yield stack.enter_context(_rebuilding(path))
+
+
+@contextlib.contextmanager
+def _rebuilding(path: Path) -> Iterator[SqliteStore]:
     unchanged = "the previous database was left unchanged"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

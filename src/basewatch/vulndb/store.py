@@ -29,3 +29,8 @@ class VulnStore(Protocol):
     def ecosystems(self) -> Sequence[str]:
         """The OSV ecosystem strings present in the database."""
         ...
+
+    def refused(self, ecosystem: str, name: str) -> Sequence[str]:
+        """The ids of records refused at import (malformed) that named this package: while
+        there are any, the package cannot be called checked. Names as for `affected`."""
+        ...

@@ -8,7 +8,11 @@ database, then the zip is checked (every CRC, at least one record). Only when ev
 succeeded is a copy of the database rebuilt (each downloaded ecosystem's source replaced whole)
 and renamed over the old one. Anything that goes wrong before that rename leaves the previous
 database untouched and raises `DownloadError`. A `304 Not Modified` changes nothing, the
-source's `updated_at` included: it says when the data last changed.
+source's `updated_at` included: it says when the data last changed. A server that cannot be
+reached at all (no such host, connection refused, TLS failure) fails the update at once.
+
+The whole update holds the database's writer lock (`sqlite.writer_lock`), so two updates
+(or an update and an import) run one after the other, the second from the first's result.
 
 Dumps exist per ecosystem without release ("Debian" holds "Debian:11" and "Debian:12"), so
 "Debian:12" is fetched as `Debian/all.zip` into the source `osv:Debian`.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import email.utils
 import logging
 import os
 import tempfile
@@ -33,14 +38,19 @@ from urllib.parse import quote
 import httpx
 
 from basewatch import __version__
-from basewatch.errors import DownloadError, UsageError
-from basewatch.progress import NULL_PROGRESS, Progress
+from basewatch.errors import DatabaseError, DownloadError, UsageError
+from basewatch.progress import NULL_PROGRESS, Progress, Unit
 from basewatch.vulndb import OSV_BASE_URL
-from basewatch.vulndb.importer import Tally, read_zip_records, zip_record_entries
-from basewatch.vulndb.incremental import changed_ids, csv_url, fetch_records
+from basewatch.vulndb.importer import (
+    Tally,
+    read_zip_member,
+    read_zip_records,
+    zip_record_entries,
+)
+from basewatch.vulndb.incremental import changed_ids, csv_url, fetch_records, unreachable
 from basewatch.vulndb.model import SourceStatus
 from basewatch.vulndb.names import base_ecosystem
-from basewatch.vulndb.sqlite import SqliteStore, rebuilding
+from basewatch.vulndb.sqlite import LOCK_TIMEOUT, SqliteStore, rebuilding, writer_lock
 
 if TYPE_CHECKING:
     from basewatch.models import Inventory
@@ -88,6 +98,7 @@ class _Download:
     # Incremental: the changed records to write over the source (None: not incremental).
     changes: list[Advisory | Withdrawn] | None = None
     problems: list[str] = field(default_factory=list)
+    refusals: list[tuple[str, str, str, str]] = field(default_factory=list)
     etag: str = ""
     last_modified: str = ""
 
@@ -128,18 +139,34 @@ def update(
     now: datetime | None = None,
     missing_ok: bool = False,
     incremental: bool = True,
+    lock_timeout: float = LOCK_TIMEOUT,
 ) -> UpdateReport:
     """Download the dumps of `ecosystems` and swap them into the database at `store_path`.
 
     Raises `DownloadError` (the database left as it was) when any download fails, is cut
     short or is not a valid zip; `UsageError` when no ecosystem is given. With `missing_ok`, a
     dump the server does not have (404) is left out and named in `unavailable` instead.
-    `incremental=False` always downloads whole dumps.
+    `incremental=False` always downloads whole dumps. Waits up to `lock_timeout` seconds for
+    another writer of the same database (then `DatabaseError`).
     """
     store_path = Path(store_path)
     dumps = dumps_for(ecosystems)
     if not dumps:
         raise UsageError("no ecosystem to update: name at least one (e.g. Debian, PyPI, Go)")
+    with writer_lock(store_path, lock_timeout):
+        return _update(store_path, dumps, base_url, client, progress, now, missing_ok, incremental)
+
+
+def _update(
+    store_path: Path,
+    dumps: list[str],
+    base_url: str,
+    client: httpx.Client | None,
+    progress: Progress,
+    now: datetime | None,
+    missing_ok: bool,
+    incremental: bool,
+) -> UpdateReport:
     moment = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     previous: dict[str, SourceStatus] = {}
     cursors: dict[str, str] = {}  # dump -> the newest `modified` its source holds
@@ -171,13 +198,13 @@ def update(
             downloads.append(download)
             cursor = cursors.get(dump, "")
             if download.previous is not None and cursor:
-                listed = changed_ids(http, base_url, dump, cursor)
+                listed = changed_ids(http, base_url, dump, cursor, unchanged)
                 if listed is not None:
                     # Those as new as the cursor may be held already, unchanged.
                     with SqliteStore.open(store_path, readonly=True) as store:
                         held = store.modified_of(SOURCE_PREFIX + dump, list(listed))
                     ids = [i for i, key in listed.items() if held.get(i) != key]
-                    download.changes, download.problems = fetch_records(
+                    download.changes, download.problems, download.refusals = fetch_records(
                         http, base_url, dump, ids, unchanged
                     )
                     download.url = csv_url(base_url, dump)
@@ -195,7 +222,7 @@ def update(
         changed = [d for d in downloads if d.file is not None or d.changes]
         results: dict[str, EcosystemUpdate] = {}
         if changed:
-            with rebuilding(store_path) as store:
+            with rebuilding(store_path, locked=True) as store:
                 for download in changed:
                     results[download.ecosystem] = _apply(store, download, moment, progress)
         for download in downloads:
@@ -257,15 +284,21 @@ def _fetch(
                     f"downloading {url} failed: HTTP {response.status_code} "
                     f"{response.reason_phrase}{hint}; {unchanged}"
                 )
-            total = int(response.headers.get("Content-Length") or 0)
-            progress.begin(f"downloading {download.ecosystem}", total)
+            try:
+                total = max(int(response.headers.get("Content-Length") or 0), 0)
+            except ValueError:
+                total = 0  # unknown: the bar pulses instead
+            progress.begin(f"downloading {download.ecosystem}", total, Unit.BYTES)
             begun = True
             for chunk in response.iter_bytes(_CHUNK_SIZE):
                 out.write(chunk)
                 progress.advance(f"downloading {download.ecosystem}", len(chunk))
             download.etag = response.headers.get("ETag", "")
             download.last_modified = response.headers.get("Last-Modified", "")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        permanent = unreachable(exc, url, unchanged)
+        if permanent is not None:
+            raise permanent from exc
         raise DownloadError(
             f"downloading {url} failed: {exc or type(exc).__name__}; {unchanged}"
         ) from exc
@@ -278,18 +311,20 @@ def _fetch(
 
 
 def _verify(path: Path, url: str, unchanged: str) -> None:
-    """Check every member's CRC and that there are records at all."""
+    """Check every record member's CRC (as far as the import will read it: members over the
+    size limit are refused there) and that there are records at all."""
     try:
         with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-            entries = len(zip_record_entries(archive))
+            entries = zip_record_entries(archive)
+            for info in entries:
+                read_zip_member(archive, info, path)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
         raise DownloadError(
             f"{url} did not download a valid zip archive ({exc}); {unchanged}"
         ) from exc
-    if bad is not None:
-        raise DownloadError(f"{url} downloaded a corrupt zip archive (bad {bad}); {unchanged}")
-    if entries == 0:
+    except DatabaseError as exc:
+        raise DownloadError(f"{url} downloaded a corrupt zip archive ({exc}); {unchanged}") from exc
+    if not entries:
         raise DownloadError(f"{url} downloaded a zip without OSV records; {unchanged}")
 
 
@@ -302,6 +337,7 @@ def _apply(
     if download.changes is not None:
         assert download.previous is not None
         counts = store.write_records((source, record) for record in download.changes)
+        store.set_refused(source, download.refusals)
         problems, malformed = download.problems, len(download.problems)
         fetched: int | None = len(download.changes) + malformed
         status = dataclasses.replace(
@@ -315,6 +351,7 @@ def _apply(
             (source, record)
             for record in read_zip_records(download.file, tally, progress, download.ecosystem)
         )
+        store.set_refused(source, tally.refusals)
         problems, malformed, fetched = tally.problems, tally.malformed, None
         status = SourceStatus(
             name=source,
@@ -328,7 +365,13 @@ def _apply(
         with contextlib.suppress(OSError):
             download.file.unlink()
     records = store.source_records(source)
-    store.set_source(dataclasses.replace(status, records=records, updated_at=moment))
+    data_date = store.data_date(source)
+    if download.changes is None:
+        # The dump is as fresh as its export, however quiet the ecosystem has been since.
+        data_date = max(data_date, _http_date(download.last_modified))
+    store.set_source(
+        dataclasses.replace(status, records=records, updated_at=moment, data_date=data_date)
+    )
     return EcosystemUpdate(
         ecosystem=download.ecosystem,
         source=source,
@@ -340,3 +383,16 @@ def _apply(
         problems=tuple(problems),
         fetched=fetched,
     )
+
+
+def _http_date(value: str) -> str:
+    """A Last-Modified header as an RFC 3339 UTC time; "" when absent or unreadable."""
+    if not value:
+        return ""
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -245,3 +245,89 @@ def test_held_dumps_are_refreshed_once_a_day(
     assert code == ExitCode.OK
     assert "could not refresh the advisories for PyPI" in err
     assert "Django" in out or "django" in out
+
+
+def django_image(tmp_path: Path) -> str:
+    metadata = "Metadata-Version: 2.1\nName: Django\nVersion: 2.2\n"
+    image = build_image(
+        [[file("usr/lib/python3/dist-packages/Django-2.2.dist-info/METADATA", metadata)]]
+    )
+    return f"oci:{write_oci_layout(tmp_path / 'django', [(image, '')])}"
+
+
+def test_first_scan_creates_the_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No database at all: the first scan downloads what the image needs, like `trivy image`;
+    an image with nothing to match gets an empty database rather than an error."""
+    db = tmp_path / "new" / "vuln.db"
+    feed = fixture_feed("PyPI")
+    with serve(feed) as base:
+        argv = ["scan", django_image(tmp_path), "--db", str(db), "--osv-url", base, "--no-cache"]
+        code, out, err = run([*argv, "-q", "-f", "json"], capsys)
+    assert code == ExitCode.OK, err
+    assert [path for path, _ in feed.requests] == ["/PyPI/all.zip"]
+    assert "CVE-2019-14232" in {f["id"] for f in json.loads(out)["findings"]}
+    empty = build_image([[file("etc/motd", "hello\n")]])
+    layout = write_oci_layout(tmp_path / "empty", [(empty, "")])
+    other = tmp_path / "other.db"
+    code, _, err = run(["scan", f"oci:{layout}", "--db", str(other), "--no-cache", "-q"], capsys)
+    assert code == ExitCode.OK, err
+    assert other.is_file()
+
+
+def bad_record(record_id: str, name: str) -> dict[str, object]:
+    return {
+        "id": record_id,
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": name},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "9" * 5000}]}
+                ],
+            }
+        ],
+    }
+
+
+def test_a_malformed_record_makes_only_its_own_packages_partial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record refused at import is a warning of `db import` / `db status`; a scan is partial
+    only when the refused record names one of the image's own packages."""
+    import zipfile
+
+    from tests.fixtures import shared_fixture
+
+    db = tmp_path / "vuln.db"
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("X-1.json", json.dumps(bad_record("X-1", "left-pad-py")))
+    pypi = shared_fixture("osv/PyPI.zip")
+    assert main(["db", "import", str(pypi), str(other), "--db", str(db), "-q"]) == ExitCode.OK
+    capsys.readouterr()
+    image = django_image(tmp_path)
+    code, _, err = run(["scan", image, "--db", str(db), "--offline", "--no-cache", "-q"], capsys)
+    assert code == ExitCode.OK, err
+    mine = tmp_path / "mine.zip"
+    with zipfile.ZipFile(mine, "w") as archive:
+        archive.writestr("X-2.json", json.dumps(bad_record("X-2", "django")))
+    assert main(["db", "import", str(mine), "--db", str(db), "-q"]) == ExitCode.OK
+    capsys.readouterr()
+    code, out, err = run(
+        ["scan", image, "--db", str(db), "--offline", "--no-cache", "-q", "-f", "json"], capsys
+    )
+    assert code == ExitCode.PARTIAL
+    assert json.loads(out)["partial"] is True
+    assert "PyPI Django: 1 advisory naming it was refused as malformed at import (X-2)" in err
+
+
+def test_the_header_says_how_old_the_data_is(
+    setup: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image, db = setup
+    code, out, _ = run(scan_args(image, db), capsys)
+    assert code == ExitCode.OK
+    database = next(line for line in out.splitlines() if line.startswith("Database:"))
+    assert database.endswith(", oldest data from 2024-01-01T00:00:00Z")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from basewatch.errors import DatabaseError, UsageError
+from basewatch.progress import Unit
 from basewatch.vulndb.importer import ImportResult, import_paths
 from basewatch.vulndb.model import EventKind
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
@@ -294,7 +295,7 @@ def test_progress_is_reported(tmp_path: Path) -> None:
     events: list[tuple[str, str, int]] = []
 
     class Recorder:
-        def begin(self, description: str, total: int) -> None:
+        def begin(self, description: str, total: int, unit: Unit = Unit.ITEMS) -> None:
             events.append(("begin", description, total))
 
         def advance(self, description: str, amount: int = 1) -> None:

@@ -235,7 +235,7 @@ def test_rebuilding_swaps_on_success(tmp_path: Path) -> None:
         store.write_records([("osv:Go", advisory("GO-1", ecosystem="Go", name="example.com/m"))])
     with SqliteStore.open(path) as reopened:
         assert reopened.ecosystems() == ["Go", "PyPI"]
-    assert sorted(p.name for p in path.parent.iterdir()) == ["vuln.db"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["vuln.db", "vuln.db.lock"]
 
 
 def test_rebuilding_failure_leaves_the_database_untouched(tmp_path: Path) -> None:
@@ -252,7 +252,7 @@ def test_rebuilding_failure_leaves_the_database_untouched(tmp_path: Path) -> Non
     with pytest.raises(RuntimeError):
         interrupted()
     assert digest(path) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["vuln.db"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vuln.db", "vuln.db.lock"]
     with SqliteStore.open(path) as reopened:
         assert reopened.advisory("PYSEC-1") is not None
 
@@ -266,4 +266,27 @@ def test_rebuilding_refuses_a_corrupt_database(tmp_path: Path) -> None:
     ):
         pass
     assert path.read_bytes() == b"garbage" * 1000
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["vuln.db"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vuln.db", "vuln.db.lock"]
+
+
+def test_a_database_from_before_data_dates_and_refusals(tmp_path: Path) -> None:
+    """Schema 1 as first released (no `data_date`, no `refused`): read as it is, migrated by
+    the next writer."""
+    path = tmp_path / "vuln.db"
+    with SqliteStore.open(path, readonly=False) as store:
+        store.set_source(SourceStatus("osv:PyPI", 1, "2024-01-01T00:00:00Z"))
+        store.commit()
+    connection = sqlite3.connect(path)
+    connection.execute("DROP TABLE refused")
+    connection.execute("ALTER TABLE sources DROP COLUMN data_date")
+    connection.commit()
+    connection.close()
+    with SqliteStore.open(path) as store:
+        assert store.sources() == [SourceStatus("osv:PyPI", 1, "2024-01-01T00:00:00Z")]
+        assert store.refused("PyPI", "demo") == []
+    with rebuilding(path) as store:
+        store.write_records([("osv:PyPI", advisory())])
+        store.set_refused("osv:PyPI", [("PyPI", "Demo_Pkg", "PYSEC-9", "bad")])
+    with SqliteStore.open(path) as store:
+        assert store.refused("PyPI", "demo-pkg") == ["PYSEC-9"]
+        assert store.data_date("osv:PyPI") == "2024-01-01T00:00:00Z"

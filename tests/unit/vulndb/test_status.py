@@ -25,6 +25,9 @@ class FakeStore:
     def ecosystems(self) -> Sequence[str]:
         return []
 
+    def refused(self, ecosystem: str, name: str) -> Sequence[str]:
+        return []
+
 
 def test_ages_and_stale_sources() -> None:
     fresh = SourceStatus("osv:Debian", 100, "2025-09-09T10:30:00Z")
@@ -57,8 +60,8 @@ def test_empty_database() -> None:
     report = status(FakeStore(), NOW)
     assert report.sources == ()
     assert report.warnings == (
-        "the database is empty: run `basewatch db update --ecosystem NAME` or "
-        "`basewatch db import PATH`",
+        "the database is empty: run `basewatch db update` (or `db update --ecosystem NAME`), "
+        "`basewatch scan IMAGE` (it downloads what the image needs) or `basewatch db import PATH`",
     )
 
 

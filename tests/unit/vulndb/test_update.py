@@ -21,6 +21,7 @@ import pytest
 
 from basewatch.errors import DownloadError
 from basewatch.models import ImageInfo, Inventory, Package, PackageType
+from basewatch.progress import Unit
 from basewatch.vulndb import OSV_BASE_URL
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
@@ -165,7 +166,12 @@ def digest(path: Path) -> str:
 
 
 def only_the_database(directory: Path) -> None:
-    assert sorted(p.name for p in directory.iterdir()) == ["vuln.db"]
+    """Nothing but the database (and its writer lock file, which stays by design)."""
+    assert sorted(p.name for p in directory.iterdir()) == ["vuln.db", "vuln.db.lock"]
+
+
+def nothing_but_the_lock(directory: Path) -> None:
+    assert sorted(p.name for p in directory.iterdir()) in ([], ["vuln.db.lock"])
 
 
 @pytest.fixture
@@ -296,7 +302,7 @@ def test_a_failed_download_leaves_the_database_usable(
 def test_unknown_ecosystem(tmp_path: Path, feed: Feed, client: httpx.Client) -> None:
     with serve(feed) as base, pytest.raises(DownloadError, match=r"HTTP 404.*ecosystem name"):
         update(tmp_path / "vuln.db", ["NoSuchThing"], base, client, now=T1)
-    assert list(tmp_path.iterdir()) == []
+    nothing_but_the_lock(tmp_path)
 
 
 def test_unknown_ecosystem_can_be_skipped(tmp_path: Path, feed: Feed, client: httpx.Client) -> None:
@@ -315,7 +321,7 @@ def test_failure_without_a_previous_database(tmp_path: Path, client: httpx.Clien
     feed = Feed(files={"/Go/all.zip": Served(osv_zip(go_record("GO-1")), "drop")})
     with serve(feed) as base, pytest.raises(DownloadError, match="no database was written"):
         update(db, ["Go"], base, client, now=T1)
-    assert list(db.parent.iterdir()) == []
+    nothing_but_the_lock(db.parent)
 
 
 def test_a_zip_without_records(tmp_path: Path, client: httpx.Client) -> None:
@@ -333,8 +339,7 @@ def test_all_or_nothing(tmp_path: Path, feed: Feed, client: httpx.Client) -> Non
     with serve(feed) as base, pytest.raises(DownloadError, match=r"crates\.io"):
         update(db, ["Go", "crates.io"], base, client, now=T1)
     assert not db.exists()
-    only_the_database_or_nothing = list(tmp_path.iterdir())
-    assert only_the_database_or_nothing == []
+    nothing_but_the_lock(tmp_path)
 
 
 def test_release_ecosystems_use_the_ecosystem_dump(tmp_path: Path) -> None:
@@ -359,10 +364,12 @@ def test_release_ecosystems_use_the_ecosystem_dump(tmp_path: Path) -> None:
 
 def test_download_progress(tmp_path: Path, feed: Feed, client: httpx.Client) -> None:
     seen: list[tuple[str, str, int]] = []
+    units: list[Unit] = []
 
     class Recorder:
-        def begin(self, description: str, total: int) -> None:
+        def begin(self, description: str, total: int, unit: Unit = Unit.ITEMS) -> None:
             seen.append(("begin", description, total))
+            units.append(unit)
 
         def advance(self, description: str, amount: int = 1) -> None:
             seen.append(("advance", description, amount))
@@ -374,6 +381,7 @@ def test_download_progress(tmp_path: Path, feed: Feed, client: httpx.Client) -> 
     with serve(feed) as base:
         update(tmp_path / "vuln.db", ["crates.io"], base, client, Recorder(), now=T1)
     assert seen[0] == ("begin", "downloading crates.io", size)
+    assert units == [Unit.BYTES, Unit.ITEMS]  # the download in bytes, the import in records
     downloaded = sum(n for kind, what, n in seen if kind == "advance" and what.startswith("down"))
     assert downloaded == size
     assert ("begin", "importing crates.io", 1206) in seen
@@ -400,3 +408,55 @@ def test_helpers() -> None:
     )
     assert needed_ecosystems(inventory) == ["Debian:12", "PyPI"]
     assert updatable_ecosystems(Path("/nonexistent/vuln.db")) == []
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """The real transport, counting the requests it is asked to send."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(str(request.url))
+        return super().handle_request(request)
+
+
+def test_an_unreachable_server_fails_at_once(tmp_path: Path) -> None:
+    """Connection refused (nothing listens), no such host, TLS spoken to a plain HTTP server:
+    no retry, not even the fallback from the incremental index to the dump."""
+    db = tmp_path / "vuln.db"
+    with serve(fixture_feed("Go", "crates.io")) as base:
+        update(db, ["Go", "crates.io"], base, now=T1)
+        https = base.replace("http://", "https://")
+        transport = CountingTransport()
+        with (
+            httpx.Client(transport=transport) as client,
+            pytest.raises(DownloadError, match=r"TLS handshake with 127\.0\.0\.1:.* failed"),
+        ):
+            update(db, ["Go", "crates.io"], https, client, now=T2)
+        assert transport.sent == [f"{https}/Go/modified_id.csv"]
+    # The server is gone: its port refuses connections.
+    transport = CountingTransport()
+    with httpx.Client(transport=transport) as client:
+        with pytest.raises(DownloadError, match=r"refused the connection.*--osv-url"):
+            update(db, ["Go", "crates.io"], base, client, now=T2)
+        assert transport.sent == [f"{base}/Go/modified_id.csv"]
+        with pytest.raises(DownloadError, match=r"'nosuchhost\.invalid' does not resolve"):
+            update(tmp_path / "new.db", ["Go", "PyPI"], "http://nosuchhost.invalid", client)
+    with (
+        serve(fixture_feed("Go")) as other,
+        pytest.raises(DownloadError, match="not a URL basewatch can download from"),
+    ):
+        update(db, ["Go"], other.replace("http://", "ftp://"), now=T2)
+
+
+def test_data_dates(tmp_path: Path, feed: Feed, client: httpx.Client) -> None:
+    """A whole dump is as fresh as its export (Last-Modified) or its newest record."""
+    db = tmp_path / "vuln.db"
+    with serve(feed) as base:
+        update(db, ["Go"], base, client, now=T1)
+    with SqliteStore.open(db) as store:
+        source = store.source("osv:Go")
+        assert source is not None
+        assert source.data_date == "2025-09-01T06:00:00Z"  # LAST_MODIFIED
