@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from basewatch.models import ImageInfo
+from basewatch.untrusted import parse_json, read_regular_file
+
+MAX_ENTRY_BYTES = 16 << 20  # an entry lists one image's diffIDs and history
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +86,13 @@ class Catalog:
             return
         for path in sorted(folder.glob("*.json")):
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = parse_json(read_regular_file(path, max_bytes=MAX_ENTRY_BYTES), str(path))
                 yield CatalogEntry(
                     reference=str(data["reference"]),
                     digest=str(data["digest"]),
                     diff_ids=tuple(str(d) for d in data["diff_ids"]),
                     created_by=tuple(str(c) for c in data.get("created_by", [])),
                 )
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                # UntrustedInput is a ValueError: a deep or huge entry is skipped like any other
                 log.debug("ignoring unreadable catalog entry %s: %s", path, exc)
