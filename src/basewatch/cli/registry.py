@@ -22,7 +22,8 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--insecure-registry`, `--username`, `--password-stdin` for commands taking an image."""
+    """`--insecure-registry`, `--allow-auth-host`, `--username`, `--password-stdin` for
+    commands taking an image."""
     group = parser.add_argument_group("registry")
     group.add_argument(
         "--insecure-registry",
@@ -31,6 +32,18 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="HOST:PORT",
         help="talk plain HTTP to this registry (loopback addresses always may); repeatable",
+    )
+    group.add_argument(
+        "--allow-auth-host",
+        dest="allowed_auth_hosts",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help=(
+            "let this token service receive the registry credentials although it is not the "
+            "registry's own host (a registry may name any host as its token service: without "
+            "this, that host only gets an anonymous request); repeatable"
+        ),
     )
     group.add_argument(
         "--username", metavar="NAME", help="registry user (default: Docker's config.json)"
@@ -54,6 +67,14 @@ def registry_options(
         raise UsageError("--password-stdin needs --username")
     if username and not password_stdin:
         raise UsageError("--username needs --password-stdin (passwords are never arguments)")
+    from basewatch.registry.reference import parse_host
+
+    insecure = frozenset(
+        parse_host(h, "--insecure-registry") for h in getattr(args, "insecure_registries", []) or []
+    )
+    allowed_auth_hosts = frozenset(
+        parse_host(h, "--allow-auth-host") for h in getattr(args, "allowed_auth_hosts", []) or []
+    )
     credentials = None
     if username:
         from basewatch.registry.auth import (
@@ -80,7 +101,8 @@ def registry_options(
     cache_dir = getattr(args, "cache_dir", None)
     return RegistryOptions(
         credentials=credentials,
-        insecure_registries=frozenset(getattr(args, "insecure_registries", []) or []),
+        insecure_registries=insecure,
+        allowed_auth_hosts=allowed_auth_hosts,
         cache_dir=cache_dir,
         use_cache=not getattr(args, "no_cache", False),
     )
@@ -167,17 +189,21 @@ def add_cache_parser(commands: Any) -> None:
     sub = cache.add_subparsers(dest="cache_command", metavar="SUBCOMMAND", required=True)
     prune = sub.add_parser(
         "prune",
-        help="remove unfinished downloads and least recently used blobs beyond a size",
+        help="remove unfinished downloads and least recently used entries beyond a size",
         description=(
-            "Remove unfinished downloads and the least recently used blobs until the blob "
-            "cache fits --max-size. --all empties the blob cache and the layer analyses."
+            "Remove unfinished downloads and what dead processes left in the scratch area, "
+            "then the least recently used entries (downloaded blobs, layer analyses and "
+            "assembled inventories alike) until the whole cache fits --max-size. --all empties "
+            "the cache."
         ),
     )
     prune.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
     prune.add_argument(
         "--max-size", metavar="SIZE", help="e.g. 2G, 500M (default: the cache's limit, 10G)"
     )
-    prune.add_argument("--all", action="store_true", help="remove every blob and layer analysis")
+    prune.add_argument(
+        "--all", action="store_true", help="remove every blob, layer analysis and inventory"
+    )
 
 
 def parse_size(text: str) -> int:
@@ -200,8 +226,9 @@ def run_cache(args: argparse.Namespace) -> int:
     if args.all:
         freed += prune_analyses(root)
     print(
-        f"removed {result.removed} blob(s), freed {_human(freed)}; "
-        f"{result.kept} blob(s) ({_human(result.kept_bytes)}) remain in {cache.blobs}"
+        f"removed {result.removed} entr{'y' if result.removed == 1 else 'ies'}, freed "
+        f"{_human(freed)}; {result.kept} entr{'y' if result.kept == 1 else 'ies'} "
+        f"({_human(result.kept_bytes)} in all) remain in {root}"
     )
     return ExitCode.OK
 

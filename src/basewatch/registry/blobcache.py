@@ -5,8 +5,9 @@ file under `ROOT/blobs/tmp` and are renamed into place, so an interrupted or cor
 never leaves a half blob in the cache. A download that broke off (the network, Ctrl-C) stays
 there as `partial-<algorithm>-<hex>`, locked while a process writes it, and the next fetch of
 that blob rehashes it and asks only for the rest, as containerd resumes its ingests; content
-that does not hash to the digest in the end is thrown away. The least recently used blobs are
-evicted beyond the size limit.
+that does not hash to the digest in the end is thrown away. Beyond the size limit, which counts
+everything under ROOT (blobs, layer analyses, assembled inventories, scratch space), the least
+recently used blobs and analyses are evicted alike.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ from typing import BinaryIO
 from basewatch.errors import CacheError, DigestMismatch, RegistryError
 from basewatch.image.digest import digest_bytes, new_hasher, parse_digest
 from basewatch.registry.options import DEFAULT_MAX_CACHE_BYTES
+from basewatch.scratch import scratch_root, sweep
 
 log = logging.getLogger(__name__)
 
 _STALE_TMP_SECONDS = 3600.0
 _STALE_PARTIAL_SECONDS = 7 * 86400.0  # partial downloads are kept this long for resuming
 _PARTIAL_PREFIX = "partial-"
+# The analysis cache's kinds of entry beside the blobs (`basewatch.cache.AnalysisCache`, and
+# the per-file ELF results): they count against the cache's size and are evicted alike.
+ANALYSIS_KINDS = ("layers", "images", "elf")
 
 
 class TransientError(RegistryError):
@@ -111,12 +116,14 @@ class BlobCache:
         self,
         digest: str,
         download: Downloader,
-        size: int | None = None,
+        *,
+        size: int,
         attempts: int = 4,
         what: str = "",
     ) -> Path:
         """The blob's path, downloading it first when needed (resuming after a dropped
-        connection); raises DigestMismatch or RegistryError and then caches nothing."""
+        connection); raises DigestMismatch or RegistryError and then caches nothing. Never
+        more than `size` bytes (the descriptor's) are kept: more is a DigestMismatch."""
         what = what or f"blob {digest}"
         cached = self.get(digest)
         if cached is not None:
@@ -144,7 +151,7 @@ class BlobCache:
                         f"{what}: content hashes to {actual}, but is named {digest}"
                         " (the blob is corrupt or was tampered with); nothing was cached"
                     )
-                if size is not None and written != size:
+                if written != size:
                     raise DigestMismatch(
                         f"{what}: {written} bytes received, the manifest says {size}"
                     )
@@ -202,7 +209,7 @@ class BlobCache:
             self._evict(self.max_bytes, keep=final)
         return final
 
-    def _entries(self) -> list[tuple[float, int, Path]]:
+    def _blob_entries(self) -> list[tuple[float, int, Path]]:
         found = []
         if not self.blobs.is_dir():
             return []
@@ -215,13 +222,37 @@ class BlobCache:
                     found.append((info.st_mtime, info.st_size, Path(entry.path)))
         return found
 
+    def _entries(self) -> tuple[list[tuple[float, int, Path]], int]:
+        """What may be evicted, as (last use, size, path), and the bytes held by what may
+        not (scratch space and downloads in progress), which count against the limit too."""
+        found = self._blob_entries()
+        pinned = 0
+        tmp_dir = self.blobs / "tmp"
+        for entry in _scan(tmp_dir):
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if entry.name.startswith(_PARTIAL_PREFIX) and not _locked(Path(entry.path)):
+                    found.append((info.st_mtime, info.st_size, Path(entry.path)))
+                else:
+                    pinned += info.st_size  # being written right now
+        for kind in ANALYSIS_KINDS:
+            for path, info in _files(self.root / kind):
+                # the analysis cache rewrites entries rather than touching them on a hit;
+                # the access time says when one was last read where the filesystem keeps it
+                found.append((max(info.st_atime, info.st_mtime), info.st_size, path))
+        pinned += sum(info.st_size for _, info in _files(scratch_root(self.root)))
+        return found, pinned
+
     def usage(self) -> int:
         """Bytes held by cached blobs."""
-        return sum(size for _, size, _ in self._entries())
+        return sum(size for _, size, _ in self._blob_entries())
 
     def _evict(self, max_bytes: int, keep: Path | None = None) -> tuple[int, int, int, int]:
-        entries = sorted(self._entries())  # oldest first
-        total = sum(size for _, size, _ in entries)
+        """Remove the least recently used entries (blobs, resumable downloads and analyses
+        alike) until everything under the root fits `max_bytes`."""
+        found, pinned = self._entries()
+        entries = sorted(found)  # oldest first
+        total = pinned + sum(size for _, size, _ in entries)
         removed = freed = 0
         for _, size, path in entries:
             if total <= max_bytes:
@@ -233,27 +264,75 @@ class BlobCache:
                 total -= size
                 removed += 1
                 freed += size
+                _remove_empty_parents(path.parent, self.root)
         return removed, freed, len(entries) - removed, total
 
     def prune(self, max_bytes: int | None = None, now: float | None = None) -> PruneResult:
-        """Remove stale downloads, then the least recently used blobs beyond `max_bytes`
-        (default: the cache's limit; 0 empties it)."""
+        """Remove stale downloads and what dead processes left in the scratch area, then the
+        least recently used entries (blobs and layer analyses alike) until the whole cache
+        fits `max_bytes` (default: the cache's limit; 0 empties it)."""
         limit = self.max_bytes if max_bytes is None else max_bytes
         tmp_dir = self.blobs / "tmp"
         removed = freed = 0
         moment = time.time() if now is None else now
-        if tmp_dir.is_dir():
-            for entry in tmp_dir.iterdir():
-                partial = entry.name.startswith(_PARTIAL_PREFIX)
-                cutoff = moment - (_STALE_PARTIAL_SECONDS if partial else _STALE_TMP_SECONDS)
-                with contextlib.suppress(OSError):
-                    info = entry.stat()
-                    if limit == 0 or info.st_mtime < cutoff:
-                        entry.unlink()
-                        removed += 1
-                        freed += info.st_size
+        for entry in _scan(tmp_dir):
+            partial = entry.name.startswith(_PARTIAL_PREFIX)
+            cutoff = moment - (_STALE_PARTIAL_SECONDS if partial else _STALE_TMP_SECONDS)
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if info.st_mtime < cutoff and not (partial and _locked(Path(entry.path))):
+                    os.unlink(entry.path)
+                    removed += 1
+                    freed += info.st_size
+        scratch = scratch_root(self.root)
+        before = sum(info.st_size for _, info in _files(scratch))
+        sweep(scratch)
+        freed += before - sum(info.st_size for _, info in _files(scratch))
         evicted, evicted_bytes, kept, kept_bytes = self._evict(limit)
         return PruneResult(removed + evicted, freed + evicted_bytes, kept, kept_bytes)
+
+
+def _scan(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        return list(os.scandir(folder))
+    except OSError:
+        return []
+
+
+def _files(folder: Path) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every regular file under `folder` (symlinks not followed), with its stat."""
+    pending = [folder]
+    while pending:
+        for entry in _scan(pending.pop()):
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    yield Path(entry.path), entry.stat(follow_symlinks=False)
+
+
+def _locked(path: Path) -> bool:
+    """True when a process holds the lock of a partial download (it is being written)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _remove_empty_parents(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def _receive(
@@ -261,7 +340,7 @@ def _receive(
     hasher: hashlib._Hash,
     written: int,
     download: Downloader,
-    size: int | None,
+    size: int,
     attempts: int,
     what: str,
 ) -> tuple[hashlib._Hash, int]:
@@ -275,14 +354,14 @@ def _receive(
                     handle.truncate()
                     hasher, written = hashlib.new(hasher.name), 0
                 for chunk in stream.chunks:
+                    if written + len(chunk) > size:  # checked before anything is written
+                        raise DigestMismatch(
+                            f"{what}: the registry sent more than the {size} bytes the manifest "
+                            "says (the blob is corrupt or was tampered with); nothing was kept"
+                        )
                     handle.write(chunk)
                     hasher.update(chunk)
                     written += len(chunk)
-                    if size is not None and written > size:
-                        raise DigestMismatch(
-                            f"{what}: the registry sent more than the {size} bytes the manifest "
-                            "says (the blob is corrupt or was tampered with)"
-                        )
             return hasher, written
         except TransientError as exc:
             if attempt >= attempts:
@@ -295,12 +374,12 @@ def _receive(
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def _rehash(handle: BinaryIO, hasher: hashlib._Hash, size: int | None) -> int:
+def _rehash(handle: BinaryIO, hasher: hashlib._Hash, size: int) -> int:
     """Feed what an earlier download left in `handle` to `hasher`; returns its length (0 and
     an empty file when it cannot be a prefix of a blob of `size` bytes)."""
     handle.seek(0, os.SEEK_END)
     length = handle.tell()
-    if size is not None and length > size:
+    if length > size:
         handle.seek(0)
         handle.truncate()
         return 0
@@ -319,7 +398,7 @@ def prune_analyses(root: Path) -> int:
     """Remove every cached analysis (`root/layers`, `root/images`, the per-file ELF results in
     `root/elf`); returns how many bytes."""
     total = 0
-    for kind in ("layers", "images", "elf"):
+    for kind in ANALYSIS_KINDS:
         folder = root / kind
         if folder.is_dir():
             total += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

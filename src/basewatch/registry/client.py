@@ -2,17 +2,27 @@
 
 TLS is verified. Hosts named as insecure and loopback addresses are treated as Docker treats
 them: HTTPS when they speak it (without verifying their certificate), else plain HTTP. 429 and
-5xx answers are retried with backoff (honouring `Retry-After`), and a redirect to another host
-(blob storage) is followed without the registry's `Authorization` header.
+5xx answers and broken connections are retried with backoff (honouring `Retry-After`); what
+cannot succeed on a retry (an unknown host name, a refused connection, a certificate that does
+not verify) fails at once. A redirect to another host (blob storage) is followed without the
+registry's `Authorization` header, and the registry's credentials go to a token service only
+on the registry's own host (or one the user allowed).
+
+Nothing is read past what it may be: every request has one deadline for all of it (see
+`deadline`), manifests and configs a size cap, and a blob never more bytes than its descriptor
+says.
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
+import errno
 import json
 import logging
 import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +35,7 @@ import httpx
 from basewatch import __version__
 from basewatch.errors import DigestMismatch, RegistryError
 from basewatch.image.digest import digest_bytes
-from basewatch.image.store import MAX_METADATA_BYTES
+from basewatch.registry import deadline
 from basewatch.registry.auth import (
     Challenge,
     Credentials,
@@ -36,7 +46,7 @@ from basewatch.registry.auth import (
 from basewatch.registry.blobcache import BlobStream, TransientError
 from basewatch.registry.mediatypes import ACCEPT
 from basewatch.registry.options import RegistryOptions
-from basewatch.registry.reference import Reference
+from basewatch.registry.reference import DOCKER_HUB, Reference
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,10 @@ OAUTH_CLIENT_ID = "basewatch"  # how basewatch names itself to OAuth2 token serv
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _CHUNK = 1 << 20
+_ERROR_BODY_BYTES = 64 << 10
+_MAX_TAG_PAGES = 1000  # 1000 tags a page: a million tags, far beyond any real repository
+# Token services known to belong to a registry on another host.
+_KNOWN_TOKEN_HOSTS = {DOCKER_HUB: frozenset({"auth.docker.io"})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,7 @@ class _HostAuth:
     def __init__(self) -> None:
         self.challenge: Challenge | None = None
         self.tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, expiry)
+        self.withheld_from = ""  # the token host the credentials were kept from
 
 
 class RegistryClient:
@@ -90,8 +105,9 @@ class RegistryClient:
         self._count_lock = threading.Lock()
 
     def _new_http(self, verify: bool) -> httpx.Client:
+        transport = self.options.transport
         return httpx.Client(
-            transport=self.options.transport,
+            transport=transport if transport is not None else deadline.transport(verify),
             verify=verify,
             timeout=httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout),
             follow_redirects=False,
@@ -126,7 +142,9 @@ class RegistryClient:
         with self._request("GET", ref, f"manifests/{target}", {"Accept": ACCEPT}) as response:
             if response.status_code != 200:
                 self._raise_for(response, ref, "manifest", target)
-            data = self._read_small(response, f"{ref.host}/{ref.repository} manifest {target}")
+            data = self._read_small(
+                response, f"{ref.host}/{ref.repository} manifest {target}", None
+            )
             media_type = _media_type(response.headers.get("Content-Type", ""))
             header_digest = response.headers.get("Docker-Content-Digest", "")
         named = target if target.startswith(("sha256:", "sha512:")) else header_digest
@@ -145,11 +163,23 @@ class RegistryClient:
         """Every tag of the repository, following the registry's `Link` pagination."""
         tags: list[str] = []
         path = "tags/list?n=1000"
+        seen: set[str] = set()
         while path and len(tags) < limit:
+            if path in seen:
+                raise RegistryError(
+                    f"{ref.host}/{ref.repository}: the tag list's next page is one already "
+                    f"read ({path}); the registry's pagination loops, so the list was not read"
+                )
+            if len(seen) >= _MAX_TAG_PAGES:
+                raise RegistryError(
+                    f"{ref.host}/{ref.repository}: the tag list goes on past {_MAX_TAG_PAGES} "
+                    "pages; the registry's pagination does not end, so the list was not read"
+                )
+            seen.add(path)
             with self._request("GET", ref, path, {"Accept": "application/json"}) as response:
                 if response.status_code != 200:
                     self._raise_for(response, ref, "tag list", ref.repository)
-                data = self._read_small(response, f"{ref.host}/{ref.repository} tag list")
+                data = self._read_small(response, f"{ref.host}/{ref.repository} tag list", None)
                 link = response.headers.get("Link", "")
             try:
                 page = json.loads(data)
@@ -162,12 +192,12 @@ class RegistryClient:
             path = _next_page(link, ref.repository)
         return tags
 
-    def get_blob(self, ref: Reference, digest: str, what: str) -> bytes:
-        """A small blob (a config), read whole and verified."""
+    def get_blob(self, ref: Reference, digest: str, what: str, size: int | None = None) -> bytes:
+        """A small blob (a config) of `size` bytes when known, read whole and verified."""
         with self._request("GET", ref, f"blobs/{digest}", {}) as response:
             if response.status_code != 200:
                 self._raise_for(response, ref, what, digest)
-            data = self._read_small(response, f"{ref.host}/{ref.repository} {what} {digest}")
+            data = self._read_small(response, f"{ref.host}/{ref.repository} {what} {digest}", size)
         if digest_bytes(data, digest.split(":", 1)[0]) != digest:
             raise DigestMismatch(
                 f"{ref.host}/{ref.repository}: {what} {digest} does not hash to its digest "
@@ -176,18 +206,31 @@ class RegistryClient:
         return data
 
     @contextlib.contextmanager
-    def open_blob(self, ref: Reference, digest: str, offset: int = 0) -> Iterator[BlobStream]:
-        """Stream a blob from `offset` (a range request); connection failures while
-        streaming raise TransientError so that the caller can resume."""
+    def open_blob(
+        self, ref: Reference, digest: str, offset: int = 0, size: int | None = None
+    ) -> Iterator[BlobStream]:
+        """Stream a blob of `size` bytes from `offset` (a range request); connection failures
+        while streaming raise TransientError so that the caller can resume. More bytes than
+        `size` raise DigestMismatch; so does an answer that announces more."""
         headers = {"Range": f"bytes={offset}-"} if offset else {}
-        with self._request("GET", ref, f"blobs/{digest}", headers) as response:
+        rest = size - offset if size is not None else 0
+        seconds = self.options.request_deadline + rest / max(self.options.min_transfer_rate, 1.0)
+        with self._request("GET", ref, f"blobs/{digest}", headers, seconds) as response:
             if response.status_code == 206 and offset:
                 start = _range_start(response.headers.get("Content-Range", ""))
             elif response.status_code == 200:
                 start = 0
             else:
                 self._raise_for(response, ref, "blob", digest)
-            yield BlobStream(start, self._chunks(response, ref, digest))
+            limit = None if size is None else size - start
+            announced = _content_length(response)
+            if limit is not None and announced is not None and announced > limit:
+                raise DigestMismatch(
+                    f"{ref.host}/{ref.repository}: blob {digest}: the registry announces "
+                    f"{start + announced} bytes, the manifest says {size} (the blob is corrupt "
+                    "or was tampered with); nothing was read"
+                )
+            yield BlobStream(start, self._chunks(response, ref, digest, limit, seconds))
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -195,26 +238,81 @@ class RegistryClient:
         with self._count_lock:
             self.bytes_received += n
 
-    def _chunks(self, response: httpx.Response, ref: Reference, digest: str) -> Iterator[bytes]:
+    def _chunks(
+        self,
+        response: httpx.Response,
+        ref: Reference,
+        digest: str,
+        limit: int | None,
+        seconds: float,
+    ) -> Iterator[bytes]:
+        received = 0
         try:
             # no chunk size: a chunker would hold back, and lose, bytes received before a drop
             for chunk in response.iter_raw():
+                received += len(chunk)
                 self._count(len(chunk))
+                if limit is not None and received > limit:
+                    raise DigestMismatch(
+                        f"{ref.host}/{ref.repository}: blob {digest}: the registry sends more "
+                        "bytes than the manifest says (the blob is corrupt or was tampered "
+                        "with); the download was stopped and nothing was kept"
+                    )
                 yield chunk
+                if deadline.expired():
+                    raise self._too_slow(ref, f"blob {digest}", seconds)
         except (httpx.TransportError, httpx.StreamError) as exc:
+            if deadline.cancelled():
+                raise RegistryError(f"{ref.host}: blob {digest}: download cancelled") from exc
+            if deadline.expired():
+                raise self._too_slow(ref, f"blob {digest}", seconds) from exc
             raise TransientError(f"{ref.host}: blob {digest}: {_describe(exc)}") from exc
 
-    def _read_small(self, response: httpx.Response, what: str) -> bytes:
+    def _too_slow(self, ref: Reference, what: str, seconds: float) -> RegistryError:
+        rate = self.options.min_transfer_rate / 1024
+        return RegistryError(
+            f"{ref.host}/{ref.repository}: {what} was not received within {seconds:.0f}s "
+            f"(the registry sends too slowly: under {rate:.0f} KiB/s); try again later, or "
+            "check the network between here and the registry"
+        )
+
+    def _read_small(
+        self, response: httpx.Response, what: str, size: int | None, decoded: bool = False
+    ) -> bytes:
+        """The whole body, at most `size` bytes when known, else the document cap; `decoded`
+        undoes a Content-Encoding (content named by a digest is hashed as sent)."""
+        cap = self.options.max_document_bytes if size is None else size
+        announced = _content_length(response)
+        if announced is not None and announced > cap:
+            raise RegistryError(
+                f"{what} is larger than {cap} bytes (the registry announces {announced}); a "
+                "registry serving that much is broken or hostile"
+            )
         parts: list[bytes] = []
         total = 0
         try:
-            for chunk in response.iter_raw(_CHUNK):
+            chunks = response.iter_bytes(_CHUNK) if decoded else response.iter_raw(_CHUNK)
+            for chunk in chunks:
                 total += len(chunk)
                 self._count(len(chunk))
-                if total > MAX_METADATA_BYTES:
-                    raise RegistryError(f"{what} is larger than {MAX_METADATA_BYTES} bytes")
+                if total > cap:
+                    raise RegistryError(
+                        f"{what} is larger than {cap} bytes"
+                        + (" (its descriptor's size)" if size is not None else "")
+                        + "; a registry serving that much is broken or hostile"
+                    )
                 parts.append(chunk)
+                if deadline.expired():
+                    raise RegistryError(
+                        f"{what}: not received within {self.options.request_deadline:.0f}s "
+                        "(the registry sends too slowly); try again later"
+                    )
         except httpx.TransportError as exc:
+            if deadline.expired():
+                raise RegistryError(
+                    f"{what}: not received within {self.options.request_deadline:.0f}s "
+                    "(the registry sends too slowly); try again later"
+                ) from exc
             raise RegistryError(f"{what}: {_describe(exc)}") from exc
         return b"".join(parts)
 
@@ -235,9 +333,10 @@ class RegistryClient:
 
     def _probe(self, host: str) -> str:
         try:
-            response = self._client_for(f"https://{host}/v2/").get(
-                f"https://{host}/v2/", timeout=self.options.connect_timeout
-            )
+            with deadline.deadline(self.options.connect_timeout):
+                response = self._client_for(f"https://{host}/v2/").get(
+                    f"https://{host}/v2/", timeout=self.options.connect_timeout
+                )
             response.close()
         except httpx.TransportError:
             log.debug("%s does not speak TLS: using plain HTTP", host)
@@ -254,11 +353,20 @@ class RegistryClient:
 
     @contextlib.contextmanager
     def _request(
-        self, method: str, ref: Reference, path: str, headers: dict[str, str]
+        self,
+        method: str,
+        ref: Reference,
+        path: str,
+        headers: dict[str, str],
+        seconds: float | None = None,
     ) -> Iterator[httpx.Response]:
+        """One request, retried when that may help; the answer (body included) must arrive
+        within `seconds` (default: the request deadline) of each attempt's start."""
         host = ref.host
         url = f"{self.base_url(host)}/v2/{ref.repository}/{path}"
         scope = f"repository:{ref.repository}:pull"
+        what = f"{method} {ref.repository} {path.split('/', 1)[0]}"
+        limit = self.options.request_deadline if seconds is None else seconds
         authenticated_after_challenge = False
         attempt = 0
         while True:
@@ -267,36 +375,46 @@ class RegistryClient:
             request_headers = dict(headers)
             if auth_header:
                 request_headers["Authorization"] = auth_header
-            try:
-                response = self._send(method, url, request_headers)
-            except httpx.TransportError as exc:
-                if attempt <= self.options.retries:
-                    self._pause(attempt, None)
+            with deadline.deadline(limit):
+                try:
+                    response = self._send(method, url, request_headers)
+                except httpx.TransportError as exc:
+                    if deadline.cancelled():
+                        raise RegistryError(f"{host}: {what}: cancelled") from exc
+                    if deadline.expired():
+                        raise RegistryError(
+                            f"{host}: {what}: no answer within {limit:.0f}s (the registry is "
+                            "too slow); try again later"
+                        ) from exc
+                    fatal = _fatal_cause(exc)
+                    if fatal:
+                        raise RegistryError(f"{host}: {what}: {fatal}") from exc
+                    if attempt <= self.options.retries:
+                        self._pause(attempt, None)
+                        continue
+                    raise RegistryError(
+                        f"{host}: {what} failed after {attempt} attempts: {_describe(exc)}"
+                    ) from exc
+                status = response.status_code
+                if status == 401 and not authenticated_after_challenge:
+                    challenges = parse_challenges(response.headers.get("WWW-Authenticate", ""))
+                    response.close()
+                    self._authenticate(ref, scope, challenges, had_auth=bool(auth_header))
+                    authenticated_after_challenge = True
                     continue
-                raise RegistryError(
-                    f"{host}: {method} {ref.repository} {path.split('/', 1)[0]} failed after "
-                    f"{attempt} attempts: {_describe(exc)}"
-                ) from exc
-            status = response.status_code
-            if status == 401 and not authenticated_after_challenge:
-                challenges = parse_challenges(response.headers.get("WWW-Authenticate", ""))
-                response.close()
-                self._authenticate(ref, scope, challenges, had_auth=bool(auth_header))
-                authenticated_after_challenge = True
-                continue
-            if status in _RETRY_STATUS and attempt <= self.options.retries:
-                retry_after = response.headers.get("Retry-After")
-                response.close()
-                self._pause(attempt, retry_after)
-                continue
-            if status == 401:
-                response.close()
-                self._fail_auth(ref)
-            try:
-                yield response
-            finally:
-                response.close()
-            return
+                if status in _RETRY_STATUS and attempt <= self.options.retries:
+                    retry_after = response.headers.get("Retry-After")
+                    response.close()
+                    self._pause(attempt, retry_after)
+                    continue
+                if status == 401:
+                    response.close()
+                    self._fail_auth(ref)
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
 
     def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
         origin = _origin(url)
@@ -383,6 +501,21 @@ class RegistryClient:
         # from a request for another repository
         query["scope"] = scope
         creds = self._credentials_for(ref)
+        state = self._auth.setdefault(ref.host, _HostAuth())
+        state.withheld_from = ""
+        if creds is not None and not self._may_receive_credentials(ref, parts.netloc):
+            # a registry must not be able to collect its users' passwords for another host by
+            # naming it as its token service: ask that host for an anonymous token instead
+            log.warning(
+                "%s: not sending the credentials for %s to the token service at %s, which is "
+                "not the registry's host (allow it with --allow-auth-host %s)",
+                ref.host,
+                ref.registry,
+                parts.netloc,
+                parts.hostname,
+            )
+            state.withheld_from = parts.netloc
+            creds = None
         oauth = creds is not None and bool(creds.identity_token)
         if oauth:
             # OAuth2 (the distribution spec's "Oauth2 Token Authentication"): POST the refresh
@@ -402,12 +535,35 @@ class RegistryClient:
         attempt = 0
         while True:
             attempt += 1
+            http = self._client_for(url)
+            request = (
+                http.build_request("POST", url, data=form)
+                if oauth
+                else http.build_request("GET", url, headers=headers)
+            )
             try:
-                if oauth:
-                    response = self._client_for(url).post(url, data=form)
-                else:
-                    response = self._client_for(url).get(url, headers=headers)
+                with deadline.deadline(self.options.request_deadline) as at:
+                    response = http.send(request, stream=True)
+                    try:
+                        body_bytes = self._read_small(
+                            response,
+                            f"{ref.host}: the token service at {parts.netloc}",
+                            None,
+                            decoded=True,
+                        )
+                    finally:
+                        response.close()
             except httpx.TransportError as exc:
+                if time.monotonic() >= at:
+                    raise RegistryError(
+                        f"{ref.host}: the token service at {parts.netloc} did not answer within "
+                        f"{self.options.request_deadline:.0f}s; try again later"
+                    ) from exc
+                fatal = _fatal_cause(exc)
+                if fatal:
+                    raise RegistryError(
+                        f"{ref.host}: the token service at {parts.netloc}: {fatal}"
+                    ) from exc
                 if attempt <= self.options.retries:
                     self._pause(attempt, None)
                     continue
@@ -443,7 +599,7 @@ class RegistryClient:
                 f"HTTP {response.status_code}"
             )
         try:
-            body = response.json()
+            body = json.loads(body_bytes)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RegistryError(f"{ref.host}: the token service sent no JSON") from exc
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
@@ -454,7 +610,29 @@ class RegistryClient:
         # renew a little early so a token does not expire between two requests
         return token, time.monotonic() + max(lifetime - 10.0, 1.0)
 
+    def _may_receive_credentials(self, ref: Reference, netloc: str) -> bool:
+        """True when the token service at `netloc` may see the registry's credentials: it is
+        on the registry's own host, is known to serve it, or the user allowed it."""
+        token_host = _hostname(netloc)
+        allowed = {h.lower() for h in self.options.allowed_auth_hosts}
+        return (
+            token_host == _hostname(ref.host)
+            or token_host in _KNOWN_TOKEN_HOSTS.get(ref.registry, frozenset())
+            or token_host in allowed
+            or netloc.lower() in allowed
+        )
+
     def _fail_auth(self, ref: Reference) -> NoReturn:
+        state = self._auth.get(ref.host)
+        withheld = state.withheld_from if state is not None else ""
+        if withheld:
+            raise RegistryError(
+                f"{ref.host}: access to {ref.repository} was refused without credentials. "
+                f"basewatch has credentials for {ref.registry} but withheld them from the "
+                f"token service at {withheld}, which the registry names but which is not the "
+                f"registry's own host; if {_hostname(withheld)} is the registry's token "
+                f"service, allow it with --allow-auth-host {_hostname(withheld)}"
+            )
         creds = self._credentials_for(ref)
         if creds is None:
             raise RegistryError(
@@ -508,15 +686,58 @@ def _next_page(link: str, repository: str) -> str:
 
 
 def _error_code(response: httpx.Response) -> tuple[str, str]:
+    # an error body is read only this far: a registry could send one without end
+    data = b""
     try:
-        response.read()
-        body: Any = response.json()
-    except (httpx.HTTPError, json.JSONDecodeError, UnicodeDecodeError):
+        for chunk in response.iter_bytes(_ERROR_BODY_BYTES):
+            data += chunk
+            if len(data) >= _ERROR_BODY_BYTES:
+                return "", ""
+        body: Any = json.loads(data)
+    except (httpx.HTTPError, httpx.StreamError, json.JSONDecodeError, UnicodeDecodeError):
         return "", ""
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         return str(errors[0].get("code", "")), str(errors[0].get("message", ""))[:200]
     return "", ""
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    try:
+        value = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def _fatal_cause(exc: Exception) -> str:
+    """Why a request cannot succeed however often it is retried (an unknown host, a refused
+    connection, a certificate that does not verify), or "" when a retry may help."""
+    cause: BaseException | None = exc
+    seen = 0
+    while cause is not None and seen < 10:  # a cycle in a chain is not impossible
+        seen += 1
+        if isinstance(cause, socket.gaierror):
+            return (
+                f"the host name cannot be resolved ({cause.strerror or cause}); check the "
+                "registry's name in the reference, and the network and DNS"
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return (
+                "the connection was refused: nothing listens there; check the registry's name "
+                "and port, and that it is running"
+            )
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = cause.verify_message or str(cause)
+            return (
+                f"its TLS certificate does not verify ({reason}); if the registry uses a "
+                "private CA or a self-signed certificate on purpose, name it with "
+                "--insecure-registry"
+            )
+        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return f"the host is unreachable ({cause.strerror}); check the network"
+        cause = cause.__cause__ or cause.__context__
+    return ""
 
 
 def _media_type(content_type: str) -> str:
@@ -547,6 +768,14 @@ def _retry_after_seconds(value: str | None) -> float | None:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme, parts.netloc.lower()
+
+
+def _hostname(netloc: str) -> str:
+    """The host of HOST[:PORT] (brackets kept off IPv6 addresses), lowercase."""
+    try:
+        return (urlsplit(f"//{netloc}").hostname or netloc).lower()
+    except ValueError:
+        return netloc.lower()
 
 
 def _is_loopback(host: str) -> bool:

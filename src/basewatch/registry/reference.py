@@ -62,16 +62,38 @@ class Reference:
 
 
 def looks_like_reference(text: str) -> bool:
-    """True when `text` parses as a registry reference."""
+    """True when `text` parses as a registry reference (a bad port aside: that one is meant
+    for a registry, and parsing it again says what is wrong with the port)."""
     try:
-        parse_reference(text)
+        _parse(text, check_port=False)
     except UsageError:
         return False
     return True
 
 
+def parse_host(text: str, what: str = "registry host") -> str:
+    """HOST[:PORT] as a registry host, lowercase; raises UsageError when it is not one (a
+    port outside 1-65535 included: sockets would silently wrap it)."""
+    if not _HOST.match(text):
+        raise UsageError(f"{what} {text!r} is not a valid HOST or HOST:PORT")
+    _check_port(text, what)
+    return text.lower()
+
+
+def _check_port(host: str, what: str) -> None:
+    _, colon, port = host.rpartition(":")
+    if not colon or not port.isdigit():
+        return  # no port (an IPv6 address in brackets ends with "]")
+    if not 1 <= int(port) <= 65535:
+        raise UsageError(f"{what} {host!r}: the port {port} is not between 1 and 65535")
+
+
 def parse_reference(text: str) -> Reference:
     """Parse a Docker-style reference; raises UsageError naming what is wrong."""
+    return _parse(text, check_port=True)
+
+
+def _parse(text: str, check_port: bool) -> Reference:
     original = text
     if not text or text != text.strip():
         raise UsageError(f"{original!r} is not an image reference")
@@ -95,6 +117,8 @@ def parse_reference(text: str) -> Reference:
     if sep and ("." in first or ":" in first or first == "localhost"):
         if not _HOST.match(first):
             raise UsageError(f"{original!r}: {first!r} is not a valid registry host")
+        if check_port:
+            _check_port(first, f"{original!r}: the registry host")
         registry, path = first.lower(), rest
     else:
         registry, path = DOCKER_HUB, text

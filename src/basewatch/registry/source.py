@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,7 +31,6 @@ from basewatch.image.source import (
     _pick_platform,
     _str_pairs,
 )
-from basewatch.image.store import MAX_METADATA_BYTES
 from basewatch.models import ImageInfo, LayerInfo
 from basewatch.registry.blobcache import BlobCache, BlobStream
 from basewatch.registry.mediatypes import DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED
@@ -83,6 +80,7 @@ class _Puller:
         self.cache = cache
         self.ref = ref
         self.label = str(ref)
+        self.max_document_bytes = client.options.max_document_bytes
 
     def document(self, target: str, head_first: bool = True) -> _Document:
         digest = target if target.startswith(("sha256:", "sha512:")) else ""
@@ -95,7 +93,7 @@ class _Puller:
                     media_type = head.media_type
                 except ImageError:
                     digest = ""
-        data = self.cache.read(digest, MAX_METADATA_BYTES) if digest else None
+        data = self.cache.read(digest, self.max_document_bytes) if digest else None
         if data is None:
             manifest = self.client.get_manifest(self.ref, digest or target)
             data, digest = manifest.data, manifest.digest
@@ -118,10 +116,10 @@ class _Puller:
             )
         return _Document(digest, media_type, document)
 
-    def small_blob(self, digest: str, what: str) -> bytes:
-        data = self.cache.read(digest, MAX_METADATA_BYTES)
+    def small_blob(self, digest: str, what: str, size: int) -> bytes:
+        data = self.cache.read(digest, size)
         if data is None:
-            data = self.client.get_blob(self.ref, digest, what)
+            data = self.client.get_blob(self.ref, digest, what, size)
             self.cache.put(digest, data)
         return data
 
@@ -220,19 +218,24 @@ class RegistryImage:
                 self._futures[layer.digest] = self._executor.submit(self._download, layer)
 
     def _download(self, layer: LayerInfo) -> Path:
+        from basewatch.registry.deadline import cancellable
+
         ref = self.resolved.reference
         digest = layer.digest
-        return self._cache.fetch(
-            digest,
-            lambda offset: self._open_blob(digest, offset),
-            size=layer.size or None,
-            attempts=self._attempts,
-            what=f"{ref}: layer {layer.index} ({digest})",
-        )
+        # the size was checked when the manifest was read: never more than that is received;
+        # closing the image interrupts even a read that waits for a stalled server
+        with cancellable(self._closed):
+            return self._cache.fetch(
+                digest,
+                lambda offset: self._open_blob(digest, offset, layer.size),
+                size=layer.size,
+                attempts=self._attempts,
+                what=f"{ref}: layer {layer.index} ({digest})",
+            )
 
     @contextlib.contextmanager
-    def _open_blob(self, digest: str, offset: int) -> Iterator[BlobStream]:
-        with self._client.open_blob(self.resolved.reference, digest, offset) as stream:
+    def _open_blob(self, digest: str, offset: int, size: int) -> Iterator[BlobStream]:
+        with self._client.open_blob(self.resolved.reference, digest, offset, size) as stream:
             yield BlobStream(stream.start, self._unless_closed(stream.chunks))
 
     def _unless_closed(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -296,27 +299,27 @@ class RegistrySource:
     @contextlib.contextmanager
     def _session(self) -> Iterator[tuple[RegistryClient, BlobCache]]:
         options = self.options
-        scratch: Path | None = None
-        if options.use_cache:
-            if options.cache_dir is not None:
-                root = options.cache_dir
-            else:
-                from basewatch.cache import default_cache_dir
-
-                root = default_cache_dir()
-            cache = BlobCache(root, options.max_cache_bytes)
+        if options.cache_dir is not None:
+            root = options.cache_dir
         else:
-            scratch = Path(tempfile.mkdtemp(prefix="basewatch-pull-"))
-            cache = BlobCache(scratch, max_bytes=0)
+            from basewatch.cache import default_cache_dir
+
+            root = default_cache_dir()
         from basewatch.registry.client import RegistryClient  # httpx: only when pulling
 
-        client = RegistryClient(options)
-        try:
+        with contextlib.ExitStack() as stack:
+            if options.use_cache:
+                cache = BlobCache(root, options.max_cache_bytes)
+            else:
+                # Without the cache, blobs go to the cache's scratch area, never the system's
+                # /tmp: removed when the pull ends (SIGTERM too), and swept by the next run
+                # after a SIGKILL.
+                from basewatch.scratch import scratch_dir
+
+                scratch = stack.enter_context(scratch_dir(root, prefix="pull-"))
+                cache = BlobCache(scratch, max_bytes=0)
+            client = stack.enter_context(RegistryClient(options))
             yield client, cache
-        finally:
-            client.close()
-            if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
 
     def resolve(self, platform: str | None = None) -> Resolved:
         """The digests the reference resolves to (HEAD requests where the registry allows)."""
@@ -344,7 +347,10 @@ class RegistrySource:
         manifest = document.data
         config_descriptor = _object(manifest.get("config"), f"{label}: manifest config")
         config_digest = parse_digest(config_descriptor.get("digest"), f"{label}: config digest")
-        config_data = puller.small_blob(config_digest, "config")
+        config_size = _declared_size(
+            config_descriptor, self.options.max_document_bytes, f"{label}: config {config_digest}"
+        )
+        config_data = puller.small_blob(config_digest, "config", config_size)
         try:
             config = _object(json.loads(config_data), f"{label}: config")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -356,10 +362,10 @@ class RegistrySource:
         for i, item in enumerate(descriptors):
             item = _object(item, f"{label}: layer descriptor {i}")
             digest = parse_digest(item.get("digest"), f"{label}: layer {i} digest")
-            size = item.get("size", 0)
-            blobs.append(
-                (digest, size if isinstance(size, int) else 0, str(item.get("mediaType", "")))
+            size = _declared_size(
+                item, self.options.max_layer_bytes, f"{label}: layer {i} ({digest})"
             )
+            blobs.append((digest, size, str(item.get("mediaType", ""))))
         layers = _layers_from_config(config, label, blobs)
         info = _image_info(
             self.reference,
@@ -380,6 +386,24 @@ class RegistrySource:
         return RegistryImage(
             info, resolved, puller.client, puller.cache, options.parallel, options.retries + 1
         )
+
+
+def _declared_size(descriptor: dict[str, Any], limit: int, what: str) -> int:
+    """The descriptor's `size`, which bounds what is downloaded: refused when it is missing,
+    not a count, or over `limit`."""
+    size = descriptor.get("size")
+    if isinstance(size, bool) or not isinstance(size, int):
+        given = "none" if size is None else repr(size)
+        raise ImageError(
+            f"{what}: the manifest gives no valid size ({given}), so basewatch cannot bound "
+            "the download; the manifest is broken or hostile"
+        )
+    if size < 0 or size > limit:
+        raise ImageError(
+            f"{what}: the manifest says it has {size} bytes, outside 0 to {limit}; refused "
+            "(the manifest is broken or hostile)"
+        )
+    return size
 
 
 def resolve(

@@ -45,6 +45,8 @@ class FakeRegistry:
     redirect_blobs_to: str = ""
     honour_ranges: bool = True
     head_allowed: bool = True
+    anonymous_tokens: bool = True  # the token service gives a token without credentials
+    token_host: str = TOKEN_HOST  # where the Bearer challenge sends clients for a token
     requests: list[httpx.Request] = field(default_factory=list)
 
     def transport(self) -> httpx.MockTransport:
@@ -85,7 +87,7 @@ class FakeRegistry:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        if request.url.host == TOKEN_HOST:
+        if request.url.host == self.token_host and request.url.path == "/token":
             return self._token(request)
         if self.statuses:
             status, headers = self.statuses.pop(0)
@@ -118,7 +120,7 @@ class FakeRegistry:
                 return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="fake"'})
         if self.auth == "bearer" and header != f"Bearer {TOKEN}":
             challenge = (
-                f'Bearer realm="https://{TOKEN_HOST}/token",service="fake-registry",'
+                f'Bearer realm="https://{self.token_host}/token",service="fake-registry",'
                 'scope="repository:library/debian:pull"'
             )
             return httpx.Response(401, headers={"WWW-Authenticate": challenge})
@@ -130,6 +132,8 @@ class FakeRegistry:
             good = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
             if header != good:
                 return httpx.Response(401, json={"details": "bad credentials"})
+        elif not self.anonymous_tokens:
+            return httpx.Response(401, json={"details": "credentials required"})
         return httpx.Response(200, json={"token": TOKEN, "expires_in": 300})
 
     def _manifest(self, request: httpx.Request, repo: str, target: str) -> httpx.Response:

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 from pathlib import Path
 
 import pytest
 
+from basewatch.cache import AnalysisCache
 from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.main import build_parser, main
 from basewatch.cli.registry import parse_size, registry_options
@@ -78,11 +80,46 @@ def test_cache_prune(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     for i in range(3):
         cache.put(sha256(bytes([i]) * 100), bytes([i]) * 100)
     assert main(["cache", "prune", "--cache-dir", str(tmp_path), "--max-size", "250"]) == 0
-    assert "removed 1 blob(s)" in capsys.readouterr().out
+    assert "removed 1 entry" in capsys.readouterr().out
     assert main(["cache", "prune", "--cache-dir", str(tmp_path), "--all"]) == 0
     assert cache.usage() == 0
+
+
+def test_cache_prune_max_size_counts_the_layer_analyses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    BlobCache(tmp_path).put(sha256(b"b" * 100), b"b" * 100)
+    AnalysisCache(tmp_path).put("sha256:" + "a" * 64, "key", {"files": "x" * 5000})
+    (entry,) = (tmp_path / "layers").rglob("*.json")
+    os.utime(entry, (1000, 1000))  # used long ago
+    # the blobs alone fit 1K: the analysis has to count for anything to go
+    assert main(["cache", "prune", "--cache-dir", str(tmp_path), "--max-size", "1K"]) == 0
+    assert "removed 1 entry" in capsys.readouterr().out
+    assert not entry.exists()
+    assert BlobCache(tmp_path).usage() == 100
 
 
 def test_bad_reference_for_resolve_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["resolve", "Not A Ref"]) == ExitCode.USAGE
     assert "is not a valid" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--insecure-registry", "--allow-auth-host"])
+def test_registry_host_options_refuse_ports_that_do_not_exist(flag: str) -> None:
+    dest = {"--insecure-registry": "insecure_registries", "--allow-auth-host": "allowed_auth_hosts"}
+    with pytest.raises(UsageError, match=f"{flag} 'reg.lan:99999'.*1 and 65535"):
+        registry_options(args(**{dest[flag]: ["reg.lan:99999"]}), "reg.lan/app:1")
+
+
+def test_a_bad_port_is_a_usage_error_at_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["resolve", "127.0.0.1:99999/app:1"]) == ExitCode.USAGE
+    assert "1 and 65535" in capsys.readouterr().err
+    argv = ["resolve", "127.0.0.1:5000/app:1", "--insecure-registry", "reg.lan:99999"]
+    assert main(argv) == ExitCode.USAGE
+    assert "--insecure-registry" in capsys.readouterr().err
+
+
+def test_allow_auth_host_reaches_the_options() -> None:
+    parsed = build_parser().parse_args(["resolve", "r.lan/app", "--allow-auth-host", "Auth.LAN"])
+    options = registry_options(parsed, "r.lan/app")
+    assert options.allowed_auth_hosts == frozenset({"auth.lan"})

@@ -1,13 +1,22 @@
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
 from basewatch.errors import DigestMismatch, ImageError, RegistryError
 from basewatch.registry.auth import Credentials, StaticCredentials
-from basewatch.registry.client import RegistryClient
+from basewatch.registry.client import RegistryClient, _fatal_cause
 from basewatch.registry.options import RegistryOptions
 from basewatch.registry.reference import parse_reference
 from basewatch.registry.source import RegistrySource, resolve
@@ -81,7 +90,7 @@ def test_anonymous_bearer_flow_asks_the_realm_with_service_and_scope() -> None:
 def test_bearer_flow_with_credentials_sends_them_to_the_realm_only() -> None:
     registry, _ = seeded(auth="bearer")
     creds = StaticCredentials(Credentials(USER, PASSWORD))
-    with client(registry, credentials=creds) as c:
+    with client(registry, credentials=creds, allowed_auth_hosts=frozenset({TOKEN_HOST})) as c:
         c.get_manifest(REF, "12")
     token_request = next(r for r in registry.requests if r.url.host == TOKEN_HOST)
     assert token_request.headers["Authorization"].startswith("Basic ")
@@ -96,7 +105,11 @@ def test_wrong_credentials_name_the_user_never_the_password(
     caplog.set_level(logging.DEBUG)
     registry, _ = seeded(auth="bearer")
     creds = StaticCredentials(Credentials(USER, "wrong-password-xyz"))
-    with client(registry, credentials=creds) as c, pytest.raises(RegistryError) as info:
+    allowed = frozenset({TOKEN_HOST})
+    with (
+        client(registry, credentials=creds, allowed_auth_hosts=allowed) as c,
+        pytest.raises(RegistryError) as info,
+    ):
         c.get_manifest(REF, "12")
     assert USER in str(info.value)
     assert "wrong-password-xyz" not in str(info.value)
@@ -238,3 +251,176 @@ def test_unknown_repository_is_named_as_such() -> None:
     opts = RegistryOptions(transport=httpx.MockTransport(handler), use_cache=False)
     with pytest.raises(RegistryError, match="no such repository"):
         resolve(f"{HOST}/nope:1", options=opts)
+
+
+# --- tag lists whose pagination does not end ------------------------------------------------
+
+
+def paging_transport(next_link: Callable[[int], str], cap: int) -> httpx.MockTransport:
+    """A tag list whose every page links to `next_link(page number)`; fails the test (instead
+    of hanging it) after `cap` pages."""
+    served: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        served.append(1)
+        if len(served) > cap:
+            raise AssertionError(f"the client asked for more than {cap} pages")
+        link = f'<{next_link(len(served))}>; rel="next"'
+        body = json.dumps({"tags": [f"t{len(served)}"]}).encode()
+        return httpx.Response(200, headers={"Link": link}, stream=httpx.ByteStream(body))
+
+    return httpx.MockTransport(handler)
+
+
+def test_a_tag_list_linking_to_itself_stops_with_an_error() -> None:
+    transport = paging_transport(lambda page: "/v2/library/debian/tags/list?n=1000", cap=10)
+    opts = RegistryOptions(
+        transport=transport, credentials=StaticCredentials(Credentials("a", "b"))
+    )
+    with RegistryClient(opts) as c, pytest.raises(RegistryError, match="pagination loops"):
+        c.list_tags(REF)
+
+
+def test_a_tag_list_that_loops_over_two_pages_stops_too() -> None:
+    transport = paging_transport(
+        lambda page: f"/v2/library/debian/tags/list?n=1000&last=t{page % 2}", cap=10
+    )
+    with RegistryClient(RegistryOptions(transport=transport)) as c, pytest.raises(RegistryError):
+        c.list_tags(REF)
+
+
+def test_a_tag_list_without_end_stops_at_a_page_cap() -> None:
+    transport = paging_transport(
+        lambda page: f"/v2/library/debian/tags/list?n=1&last=t{page}", cap=2000
+    )
+    with (
+        RegistryClient(RegistryOptions(transport=transport)) as c,
+        pytest.raises(RegistryError, match="does not end"),
+    ):
+        c.list_tags(REF, limit=10**9)
+
+
+# --- errors that no retry can mend ----------------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # nothing listens once it is closed
+
+
+@pytest.mark.parametrize(
+    ("reference", "cause"),
+    [
+        ("127.0.0.1:{port}/app:1", "connection was refused"),
+        ("basewatch-no-such-host.invalid/app:1", "cannot be resolved"),
+    ],
+)
+def test_unreachable_hosts_fail_at_once_naming_host_and_cause(reference: str, cause: str) -> None:
+    ref = parse_reference(reference.format(port=closed_port()))
+    sleeps: list[float] = []
+    opts = RegistryOptions(
+        credentials=StaticCredentials(Credentials("a", "b")), sleep=sleeps.append
+    )
+    started = time.monotonic()
+    with RegistryClient(opts) as c, pytest.raises(RegistryError) as info:
+        c.get_manifest(ref, "1")
+    assert sleeps == []  # not retried
+    assert time.monotonic() - started < 5
+    assert str(info.value).startswith(ref.host)
+    assert cause in str(info.value)
+
+
+def test_a_certificate_that_does_not_verify_is_not_worth_a_retry(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=registry.test", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn, contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True):
+                pass
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        with httpx.Client(verify=True) as http, pytest.raises(httpx.ConnectError) as info:
+            http.get(f"https://127.0.0.1:{port}/v2/")
+        thread.join(5)
+    reason = _fatal_cause(info.value)
+    assert "does not verify" in reason
+    assert "--insecure-registry" in reason
+
+
+def test_dropped_connections_are_still_retried() -> None:
+    registry, digest = seeded()
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return registry.handle(request)
+
+    sleeps: list[float] = []
+    opts = RegistryOptions(transport=httpx.MockTransport(handler), sleep=sleeps.append)
+    with RegistryClient(opts) as c:
+        assert c.get_manifest(REF, "12").digest == digest
+    assert len(sleeps) == 2
+
+
+# --- credentials go to the registry's own token service only --------------------------------
+
+
+def test_credentials_are_withheld_from_a_token_service_on_another_host(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry, digest = seeded(auth="bearer")  # the realm is auth.test, the registry not
+    creds = StaticCredentials(Credentials(USER, PASSWORD))
+    with client(registry, credentials=creds) as c:
+        assert c.get_manifest(REF, "12").digest == digest  # an anonymous token served
+    token_requests = [r for r in registry.requests if r.url.host == TOKEN_HOST]
+    assert token_requests
+    assert all("Authorization" not in r.headers for r in token_requests)
+    assert f"--allow-auth-host {TOKEN_HOST}" in caplog.text
+
+
+def test_withheld_credentials_are_explained_when_anonymous_access_is_refused() -> None:
+    registry, _ = seeded(auth="bearer", anonymous_tokens=False)
+    creds = StaticCredentials(Credentials(USER, PASSWORD))
+    with client(registry, credentials=creds) as c, pytest.raises(RegistryError) as info:
+        c.get_manifest(REF, "12")
+    message = str(info.value)
+    assert "withheld" in message
+    assert TOKEN_HOST in message
+    assert f"--allow-auth-host {TOKEN_HOST}" in message
+    assert PASSWORD not in message
+    assert all("Authorization" not in r.headers for r in registry.requests if r.url.host != HOST)
+
+
+@pytest.mark.parametrize(
+    ("reference", "token_host"),
+    [
+        (f"{HOST}/library/debian:12", HOST),  # the registry's own host
+        (f"{HOST}:5000/library/debian:12", HOST),  # another port of it
+        ("docker.io/library/debian:12", "auth.docker.io"),  # Docker Hub's token service
+    ],
+)
+def test_credentials_go_to_the_registrys_own_token_service(reference: str, token_host: str) -> None:
+    registry, _ = seeded(auth="bearer", anonymous_tokens=False, token_host=token_host)
+    registry.tags[("library/debian", "12")] = next(iter(registry.manifests))
+    creds = StaticCredentials(Credentials(USER, PASSWORD))
+    with client(registry, credentials=creds) as c:
+        c.get_manifest(parse_reference(reference), "12")
+    token_request = next(r for r in registry.requests if r.url.path == "/token")
+    assert token_request.url.host == token_host
+    assert token_request.headers["Authorization"].startswith("Basic ")

@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from basewatch.errors import UsageError
-from basewatch.registry.reference import DOCKER_HUB_HOST, looks_like_reference, parse_reference
+from basewatch.registry.reference import (
+    DOCKER_HUB_HOST,
+    looks_like_reference,
+    parse_host,
+    parse_reference,
+)
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -64,3 +69,24 @@ def test_refuses_malformed_references(text: str) -> None:
     with pytest.raises(UsageError):
         parse_reference(text)
     assert not looks_like_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["127.0.0.1:99999/app:1", "localhost:0/app", "reg.lan:65536/a/b", "[::1]:70000/x"]
+)
+def test_a_port_outside_1_to_65535_is_refused_not_wrapped(text: str) -> None:
+    with pytest.raises(UsageError, match="not between 1 and 65535"):
+        parse_reference(text)
+    # still recognised as meant for a registry, so the user hears about the port
+    assert looks_like_reference(text)
+
+
+def test_the_highest_port_is_fine() -> None:
+    assert parse_reference("reg.lan:65535/app").registry == "reg.lan:65535"
+
+
+@pytest.mark.parametrize("text", ["h:99999", "h:0", "h:", "bad host", "h/x"])
+def test_parse_host_refuses_what_is_no_host(text: str) -> None:
+    with pytest.raises(UsageError, match="--insecure-registry"):
+        parse_host(text, "--insecure-registry")
+    assert parse_host("Reg.LAN:5000") == "reg.lan:5000"

@@ -134,10 +134,30 @@ def test_dropped_connection_mid_layer_recovers(tmp_path: Path) -> None:
 def test_no_cache_leaves_no_blobs_behind(tmp_path: Path) -> None:
     registry = FakeRegistry()
     registry.add_image("library/debian", "12", debian_image())  # type: ignore[arg-type]
-    before = set(Path(tempfile.gettempdir()).glob("basewatch-pull-*"))
-    source = RegistrySource(f"{HOST}/library/debian:12", options(registry, use_cache=False))
-    Scanner.default(cache_dir=tmp_path, use_cache=False).inventory(source)
-    assert set(Path(tempfile.gettempdir()).glob("basewatch-pull-*")) == before
+    before = set(Path(tempfile.gettempdir()).glob("basewatch-*"))
+    cache = tmp_path / "cache"
+    source = RegistrySource(
+        f"{HOST}/library/debian:12", options(registry, use_cache=False, cache_dir=cache)
+    )
+    Scanner.default(cache_dir=cache, use_cache=False).inventory(source)
+    assert set(Path(tempfile.gettempdir()).glob("basewatch-*")) == before
+    assert [p for p in cache.rglob("*") if not p.is_dir()] == []
+
+
+def test_no_cache_pulls_into_the_cache_scratch_area(tmp_path: Path) -> None:
+    registry = FakeRegistry()
+    registry.add_image("library/debian", "12", debian_image())  # type: ignore[arg-type]
+    cache = tmp_path / "cache"
+    source = RegistrySource(
+        f"{HOST}/library/debian:12", options(registry, use_cache=False, cache_dir=cache)
+    )
+    with source.open() as image:
+        assert isinstance(image, RegistryImage)
+        path = image.blob_path(image.info.layers[0])
+        # the scratch area the next run sweeps when this one is killed, never the system's /tmp
+        assert path.is_relative_to(cache / "tmp")
+    assert not path.exists()
+    assert [p for p in cache.rglob("*") if not p.is_dir()] == []
 
 
 def test_missing_blob_is_a_registry_error(tmp_path: Path) -> None:
