@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import errno
-import json
 import logging
 import re
 import socket
@@ -47,6 +46,7 @@ from basewatch.registry.blobcache import BlobStream, TransientError
 from basewatch.registry.mediatypes import ACCEPT
 from basewatch.registry.options import RegistryOptions
 from basewatch.registry.reference import DOCKER_HUB, Reference
+from basewatch.untrusted import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +182,8 @@ class RegistryClient:
                 data = self._read_small(response, f"{ref.host}/{ref.repository} tag list", None)
                 link = response.headers.get("Link", "")
             try:
-                page = json.loads(data)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                page = parse_json(data, f"{ref.host}/{ref.repository} tag list")
+            except (UnicodeDecodeError, ValueError) as exc:
                 raise RegistryError(
                     f"{ref.host}/{ref.repository}: the tag list is not JSON ({exc})"
                 ) from exc
@@ -599,14 +599,18 @@ class RegistryClient:
                 f"HTTP {response.status_code}"
             )
         try:
-            body = json.loads(body_bytes)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            body = parse_json(body_bytes, f"{ref.host}: the token service's answer")
+        except (ValueError, UnicodeDecodeError) as exc:
             raise RegistryError(f"{ref.host}: the token service sent no JSON") from exc
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"{ref.host}: the token service sent no token")
         expires_in = body.get("expires_in", 60)
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 60.0
+        lifetime = (
+            min(max(float(expires_in), 0.0), 86400.0)
+            if isinstance(expires_in, int | float) and abs(expires_in) < 1e9
+            else 60.0
+        )
         # renew a little early so a token does not expire between two requests
         return token, time.monotonic() + max(lifetime - 10.0, 1.0)
 
@@ -693,8 +697,8 @@ def _error_code(response: httpx.Response) -> tuple[str, str]:
             data += chunk
             if len(data) >= _ERROR_BODY_BYTES:
                 return "", ""
-        body: Any = json.loads(data)
-    except (httpx.HTTPError, httpx.StreamError, json.JSONDecodeError, UnicodeDecodeError):
+        body: Any = parse_json(data, "an error answer")
+    except (httpx.HTTPError, httpx.StreamError, ValueError, UnicodeDecodeError):
         return "", ""
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):

@@ -9,7 +9,6 @@ streamed through the same verifying reader as the layers of a local OCI layout.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from basewatch.errors import ImageError, ImageNotFound, RegistryError
+from basewatch.image import jsondoc
 from basewatch.image.digest import parse_digest
 from basewatch.image.source import (
     INDEX_TYPES,
@@ -99,11 +99,10 @@ class _Puller:
             data, digest = manifest.data, manifest.digest
             media_type = manifest.media_type or media_type
             self.cache.put(digest, data)
-        try:
-            document = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ImageError(f"{self.label}: manifest {digest} is not valid JSON") from exc
-        document = _object(document, f"{self.label}: manifest {digest}")
+        document = _object(
+            jsondoc.load(data, f"{self.label}: manifest {digest}"),
+            f"{self.label}: manifest {digest}",
+        )
         media_type = str(document.get("mediaType") or media_type)
         if (
             media_type in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED)
@@ -156,7 +155,9 @@ def _resolve(puller: _Puller, platform: str | None) -> tuple[Resolved, _Document
         platforms = tuple(
             (_platform_of(m), str(m.get("digest", "")))
             for m in entries
-            if (m.get("annotations") or {}).get("vnd.docker.reference.type")
+            if dict(jsondoc.str_map(m.get("annotations"), "index entry annotations")).get(
+                "vnd.docker.reference.type"
+            )
             != "attestation-manifest"
         )
         descriptor = _pick_platform(
@@ -351,10 +352,9 @@ class RegistrySource:
             config_descriptor, self.options.max_document_bytes, f"{label}: config {config_digest}"
         )
         config_data = puller.small_blob(config_digest, "config", config_size)
-        try:
-            config = _object(json.loads(config_data), f"{label}: config")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ImageError(f"{label}: config {config_digest} is not valid JSON") from exc
+        config = _object(
+            jsondoc.load(config_data, f"{label}: config {config_digest}"), f"{label}: config"
+        )
         descriptors = manifest.get("layers")
         if not isinstance(descriptors, list):
             raise ImageError(f"{label}: manifest {document.digest} has no layers list")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.errors import DigestMismatch, ImageNotFound, RegistryError
+from basewatch.errors import DigestMismatch, ImageError, ImageNotFound, RegistryError
 from basewatch.image.source import open_source
 from basewatch.registry.source import RegistryImage, RegistrySource
 from basewatch.scan import Scanner
@@ -226,3 +226,47 @@ def test_closing_the_image_cancels_unfinished_prefetches(tmp_path: Path) -> None
     left = {p.name for p in (tmp_path / "blobs" / "tmp").iterdir()}
     digests = image.layer_digests  # type: ignore[attr-defined]
     assert left <= {f"partial-sha256-{d.split(':')[1]}" for d in digests}
+
+
+def _add_raw_manifest(registry: FakeRegistry, repo: str, tag: str, media: str, data: bytes) -> None:
+    import hashlib
+
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    registry.manifests[digest] = (media, data)
+    registry.tags[(repo, tag)] = digest
+
+
+def test_a_deeply_nested_manifest_is_refused_clearly(tmp_path: Path) -> None:
+    registry = FakeRegistry()
+    media = "application/vnd.oci.image.manifest.v1+json"
+    _add_raw_manifest(registry, "app", "deep", media, b'{"a":' * 100_000)
+    source = RegistrySource(f"{HOST}/app:deep", options(registry, cache_dir=tmp_path))
+    with pytest.raises(ImageError, match="nests too deeply"):
+        Scanner.default(cache_dir=tmp_path).inventory(source)
+
+
+def test_index_annotations_that_are_not_an_object_are_ignored(tmp_path: Path) -> None:
+    import json
+
+    registry = FakeRegistry()
+    image = debian_image()
+    digest = registry.add_image("app", "", image)  # type: ignore[arg-type]
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": digest,
+                "size": len(image.manifest_bytes),  # type: ignore[attr-defined]
+                "platform": {"os": "linux", "architecture": "amd64"},
+                "annotations": ["not", "an", "object"],
+            }
+        ],
+    }
+    _add_raw_manifest(
+        registry, "app", "1", "application/vnd.oci.image.index.v1+json", json.dumps(index).encode()
+    )
+    source = RegistrySource(f"{HOST}/app:1", options(registry, cache_dir=tmp_path))
+    inventory = Scanner.default(cache_dir=tmp_path).inventory(source, platform="linux/amd64")
+    assert {p.name for p in inventory.packages} == {"base-files", "libc6"}
