@@ -66,7 +66,7 @@ def run_bounded(
             timeout=timeout,
             cwd=cwd,
             env=child_env,
-            preexec_fn=bound,  # noqa: PLW1509 - setrlimit only, no threads touched
+            preexec_fn=bound,  # setrlimit only: safe before exec
             check=False,
         )
     except subprocess.TimeoutExpired as exc:

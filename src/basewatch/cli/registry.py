@@ -116,16 +116,8 @@ def image_source(args: argparse.Namespace, scanner: Scanner) -> ImageSource:
     source = open_source(args.image, registry=registry_options(args, args.image))
     pulled = sys.modules.get("basewatch.registry.source")  # not imported: not a registry image
     if pulled is not None and isinstance(source, pulled.RegistrySource):
-        from basewatch.inventory.layers import detectors_key
-
-        cache = scanner.cache
-        key = detectors_key(scanner.detectors)
-
-        def needs_reading(layer: Any) -> bool:
-            cache_key = layer.diff_id or layer.digest
-            return cache is None or not cache_key or cache.get(cache_key, key) is None
-
-        source.prefetch = needs_reading
+        # the scanner's own rule, which also wants the blob bound to its diffID
+        source.prefetch = lambda layer: not scanner.layer_is_cached(layer)
     return source
 
 
