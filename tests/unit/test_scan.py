@@ -289,23 +289,16 @@ def test_one_decompression_budget_spans_every_layer_and_spent_layers_are_not_cac
     """The budget is the image's: a second layer's archives draw on what the first left, and
     a layer read with the budget spent is not cached as if that were the layer's own truth."""
     import functools
-    import io
     import os
     import zipfile
 
     import basewatch.scan as scan_module
     from basewatch.inventory.detector import DecompressionBudget
     from basewatch.inventory.layers import detectors_key
+    from tests.unit.inventory.test_java_bombs import zipped
 
-    def jar(entries: dict[str, bytes], compression: int) -> bytes:
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", compression) as zf:
-            for name, data in entries.items():
-                zf.writestr(name, data)
-        return buf.getvalue()
-
-    inner = jar({"blob.bin": os.urandom(1 << 20)}, zipfile.ZIP_STORED)
-    outer = jar({"lib/inner-1.0.jar": inner}, zipfile.ZIP_STORED)
+    inner = zipped({"blob.bin": os.urandom(1 << 20)}, zipfile.ZIP_STORED)
+    outer = zipped({"lib/inner-1.0.jar": inner}, zipfile.ZIP_STORED)
     monkeypatch.setattr(
         scan_module, "DecompressionBudget", functools.partial(DecompressionBudget, 3 << 20)
     )
