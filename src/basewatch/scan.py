@@ -375,9 +375,11 @@ def scan_inventory(
     from basewatch.matching.matcher import match_inventory
     from basewatch.matching.policy import Policy
 
+    policy = policy or Policy()
+    base_warnings = policy.check_base(inventory)  # before matching: a refusal costs nothing
     outcome = match_inventory(inventory, store)
-    kept, suppressed, policy_warnings = (policy or Policy()).apply(outcome.findings)
-    warnings = [*outcome.warnings, *policy_warnings]
+    kept, suppressed, policy_warnings = policy.apply(outcome.findings)
+    warnings = [*outcome.warnings, *base_warnings, *policy_warnings]
     if outcome.unmatched_ecosystems:
         warnings.append(
             "no advisories in the database for "
@@ -400,9 +402,32 @@ def scan_inventory(
         database=database,
         warnings=tuple(warnings),
         unchecked=tuple(
-            dict.fromkeys((*sorted(outcome.unmatched_ecosystems), *refused, *outcome.unchecked))
+            dict.fromkeys(
+                (
+                    *sorted(outcome.unmatched_ecosystems | _releaseless(inventory)),
+                    *refused,
+                    *outcome.unchecked,
+                )
+            )
         ),
     )
+
+
+def _releaseless(inventory: Inventory) -> set[str]:
+    """Ecosystems of OS packages without a release (`Debian`): the matcher never guesses one,
+    so none of those packages was checked and the scan must not look clean for them."""
+    from basewatch.inventory.ownership import OS_PACKAGE_KEY
+    from basewatch.models import PackageType
+
+    os_types = (PackageType.DEB, PackageType.APK, PackageType.RPM)
+    return {
+        p.ecosystem
+        for p in inventory.packages
+        if p.ecosystem
+        and ":" not in p.ecosystem
+        and p.type in os_types
+        and not p.meta(OS_PACKAGE_KEY)
+    }
 
 
 def _refused_packages(

@@ -35,8 +35,9 @@ from basewatch.errors import (
     SbomError,
     UsageError,
 )
+from basewatch.report.base import Format, canonical_format
 
-FORMATS = ("table", "json", "cyclonedx-json", "spdx-json")
+FORMATS = tuple(f.value for f in Format)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sbom.add_argument("image", metavar="IMAGE")
-    sbom.add_argument("-f", "--format", choices=FORMATS, default="table")
+    sbom.add_argument("-f", "--format", type=canonical_format, choices=FORMATS, default="table")
     sbom.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     sbom.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
     sbom.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")

@@ -14,7 +14,6 @@ from basewatch.models import Severity
 if TYPE_CHECKING:
     from basewatch.models import DatabaseInfo
 
-SCAN_FORMATS = ("table", "json", "sarif", "cyclonedx-json", "markdown")
 # `scan` refreshes the OSV dumps it needs once they are older than this: once a day at most.
 REFRESH_AFTER_SECONDS = 24 * 3600
 
@@ -29,7 +28,12 @@ def add_scan_parser(commands: Any) -> None:
     scan.add_argument(
         "--sbom", type=Path, metavar="FILE", help="scan a CycloneDX or SPDX JSON SBOM"
     )
-    scan.add_argument("-f", "--format", choices=SCAN_FORMATS, default="table")
+    from basewatch.report.base import canonical_format
+    from basewatch.report.scan_base import scan_format_choices
+
+    scan.add_argument(
+        "-f", "--format", type=canonical_format, choices=scan_format_choices(), default="table"
+    )
     scan.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     scan.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
     scan.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
@@ -75,10 +79,12 @@ def add_scan_parser(commands: Any) -> None:
     scan.add_argument(
         "--vex",
         type=Path,
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="FILE",
-        help="OpenVEX document; not_affected and fixed statements suppress",
+        help="OpenVEX documents (--vex A B, or --vex repeated); not_affected and fixed"
+        " statements suppress",
     )
     scan.add_argument(
         "--fail-on",
@@ -114,6 +120,13 @@ def run_scan(args: argparse.Namespace) -> int:
     from basewatch.scan import Scanner, scan_inventory
 
     if (args.image is None) == (args.sbom is None):
+        if args.image is None and args.vex:
+            # `--vex A B` takes every word after it: an IMAGE after it becomes a VEX file.
+            raise UsageError(
+                "give an IMAGE or --sbom FILE (one of them); --vex takes every file after it,"
+                " so put IMAGE before --vex or end the list with `--`"
+                " (basewatch scan --vex A.json B.json -- IMAGE)"
+            )
         raise UsageError("give an IMAGE or --sbom FILE (one of them)")
     fail_on = _severity(args.fail_on) if args.fail_on else None
     ignore_path = args.ignore_file or (Path(IGNORE_FILE) if Path(IGNORE_FILE).is_file() else None)
@@ -141,6 +154,8 @@ def run_scan(args: argparse.Namespace) -> int:
                 cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
             )
             inventory = scanner.inventory(image_source(args, scanner), platform=args.platform)
+        # Refused before any download: the filter cannot work on this image.
+        policy.check_base(inventory)
         fetch_warnings = []
         if not args.offline:
             fetch_warnings = _fetch_advisories(

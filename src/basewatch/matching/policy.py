@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from basewatch.errors import UsageError
-from basewatch.models import Finding, FixStatus, Origin, Severity, Suppression
+from basewatch.models import Finding, FixStatus, Inventory, Origin, Severity, Suppression
 
 IGNORE_FILE = ".basewatchignore"
 
@@ -83,6 +83,40 @@ class Policy:
                 suppressed.append(Suppression(finding, reason[0], reason[1]))
         return kept, suppressed, warnings
 
+    def check_base(self, inventory: Inventory) -> list[str]:
+        """Refuses `--only-base`/`--ignore-base` (UsageError) when the image's base is unknown,
+        and returns a warning when it is only guessed from the history.
+
+        Without a base every package's origin is unknown, so the filter would silently hide
+        every finding (`--only-base`) or none (`--ignore-base`): an answer that looks real.
+        """
+        if self.only_base and self.ignore_base:
+            raise UsageError(
+                "--only-base and --ignore-base together would hide every finding: give one"
+            )
+        flag = "--only-base" if self.only_base else "--ignore-base" if self.ignore_base else ""
+        if not flag:
+            return []
+        base = inventory.base
+        # An SBOM carries each package's origin without the base itself.
+        known_origins = any(p.origin is not Origin.UNKNOWN for p in inventory.packages)
+        if (base is None or base.layers <= 0) and not known_origins:
+            image = inventory.image.reference or "the image"
+            raise UsageError(
+                f"{flag}: the base image of {image} is not known, so no package can be told"
+                " to come from it. Record the base in the catalog (`basewatch catalog add"
+                " BASE`, then scan again), or build the image with the"
+                " `org.opencontainers.image.base.name` and `org.opencontainers.image.base.digest`"
+                " annotations or labels; or scan without " + flag
+            )
+        if base is not None and base.confidence == "low":
+            return [
+                f"{flag}: the base of {inventory.image.reference or 'the image'} was guessed"
+                f" from its history ({base.layers} layers, {base.method}, low confidence);"
+                " `basewatch catalog add BASE` makes it certain"
+            ]
+        return []
+
     def _reason(self, finding: Finding, active: Sequence[IgnoreRule]) -> tuple[str, str] | None:
         for statement in self.vex:
             if statement.status in ("not_affected", "fixed") and statement.matches(finding):
@@ -92,6 +126,8 @@ class Policy:
             if rule.matches(finding):
                 return rule.reason or "ignored", self.ignore_source
         if self.only_base and finding.package.origin is not Origin.BASE:
+            if finding.package.origin is Origin.UNKNOWN:
+                return "not known to come from the base image", "--only-base"
             return "not in the base image", "--only-base"
         if self.ignore_base and finding.package.origin is Origin.BASE:
             return "in the base image", "--ignore-base"

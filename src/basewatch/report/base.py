@@ -37,6 +37,18 @@ class Format(StrEnum):
     SPDX_JSON = "spdx-json"
 
 
+# Short names other tools take (`syft -o cyclonedx`, `trivy -f spdx`), for every command that
+# offers the long ones; reports and help only ever show the canonical name.
+FORMAT_ALIASES = {"cyclonedx": "cyclonedx-json", "spdx": "spdx-json"}
+
+
+def canonical_format(text: str) -> str:
+    """A `--format` value with its alias resolved (`cyclonedx` -> `cyclonedx-json`); any other
+    value unchanged, so that the caller's list of choices decides (and says) what is valid.
+    An argparse `type=` for `Format` and `ScanFormat` alike."""
+    return FORMAT_ALIASES.get(text, text)
+
+
 class Reporter(Protocol):
     """Turns an `Inventory` into the bytes of one document; never prints, never exits."""
 

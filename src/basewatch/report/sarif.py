@@ -7,7 +7,9 @@
   location naming the package by purl.
 - Suppressed findings are results too, with an `external` suppression: dashboards show them as
   dismissed, with the reason, instead of reopening them.
-- Warnings (partial inventory, ecosystems not checked) are tool execution notifications.
+- What was not checked comes first among the tool execution notifications (descriptor
+  `basewatch/not-checked`, level warning), then the warnings; `executionSuccessful` is false
+  when packages were not checked or part of the image could not be read.
 
 Fingerprints: `partialFingerprints["basewatchFinding/v1"]` is a hash of the vulnerability id,
 the package without its version (purl type, namespace, name, arch) and its evidence paths with
@@ -37,6 +39,7 @@ from basewatch.report.scan_base import (
     format_epss,
     scan_warnings,
     sorted_findings,
+    unchecked_of,
 )
 from basewatch.report.scan_markdown import markdown_escape
 
@@ -47,6 +50,8 @@ SARIF_VERSION = "2.1.0"
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 IMAGE_ROOT = "IMAGE_ROOT"
 FINGERPRINT_KEY = "basewatchFinding/v1"
+# The notification descriptor of "these packages were not checked", so a consumer can find it.
+NOT_CHECKED_ID = "basewatch/not-checked"
 
 # GitHub ranks alerts by `security-severity` (>= 9.0 critical, >= 7.0 high, >= 4.0 medium,
 # else low). Without a CVSS score, these stand for the severity (Trivy's values).
@@ -283,12 +288,22 @@ def _uri(path: str) -> str:
 
 
 def _invocation(result: ScanResult) -> dict[str, Any]:
-    invocation: dict[str, Any] = {"executionSuccessful": True}
-    warnings = scan_warnings(result)
-    if warnings:
-        invocation["toolExecutionNotifications"] = [
-            {"level": "warning", "message": {"text": w}} for w in warnings
-        ]
+    unchecked = unchecked_of(result)
+    # Not successful when the scan did not cover the image: a dashboard must not show a run
+    # that left packages unchecked (or could not read part of the image) as a clean one.
+    complete = not unchecked and not result.inventory.partial
+    invocation: dict[str, Any] = {"executionSuccessful": complete}
+    notifications = [
+        {
+            "descriptor": {"id": NOT_CHECKED_ID},
+            "level": "warning",
+            "message": {"text": u.notice()},
+        }
+        for u in unchecked
+    ]
+    notifications += [{"level": "warning", "message": {"text": w}} for w in scan_warnings(result)]
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
     return invocation
 
 
@@ -302,7 +317,11 @@ def _run_properties(result: ScanResult) -> dict[str, Any]:
             "configDigest": image.config_digest,
             "platform": image.platform,
         },
-        "partial": result.inventory.partial,
+        "partial": result.inventory.partial or bool(result.unchecked),
+        "unchecked": [
+            {"ecosystem": u.ecosystem, "packages": u.packages, "names": list(u.names)}
+            for u in unchecked_of(result)
+        ],
     }
     os = result.inventory.os
     if os is not None:

@@ -23,7 +23,8 @@ What CycloneDX has no field for goes into properties, as in `report.cyclonedx`:
   on a vulnerability  basewatch:finding:severity, :severitySource, :fixStatus, :kev (true),
                       :epss, :epssPercentile, :advisory:<I> (the OSV records merged),
                       basewatch:suppression:source, :reason
-  on the BOM          basewatch:database:source:<I>:name, :updatedAt, basewatch:scan:warning:<I>
+  on the BOM          basewatch:scan:unchecked:<I> ("not checked: Debian:12, 87 packages"),
+                      basewatch:database:source:<I>:name, :updatedAt, basewatch:scan:warning:<I>
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from cyclonedx.schema.schema import SchemaVersion1Dot6
 from basewatch.models import FixStatus, Severity
 from basewatch.report.cyclonedx import PROPERTY_PREFIX, add_properties, bom_document
 from basewatch.report.native_json import dumps
-from basewatch.report.scan_base import advisory_url
+from basewatch.report.scan_base import advisory_url, unchecked_of
 
 if TYPE_CHECKING:
     from basewatch.models import Finding, ScanResult, Suppression
@@ -154,7 +155,8 @@ def scan_document(result: ScanResult, *, now: datetime, serial: UUID) -> dict[st
         body = json.loads(bom.as_json(view_=SchemaVersion1Dot6))  # type: ignore[attr-defined]
         document["vulnerabilities"] = body["vulnerabilities"]
 
-    props = []
+    # What was not checked first: a BOM with no vulnerabilities otherwise reads as clean.
+    props = [(f"scan:unchecked:{i}", u.notice()) for i, u in enumerate(unchecked_of(result))]
     if result.database is not None:
         for i, (name, updated) in enumerate(result.database.sources):
             props += [

@@ -51,11 +51,18 @@ def scan_document(result: ScanResult) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__},
+        # Near the top: a reader that stops at the first findings must still see it.
+        "unchecked": [
+            {"ecosystem": u.ecosystem, "packages": u.packages, "names": list(u.names)}
+            for u in summary.unchecked
+        ],
         "image": image,
         "os": inventory.os.to_dict() if inventory.os is not None else None,
         "database": _database(result.database),
         "summary": {
             "packages": summary.packages,
+            "checked": summary.checked,
+            "unchecked": summary.unchecked_packages,
             "findings": summary.findings,
             "fixable": summary.fixable,
             "kev": summary.kev,

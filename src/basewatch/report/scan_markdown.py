@@ -45,6 +45,13 @@ class ScanMarkdownReporter:
         summary = summarize(result)
         image = result.inventory.image
         lines = [f"## basewatch scan of {markdown_escape(_image_name(image))}", ""]
+        if summary.unchecked:
+            # First, as a GitHub alert: below the findings it reads as a footnote.
+            lines += [
+                "> [!WARNING]",
+                *(f"> - {markdown_escape(u.notice())}" for u in summary.unchecked),
+                "",
+            ]
         lines += [*_header(result, summary), ""]
         lines += _summary(summary)
         groups = group_by_package(result.findings)
@@ -53,7 +60,7 @@ class ScanMarkdownReporter:
             for package, findings in groups:
                 lines += ["", *_package_section(package, findings, image)]
         else:
-            lines += ["", "No vulnerabilities found."]
+            lines += ["", markdown_escape(summary.verdict())]
         warnings = scan_warnings(result)
         if warnings:
             lines += ["", "### Warnings", ""]

@@ -42,7 +42,11 @@ class ScanTableReporter:
 
     def render(self, result: ScanResult) -> bytes:
         summary = summarize(result)
-        lines = [*_header(result, summary), ""]
+        # What was not checked comes first: below the findings it reads as a footnote.
+        lines = [f"WARNING: {printable(u.notice())}" for u in summary.unchecked]
+        if lines:
+            lines.append("")
+        lines += [*_header(result, summary), ""]
         groups = group_by_package(result.findings)
         if groups:
             rows: list[tuple[str, ...]] = [COLUMNS]
@@ -56,7 +60,7 @@ class ScanTableReporter:
                 lines.extend(INDENT + next(aligned) for _ in findings)
                 lines.append("")
         else:
-            lines.extend(["No vulnerabilities found.", ""])
+            lines.extend([summary.verdict(), ""])
         lines.extend(_summary(summary))
         warnings = scan_warnings(result)
         if warnings:

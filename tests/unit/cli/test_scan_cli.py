@@ -331,3 +331,160 @@ def test_the_header_says_how_old_the_data_is(
     assert code == ExitCode.OK
     database = next(line for line in out.splitlines() if line.startswith("Database:"))
     assert database.endswith(", oldest data from 2024-01-01T00:00:00Z")
+
+
+@pytest.mark.parametrize("flag", ["--only-base", "--ignore-base"])
+def test_base_filters_refuse_an_image_whose_base_is_unknown(
+    setup: tuple[str, Path], capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    """One layer, no base annotation or label, nothing catalogued: the filter would hide
+    every finding (or none) and look like a real answer."""
+    image, db = setup
+    code, out, err = run(scan_args(image, db, flag), capsys)
+    assert code == ExitCode.USAGE
+    assert out == ""
+    assert f"{flag}: the base image of" in err
+    assert "basewatch catalog add BASE" in err
+    assert "org.opencontainers.image.base.name" in err
+    assert "Traceback" not in err
+
+
+def test_base_filters_work_when_the_labels_name_the_base(
+    tmp_path: Path, setup: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, db = setup
+    base_status = dpkg_status(("libssl3", "3.0.11-1~deb12u1", "Source: openssl\n"))
+    app_status = dpkg_status(
+        ("libssl3", "3.0.11-1~deb12u1", "Source: openssl\n"),
+        ("zlib1g", "1:1.2.13.dfsg-1", "Source: zlib (1:1.2.13.dfsg-1)\n"),
+    )
+    built = build_image(
+        [
+            [file("etc/os-release", DEBIAN_OS_RELEASE), file("var/lib/dpkg/status", base_status)],
+            [file("var/lib/dpkg/status", app_status)],
+        ],
+        labels={"org.opencontainers.image.base.name": "docker.io/library/debian:12"},
+        history=["ADD rootfs.tar /", ('CMD ["bash"]', True), "RUN apt-get install zlib1g"],
+    )
+    image = f"oci:{write_oci_layout(tmp_path / 'labelled', [(built, '')])}"
+
+    def ids(flag: str) -> set[str]:
+        code, out, _ = run(scan_args(image, db, flag, "-f", "json"), capsys)
+        assert code == ExitCode.OK, flag
+        return {f["id"] for f in json.loads(out)["findings"]}
+
+    assert ids("--only-base") == {"CVE-2023-0001"}
+    assert ids("--ignore-base") == {"CVE-2023-0002"}
+
+
+def test_base_filters_together_are_refused(
+    setup: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image, db = setup
+    code, _, err = run(scan_args(image, db, "--only-base", "--ignore-base"), capsys)
+    assert code == ExitCode.USAGE
+    assert "would hide every finding" in err
+
+
+def _vex(path: Path, vulnerability: str) -> str:
+    document = {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": f"https://example.invalid/vex/{vulnerability}",
+        "author": "test",
+        "timestamp": "2026-11-01T00:00:00Z",
+        "version": 1,
+        "statements": [
+            {
+                "vulnerability": {"name": vulnerability},
+                "status": "not_affected",
+                "justification": "vulnerable_code_not_in_execute_path",
+            }
+        ],
+    }
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+@pytest.mark.parametrize("spelling", ["list", "repeated", "list-then-image"])
+def test_vex_takes_several_files(
+    tmp_path: Path, setup: tuple[str, Path], capsys: pytest.CaptureFixture[str], spelling: str
+) -> None:
+    image, db = setup
+    a = _vex(tmp_path / "a.json", "CVE-2023-0001")
+    b = _vex(tmp_path / "b.json", "CVE-2023-0002")
+    base = ["scan", "--db", str(db), "--offline", "--no-cache", "-q", "-f", "json"]
+    argv = {
+        "list": [*base, image, "--vex", a, b],
+        "repeated": [*base, image, "--vex", a, "--vex", b],
+        "list-then-image": [*base, "--vex", a, b, "--", image],
+    }[spelling]
+    code, out, _ = run(argv, capsys)
+    assert code == ExitCode.OK
+    document = json.loads(out)
+    assert document["findings"] == []
+    assert sorted(s["finding"]["id"] for s in document["suppressed"]) == [
+        "CVE-2023-0001",
+        "CVE-2023-0002",
+    ]
+
+
+def test_vex_list_swallowing_the_image_says_what_to_do(
+    tmp_path: Path, setup: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image, db = setup
+    a = _vex(tmp_path / "a.json", "CVE-2023-0001")
+    code, _, err = run(["scan", "--db", str(db), "--offline", "--vex", a, image], capsys)
+    assert code == ExitCode.USAGE
+    assert "put IMAGE before --vex or end the list with `--`" in err
+
+
+@pytest.mark.parametrize(
+    ("command", "alias", "canonical"),
+    [
+        ("sbom", "cyclonedx", "cyclonedx-json"),
+        ("sbom", "spdx", "spdx-json"),
+        ("scan", "cyclonedx", "cyclonedx-json"),
+    ],
+)
+def test_format_aliases(
+    setup: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    alias: str,
+    canonical: str,
+) -> None:
+    image, db = setup
+    args = (
+        ["sbom", image, "--no-cache", "-q", "-f"]
+        if command == "sbom"
+        else scan_args(image, db, "-f")
+    )
+    code, out, _ = run([*args, alias], capsys)
+    code_canonical, out_canonical, _ = run([*args, canonical], capsys)
+    assert code == code_canonical == ExitCode.OK
+    document, expected = json.loads(out), json.loads(out_canonical)
+    for volatile in ("serialNumber", "metadata", "creationInfo", "documentNamespace"):
+        document.pop(volatile, None)
+        expected.pop(volatile, None)
+    assert document == expected
+
+
+def test_help_shows_only_canonical_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("sbom", "scan"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "cyclonedx-json" in out
+        assert "{table,json," in out
+        assert "cyclonedx," not in out and "cyclonedx}" not in out
+
+
+def test_an_unknown_format_lists_the_canonical_choices(
+    setup: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image, db = setup
+    with pytest.raises(SystemExit) as exited:
+        main(scan_args(image, db, "-f", "spdx"))
+    assert exited.value.code == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "invalid choice: 'spdx-json'" in err and "'cyclonedx-json'" in err

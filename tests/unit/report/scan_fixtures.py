@@ -273,6 +273,7 @@ def make_scan_result() -> ScanResult:
             ),
         ),
         warnings=("no advisories for ecosystem Go: 1 golang package was not checked",),
+        unchecked=("Go",),
     )
 
 

@@ -122,3 +122,23 @@ def test_scan_warnings_keep_inventory_warnings_first_and_once() -> None:
     result = make_scan_result()
     doubled = dataclasses.replace(result, warnings=(*result.inventory.warnings, *result.warnings))
     assert scan_warnings(doubled) == [*result.inventory.warnings, *result.warnings]
+
+
+def test_absurdly_long_fixed_versions_render() -> None:
+    """A hostile advisory's 5,000-digit fixed version: int() refuses more than 4,300 digits,
+    which used to crash every renderer of the scan."""
+    result = make_scan_result()
+    finding = result.findings[0]
+    # No comparator for this ecosystem: the display order falls back to `natural_key`.
+    package = dataclasses.replace(finding.package, ecosystem="Unknown:1", purl="")
+    huge, bigger = "1." + "9" * 5000, "1.1" + "0" * 5000
+    variants = tuple(
+        dataclasses.replace(finding, package=package, fixed_version=v, status=FixStatus.FIXED)
+        for v in (bigger, huge, "1.10", "01.9")
+    )
+    assert fixed_versions(variants) == ["01.9", "1.10", huge, bigger]
+    assert natural_key("1.0009") == natural_key("1.9")
+    hostile = dataclasses.replace(result, findings=variants)
+    for fmt in ScanFormat:
+        output = scan_reporter_for(fmt, now=NOW, uuid=SERIAL).render(hostile)
+        assert bigger.encode() in output

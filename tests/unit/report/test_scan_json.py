@@ -67,6 +67,7 @@ def test_document_shape() -> None:
     assert list(document) == [
         "schema_version",
         "tool",
+        "unchecked",
         "image",
         "os",
         "database",

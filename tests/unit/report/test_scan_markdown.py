@@ -71,7 +71,8 @@ def test_package_sections_worst_first() -> None:
 
 def test_clean_result() -> None:
     text = render(make_clean_scan_result())
-    assert "No vulnerabilities found." in text
+    assert "No packages to check were found: nothing was checked." in text
+    assert "No vulnerabilities found" not in text
     assert "###  Findings" not in text
     assert "Warnings" not in text
 

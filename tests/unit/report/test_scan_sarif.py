@@ -161,9 +161,11 @@ def test_suppressed_findings_are_dismissed_results() -> None:
 
 def test_warnings_are_tool_notifications() -> None:
     (invocation,) = run_of(make_scan_result())["invocations"]
-    assert invocation["executionSuccessful"] is True
+    # Go was not checked and the inventory is partial: not a successful run.
+    assert invocation["executionSuccessful"] is False
     texts = [n["message"]["text"] for n in invocation["toolExecutionNotifications"]]
-    assert texts[1] == "no advisories for ecosystem Go: 1 golang package was not checked"
+    assert texts[0] == "not checked: Go, 1 package"
+    assert texts[2] == "no advisories for ecosystem Go: 1 golang package was not checked"
     (clean,) = run_of(make_clean_scan_result())["invocations"]
     assert "toolExecutionNotifications" not in clean
 

@@ -72,7 +72,9 @@ def test_warnings_and_clean_result() -> None:
     assert "WARNING: 2 problems during the scan:" in text
     assert text.rstrip().endswith("1 golang package was not checked")
     clean = render(make_clean_scan_result())
-    assert "No vulnerabilities found." in clean
+    # An empty root: nothing to check, so no verdict either.
+    assert "No packages to check were found: nothing was checked." in clean
+    assert "No vulnerabilities found" not in clean
     assert "WARNING" not in clean
     assert "suppressed" not in clean
 
