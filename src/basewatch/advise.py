@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from basewatch.compare import Coverage, coverage, unchecked_of, why_unchecked
 from basewatch.errors import Error
 from basewatch.models import BaseImage, FixStatus, Inventory, Origin, PackageType, ScanResult
 
@@ -46,6 +47,20 @@ class Recommendation:
     size_delta: int | None = None  # compressed bytes, candidate minus current base
     changed_packages: tuple[tuple[str, str, str], ...] = ()  # (name, current, candidate)
     note: str = ""
+    # What the database could not check (ScanResult.unchecked) in the candidate and in the
+    # current image: "arrives: 0" for a release with no advisories would be a false all-clear.
+    candidate_unchecked: tuple[str, ...] = ()
+    current_unchecked: tuple[str, ...] = ()
+    candidate_checked: Coverage = Coverage.NO_DATABASE
+    current_checked: Coverage = Coverage.NO_DATABASE
+
+    @property
+    def partial(self) -> bool:
+        """Whether either side was not (fully) checked, so the deltas are incomplete."""
+        return any(
+            c in (Coverage.NONE, Coverage.PARTIAL)
+            for c in (self.candidate_checked, self.current_checked)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +71,13 @@ class Advice:
     rebuild: bool
     reasons: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    # What could not be looked at (offline, no advisories): without it, "no rebuild needed"
+    # would be a verdict on data basewatch never saw.
+    not_checked: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.not_checked) or any(r.partial for r in self.recommendations)
 
 
 def split_reference(reference: str) -> tuple[str, str]:
@@ -136,15 +158,24 @@ def compare_bases(
             if mine[name] != theirs[name]
         )
     )
+    candidate_checked = coverage(candidate_scan) if candidate_scan else Coverage.NO_DATABASE
+    # an unchecked candidate has no findings to subtract: nothing can be said to go away
+    fixes = (
+        () if candidate_checked is Coverage.NONE else tuple(sorted(current_keys - candidate_keys))
+    )
     return Recommendation(
         kind=kind,
         reference=reference,
         digest=digest,
-        fixes=tuple(sorted(current_keys - candidate_keys)),
+        fixes=fixes,
         arrives=tuple(sorted(candidate_keys - current_keys)),
         size_delta=candidate_size - current_size if current_size and candidate_size else None,
         changed_packages=changed,
         note=note,
+        candidate_unchecked=unchecked_of(candidate_scan) if candidate_scan else (),
+        current_unchecked=unchecked_of(current_scan) if current_scan else (),
+        candidate_checked=candidate_checked,
+        current_checked=coverage(current_scan) if current_scan else Coverage.NO_DATABASE,
     )
 
 
@@ -192,6 +223,7 @@ def advise(
     """Recommendations for `image`; `inventory_of` reads (and matches) a candidate base."""
     recommendations: list[Recommendation] = []
     warnings: list[str] = []
+    offline: list[str] = []
     base = image.base
     refreshed = False
     if base is not None and base.reference and tags is not None:
@@ -227,13 +259,19 @@ def advise(
     elif base is None:
         warnings.append("the base image is unknown: refresh and update advice need it")
     elif tags is None:
-        warnings.append("no registry access: refresh and update advice were skipped")
+        offline.append(
+            f"whether {base.reference or 'the base'} was refreshed or has a newer tag: "
+            "no registry access (offline)"
+        )
     for reference in alternatives:
         candidate, candidate_scan = inventory_of(reference)
         recommendations.append(
             compare_bases("alternative", reference, "", image, scan, candidate, candidate_scan)
         )
     reasons = rebuild_reasons(image, scan, refreshed, eol, today)
+    not_checked = offline
+    if scan is not None and coverage(scan) is Coverage.NONE:
+        not_checked.append(f"the image's findings ({why_unchecked(unchecked_of(scan))})")
     return Advice(
         image=image.image.reference,
         base=base,
@@ -241,4 +279,21 @@ def advise(
         rebuild=bool(reasons),
         reasons=tuple(reasons),
         warnings=tuple(warnings),
+        not_checked=tuple(not_checked),
+    )
+
+
+def unread_base(image: str, base: BaseImage, why: str) -> Advice:
+    """Advice on a base that could not be read (offline, and it is in a registry): nothing is
+    recommended and no verdict is given, and the advice says what was not checked."""
+    return Advice(
+        image=image,
+        base=base,
+        recommendations=(),
+        rebuild=False,
+        reasons=(),
+        not_checked=(
+            f"{base.reference}: {why}: its findings, end of life, refresh and update were "
+            "not checked",
+        ),
     )

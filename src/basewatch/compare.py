@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from basewatch.compat.model import LibcFamily, LibcInfo
 from basewatch.models import FixStatus, Inventory, Package, PackageType, ScanResult, Severity
 
 SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+# Every severity a finding can have, in report order: a row left out would make the
+# "findings" total disagree with the rows above it.
+ALL_SEVERITIES = (*SEVERITIES, Severity.NEGLIGIBLE, Severity.UNKNOWN)
+
+
+class Coverage(StrEnum):
+    """How much of a candidate the vulnerability database could check."""
+
+    NO_DATABASE = "no database"
+    ALL = "all"
+    PARTIAL = "partial"
+    NONE = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,29 +51,25 @@ class Candidate:
     findings_total: int | None = None
     fixable_total: int | None = None
     kev: int | None = None
+    # What the database could not vouch for (ScanResult.unchecked), and whether that is every
+    # package of the image: a count of 0 for an image that was not checked is a false "clean".
+    unchecked: tuple[str, ...] = ()
+    checked: Coverage = Coverage.NO_DATABASE
     # With --app: how the app's files would load on this candidate ("" when not asked).
     compat: str = ""
     warnings: tuple[str, ...] = ()
 
 
+_OS_TYPES = (PackageType.DEB, PackageType.APK, PackageType.RPM)
+
 EolLookup = Callable[[str, str], dt.date | None]
 
 
-def libc_of(packages: Sequence[Package]) -> str:
-    """The C library the packages say is installed (glibc's upstream version, musl's)."""
-    for package in packages:
-        if package.type is PackageType.DEB and package.name == "libc6":
-            return "glibc " + _upstream(package.version)
-        if package.type is PackageType.RPM and package.name == "glibc":
-            return "glibc " + package.version.split(":")[-1].split("-")[0]
-        if package.type is PackageType.APK and package.name == "musl":
-            return "musl " + package.version.split("-r")[0]
-    return ""
-
-
-def _upstream(version: str) -> str:
-    version = version.split(":", 1)[-1]
-    return version.rsplit("-", 1)[0] if "-" in version else version
+def libc_text(libc: LibcInfo | None) -> str:
+    """How a report names the libc compat found: "glibc 2.41", "musl"; "" when there is none."""
+    if libc is None or libc.family in (LibcFamily.NONE, LibcFamily.UNKNOWN):
+        return ""
+    return f"{libc.family.value} {libc.version}".strip()
 
 
 def release_cycle(os_id: str, version_id: str) -> str:
@@ -76,7 +86,9 @@ def candidate(
     scan: ScanResult | None,
     eol_lookup: EolLookup | None,
     today: dt.date,
+    libc: LibcInfo | None = None,
 ) -> Candidate:
+    """The numbers of one candidate; `libc` is what `CompatChecker.libc` read from it."""
     image = inventory.image
     os = inventory.os
     distribution = f"{os.id} {os.version_id}".strip() if os else ""
@@ -107,7 +119,7 @@ def candidate(
         uncompressed_bytes=inventory.filesystem_bytes,
         layers=len(image.layers),
         packages=len(inventory.packages),
-        libc=libc_of(inventory.packages),
+        libc=libc_text(libc),
         distribution=distribution,
         eol=eol_date.isoformat() if eol_date else "",
         eol_status=status,
@@ -138,8 +150,66 @@ def _with_findings(
         findings_total=len(scan.findings),
         fixable_total=sum(1 for f in scan.findings if f.status is FixStatus.FIXED),
         kev=sum(1 for f in scan.findings if f.kev),
+        unchecked=unchecked_of(scan),
+        checked=coverage(scan),
         warnings=(*result.warnings, *scan.warnings),
     )
+
+
+def _matched(package: Package) -> bool:
+    """Whether the matcher looks this package up on its own (see match_inventory)."""
+    from basewatch.inventory.ownership import OS_PACKAGE_KEY
+
+    return bool(package.ecosystem) and not package.meta(OS_PACKAGE_KEY)
+
+
+def _release_unknown(package: Package) -> bool:
+    # The matcher never guesses a distribution release, so such OS packages go unmatched.
+    return package.type in _OS_TYPES and ":" not in package.ecosystem
+
+
+NO_PACKAGES = "no packages identified"
+
+
+def unchecked_of(scan: ScanResult) -> tuple[str, ...]:
+    """ScanResult.unchecked plus the OS ecosystems whose release was unknown, or NO_PACKAGES
+    when the image has no package to look up: 0 findings there is no verdict (a busybox image
+    carries programs no package database names)."""
+    extra = [
+        f"{p.ecosystem} (release unknown)"
+        for p in scan.inventory.packages
+        if _matched(p) and _release_unknown(p)
+    ]
+    if not any(_matched(p) for p in scan.inventory.packages):
+        extra.append(NO_PACKAGES)
+    return tuple(dict.fromkeys((*scan.unchecked, *extra)))
+
+
+def why_unchecked(unchecked: tuple[str, ...]) -> str:
+    """A reader's reason for `unchecked_of` entries: "no advisories for Alpine:v3.20"."""
+    named = [u for u in unchecked if u != NO_PACKAGES]
+    parts = [f"no advisories for {', '.join(named)}"] if named else []
+    if NO_PACKAGES in unchecked:
+        parts.append(NO_PACKAGES)
+    return "; ".join(parts)
+
+
+def coverage(scan: ScanResult) -> Coverage:
+    """ALL when nothing was left unchecked; NONE when no package of the image was checked."""
+    from basewatch.matching.matcher import query_of
+
+    unchecked = unchecked_of(scan)
+    if not unchecked and not scan.inventory.partial:
+        return Coverage.ALL
+    names = set(unchecked)
+    for package in scan.inventory.packages:
+        if not _matched(package) or _release_unknown(package):
+            continue
+        ecosystem = package.ecosystem
+        if ecosystem in names or f"{ecosystem} {query_of(package)[0]}" in names:
+            continue
+        return Coverage.PARTIAL
+    return Coverage.NONE if unchecked else Coverage.PARTIAL
 
 
 def eol_lookup_from_table() -> EolLookup:

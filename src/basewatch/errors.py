@@ -60,3 +60,7 @@ class SbomError(Error):
 
 class RegistryError(ImageError):
     """A registry could not be reached, refused us, or served something wrong."""
+
+
+class OfflineError(ImageError):
+    """The image is in a registry, and the command was told not to use the network."""

@@ -147,10 +147,12 @@ def test_refresh_advice_attribution_and_compare(world: dict[str, Any]) -> None:
         if p["name"] in in_v2 and in_v2[p["name"]] != p["version"]
     }
 
-    # The same advice from a Dockerfile's FROM lines (a stage alias and scratch are skipped).
+    # From a Dockerfile, the FROM image is the base advised on (a stage alias and scratch are
+    # skipped): pinned to v1 while its tag moved to v2, it wants a refresh.
     dockerfile = work / "Dockerfile"
     dockerfile.write_text(
-        f"FROM {host}/app:1.0 AS app\nFROM app AS again\nFROM scratch\nCOPY --from=app / /\n"
+        f"FROM {host}/base:bookworm@{v1_digest} AS app\nFROM app AS again\nFROM scratch\n"
+        "COPY --from=app / /\n"
     )
     proc = basewatch(
         "advise",
@@ -167,10 +169,14 @@ def test_refresh_advice_attribution_and_compare(world: dict[str, Any]) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     from_dockerfile = json.loads(proc.stdout)
-    assert from_dockerfile["image"] == f"{host}/app:1.0"
-    assert [r["kind"] for r in from_dockerfile["recommendations"]] == [
-        r["kind"] for r in advice["recommendations"]
-    ]
+    assert from_dockerfile["image"] == f"{dockerfile} (FROM {host}/base:bookworm@{v1_digest})"
+    assert from_dockerfile["base"]["reference"] == f"{host}/base:bookworm"
+    assert from_dockerfile["base"]["digest"] == v1_digest
+    assert from_dockerfile["base"]["method"] == "dockerfile"
+    refresh = from_dockerfile["recommendations"][0]
+    assert (refresh["kind"], refresh["reference"]) == ("refresh", f"{host}/base:bookworm")
+    assert refresh["fixes"]
+    assert from_dockerfile["rebuild"] is True
 
     # Compare: v1 (by digest), v2 and the real Alpine image side by side.
     alpine = shared_fixture("images/alpine-minirootfs-3.20.3-x86_64.tar.gz")
@@ -186,8 +192,12 @@ def test_refresh_advice_attribution_and_compare(world: dict[str, Any]) -> None:
         "-f",
         "json",
         "-q",
+        check=False,
     )
+    # the database has no Alpine advisories: the alpine candidate was not checked
+    assert proc.returncode == 4, proc.stderr
     candidates = json.loads(proc.stdout)["candidates"]
+    assert [c["checked"] for c in candidates] == ["all", "all", "none"]
     assert [c["distribution"] for c in candidates] == ["debian 12", "debian 12", "alpine 3.20.3"]
     # one record per changed source package: one finding per binary package built from it
     assert candidates[0]["findings"]["total"] == sum(

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
+import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from basewatch.advise import advise, newer_tags, split_reference
+from basewatch.cli.advise import add_advise_parser, run_advise
+from basewatch.cli.exit_codes import ExitCode
 from basewatch.errors import RegistryError
 from basewatch.models import Inventory, ScanResult
 from basewatch.scan import Scanner, scan_inventory
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
+from tests.bounded import run_bounded
 from tests.imagebuild import (
     DEBIAN_OS_RELEASE,
     BuiltImage,
@@ -190,4 +196,83 @@ def test_offline_advice_still_gives_the_rebuild_verdict(
     )
     assert advice.recommendations == ()
     assert advice.rebuild
-    assert advice.warnings == ("no registry access: refresh and update advice were skipped",)
+    # offline, the tag was not looked at: that is something not checked, not a warning aside
+    assert advice.not_checked == (
+        "whether registry.test/debian:bookworm was refreshed or has a newer tag: "
+        "no registry access (offline)",
+    )
+    assert advice.partial
+
+
+def _cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    add_advise_parser(parser.add_subparsers(dest="command"))
+    return run_advise(parser.parse_args(["advise", *argv]))
+
+
+def test_a_candidate_without_advisories_is_not_checked(
+    world: tuple[Inventory, ScanResult, LocalTags, Scanner, SqliteStore],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The database has Debian advisories only: an Alpine alternative brings "not checked",
+    never "0 findings arrive"."""
+    _, _, tags, _, _ = world
+    alpine = build_image(
+        [
+            [
+                file("etc/os-release", "ID=alpine\nVERSION_ID=3.15.11\n"),
+                file("lib/apk/db/installed", "P:musl\nV:1.2.2-r9\nA:x86_64\no:musl\n\n"),
+            ]
+        ]
+    )
+    layout = f"oci:{write_oci_layout(tmp_path / 'alpine', [(alpine, '')])}"
+    image = tags.by_tag["bookworm"][1]
+    common = ("--db", str(tmp_path / "vuln.db"), "--cache-dir", str(tmp_path / "c"), "-q")
+    assert _cli(image, "--alternative", layout, "--offline", *common) == ExitCode.PARTIAL
+    table = capsys.readouterr().out
+    assert "that arrive: not checked (no advisories for Alpine:v3.15)" in table
+    assert "go away: not checked (no advisories for Alpine:v3.15)" in table
+    assert "that arrive: 0" not in table
+    assert _cli(image, "--alternative", layout, "--offline", "-f", "json", *common) == 4
+    (alternative,) = json.loads(capsys.readouterr().out)["recommendations"]
+    assert alternative["candidate_checked"] == "none"
+    assert alternative["candidate_unchecked"] == ["Alpine:v3.15"]
+    assert alternative["fixes"] == []
+    assert _cli(image, "--alternative", layout, "--offline", "-f", "markdown", *common) == 4
+    assert "not checked (no advisories for Alpine:v3.15)" in capsys.readouterr().out
+
+
+def test_offline_dockerfile_never_touches_the_registry(tmp_path: Path) -> None:
+    """FROM names a registry on a closed loopback port: offline, nothing connects to it, and
+    the FROM image is reported as the base, not as an application with an unknown base."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reference = f"127.0.0.1:{port}/library/debian:12"
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {reference}\nRUN true\n")
+    started = time.monotonic()
+    result = run_bounded(
+        [
+            "advise",
+            "--dockerfile",
+            str(dockerfile),
+            "--offline",
+            "-q",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--db",
+            str(tmp_path / "none.db"),
+        ],
+        timeout=30,
+        memory_mb=2048,  # address space: the interpreter and its shared libraries need most
+    )
+    elapsed = time.monotonic() - started
+    result.check_refused(ExitCode.PARTIAL)
+    assert elapsed < 8, elapsed  # the connect-and-retry path takes longer than this
+    assert "connect" not in result.stderr.lower()
+    assert f"Base:  {reference}" in result.stdout
+    assert "unknown" not in result.stdout.split("\n")[1]
+    assert "Verdict: unknown" in result.stdout
+    assert "--offline" in result.stdout  # says why it was not checked

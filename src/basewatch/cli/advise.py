@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import sys
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from basewatch.cli.exit_codes import ExitCode
-from basewatch.errors import UsageError
+from basewatch.errors import Error, UsageError
 
 
 def add_advise_parser(commands: Any) -> None:
@@ -98,27 +99,55 @@ def run_advise(args: argparse.Namespace) -> int:
     lookup = eol_lookup_from_table()
     tags = None if args.offline else RegistryTags(args, args.platform)
     outputs = []
-    rebuild = False
+    rebuild = partial = False
     with progress_for(quiet=args.quiet) as progress:
         scanner = Scanner.default(
             cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
         )
 
         def inventory_of(reference: str) -> tuple[Inventory, ScanResult | None]:
-            found = scanner.inventory(reference, platform=args.platform)
+            found = scanner.inventory(_source(args, reference), platform=args.platform)
             return found, scan_inventory(found, store) if store is not None else None
 
+        alternatives = list(args.alternative)
+        skipped = []
+        if args.offline:
+            alternatives = [a for a in args.alternative if _is_local(a)]
+            skipped = [a for a in args.alternative if a not in alternatives]
         for reference in references:
-            inventory, scan = inventory_of(reference)
-            os = inventory.os
-            eol = (
-                lookup(os.id, release_cycle(os.id, os.version_id)) if os and os.version_id else None
-            )
-            advice = advise(inventory, scan, inventory_of, tags, args.alternative, eol, today)
+            if args.dockerfile is not None and args.offline and not _is_local(reference):
+                advice = _unread_from(args.dockerfile, reference, scanner)
+            else:
+                inventory, scan = inventory_of(reference)
+                if args.dockerfile is not None:
+                    # a FROM line names the base the Dockerfile builds on, not an application
+                    inventory = _as_base(inventory, reference)
+                os = inventory.os
+                eol = (
+                    lookup(os.id, release_cycle(os.id, os.version_id))
+                    if os and os.version_id
+                    else None
+                )
+                advice = advise(inventory, scan, inventory_of, tags, alternatives, eol, today)
+                if args.dockerfile is not None:
+                    advice = dataclasses.replace(
+                        advice, image=f"{args.dockerfile} (FROM {reference})"
+                    )
+            if skipped:
+                advice = dataclasses.replace(
+                    advice,
+                    not_checked=(
+                        *advice.not_checked,
+                        *(f"alternative {a}: it is in a registry (offline)" for a in skipped),
+                    ),
+                )
             rebuild = rebuild or advice.rebuild
+            partial = partial or advice.partial
             outputs.append(render(args.format, advice))
             for warning in advice.warnings:
                 print(f"basewatch: warning: {warning}", file=sys.stderr)
+            for what in advice.not_checked:
+                print(f"basewatch: warning: not checked: {what}", file=sys.stderr)
     write_output(b"\n".join(outputs), args.output)
     if store is None:
         print(
@@ -126,7 +155,79 @@ def run_advise(args: argparse.Namespace) -> int:
         )
     if args.fail_on == "rebuild" and rebuild:
         return ExitCode.FINDINGS
+    if partial:
+        return ExitCode.PARTIAL
     return ExitCode.OK
+
+
+def _is_local(reference: str) -> bool:
+    """Whether the reference names a local image (opening one never touches the network)."""
+    from basewatch.errors import OfflineError
+    from basewatch.image.source import open_source
+
+    def refuse() -> Any:
+        raise OfflineError(f"{reference}: it is in a registry, and --offline was given")
+
+    try:
+        open_source(reference, registry_defaults=refuse)
+    except OfflineError:
+        return False
+    except Error:
+        return True  # a local path that is unusable: reading it says why
+    return True
+
+
+def _source(args: argparse.Namespace, reference: str) -> Any:
+    from basewatch.cli.registry import registry_options
+    from basewatch.image.source import open_source
+
+    if args.offline and not _is_local(reference):
+        from basewatch.errors import OfflineError
+
+        raise OfflineError(
+            f"{reference}: it is in a registry, and --offline was given: run without --offline"
+        )
+    return open_source(reference, registry=registry_options(args, reference))
+
+
+def _as_base(inventory: Any, reference: str) -> Any:
+    """The FROM image as the base being advised on: all its layers are the base's."""
+    from basewatch.models import BaseImage
+
+    image = inventory.image
+    pinned = reference.split("@", 1)[1] if "@" in reference else ""
+    base = BaseImage(
+        reference=reference.removeprefix("registry:").split("@", 1)[0],
+        digest=pinned or image.manifest_digest or image.config_digest,
+        method="dockerfile",
+        confidence="high",
+        layers=len(image.layers),
+    )
+    return dataclasses.replace(inventory, base=base)
+
+
+def _unread_from(dockerfile: Path, reference: str, scanner: Any) -> Any:
+    """Offline advice on a FROM image that is in a registry: what the catalog knows of it."""
+    from basewatch.advise import unread_base
+    from basewatch.models import BaseImage
+
+    pinned = reference.split("@", 1)[1] if "@" in reference else ""
+    name = reference.removeprefix("registry:").split("@", 1)[0]
+    seen = None
+    if scanner.catalog is not None:
+        # the catalog records every image read before: the digest and layers it had then
+        seen = next((e for e in scanner.catalog.entries() if e.reference == reference), None)
+    base = BaseImage(
+        reference=name,
+        digest=pinned or (seen.digest if seen else ""),
+        method="dockerfile",
+        confidence="high",
+        layers=len(seen.diff_ids) if seen else 0,
+    )
+    why = "it is in a registry, and --offline was given"
+    if seen is not None:
+        why += f" (the local catalog last saw it at {seen.digest})"
+    return unread_base(f"{dockerfile} (FROM {reference})", base, why)
 
 
 def _dockerfile_bases(path: Path) -> list[str]:

@@ -46,11 +46,8 @@ def add_compare_parser(commands: Any) -> None:
     add_registry_arguments(compare)
 
 
-def _compat_verdict(args: argparse.Namespace, base: str) -> str:
+def _compat_verdict(args: argparse.Namespace, checker: Any, base: str) -> str:
     """One line: would the app's ELF files load on `base`?"""
-    from basewatch.compat.check import CompatChecker
-
-    checker = CompatChecker.default(cache_dir=args.cache_dir, use_cache=not args.no_cache)
     report = checker.check_on(args.app, base, layers=args.app_layers, platform=args.platform)
     failures = report.failures
     if not failures:
@@ -62,7 +59,8 @@ def run_compare(args: argparse.Namespace) -> int:
     from basewatch.cache import default_cache_dir
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
-    from basewatch.compare import candidate, eol_lookup_from_table
+    from basewatch.compare import Coverage, candidate, eol_lookup_from_table
+    from basewatch.compat.check import CompatChecker
     from basewatch.report.compare_report import render
     from basewatch.scan import Scanner, scan_inventory
 
@@ -85,22 +83,36 @@ def run_compare(args: argparse.Namespace) -> int:
         scanner = Scanner.default(
             cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
         )
+        checker = CompatChecker.default(cache_dir=args.cache_dir, use_cache=not args.no_cache)
         for reference in args.images:
             from basewatch.cli.registry import registry_options
             from basewatch.image.source import open_source
 
-            source = open_source(reference, registry=registry_options(args, reference))
+            options = registry_options(args, reference)
+            source = open_source(reference, registry=options)
             inventory = scanner.inventory(source, platform=args.platform)
             result = scan_inventory(inventory, store) if store is not None else None
-            found = candidate(inventory, result, lookup, today)
+            # compat's reading of the libc, so `compare` and `compat` never disagree on it
+            libc = checker.libc(reference, args.platform, options)
+            found = candidate(inventory, result, lookup, today, libc)
             if args.app:
-                found = dataclasses.replace(found, compat=_compat_verdict(args, reference))
+                found = dataclasses.replace(found, compat=_compat_verdict(args, checker, reference))
             candidates.append(found)
     write_output(render(args.format, candidates), args.output)
+    not_checked = [c for c in candidates if c.checked in (Coverage.NONE, Coverage.PARTIAL)]
     if store is None:
         print(
             "basewatch: note: no vulnerability database: findings are not compared "
             "(`basewatch db update` or `db import` makes one)",
             file=sys.stderr,
         )
+    for c in not_checked:
+        what = ", ".join(c.unchecked) or "see the warnings"
+        print(
+            f"basewatch: warning: {c.reference}: not (fully) checked ({what}): its finding "
+            "counts are not a clean verdict",
+            file=sys.stderr,
+        )
+    if not_checked:
+        return ExitCode.PARTIAL
     return ExitCode.OK

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 from basewatch.cache import AnalysisCache
 from basewatch.compat.detector import ElfDetector
 from basewatch.compat.loader import ImageFiles, LoaderModel
-from basewatch.compat.model import CompatReport, FileKind, FileVerdict, LibcFamily, Severity
+from basewatch.compat.model import (
+    CompatReport,
+    FileKind,
+    FileVerdict,
+    LibcFamily,
+    LibcInfo,
+    Severity,
+)
 from basewatch.compat.wheels import check_wheel, musl_notes
 from basewatch.elf.reader import ElfInfo
 from basewatch.errors import UsageError
@@ -82,6 +89,18 @@ class CompatChecker:
         return RegistryOptions(
             cache_dir=self.scanner.scratch_root.parent, use_cache=self.scanner.cache is not None
         )
+
+    def libc(
+        self,
+        reference: str,
+        platform: str | None = None,
+        registry: RegistryOptions | None = None,
+    ) -> LibcInfo:
+        """The C library the image provides, as the loader model reads it (every command that
+        names an image's libc asks this, so they cannot disagree)."""
+        info, layers = self.read(reference, platform, registry)
+        files = ImageFiles.from_layers(layers)
+        return LoaderModel(files, info.architecture, info.env_value("LD_LIBRARY_PATH")).libc
 
     def check(
         self,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, assert_never
 
 from basewatch import __version__
 from basewatch.advise import Advice, Recommendation
+from basewatch.compare import Coverage, why_unchecked
 
 
 def _clean(text: str) -> str:
@@ -20,11 +21,40 @@ def _size(delta: int | None) -> str:
     return f"{sign}{abs(delta) / (1 << 20):.1f} MiB"
 
 
+def _count(n: int, checked: Coverage, unchecked: tuple[str, ...]) -> str:
+    """A finding count, or why it is not one: a release without advisories is not clean."""
+    what = _clean(", ".join(unchecked))
+    match checked:
+        case Coverage.NO_DATABASE | Coverage.ALL:
+            return str(n)
+        case Coverage.NONE:
+            return f"not checked ({_clean(why_unchecked(unchecked))})" if what else "not checked"
+        case Coverage.PARTIAL:
+            return f"{n}, partial (not checked: {what})" if what else f"{n}, partial"
+        case _:
+            assert_never(checked)
+
+
+def arrives(r: Recommendation) -> str:
+    return _count(len(r.arrives), r.candidate_checked, r.candidate_unchecked)
+
+
+def goes_away(r: Recommendation) -> str:
+    # A finding goes away only if both sides were checked for it.
+    if r.current_checked is Coverage.NONE:
+        return _count(0, r.current_checked, r.current_unchecked)
+    if r.candidate_checked is Coverage.NONE:
+        return _count(0, r.candidate_checked, r.candidate_unchecked)
+    if Coverage.PARTIAL in (r.current_checked, r.candidate_checked):
+        return f"{len(r.fixes)}, partial"
+    return str(len(r.fixes))
+
+
 def _lines(r: Recommendation) -> list[str]:
     head = f"{r.kind}: {_clean(r.reference)}" + (f" ({r.digest[:19]})" if r.digest else "")
     lines = [
         head,
-        f"  findings that go away: {len(r.fixes)}; that arrive: {len(r.arrives)}; "
+        f"  findings that go away: {goes_away(r)}; that arrive: {arrives(r)}; "
         f"{_size(r.size_delta)}",
     ]
     lines += [f"    - fixes {_clean(k)}" for k in r.fixes]
@@ -33,6 +63,14 @@ def _lines(r: Recommendation) -> list[str]:
     if r.note:
         lines.append(f"  note: {_clean(r.note)}")
     return lines
+
+
+def verdict(advice: Advice) -> str:
+    if advice.rebuild:
+        return "REBUILD NEEDED"
+    if advice.not_checked:
+        return "unknown: no reason to rebuild was found in what was checked (see below)"
+    return "no rebuild needed"
 
 
 def render_table(advice: Advice) -> bytes:
@@ -50,9 +88,11 @@ def render_table(advice: Advice) -> bytes:
         lines += [*_lines(recommendation), ""]
     if not advice.recommendations:
         lines += ["No refresh, update or alternative to recommend.", ""]
-    verdict = "REBUILD NEEDED" if advice.rebuild else "no rebuild needed"
-    lines.append(f"Verdict: {verdict}")
+    lines.append(f"Verdict: {verdict(advice)}")
     lines += [f"  - {_clean(reason)}" for reason in advice.reasons]
+    if advice.not_checked:
+        lines.append("Not checked:")
+        lines += [f"  - {_clean(what)}" for what in advice.not_checked]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -74,23 +114,32 @@ def document(advice: Advice) -> dict[str, Any]:
                     {"name": n, "current": a, "candidate": b} for n, a, b in r.changed_packages
                 ],
                 "note": r.note or None,
+                "candidate_checked": r.candidate_checked.value,
+                "candidate_unchecked": list(r.candidate_unchecked),
+                "current_checked": r.current_checked.value,
+                "current_unchecked": list(r.current_unchecked),
+                "partial": r.partial,
             }
             for r in advice.recommendations
         ],
         "rebuild": advice.rebuild,
         "reasons": list(advice.reasons),
         "warnings": list(advice.warnings),
+        "not_checked": list(advice.not_checked),
+        "partial": advice.partial,
     }
 
 
 def render_markdown(advice: Advice) -> bytes:
     lines = [f"## basewatch advise: `{_clean(advice.image)}`", ""]
-    lines.append(f"**{'Rebuild needed' if advice.rebuild else 'No rebuild needed'}**")
+    lines.append(f"**Verdict: {verdict(advice)}**")
     lines += [f"- {_clean(r)}" for r in advice.reasons]
+    if advice.not_checked:
+        lines += ["", "Not checked:", *(f"- {_clean(w)}" for w in advice.not_checked)]
     if advice.recommendations:
         lines += ["", "| kind | reference | fixes | arrives | size |", "|---|---|---|---|---|"]
         lines += [
-            f"| {r.kind} | `{_clean(r.reference)}` | {len(r.fixes)} | {len(r.arrives)} "
+            f"| {r.kind} | `{_clean(r.reference)}` | {goes_away(r)} | {arrives(r)} "
             f"| {_size(r.size_delta)} |"
             for r in advice.recommendations
         ]

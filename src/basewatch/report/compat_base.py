@@ -80,6 +80,35 @@ def by_cause(report: CompatReport) -> list[tuple[Cause, list[tuple[FileVerdict, 
     return [(cause, groups[cause]) for cause in CAUSE_ORDER if cause in groups]
 
 
+_SUBJECT_LABELS = {
+    Cause.WRONG_ARCHITECTURE: "built for",
+    Cause.INTERPRETER_MISSING: "missing",
+    Cause.LIBRARY_MISSING: "missing",
+    Cause.VERSION_MISSING: "missing",
+    Cause.SYMBOL_MISSING: "missing",
+    Cause.NO_VERSION_INFORMATION: "library",
+    Cause.WHEEL_PLATFORM: "wheel platform",
+    Cause.MALFORMED: "file",
+}
+
+
+def subject_label(cause: Cause) -> str:
+    """What a problem's subject is, for a reader: "missing", "built for"..."""
+    return _SUBJECT_LABELS[cause]
+
+
+def unstated_subject(problem: Problem) -> str:
+    """The problem's subject when its message does not name it, else "".
+
+    Messages are what the loader prints, and some name only the file that fails ("PATH: not
+    found" for a missing interpreter): a report must still say what is missing.
+    """
+    subject = problem.subject
+    if not subject or subject in problem.message:
+        return ""
+    return subject
+
+
 def libc_text(report: CompatReport) -> str:
     libc = report.libc
     text = libc.family.value

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, ClassVar
 
-from basewatch.report.compat_base import CAUSE_TITLES, by_cause, libc_text
+from basewatch.report.compat_base import CAUSE_TITLES, by_cause, libc_text, subject_label
 
 if TYPE_CHECKING:
     from basewatch.compat.model import CompatReport
@@ -35,11 +35,14 @@ class CompatMarkdownReporter:
             f"| {_esc(libc_text(report))} | {len(report.files)} | {len(failing)} |",
         ]
         for cause, items in by_cause(report):
-            lines += ["", f"### {CAUSE_TITLES[cause]}", "", "| file | loader says | fix |"]
-            lines.append("| --- | --- | --- |")
+            label = subject_label(cause)
+            lines += ["", f"### {CAUSE_TITLES[cause]}", ""]
+            lines.append(f"| file | {label} | loader says | fix |")
+            lines.append("| --- | --- | --- | --- |")
             for verdict, problem in items:
                 lines.append(
-                    f"| {_esc(verdict.path)} | {_esc(problem.message)} | {_esc(problem.fix)} |"
+                    f"| {_esc(verdict.path)} | {_esc(problem.subject)} | {_esc(problem.message)} "
+                    f"| {_esc(problem.fix)} |"
                 )
         if not report.files:
             lines += ["", "No ELF files or wheels to check."]

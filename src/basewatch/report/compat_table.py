@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, ClassVar
 
-from basewatch.report.compat_base import CAUSE_TITLES, by_cause, libc_text
+from basewatch.report.compat_base import (
+    CAUSE_TITLES,
+    by_cause,
+    libc_text,
+    subject_label,
+    unstated_subject,
+)
 from basewatch.report.table import printable
 
 if TYPE_CHECKING:
@@ -39,6 +45,9 @@ class CompatTableReporter:
             for verdict, problem in items:
                 lines.append(f"  {problem.severity.value.upper():7} {printable(verdict.path)}")
                 lines.append(f"          {printable(problem.message)}")
+                if subject := unstated_subject(problem):
+                    label = subject_label(problem.cause)
+                    lines.append(f"          {label}: {printable(subject)}")
                 if problem.fix and problem.fix not in fixes:
                     fixes.append(problem.fix)
             lines.extend(f"  fix: {printable(fix)}" for fix in fixes)
