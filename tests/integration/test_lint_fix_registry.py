@@ -77,5 +77,8 @@ def test_fix_with_an_unknown_tag_is_a_clear_error(
     dockerfile.write_text(f"FROM {registry.host}/library/debian:no-such-tag\n")
     result = basewatch("lint", str(dockerfile), "--fix")
     assert "Traceback" not in result.stderr
-    assert "no-such-tag" in result.stderr
+    assert result.returncode == 3, result.stderr  # an error, not "0, nothing pinned"
+    assert f"basewatch: error: {dockerfile}:1: {registry.host}/library/debian:no-such-tag" in (
+        result.stderr
+    )
     assert dockerfile.read_text() == f"FROM {registry.host}/library/debian:no-such-tag\n"

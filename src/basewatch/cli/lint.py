@@ -6,11 +6,14 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from basewatch.cli.exit_codes import ExitCode
 from basewatch.errors import UsageError
 from basewatch.models import Severity
+
+if TYPE_CHECKING:  # basewatch.lint loads BuildKit's parser: only `lint` should pay for it
+    from basewatch.lint.errors import ResolveError
 
 LINT_FORMATS = ("text", "json", "sarif", "github")
 
@@ -104,6 +107,9 @@ def run_lint(args: argparse.Namespace) -> int:
 
     results = []
     sources: dict[str, tuple[str, ...]] = {}
+    # every FROM that --fix could not pin, with why: an error (exit 3), never a silent 0
+    unpinned: list[str] = []
+    resolver = _resolver(args) if args.fix else None
     for name in args.paths:
         text, error = _read(name)
         if text is None:
@@ -112,8 +118,8 @@ def run_lint(args: argparse.Namespace) -> int:
             results.append(LintResult(findings=(), errors=(error,), files=(name,)))
             continue
         label = "<stdin>" if name == "-" else name
-        if args.fix:
-            fixed = _fix(text, label, args)
+        if resolver is not None:
+            fixed = _fix(text, label, args, resolver, unpinned)
             if fixed is None:  # stdin: the fixed Dockerfile went to stdout
                 continue
             text = fixed
@@ -130,11 +136,13 @@ def run_lint(args: argparse.Namespace) -> int:
             )
         )
     if args.fix and (args.diff or args.paths == ["-"]):
-        return ExitCode.OK
+        return _unpinned(unpinned)
     result = merge(results)
     write_output(render(result, LintFormat(args.format), sources=sources), args.output)
     for error in result.errors:
         print(f"basewatch: warning: {error}", file=sys.stderr)
+    if unpinned:
+        return _unpinned(unpinned)  # "could not do it" outranks --fail-on's "findings"
     if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in result.findings):
         return ExitCode.FINDINGS
     if result.errors:
@@ -144,21 +152,49 @@ def run_lint(args: argparse.Namespace) -> int:
 
 def _read(name: str) -> tuple[str | None, str]:
     """(text, "") or (None, why it cannot be read)."""
+    from basewatch.lint.errors import DockerfileReadError
     from basewatch.lint.parse import decode
+    from basewatch.lint.read import read_dockerfile, read_stream
 
     try:
-        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-    except OSError as exc:
-        return None, f"cannot read {name}: {exc.strerror}"
+        data = read_stream(sys.stdin.buffer) if name == "-" else read_dockerfile(Path(name))
+    except DockerfileReadError as exc:
+        return None, str(exc)
     return decode(data), ""
 
 
-def _fix(text: str, label: str, args: argparse.Namespace) -> str | None:
-    """Pin digests; write the file (or print the diff). None when the result went to stdout."""
+def _resolver(args: argparse.Namespace) -> Any:
+    """One resolver for all the Dockerfiles; an unreadable --oci-layout is an image error."""
+    from basewatch.errors import ImageError
+    from basewatch.lint.errors import ResolveError
+
+    try:
+        return make_resolver(args.oci_layout, args)
+    except ResolveError as exc:
+        raise ImageError(f"--oci-layout {exc}") from exc
+
+
+def _unpinned(unpinned: list[str]) -> int:
+    for failure in unpinned:
+        print(f"basewatch: error: {failure}", file=sys.stderr)
+    if not unpinned:
+        return ExitCode.OK
+    print(
+        f"basewatch: {len(unpinned)} FROM line(s) could not be pinned: check the registry "
+        "(network, name, credentials) or pass --oci-layout",
+        file=sys.stderr,
+    )
+    return ExitCode.IMAGE_ERROR
+
+
+def _fix(
+    text: str, label: str, args: argparse.Namespace, resolver: Any, unpinned: list[str]
+) -> str | None:
+    """Pin digests; write the file (or print the diff). None when the result went to stdout.
+    The FROM lines whose lookup failed are added to `unpinned`."""
     from basewatch.lint.errors import LintError
     from basewatch.lint.fix import pin_digests, unified_diff
 
-    resolver = make_resolver(args.oci_layout, args)
     try:
         fixed = pin_digests(text, resolver, label)
     except LintError as exc:
@@ -166,6 +202,7 @@ def _fix(text: str, label: str, args: argparse.Namespace) -> str | None:
         return text
     for message in fixed.messages:
         print(f"basewatch: {message}", file=sys.stderr)
+    unpinned.extend(fixed.failures)
     if args.diff:
         sys.stdout.write(unified_diff(text, fixed.text, label))
         return text
@@ -195,8 +232,21 @@ class RegistryResolver:
 
     def __init__(self, args: argparse.Namespace | None) -> None:
         self._args = args or argparse.Namespace()
+        # each reference is asked once per run, failures too: the registry client already
+        # retries what is worth retrying, and lint adds no retries or timeouts of its own
+        self._answers: dict[str, str | ResolveError] = {}
 
     def resolve(self, reference: str) -> str:
+        from basewatch.lint.errors import ResolveError
+
+        answer = self._answers.get(reference)
+        if answer is None:
+            answer = self._answers[reference] = self._lookup(reference)
+        if isinstance(answer, ResolveError):
+            raise answer
+        return answer
+
+    def _lookup(self, reference: str) -> str | ResolveError:
         from basewatch.cli.registry import registry_options
         from basewatch.errors import Error
         from basewatch.lint.errors import ResolveError
@@ -205,7 +255,7 @@ class RegistryResolver:
         try:
             return resolve(reference, None, registry_options(self._args, reference)).digest
         except Error as exc:
-            raise ResolveError(f"{reference}: {exc}") from exc
+            return ResolveError(str(exc))  # it names the registry; the caller, the reference
 
 
 def _eol_table(path: Path | None) -> Any:

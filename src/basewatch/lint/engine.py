@@ -10,9 +10,10 @@ from pathlib import Path
 
 from basewatch.lint.config import LintConfig
 from basewatch.lint.eol import EolTable, load_eol_table
-from basewatch.lint.errors import LintError
+from basewatch.lint.errors import DockerfileReadError, LintError
 from basewatch.lint.model import Dockerfile, LintFinding, LintResult
 from basewatch.lint.parse import decode, parse_dockerfile
+from basewatch.lint.read import read_dockerfile
 from basewatch.lint.rules import RULES
 from basewatch.lint.rules.base import Context
 
@@ -52,11 +53,12 @@ def lint_file(
     eol: EolTable | None = None,
     today: date | None = None,
 ) -> LintResult:
-    """Lint a file; an unreadable file is reported in `errors`."""
+    """Lint a file; an unreadable file (missing, not a regular file, too large) is reported
+    in `errors`."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return LintResult(findings=(), errors=(f"cannot read {path}: {exc.strerror}",))
+        data = read_dockerfile(path)
+    except DockerfileReadError as exc:
+        return LintResult(findings=(), errors=(str(exc),), files=(str(path),))
     return lint_text(
         decode(data),
         str(path),
@@ -77,7 +79,7 @@ def lint_dockerfile(
     only_targets: bool = False,
 ) -> LintResult:
     context = Context(dockerfile, config, eol, today, only_targets)
-    ignored = _ignore_comments(dockerfile)
+    ignored = _ignore_index(dockerfile, _ignore_comments(dockerfile))
     findings: list[LintFinding] = []
     suppressed: list[LintFinding] = []
     for rule in RULES.values():
@@ -96,13 +98,15 @@ def lint_dockerfile(
                 stage=hit.stage,
                 end_line=hit.end_line or hit.line,
             )
-            if _is_ignored(finding, info.name, ignored, dockerfile):
+            if _is_ignored(finding, info.name, ignored):
                 suppressed.append(finding)
             else:
                 findings.append(finding)
     return LintResult(
         findings=tuple(sorted(set(findings), key=LintFinding.sort_key)),
         suppressed=tuple(sorted(set(suppressed), key=LintFinding.sort_key)),
+        # read after the rules ran: they expand ARGs too, under the same budget
+        errors=dockerfile.expansion.notes,
         files=(dockerfile.path,),
     )
 
@@ -126,14 +130,22 @@ def _ignore_comments(dockerfile: Dockerfile) -> dict[int, frozenset[str]]:
     return result
 
 
-def _is_ignored(
-    finding: LintFinding, name: str, ignored: dict[int, frozenset[str]], dockerfile: Dockerfile
-) -> bool:
+def _ignore_index(
+    dockerfile: Dockerfile, ignored: dict[int, frozenset[str]]
+) -> dict[int, frozenset[str]]:
+    """Every source line -> the ignore ids of the instruction that spans it, built once so a
+    lookup per finding is constant time (instructions' spans are disjoint: linear in lines)."""
+    index: dict[int, frozenset[str]] = {}
     for instruction in dockerfile.instructions:
-        if instruction.start_line <= finding.line <= instruction.end_line:
-            ids = ignored.get(instruction.start_line, frozenset())
-            return finding.rule in ids or name.upper() in ids or "ALL" in ids
-    return False
+        ids = ignored.get(instruction.start_line, frozenset())
+        for line in range(instruction.start_line, instruction.end_line + 1):
+            index.setdefault(line, ids)  # the first instruction that spans a line names it
+    return index
+
+
+def _is_ignored(finding: LintFinding, name: str, index: dict[int, frozenset[str]]) -> bool:
+    ids = index.get(finding.line, frozenset())
+    return finding.rule in ids or name.upper() in ids or "ALL" in ids
 
 
 def merge(results: list[LintResult]) -> LintResult:

@@ -19,3 +19,7 @@ class ConfigError(LintError):
 
 class ResolveError(LintError):
     """A digest resolver could not resolve a reference."""
+
+
+class DockerfileReadError(LintError):
+    """A Dockerfile could not be read: missing, not a regular file, or too large."""

@@ -44,6 +44,8 @@ class FixResult:
     text: str
     changes: tuple[Change, ...]
     messages: tuple[str, ...]  # what was left alone, and why
+    # the FROM lines that should have been pinned but whose lookup failed: errors, not notes
+    failures: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -74,21 +76,41 @@ class OciLayoutResolver:
             self._load(layout)
 
     def _load(self, layout: Path) -> None:
+        # The same stores `scan oci:PATH` reads, so a layout tar works here as it does there,
+        # with the same bounds on hostile archives.
+        from basewatch.errors import Error
+        from basewatch.image.store import DirStore, FileStore, TarStore, read_small
+
         try:
-            index = json.loads((layout / "index.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            store: FileStore = DirStore(layout) if layout.is_dir() else TarStore(layout)
+        except Error as exc:
             raise ResolveError(f"{layout}: not an OCI layout ({exc})") from exc
+        try:
+            index = json.loads(read_small(store, "index.json", "index"))
+        except (Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            raise ResolveError(f"{layout}: not an OCI layout ({exc})") from exc
+        finally:
+            store.close()
+        if not isinstance(index, dict) or not isinstance(index.get("manifests", []), list):
+            raise ResolveError(f"{layout}: not an OCI layout (index.json is not an image index)")
+        repository = layout.name.removesuffix(".tar").removesuffix(".oci")
         for entry in index.get("manifests", []):
+            if not isinstance(entry, dict):
+                continue
             digest = entry.get("digest", "")
             annotations = entry.get("annotations") or {}
+            if not isinstance(digest, str) or not isinstance(annotations, dict):
+                continue
             names = [annotations.get("io.containerd.image.name", "")]
             ref_name = annotations.get("org.opencontainers.image.ref.name", "")
+            if not isinstance(ref_name, str):
+                ref_name = ""
             if ref_name and (":" in ref_name or "/" in ref_name):
                 names.append(ref_name)
             elif ref_name:
-                names.append(f"{layout.name}:{ref_name}")
+                names.append(f"{repository}:{ref_name}")
             for name in names:
-                if name and _DIGEST.fullmatch(digest):
+                if name and isinstance(name, str) and _DIGEST.fullmatch(digest):
                     self._digests.setdefault(_key(name), digest)
 
     def resolve(self, reference: str) -> str:
@@ -112,7 +134,10 @@ def pin_digests(text: str, resolver: DigestResolver, path: str = "Dockerfile") -
     offsets = _line_offsets(text)
     edits: list[tuple[int, int, str, Change]] = []
     messages: list[str] = []
-    resolved: dict[str, str] = {}
+    failures: list[str] = []
+    # a reference is looked up once per file, failures included: six FROMs of one unreachable
+    # registry must not wait six times
+    resolved: dict[str, str | LintError] = {}
     for stage in dockerfile.stages:
         where = f"{path}:{stage.from_instruction.start_line}"
         reason = _skip_reason(stage)
@@ -122,15 +147,17 @@ def pin_digests(text: str, resolver: DigestResolver, path: str = "Dockerfile") -
             continue
         ref = stage.ref
         assert ref is not None
-        try:
-            if ref.text not in resolved:
+        if ref.text not in resolved:
+            try:
                 resolved[ref.text] = resolver.resolve(ref.text)
-            digest = resolved[ref.text]
-        except LintError as exc:
-            messages.append(f"{where}: {ref.text} left alone: {exc}")
+            except LintError as exc:
+                resolved[ref.text] = exc
+        digest = resolved[ref.text]
+        if isinstance(digest, LintError):
+            failures.append(f"{where}: {ref.text} not pinned: {digest}")
             continue
         if not _DIGEST.fullmatch(digest):
-            messages.append(f"{where}: {ref.text} left alone: resolver returned {digest!r}")
+            failures.append(f"{where}: {ref.text} not pinned: the resolver returned {digest!r}")
             continue
         span = _image_span(text, offsets, stage, escape)
         if span is None or text[span[0] : span[1]] != stage.base_text:
@@ -141,7 +168,12 @@ def pin_digests(text: str, resolver: DigestResolver, path: str = "Dockerfile") -
     result = text
     for start, end, new, _ in sorted(edits, key=lambda e: e[0], reverse=True):
         result = result[:start] + new + result[end:]
-    return FixResult(text=result, changes=tuple(e[3] for e in edits), messages=tuple(messages))
+    return FixResult(
+        text=result,
+        changes=tuple(e[3] for e in edits),
+        messages=tuple(messages),
+        failures=tuple(failures),
+    )
 
 
 def _skip_reason(stage: Stage) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from basewatch.lint.expand import ExpansionBudget
 from basewatch.lint.reference import ImageRef
 from basewatch.models import Severity
 
@@ -98,6 +99,8 @@ class Dockerfile:
     final: int  # index of the final stage (the last one, or --target)
     targets: frozenset[int]  # stages that are built for the final one (itself included)
     global_args: tuple[tuple[str, str | None], ...] = ()
+    # shared by every expansion of this file, the parser's and the rules' (see lint/expand.py)
+    expansion: ExpansionBudget = field(default_factory=ExpansionBudget, compare=False, repr=False)
 
     @property
     def final_stage(self) -> Stage:

@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from basewatch.lint.errors import DockerfileSyntaxError
+from basewatch.lint.expand import ExpansionBudget, substitute
 from basewatch.lint.model import Dockerfile, Instruction, Stage
 from basewatch.lint.reference import parse_reference
 
@@ -27,40 +27,10 @@ KNOWN_INSTRUCTIONS = frozenset(
     }
 )  # fmt: skip
 
-_VAR = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?(?P<word>[^}]*)\}|"
-    r"(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
-)
-
 
 def decode(data: bytes) -> str:
     """Dockerfile bytes as text; undecodable bytes survive a round trip (surrogateescape)."""
     return data.decode("utf-8", errors="surrogateescape")
-
-
-def substitute(text: str, variables: Mapping[str, str | None]) -> str | None:
-    """Expand `$VAR`, `${VAR}`, `${VAR:-default}` and `${VAR:+alt}`; None if a VAR has no value."""
-    unresolved = False
-
-    def expand(match: re.Match[str]) -> str:
-        nonlocal unresolved
-        name = match.group("braced") or match.group("plain")
-        value = variables.get(name)
-        op = match.group("op")
-        word = match.group("word") or ""
-        if op in (":-", "-"):
-            if value is None or (op == ":-" and value == ""):
-                return word
-            return value
-        if op in (":+", "+"):
-            return word if value else ""
-        if value is None:
-            unresolved = True
-            return ""
-        return value
-
-    result = _VAR.sub(expand, text)
-    return None if unresolved else result
 
 
 def parse_dockerfile(
@@ -106,6 +76,7 @@ def build_stages(
     target: str | None,
 ) -> Dockerfile:
     global_args: dict[str, str | None] = {}
+    budget = ExpansionBudget()
     declared: list[tuple[str, str | None]] = []
     groups: list[tuple[Instruction, list[Instruction]]] = []
     for instruction in instructions:
@@ -127,7 +98,7 @@ def build_stages(
             for name, default in _arg_pairs(instruction):
                 value = build_args.get(name)
                 if value is None and default is not None:
-                    value = substitute(default, global_args)
+                    value = substitute(default, global_args, budget, where=f"{where}: ARG {name}")
                 global_args[name] = value
                 declared.append((name, value))
     if not groups:
@@ -139,7 +110,8 @@ def build_stages(
         words = list(from_instruction.value)
         base_text = words[0] if words else ""
         alias = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else ""
-        resolved = substitute(base_text, global_args) or ""
+        where = f"{path}:{from_instruction.start_line}"
+        resolved = substitute(base_text, global_args, budget, where=where) or ""
         base_stage = names.get(resolved.lower()) if resolved else None
         ref = None
         if resolved and base_stage is None and resolved.lower() != "scratch":
@@ -148,7 +120,8 @@ def build_stages(
         external: list[str] = []
         for instruction in body:
             for source in _stage_sources(instruction):
-                source = substitute(source, global_args) or source
+                at = f"{path}:{instruction.start_line}"
+                source = substitute(source, global_args, budget, where=at) or source
                 if source.isdigit() and int(source) < index:
                     copies.append(int(source))
                 elif source.lower() in names:
@@ -189,6 +162,7 @@ def build_stages(
         final=final,
         targets=_reachable(stages, final),
         global_args=tuple(declared),
+        expansion=budget,
     )
 
 

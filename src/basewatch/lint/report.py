@@ -53,7 +53,12 @@ def render(
 
 
 def render_text(result: LintResult) -> str:
-    lines = [f"{f.path}:{f.line}:{f.column} {f.rule} {f.message}" for f in result.findings]
+    """One line a finding, `path:line:column RULE severity: message` (hadolint's shape, with
+    the severity words `--fail-on` takes), so a reader can triage without the rule table."""
+    lines = [
+        f"{f.path}:{f.line}:{f.column} {f.rule} {f.severity.value}: {f.message}"
+        for f in result.findings
+    ]
     return "".join(line + "\n" for line in lines)
 
 

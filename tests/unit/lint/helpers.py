@@ -39,3 +39,9 @@ def hits(
     """The findings of one rule."""
     found = lint(text, config=config, build_args=build_args, target=target, today=today)
     return [f for f in found if f.rule == rule]
+
+
+# Address-space bound for `run_bounded` lint runs: BuildKit's parser is Go, and its runtime
+# reserves about 1.1 GB of address space at import (thread creation fails below that), so
+# the bound sits above it; a runaway input still hits it at once.
+LINT_MEMORY_MB = 2048

@@ -33,7 +33,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_default_path_and_fail_on(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run([]) == ExitCode.OK
     assert capsys.readouterr().out == (
-        "Dockerfile:1:6 BW103 python:3.12-slim is not pinned to a digest;"
+        "Dockerfile:1:6 BW103 medium: python:3.12-slim is not pinned to a digest;"
         " run basewatch lint --fix\n"
     )
     assert run(["--fail-on", "medium"]) == ExitCode.FINDINGS

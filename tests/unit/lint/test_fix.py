@@ -61,14 +61,26 @@ def test_continuation_and_escape_directive() -> None:
 def test_unresolvable_references_are_reported() -> None:
     result = pin_digests("FROM node:22\nFROM alpine:3.22\n", RESOLVER)
     assert len(result.changes) == 1
-    assert result.messages == ("Dockerfile:1: node:22 left alone: no digest known for node:22",)
+    # a failed lookup is an error (the CLI exits 3), not a note
+    assert result.messages == ()
+    assert result.failures == ("Dockerfile:1: node:22 not pinned: no digest known for node:22",)
+
+    class Counting:
+        calls = 0
+
+        def resolve(self, reference: str) -> str:
+            Counting.calls += 1
+            raise ResolveError(f"{reference}: connection refused")
+
+    failed = pin_digests("FROM a.test/x:1\nFROM a.test/x:1 AS b\n", Counting())
+    assert Counting.calls == 1 and len(failed.failures) == 2  # looked up once, both reported
 
     class Bad:
         def resolve(self, reference: str) -> str:
             return "md5:abc"
 
     assert isinstance(Bad(), DigestResolver)
-    assert "resolver returned" in pin_digests("FROM node:22\n", Bad()).messages[0]
+    assert "resolver returned" in pin_digests("FROM node:22\n", Bad()).failures[0]
 
 
 def test_byte_order_mark() -> None:

@@ -4,7 +4,8 @@ import pytest
 
 from basewatch.errors import UsageError
 from basewatch.lint.errors import DockerfileSyntaxError
-from basewatch.lint.parse import parse_dockerfile, substitute
+from basewatch.lint.expand import substitute
+from basewatch.lint.parse import parse_dockerfile
 
 GRAPH = """\
 # syntax=docker/dockerfile:1

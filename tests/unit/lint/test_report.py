@@ -31,7 +31,8 @@ def result() -> LintResult:
 def test_text() -> None:
     lines = render_text(result()).splitlines()
     assert (
-        "app/Dockerfile:3:6 BW106 python:3.8: Python 3.8 reached end of life on 2024-10-07" in lines
+        "app/Dockerfile:3:6 BW106 high: python:3.8: Python 3.8 reached end of life on 2024-10-07"
+        in lines
     )
     assert all(line.startswith("app/Dockerfile:") for line in lines)
 

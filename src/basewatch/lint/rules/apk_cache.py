@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from basewatch.lint.model import Instruction, RuleInfo
 from basewatch.lint.rules.base import Context, Hit
-from basewatch.lint.shell import commands, program
+from basewatch.lint.shell import program
 from basewatch.models import Severity
 
 INFO = RuleInfo(
@@ -30,7 +30,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             script = instruction.shell_text
             if "/var/cache/apk" in script and "rm " in script:
                 continue
-            for words in commands(script):
+            for words in ctx.commands(script):
                 if program(words) != "apk" or "add" not in words[1:]:
                     continue
                 if "--no-cache" in words:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from basewatch.lint.model import Instruction, RuleInfo
 from basewatch.lint.rules.base import Context, Hit
-from basewatch.lint.shell import commands, program
+from basewatch.lint.shell import program
 from basewatch.models import Severity
 
 INFO = RuleInfo(
@@ -34,7 +34,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         for instruction in stage.instructions:
             if instruction.cmd != "RUN" or _cleaned(instruction):
                 continue
-            for words in commands(instruction.shell_text):
+            for words in ctx.commands(instruction.shell_text):
                 if program(words) in ("apt-get", "apt") and "install" in words[1:]:
                     yield ctx.at(
                         instruction,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from basewatch.lint.model import RuleInfo
 from basewatch.lint.rules.base import Context, Hit
-from basewatch.lint.shell import commands, program
+from basewatch.lint.shell import program
 from basewatch.models import Severity
 
 INFO = RuleInfo(
@@ -29,7 +29,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         for instruction in stage.instructions:
             if instruction.cmd != "RUN":
                 continue
-            for words in commands(instruction.shell_text):
+            for words in ctx.commands(instruction.shell_text):
                 if program(words) not in ("apt-get", "apt") or "install" not in words[1:]:
                     continue
                 lowered = [w.lower() for w in words]

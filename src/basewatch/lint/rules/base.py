@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
+from basewatch.lint import shell
 from basewatch.lint.config import LintConfig
 from basewatch.lint.eol import EolTable
 from basewatch.lint.model import Dockerfile, Instruction, RuleInfo, Stage
@@ -29,6 +30,17 @@ class Context:
     eol: EolTable
     today: date
     only_targets: bool = False  # --target given: lint only the stages it builds
+    # Several rules read the same RUN scripts; split each once per Dockerfile.
+    _commands: dict[str, list[list[str]]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
+    def commands(self, script: str) -> list[list[str]]:
+        """`shell.commands(script)`, computed once per script (callers must not modify it)."""
+        found = self._commands.get(script)
+        if found is None:
+            found = self._commands[script] = shell.commands(script)
+        return found
 
     @property
     def stages(self) -> tuple[Stage, ...]:

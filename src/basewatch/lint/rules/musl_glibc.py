@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from basewatch.lint.expand import substitute
 from basewatch.lint.model import Instruction, RuleInfo, Stage
-from basewatch.lint.parse import substitute
 from basewatch.lint.reference import parse_reference
 from basewatch.lint.rules.base import Context, Hit
 from basewatch.lint.rules.images import is_glibc, is_musl
@@ -70,7 +70,7 @@ def _copy(
     args: dict[str, str | None],
 ) -> Iterator[Hit]:
     df = ctx.dockerfile
-    source = substitute(source, args) or source
+    source = substitute(source, args, ctx.dockerfile.expansion) or source
     if source.isdigit() and int(source) < len(df.stages):
         origin: Stage | None = df.stages[int(source)]
     else:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from basewatch.lint.expand import substitute
 from basewatch.lint.model import Instruction, RuleInfo, Stage
-from basewatch.lint.parse import substitute
 from basewatch.lint.rules.base import Context, Hit
 from basewatch.lint.rules.images import runs_as_non_root
 from basewatch.models import Severity
@@ -39,7 +39,7 @@ def check(ctx: Context) -> Iterator[Hit]:
         if user is None:
             continue
         instruction, name = user
-        resolved = substitute(name, args) if "$" in name else name
+        resolved = substitute(name, args, ctx.dockerfile.expansion) if "$" in name else name
         if resolved is None:
             return  # USER ${APP_USER}: not knowable here
         if resolved.split(":", 1)[0].lower() in _ROOT:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from basewatch.lint.expand import substitute
 from basewatch.lint.model import RuleInfo
-from basewatch.lint.parse import substitute
 from basewatch.lint.reference import parse_reference, registry_matches
 from basewatch.lint.rules.base import Context, Hit
 from basewatch.models import Severity
@@ -41,7 +41,7 @@ def check(ctx: Context) -> Iterator[Hit]:
             source = instruction.flag("from") if instruction.cmd == "COPY" else None
             if not source or source.isdigit():
                 continue
-            resolved = substitute(source, args) or source
+            resolved = substitute(source, args, ctx.dockerfile.expansion) or source
             if resolved.lower() in stage_names:
                 continue
             copied = parse_reference(resolved)
