@@ -33,10 +33,11 @@ def add_advise_parser(commands: Any) -> None:
     )
     advise.add_argument(
         "--alternative",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="REF",
-        help="a candidate base to compare with (repeatable)",
+        help="candidate bases to compare with (--alternative A B, or repeated)",
     )
     advise.add_argument("-f", "--format", choices=FORMATS, default="table")
     advise.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")

@@ -85,19 +85,30 @@ def registry_options(
         )
         from basewatch.registry.reference import parse_reference
 
-        password = (stdin or sys.stdin).read().rstrip("\r\n")
-        if not password:
-            raise UsageError("--password-stdin: standard input was empty")
         registry = ""
         text = reference.removeprefix("registry:")
         try:
             registry = parse_reference(text).registry
         except UsageError:
             registry = ""  # a local path: the credentials will not be used
-        credentials = ChainedCredentials(
-            StaticCredentials(Credentials(username, password), registry),
-            DockerConfigCredentials(),
-        )
+        # Standard input is read once, and the password belongs to the registry of the first
+        # reference it was read for (IMAGE; for lint, the first FROM looked up): a command
+        # that opens several images never sends it to another registry.
+        given: tuple[str, str] | None = getattr(args, "_password_for", None)
+        if given is None:
+            password = (stdin or sys.stdin).read().rstrip("\r\n")
+            if not password:
+                raise UsageError("--password-stdin: standard input was empty")
+            given = (password, registry)
+            args._password_for = given
+        password, owner = given
+        if registry and registry == owner:
+            credentials = ChainedCredentials(
+                StaticCredentials(Credentials(username, password), registry),
+                DockerConfigCredentials(),
+            )
+        else:
+            credentials = ChainedCredentials(DockerConfigCredentials())
     cache_dir = getattr(args, "cache_dir", None)
     return RegistryOptions(
         credentials=credentials,

@@ -24,3 +24,15 @@ from basewatch.cli.main import build_parser
 def test_global_options_anywhere(argv: list[str], quiet: bool, verbose: bool) -> None:
     args = build_parser().parse_args(argv)
     assert (args.quiet, args.verbose) == (quiet, verbose)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["advise", "img", "--alternative", "a", "b"],
+        ["advise", "img", "--alternative", "a", "--alternative", "b"],
+    ],
+)
+def test_list_options_take_several_values_or_repeats(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert (args.image, args.alternative) == ("img", ["a", "b"])

@@ -38,6 +38,26 @@ def test_password_comes_from_stdin_for_the_image_registry_only() -> None:
     assert "pw" not in repr(creds)
 
 
+def test_stdin_is_read_once_and_the_password_stays_with_its_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that opens several images (advise, lint --fix) reads stdin once, and never
+    sends the password to another registry than the one it was given for."""
+    namespace = args(username="bob", password_stdin=True)
+    stdin = io.StringIO("pw\n")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no config.json: only the password
+    first = registry_options(namespace, "ghcr.io/org/app:1", stdin)
+    again = registry_options(namespace, "ghcr.io/org/base:2", stdin)
+    other = registry_options(namespace, "quay.io/org/app:1", stdin)
+    for options in (first, again):
+        assert options.credentials is not None
+        creds = options.credentials.get("ghcr.io")
+        assert creds is not None and creds.password == "pw"
+    assert other.credentials is not None
+    assert other.credentials.get("quay.io") is None
+    assert other.credentials.get("ghcr.io") is None
+
+
 def test_username_and_password_stdin_go_together() -> None:
     with pytest.raises(UsageError, match="needs --username"):
         registry_options(args(password_stdin=True), "debian")
