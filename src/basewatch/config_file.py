@@ -34,10 +34,10 @@ def find_config(directory: Path | None = None) -> tuple[dict[str, Any], Path, st
     where = directory or Path.cwd()
     candidate = where / CONFIG_FILE
     if candidate.is_file():
-        return _read(candidate), candidate, ""
+        return read_toml(candidate), candidate, ""
     candidate = where / PYPROJECT
     if candidate.is_file():
-        tool = _read(candidate).get("tool")
+        tool = read_toml(candidate).get("tool")
         section = tool.get("basewatch") if isinstance(tool, dict) else None
         if section is None:
             return None
@@ -62,7 +62,7 @@ def config_section(name: str, directory: Path | None = None) -> ConfigSection | 
     return ConfigSection(section, label)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

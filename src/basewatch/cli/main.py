@@ -95,22 +95,14 @@ def _accept_global_options_everywhere(parser: argparse.ArgumentParser) -> None:
             for a in sub._actions:
                 if a.dest in ("quiet", "verbose"):
                     a.default = argparse.SUPPRESS
-            if "-v" not in options and "--verbose" not in options:
-                sub.add_argument(
-                    "-v",
-                    "--verbose",
-                    action="store_true",
-                    default=argparse.SUPPRESS,
-                    help="log debug details",
-                )
-            if "-q" not in options and "--quiet" not in options:
-                sub.add_argument(
-                    "-q",
-                    "--quiet",
-                    action="store_true",
-                    default=argparse.SUPPRESS,
-                    help="no progress bar",
-                )
+            for short, long, text in (
+                ("-v", "--verbose", "log debug details"),
+                ("-q", "--quiet", "no progress bar"),
+            ):
+                if short not in options and long not in options:
+                    sub.add_argument(
+                        short, long, action="store_true", default=argparse.SUPPRESS, help=text
+                    )
             _accept_global_options_everywhere(sub)
 
 

@@ -12,7 +12,6 @@ eol-warning-days = 90
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,8 +21,6 @@ from typing import Any
 from basewatch.lint.errors import ConfigError
 from basewatch.lint.reference import DOCKER_HUB
 from basewatch.models import Severity
-
-CONFIG_FILE = ".basewatch.toml"
 
 
 class PinPolicy(StrEnum):
@@ -86,20 +83,19 @@ def parse_config(table: Mapping[str, Any], source: str) -> LintConfig:
 def load_config(path: Path | None = None, directory: Path | None = None) -> LintConfig:
     """Read `path`, else `.basewatch.toml`, else `pyproject.toml`'s `[tool.basewatch]`, in
     `directory` (default: the current one); the defaults when none of them exists."""
-    if path is None:
-        where = directory or Path.cwd()
-        candidate = where / CONFIG_FILE
-        if candidate.is_file():
-            path = candidate
-        elif (where / "pyproject.toml").is_file():
-            document = _read(where / "pyproject.toml")
-            section = document.get("tool", {}).get("basewatch")
-            if section is None:
-                return LintConfig()
-            return _from_document(section, str(where / "pyproject.toml") + " [tool.basewatch]")
-        else:
-            return LintConfig()
-    return _from_document(_read(path), str(path))
+    from basewatch.config_file import find_config, read_toml
+    from basewatch.errors import UsageError
+
+    try:
+        if path is not None:
+            return _from_document(read_toml(path), str(path))
+        found = find_config(directory)
+    except UsageError as exc:
+        raise ConfigError(str(exc)) from exc
+    if found is None:
+        return LintConfig()
+    table, file, prefix = found
+    return _from_document(table, f"{file} [tool.basewatch]" if prefix else str(file))
 
 
 def _from_document(document: Any, source: str) -> LintConfig:
@@ -109,12 +105,3 @@ def _from_document(document: Any, source: str) -> LintConfig:
     if not isinstance(lint, dict):
         raise ConfigError(f"{source}: [lint] must be a table")
     return parse_config(lint, source)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc

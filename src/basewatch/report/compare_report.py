@@ -25,18 +25,23 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def _count(c: Candidate, total: int | None, fixable: int | None) -> str:
+def _covered(c: Candidate, value: str) -> str:
+    """A count in a cell, as far as the candidate was checked: never a bare 0 for nothing."""
     match c.checked:
         case Coverage.NO_DATABASE:
             return "n/a"
         case Coverage.NONE:
             return "not checked"
         case Coverage.PARTIAL:
-            return f"{total} ({fixable} fixable), partial"
+            return f"{value}, partial"
         case Coverage.ALL:
-            return f"{total} ({fixable} fixable)"
+            return value
         case _:
             assert_never(c.checked)
+
+
+def _count(c: Candidate, total: int | None, fixable: int | None) -> str:
+    return _covered(c, f"{total} ({fixable} fixable)")
 
 
 def _findings(c: Candidate, severity: str) -> str:
@@ -49,17 +54,7 @@ def _by_severity(severity: str, c: Candidate) -> str:
 
 
 def _kev(c: Candidate) -> str:
-    match c.checked:
-        case Coverage.NO_DATABASE:
-            return "n/a"
-        case Coverage.NONE:
-            return "not checked"
-        case Coverage.PARTIAL:
-            return f"{c.kev}, partial"
-        case Coverage.ALL:
-            return str(c.kev)
-        case _:
-            assert_never(c.checked)
+    return _covered(c, str(c.kev))
 
 
 def _checked(c: Candidate) -> str:

@@ -166,6 +166,9 @@ class SqliteStore:
         self.readonly = readonly
         self._in_transaction = False
         self._stored: dict[str, dict[str, str]] = {}  # source -> {id: modified key}
+        # (ecosystem, name) -> refused record ids, read once by a read-only store: the table
+        # holds only malformed records, and a scan asks about every package of the image
+        self._refused: dict[tuple[str, str], list[str]] | None = None
 
     # -- opening ------------------------------------------------------------------------
 
@@ -327,11 +330,22 @@ class SqliteStore:
 
     def refused(self, ecosystem: str, name: str) -> Sequence[str]:
         """The ids of records refused at import that named this package (in this ecosystem)."""
+        key = (ecosystem, normalize_name(ecosystem, name))
+        if self.readonly:
+            if self._refused is None:
+                self._refused = {}
+                if self._has_table("refused"):
+                    rows = self._read(
+                        "SELECT DISTINCT ecosystem, name, advisory_id FROM refused ORDER BY 3"
+                    )
+                    for eco, pkg, advisory in rows:
+                        self._refused.setdefault((str(eco), str(pkg)), []).append(str(advisory))
+            return self._refused.get(key, [])
         if not self._has_table("refused"):
             return []
         rows = self._read(
             "SELECT DISTINCT advisory_id FROM refused WHERE ecosystem = ? AND name = ? ORDER BY 1",
-            (ecosystem, normalize_name(ecosystem, name)),
+            key,
         )
         return [str(row[0]) for row in rows]
 
