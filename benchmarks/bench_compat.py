@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from basewatch.cache import AnalysisCache
 from basewatch.compat import CompatChecker
 from basewatch.compat.check import compat_detectors
-from basewatch.image.source import open_source
-from basewatch.scan import Scanner
+from basewatch.jobs.inventory import Scanner
+from basewatch.oci.source import open_source
+from basewatch.store.analysis import AnalysisCache
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the image builder lives in tests/

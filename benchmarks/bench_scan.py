@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from basewatch.matching.evaluate import scan_inventory
 from basewatch.models import ImageInfo, Inventory, OSInfo, Package, PackageType
-from basewatch.scan import scan_inventory
 from basewatch.vulndb.model import Advisory, Affected, AffectedRange, EventKind, RangeEvent
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 

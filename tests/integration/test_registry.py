@@ -22,11 +22,11 @@ import pytest
 from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.main import main
 from basewatch.errors import DigestMismatch, RegistryError
+from basewatch.jobs.inventory import Scanner
 from basewatch.models import Inventory
-from basewatch.registry.auth import Credentials, StaticCredentials
-from basewatch.registry.options import RegistryOptions
-from basewatch.registry.source import RegistrySource
-from basewatch.scan import Scanner
+from basewatch.oci.registry.auth import Credentials, StaticCredentials
+from basewatch.oci.registry.options import RegistryOptions
+from basewatch.oci.registry.source import RegistrySource
 from tests.fixtures import shared_fixture
 from tests.integration import images
 from tests.integration import registry_server as rs

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from basewatch.jobs.inventory import Scanner
 from basewatch.models import Inventory, PackageType
 from basewatch.report.cyclonedx import CycloneDXReporter
 from basewatch.report.spdx import SpdxReporter
 from basewatch.sbom.reader import read_sbom
-from basewatch.scan import Scanner
 from tests.fixtures import shared_fixture
 from tests.unit.inventory.test_gobinary import installed_file
 

@@ -62,15 +62,15 @@ class RegistryTags:
 
     def digests(self, reference: str) -> tuple[str, ...]:
         from basewatch.cli.registry import registry_options
-        from basewatch.registry.source import resolve
+        from basewatch.oci.registry.source import resolve
 
         resolved = resolve(reference, self._platform, registry_options(self._args, reference))
         return tuple(d for d in (resolved.manifest_digest, resolved.index_digest) if d)
 
     def tags(self, repository: str) -> Sequence[str]:
         from basewatch.cli.registry import registry_options
-        from basewatch.registry.client import RegistryClient
-        from basewatch.registry.reference import parse_reference
+        from basewatch.oci.reference import parse_reference
+        from basewatch.oci.registry.client import RegistryClient
 
         reference = parse_reference(repository)
         with RegistryClient(registry_options(self._args, repository)) as client:
@@ -78,14 +78,15 @@ class RegistryTags:
 
 
 def run_advise(args: argparse.Namespace) -> int:
-    from basewatch.advise import advise
-    from basewatch.cache import default_cache_dir
+    from basewatch.advice.advise import advise
+    from basewatch.advice.compare import eol_lookup_from_table, release_cycle
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
-    from basewatch.compare import eol_lookup_from_table, release_cycle
+    from basewatch.jobs.inventory import Scanner
+    from basewatch.matching.evaluate import scan_inventory
     from basewatch.models import Inventory, ScanResult
     from basewatch.report.advise_report import render
-    from basewatch.scan import Scanner, scan_inventory
+    from basewatch.store.analysis import default_cache_dir
 
     if (args.image is None) == (args.dockerfile is None):
         raise UsageError("give an IMAGE or --dockerfile PATH (one of them)")
@@ -164,7 +165,7 @@ def run_advise(args: argparse.Namespace) -> int:
 def _is_local(reference: str) -> bool:
     """Whether the reference names a local image (opening one never touches the network)."""
     from basewatch.errors import OfflineError
-    from basewatch.image.source import open_source
+    from basewatch.oci.source import open_source
 
     def refuse() -> Any:
         raise OfflineError(f"{reference}: it is in a registry, and --offline was given")
@@ -180,7 +181,7 @@ def _is_local(reference: str) -> bool:
 
 def _source(args: argparse.Namespace, reference: str) -> Any:
     from basewatch.cli.registry import registry_options
-    from basewatch.image.source import open_source
+    from basewatch.oci.source import open_source
 
     if args.offline and not _is_local(reference):
         from basewatch.errors import OfflineError
@@ -209,7 +210,7 @@ def _as_base(inventory: Any, reference: str) -> Any:
 
 def _unread_from(dockerfile: Path, reference: str, scanner: Any) -> Any:
     """Offline advice on a FROM image that is in a registry: what the catalog knows of it."""
-    from basewatch.advise import unread_base
+    from basewatch.advice.advise import unread_base
     from basewatch.models import BaseImage
 
     pinned = reference.split("@", 1)[1] if "@" in reference else ""
@@ -234,7 +235,7 @@ def _unread_from(dockerfile: Path, reference: str, scanner: Any) -> Any:
 def _dockerfile_bases(path: Path) -> list[str]:
     """The external base images of a Dockerfile's stages (stage aliases, scratch and bases
     built from ARGs without a default are skipped)."""
-    from basewatch.lint.errors import LintError
+    from basewatch.errors import LintError
     from basewatch.lint.parse import decode, parse_dockerfile
 
     try:

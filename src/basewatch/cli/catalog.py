@@ -34,8 +34,8 @@ def add_catalog_parser(commands: Any) -> None:
 
 
 def run_catalog(args: argparse.Namespace) -> int:
-    from basewatch.cache import default_cache_dir
-    from basewatch.catalog import Catalog
+    from basewatch.store.analysis import default_cache_dir
+    from basewatch.store.catalog import Catalog
 
     catalog = Catalog(args.cache_dir or default_cache_dir())
     if args.catalog_command == "list":
@@ -43,7 +43,7 @@ def run_catalog(args: argparse.Namespace) -> int:
             print(f"{known.digest}  {len(known.diff_ids):>3} layer(s)  {known.reference}")
         return ExitCode.OK
     from basewatch.cli.registry import registry_options
-    from basewatch.image.source import open_source
+    from basewatch.oci.source import open_source
 
     for reference in args.images:
         source = open_source(reference, registry=registry_options(args, reference))

@@ -56,13 +56,14 @@ def _compat_verdict(args: argparse.Namespace, checker: Any, base: str) -> str:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from basewatch.cache import default_cache_dir
+    from basewatch.advice.compare import Coverage, candidate, eol_lookup_from_table
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
-    from basewatch.compare import Coverage, candidate, eol_lookup_from_table
     from basewatch.compat.check import CompatChecker
+    from basewatch.jobs.inventory import Scanner
+    from basewatch.matching.evaluate import scan_inventory
     from basewatch.report.compare_report import render
-    from basewatch.scan import Scanner, scan_inventory
+    from basewatch.store.analysis import default_cache_dir
 
     db_path: Path = args.db or default_cache_dir() / "vuln.db"
     store: Any = None
@@ -86,7 +87,7 @@ def run_compare(args: argparse.Namespace) -> int:
         checker = CompatChecker.default(cache_dir=args.cache_dir, use_cache=not args.no_cache)
         for reference in args.images:
             from basewatch.cli.registry import registry_options
-            from basewatch.image.source import open_source
+            from basewatch.oci.source import open_source
 
             options = registry_options(args, reference)
             source = open_source(reference, registry=options)

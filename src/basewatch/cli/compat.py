@@ -11,7 +11,7 @@ from basewatch.cli.exit_codes import ExitCode
 from basewatch.errors import UsageError
 
 if TYPE_CHECKING:
-    from basewatch.registry.options import RegistryOptions
+    from basewatch.oci.registry.options import RegistryOptions
 
 COMPAT_FORMATS = ("table", "json", "markdown")
 FAIL_ON = ("error", "warning")

@@ -172,7 +172,7 @@ def run_db(args: argparse.Namespace) -> int:
 def _db_path(args: argparse.Namespace) -> Path:
     if args.db is not None:
         return Path(args.db)
-    from basewatch.cache import default_cache_dir
+    from basewatch.store.analysis import default_cache_dir
 
     return default_cache_dir() / "vuln.db"
 
@@ -241,8 +241,8 @@ def catalog_ecosystems(cache_dir: Path | None = None) -> list[str]:
     import hashlib
     import json
 
-    from basewatch.cache import default_cache_dir
-    from basewatch.catalog import Catalog
+    from basewatch.store.analysis import default_cache_dir
+    from basewatch.store.catalog import Catalog
 
     root = cache_dir or default_cache_dir()
     found: set[str] = set()
@@ -263,14 +263,9 @@ def _refresh_eol(args: argparse.Namespace) -> None:
     """Refresh the end-of-life table (lint, compare, advise read it); a failure only warns."""
     import httpx
 
-    from basewatch.cache import default_cache_dir
-    from basewatch.lint.eol import (
-        CACHE_FILE,
-        ENDOFLIFE_API,
-        EolError,
-        refresh_eol_table,
-        save_eol_table,
-    )
+    from basewatch.errors import EolError
+    from basewatch.lint.eol import CACHE_FILE, ENDOFLIFE_API, refresh_eol_table, save_eol_table
+    from basewatch.store.analysis import default_cache_dir
 
     target = default_cache_dir() / CACHE_FILE
     try:

@@ -1,8 +1,23 @@
-"""Process exit codes, documented in the README; stable across releases."""
+"""Process exit codes, documented in the README; stable across releases; and which error
+family leads to which."""
 
 from __future__ import annotations
 
 from enum import IntEnum
+
+from basewatch.errors import (
+    CacheError,
+    DatabaseError,
+    ElfError,
+    Error,
+    ImageError,
+    InvalidVersion,
+    LintError,
+    OutputError,
+    PackageDatabaseError,
+    SbomError,
+    UsageError,
+)
 
 
 class ExitCode(IntEnum):
@@ -16,3 +31,19 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
     TERMINATED = 143  # SIGTERM: the run stopped cleanly (scratch files removed)
     INTERNAL = 70  # a bug: please report it
+
+
+def exit_code_for(error: Error) -> ExitCode:
+    """The exit code of an error family: every family has one; none is "internal"."""
+    match error:
+        case UsageError() | InvalidVersion():
+            return ExitCode.USAGE
+        case ImageError() | SbomError() | PackageDatabaseError() | ElfError() | LintError():
+            # input that cannot be read: an image, an SBOM, a binary, a Dockerfile
+            return ExitCode.IMAGE_ERROR
+        case OutputError() | CacheError():
+            return ExitCode.OUTPUT_ERROR
+        case DatabaseError():
+            return ExitCode.DATABASE_ERROR
+        case _:
+            return ExitCode.INTERNAL

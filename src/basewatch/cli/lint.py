@@ -13,7 +13,7 @@ from basewatch.errors import UsageError
 from basewatch.models import Severity
 
 if TYPE_CHECKING:  # basewatch.lint loads BuildKit's parser: only `lint` should pay for it
-    from basewatch.lint.errors import ResolveError
+    from basewatch.errors import ResolveError
 
 LINT_FORMATS = ("text", "json", "sarif", "github")
 
@@ -89,9 +89,9 @@ def _build_args(pairs: list[str]) -> dict[str, str]:
 
 def run_lint(args: argparse.Namespace) -> int:
     from basewatch.cli.output import write_output
+    from basewatch.errors import ConfigError
     from basewatch.lint.config import load_config
     from basewatch.lint.engine import lint_text, merge
-    from basewatch.lint.errors import ConfigError
     from basewatch.lint.report import LintFormat, render
 
     if args.diff and not args.fix:
@@ -152,7 +152,7 @@ def run_lint(args: argparse.Namespace) -> int:
 
 def _read(name: str) -> tuple[str | None, str]:
     """(text, "") or (None, why it cannot be read)."""
-    from basewatch.lint.errors import DockerfileReadError
+    from basewatch.errors import DockerfileReadError
     from basewatch.lint.parse import decode
     from basewatch.lint.read import read_dockerfile, read_stream
 
@@ -165,8 +165,7 @@ def _read(name: str) -> tuple[str | None, str]:
 
 def _resolver(args: argparse.Namespace) -> Any:
     """One resolver for all the Dockerfiles; an unreadable --oci-layout is an image error."""
-    from basewatch.errors import ImageError
-    from basewatch.lint.errors import ResolveError
+    from basewatch.errors import ImageError, ResolveError
 
     try:
         return make_resolver(args.oci_layout, args)
@@ -192,7 +191,7 @@ def _fix(
 ) -> str | None:
     """Pin digests; write the file (or print the diff). None when the result went to stdout.
     The FROM lines whose lookup failed are added to `unpinned`."""
-    from basewatch.lint.errors import LintError
+    from basewatch.errors import LintError
     from basewatch.lint.fix import pin_digests, unified_diff
 
     try:
@@ -237,7 +236,7 @@ class RegistryResolver:
         self._answers: dict[str, str | ResolveError] = {}
 
     def resolve(self, reference: str) -> str:
-        from basewatch.lint.errors import ResolveError
+        from basewatch.errors import ResolveError
 
         answer = self._answers.get(reference)
         if answer is None:
@@ -248,9 +247,8 @@ class RegistryResolver:
 
     def _lookup(self, reference: str) -> str | ResolveError:
         from basewatch.cli.registry import registry_options
-        from basewatch.errors import Error
-        from basewatch.lint.errors import ResolveError
-        from basewatch.registry.source import resolve
+        from basewatch.errors import Error, ResolveError
+        from basewatch.oci.registry.source import resolve
 
         try:
             return resolve(reference, None, registry_options(self._args, reference)).digest
@@ -259,8 +257,9 @@ class RegistryResolver:
 
 
 def _eol_table(path: Path | None) -> Any:
-    from basewatch.cache import default_cache_dir
-    from basewatch.lint.eol import CACHE_FILE, EolError, load_eol_table
+    from basewatch.errors import EolError
+    from basewatch.lint.eol import CACHE_FILE, load_eol_table
+    from basewatch.store.analysis import default_cache_dir
 
     if path is None:
         cached = default_cache_dir() / CACHE_FILE

@@ -16,7 +16,7 @@ from basewatch.cli.catalog import add_catalog_parser, run_catalog
 from basewatch.cli.compare import add_compare_parser, run_compare
 from basewatch.cli.compat import add_compat_parser, run_compat
 from basewatch.cli.db import add_db_parser, run_db
-from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.exit_codes import ExitCode, exit_code_for
 from basewatch.cli.lint import add_lint_parser, run_lint
 from basewatch.cli.registry import (
     add_cache_parser,
@@ -25,16 +25,9 @@ from basewatch.cli.registry import (
     run_cache,
     run_resolve,
 )
+from basewatch.cli.remedies import hint_for
 from basewatch.cli.scan import add_scan_parser, run_scan
-from basewatch.errors import (
-    CacheError,
-    DatabaseError,
-    Error,
-    ImageError,
-    OutputError,
-    SbomError,
-    UsageError,
-)
+from basewatch.errors import Error
 from basewatch.report.base import Format, canonical_format
 
 FORMATS = tuple(f.value for f in Format)
@@ -161,18 +154,8 @@ def _main(argv: Sequence[str] | None) -> int:
                 return run_catalog(args)
             case _:  # pragma: no cover - argparse refuses unknown commands
                 return ExitCode.USAGE
-    except UsageError as exc:
-        return _fail(exc, ExitCode.USAGE)
-    except ImageError as exc:
-        return _fail(exc, ExitCode.IMAGE_ERROR)
-    except (OutputError, CacheError) as exc:
-        return _fail(exc, ExitCode.OUTPUT_ERROR)
-    except DatabaseError as exc:
-        return _fail(exc, ExitCode.DATABASE_ERROR)
-    except SbomError as exc:
-        return _fail(exc, ExitCode.IMAGE_ERROR)
     except Error as exc:
-        return _fail(exc, ExitCode.INTERNAL)
+        return _fail(exc, exit_code_for(exc))
     except KeyboardInterrupt:
         print("basewatch: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
@@ -186,8 +169,11 @@ def _main(argv: Sequence[str] | None) -> int:
         return ExitCode.INTERNAL
 
 
-def _fail(exc: Exception, code: ExitCode) -> int:
+def _fail(exc: Error, code: ExitCode) -> int:
     print(f"basewatch: error: {exc}", file=sys.stderr)
+    hint = hint_for(exc)
+    if hint:
+        print(f"basewatch: hint: {hint}", file=sys.stderr)
     return code
 
 
@@ -195,8 +181,8 @@ def _sbom(args: argparse.Namespace) -> int:
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
     from basewatch.cli.registry import image_source
+    from basewatch.jobs.inventory import Scanner
     from basewatch.report.base import Format, reporter_for
-    from basewatch.scan import Scanner
 
     with progress_for(quiet=args.quiet) as progress:
         scanner = Scanner.default(

@@ -14,9 +14,9 @@ from basewatch.cli.exit_codes import ExitCode
 from basewatch.errors import UsageError
 
 if TYPE_CHECKING:
-    from basewatch.image.source import ImageSource
-    from basewatch.registry.options import RegistryOptions
-    from basewatch.scan import Scanner
+    from basewatch.jobs.inventory import Scanner
+    from basewatch.oci.registry.options import RegistryOptions
+    from basewatch.oci.source import ImageSource
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -59,7 +59,7 @@ def registry_options(
     args: argparse.Namespace, reference: str, stdin: TextIO | None = None
 ) -> RegistryOptions:
     """RegistryOptions from the parsed arguments; the password is read from stdin once."""
-    from basewatch.registry.options import RegistryOptions
+    from basewatch.oci.registry.options import RegistryOptions
 
     username = getattr(args, "username", None)
     password_stdin = getattr(args, "password_stdin", False)
@@ -67,7 +67,7 @@ def registry_options(
         raise UsageError("--password-stdin needs --username")
     if username and not password_stdin:
         raise UsageError("--username needs --password-stdin (passwords are never arguments)")
-    from basewatch.registry.reference import parse_host
+    from basewatch.oci.reference import parse_host
 
     insecure = frozenset(
         parse_host(h, "--insecure-registry") for h in getattr(args, "insecure_registries", []) or []
@@ -77,13 +77,13 @@ def registry_options(
     )
     credentials = None
     if username:
-        from basewatch.registry.auth import (
+        from basewatch.oci.reference import parse_reference
+        from basewatch.oci.registry.auth import (
             ChainedCredentials,
             Credentials,
             DockerConfigCredentials,
             StaticCredentials,
         )
-        from basewatch.registry.reference import parse_reference
 
         registry = ""
         text = reference.removeprefix("registry:")
@@ -122,10 +122,10 @@ def registry_options(
 def image_source(args: argparse.Namespace, scanner: Scanner) -> ImageSource:
     """The source for `args.image`; registry layers whose analysis is not cached are
     downloaded in parallel as soon as the image is opened."""
-    from basewatch.image.source import open_source
+    from basewatch.oci.source import open_source
 
     source = open_source(args.image, registry=registry_options(args, args.image))
-    pulled = sys.modules.get("basewatch.registry.source")  # not imported: not a registry image
+    pulled = sys.modules.get("basewatch.oci.registry.source")  # not imported: not a registry image
     if pulled is not None and isinstance(source, pulled.RegistrySource):
         # the scanner's own rule, which also wants the blob bound to its diffID
         source.prefetch = lambda layer: not scanner.layer_is_cached(layer)
@@ -157,8 +157,8 @@ def add_resolve_parser(commands: Any) -> None:
 
 
 def run_resolve(args: argparse.Namespace) -> int:
-    from basewatch.registry.reference import parse_reference
-    from basewatch.registry.source import RegistrySource
+    from basewatch.oci.reference import parse_reference
+    from basewatch.oci.registry.source import RegistrySource
 
     text = args.reference.removeprefix("registry:")
     ref = parse_reference(text)
@@ -218,8 +218,8 @@ def parse_size(text: str) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from basewatch.cache import default_cache_dir
-    from basewatch.registry.blobcache import BlobCache, prune_analyses
+    from basewatch.oci.registry.blobcache import BlobCache, prune_analyses
+    from basewatch.store.analysis import default_cache_dir
 
     root: Path = args.cache_dir or default_cache_dir()
     cache = BlobCache(root)

@@ -112,12 +112,13 @@ def _severity(word: str) -> Severity:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from basewatch.cache import default_cache_dir
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
+    from basewatch.jobs.inventory import Scanner
+    from basewatch.matching.evaluate import scan_inventory
     from basewatch.matching.policy import IGNORE_FILE, Policy, load_ignore_file, load_openvex
     from basewatch.report.scan_base import ScanFormat, scan_reporter_for
-    from basewatch.scan import Scanner, scan_inventory
+    from basewatch.store.analysis import default_cache_dir
 
     if (args.image is None) == (args.sbom is None):
         if args.image is None and args.vex:

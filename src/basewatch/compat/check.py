@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from basewatch.cache import AnalysisCache
 from basewatch.compat.detector import ElfDetector
 from basewatch.compat.loader import ImageFiles, LoaderModel
 from basewatch.compat.model import (
@@ -25,15 +24,16 @@ from basewatch.compat.model import (
 from basewatch.compat.wheels import check_wheel, musl_notes
 from basewatch.elf.reader import ElfInfo
 from basewatch.errors import UsageError
-from basewatch.image.layer import FileEntry
-from basewatch.image.source import open_source
 from basewatch.inventory.detector import Detector, FileResult
+from basewatch.jobs.inventory import Scanner
 from basewatch.models import EntryKind, ImageInfo
+from basewatch.oci.layer import FileEntry
+from basewatch.oci.source import open_source
 from basewatch.progress import NULL_PROGRESS, Progress
-from basewatch.scan import Scanner
+from basewatch.store.analysis import AnalysisCache
 
 if TYPE_CHECKING:
-    from basewatch.registry.options import RegistryOptions
+    from basewatch.oci.registry.options import RegistryOptions
 
 Layer = tuple[Sequence[FileEntry], Sequence[FileResult]]
 
@@ -84,7 +84,7 @@ class CompatChecker:
 
     def _registry(self) -> RegistryOptions:
         """Registry pulls keep their blobs beside the analysis cache, as scans do."""
-        from basewatch.registry.options import RegistryOptions
+        from basewatch.oci.registry.options import RegistryOptions
 
         return RegistryOptions(
             cache_dir=self.scanner.scratch_root.parent, use_cache=self.scanner.cache is not None

@@ -19,13 +19,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, cast
 
-from basewatch.elf.ldcache import MalformedLdCache, parse_ld_cache
-from basewatch.elf.reader import ElfInfo, MalformedElf, Symbol, VersionNeed, VersionRef, parse_elf
-from basewatch.errors import CacheError, PackageDatabaseError
+from basewatch.elf.ldcache import parse_ld_cache
+from basewatch.elf.reader import ElfInfo, Symbol, VersionNeed, VersionRef, parse_elf
+from basewatch.errors import CacheError, MalformedElf, MalformedLdCache, PackageDatabaseError
 from basewatch.inventory.detector import AnalysisContext, FileResult
 
 if TYPE_CHECKING:
-    from basewatch.cache import AnalysisCache
+    from basewatch.store.analysis import AnalysisCache
 
 log = logging.getLogger(__name__)
 

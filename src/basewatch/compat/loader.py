@@ -45,10 +45,10 @@ from basewatch.compat.model import (
 )
 from basewatch.elf.ldcache import FLAG_REQUIRED_MASK, FLAG_TYPE_MASK, CacheEntry, cache_flags_for
 from basewatch.elf.reader import ET_CORE, ET_DYN, ET_REL, ElfInfo, Symbol, machine_name
-from basewatch.image.filesystem import FileSystemView
-from basewatch.image.layer import FileEntry
 from basewatch.inventory.detector import FileResult
 from basewatch.models import EntryKind
+from basewatch.oci.filesystem import FileSystemView
+from basewatch.oci.layer import FileEntry
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from basewatch.elf.reader import MalformedElf
+from basewatch.errors import MalformedElf
 
 __all__ = ["PF_W", "PF_X", "PT_LOAD", "ElfLayout", "Segment"]
 

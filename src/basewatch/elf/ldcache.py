@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from basewatch.errors import Error
+from basewatch.errors import MalformedLdCache
 
 __all__ = ["CacheEntry", "MalformedLdCache", "cache_flags_for", "parse_ld_cache"]
 
@@ -36,10 +36,6 @@ _ARCH_FLAGS = {
     (3, 32): 0x0000,  # i386
     (40, 32): 0x0900,  # arm hard-float
 }
-
-
-class MalformedLdCache(Error):
-    """`/etc/ld.so.cache` is not a cache glibc could read."""
 
 
 @dataclass(frozen=True, slots=True)

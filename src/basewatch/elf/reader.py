@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from basewatch.errors import Error
+from basewatch.errors import MalformedElf
 
 __all__ = [
     "ElfInfo",
@@ -122,10 +122,6 @@ MAX_STRTAB_BYTES = 16 << 20
 MAX_INTERP_BYTES = 4096
 MAX_VERSION_ENTRIES = 4096
 MAX_SYMBOLS = 1 << 20
-
-
-class MalformedElf(Error):
-    """The file starts like an ELF but its headers or dynamic data are inconsistent."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from basewatch.image.filesystem import FileSystemView
 from basewatch.inventory.detector import FileResult
 from basewatch.inventory.dpkg import STATUS, STATUS_D
 from basewatch.inventory.layers import LayerAnalysis
@@ -14,6 +13,7 @@ from basewatch.inventory.ownership import mark_owned
 from basewatch.inventory.purl import ecosystem_for, purl_for
 from basewatch.inventory.python import join_wheel_tags
 from basewatch.models import EntryKind, ImageInfo, Inventory, OSInfo, Package
+from basewatch.oci.filesystem import FileSystemView
 
 Identity = tuple[str, str, str, str, str]
 

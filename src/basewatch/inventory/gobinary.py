@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, cast
 
 from basewatch.elf.layout import PF_W, PF_X, PT_LOAD, ElfLayout
-from basewatch.elf.reader import MalformedElf
-from basewatch.errors import PackageDatabaseError
+from basewatch.errors import MalformedElf, PackageDatabaseError
 from basewatch.inventory.detector import AnalysisContext, FileResult
 from basewatch.models import Package, PackageType, make_metadata
 

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from basewatch.errors import ImageError
-from basewatch.image.layer import STREAM_ERRORS, FileEntry, Opener, UnreadableEntry
+from basewatch.errors import ImageError, UnreadableEntry
 from basewatch.inventory.detector import AnalysisContext, Detector, FileResult
 from basewatch.models import EntryKind
+from basewatch.oci.layer import STREAM_ERRORS, FileEntry, Opener
 
 log = logging.getLogger(__name__)
 

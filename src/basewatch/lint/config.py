@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from basewatch.lint.errors import ConfigError
+from basewatch.errors import ConfigError
 from basewatch.lint.reference import DOCKER_HUB
 from basewatch.models import Severity
 

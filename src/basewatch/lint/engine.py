@@ -8,9 +8,9 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from basewatch.errors import DockerfileReadError, LintError
 from basewatch.lint.config import LintConfig
 from basewatch.lint.eol import EolTable, load_eol_table
-from basewatch.lint.errors import DockerfileReadError, LintError
 from basewatch.lint.model import Dockerfile, LintFinding, LintResult
 from basewatch.lint.parse import decode, parse_dockerfile
 from basewatch.lint.read import read_dockerfile

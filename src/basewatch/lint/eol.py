@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from basewatch.lint.errors import LintError
+from basewatch.errors import EolError
 from basewatch.lint.reference import ImageRef
 
 if TYPE_CHECKING:
@@ -63,10 +63,6 @@ IMAGE_PRODUCTS: Mapping[str, str] = {
     "nginx": "nginx",
     "postgres": "postgresql",
 }
-
-
-class EolError(LintError):
-    """The end-of-life table could not be read or refreshed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from basewatch.lint.errors import LintError, ResolveError
+from basewatch.errors import LintError, ResolveError
 from basewatch.lint.model import Stage
 from basewatch.lint.parse import parse_dockerfile
 from basewatch.lint.reference import ImageRef, parse_reference
@@ -79,7 +79,7 @@ class OciLayoutResolver:
         # The same stores `scan oci:PATH` reads, so a layout tar works here as it does there,
         # with the same bounds on hostile archives.
         from basewatch.errors import Error
-        from basewatch.image.store import DirStore, FileStore, TarStore, read_small
+        from basewatch.oci.store import DirStore, FileStore, TarStore, read_small
 
         try:
             store: FileStore = DirStore(layout) if layout.is_dir() else TarStore(layout)

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from basewatch.lint.errors import DockerfileSyntaxError
+from basewatch.errors import DockerfileSyntaxError
 from basewatch.lint.expand import ExpansionBudget, substitute
 from basewatch.lint.model import Dockerfile, Instruction, Stage
 from basewatch.lint.reference import parse_reference

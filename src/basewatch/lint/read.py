@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from basewatch.lint.errors import DockerfileReadError
+from basewatch.errors import DockerfileReadError
 
 MAX_DOCKERFILE_BYTES = 4 * 1024 * 1024  # real Dockerfiles are kilobytes
 _CHUNK = 64 * 1024

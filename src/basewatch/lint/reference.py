@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from basewatch.errors import UsageError
-from basewatch.registry.reference import DOCKER_HUB
-from basewatch.registry.reference import parse_reference as parse_registry_reference
+from basewatch.oci.reference import DOCKER_HUB
+from basewatch.oci.reference import parse_reference as parse_registry_reference
 
 __all__ = ["DOCKER_HUB", "ImageRef", "parse_reference", "registry_matches"]
 

@@ -6,8 +6,8 @@ import json
 from typing import Any, assert_never
 
 from basewatch import __version__
-from basewatch.advise import Advice, Recommendation
-from basewatch.compare import Coverage, why_unchecked
+from basewatch.advice.advise import Advice, Recommendation
+from basewatch.advice.compare import Coverage, why_unchecked
 
 
 def _clean(text: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, assert_never
 
 from basewatch import __version__
-from basewatch.compare import ALL_SEVERITIES, SEVERITIES, Candidate, Coverage
+from basewatch.advice.compare import ALL_SEVERITIES, SEVERITIES, Candidate, Coverage
 from basewatch.models import Severity
 
 SCHEMA_VERSION = "1.0"

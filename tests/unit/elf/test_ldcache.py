@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.elf.ldcache import MalformedLdCache, cache_flags_for, parse_ld_cache
+from basewatch.elf.ldcache import cache_flags_for, parse_ld_cache
+from basewatch.errors import MalformedLdCache
 
 HOST_CACHE = Path("/etc/ld.so.cache")
 

@@ -28,10 +28,10 @@ from basewatch.elf.reader import (
     ET_DYN,
     ET_EXEC,
     ElfInfo,
-    MalformedElf,
     VersionRef,
     parse_elf,
 )
+from basewatch.errors import MalformedElf
 from tests.unit.compat.realbin import HELLO, compile_c
 
 LIB = "int foo(void) { return 1; }\nint bar(void) { return 2; }\n"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from basewatch.errors import ConfigError
 from basewatch.lint.config import LintConfig, PinPolicy, load_config
-from basewatch.lint.errors import ConfigError
 from basewatch.models import Severity
 
 

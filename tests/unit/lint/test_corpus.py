@@ -77,7 +77,7 @@ class _AnyResolver:
 def test_fix_changes_only_the_image_words(path: Path) -> None:
     import re
 
-    from basewatch.lint.errors import LintError
+    from basewatch.errors import LintError
     from basewatch.lint.fix import pin_digests
 
     data = path.read_bytes()

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from basewatch.errors import EolError
 from basewatch.lint.eol import (
     PRODUCTS,
-    EolError,
     EolTable,
     cycles_in,
     load_eol_table,

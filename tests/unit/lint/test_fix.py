@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.lint.errors import DockerfileSyntaxError, ResolveError
+from basewatch.errors import DockerfileSyntaxError, ResolveError
 from basewatch.lint.fix import (
     DictResolver,
     DigestResolver,

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from basewatch.errors import UsageError
-from basewatch.lint.errors import DockerfileSyntaxError
+from basewatch.errors import DockerfileSyntaxError, UsageError
 from basewatch.lint.expand import substitute
 from basewatch.lint.parse import parse_dockerfile
 

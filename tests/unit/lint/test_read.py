@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from basewatch.cli.exit_codes import ExitCode
+from basewatch.errors import DockerfileReadError
 from basewatch.lint.engine import lint_file
-from basewatch.lint.errors import DockerfileReadError
 from basewatch.lint.read import MAX_DOCKERFILE_BYTES, read_dockerfile, read_stream
 from tests.bounded import run_bounded
 from tests.unit.lint.helpers import LINT_MEMORY_MB, TODAY

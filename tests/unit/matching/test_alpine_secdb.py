@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.scan import Scanner, scan_inventory
+from basewatch.jobs.inventory import Scanner
+from basewatch.matching.evaluate import scan_inventory
 from basewatch.versions.registry import comparator_for
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding

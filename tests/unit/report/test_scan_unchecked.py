@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from basewatch.matching.evaluate import scan_inventory
 from basewatch.models import Inventory, ScanResult
 from basewatch.report.scan_base import ScanFormat, scan_reporter_for, summarize
 from basewatch.report.scan_json import load_schema
-from basewatch.scan import scan_inventory
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 from tests.unit.report.conftest import NOW, SERIAL, make_inventory
 from tests.unit.report.test_scan_sarif import validator as sarif_validator

@@ -1,0 +1,361 @@
+"""The inventory job: image reference -> layers -> per-layer analyses -> inventory.
+
+`Scanner.default()` makes the concrete choices (detectors, cache); tests and the service inject
+their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from basewatch.errors import CacheError, ImageError
+from basewatch.inventory.assemble import assemble
+from basewatch.inventory.attribution import find_base, label
+from basewatch.inventory.detector import AnalysisContext, DecompressionBudget, Detector
+from basewatch.inventory.layers import (
+    MAX_IMAGE_ENTRIES,
+    LayerAnalysis,
+    analyze_layer,
+    detectors_key,
+)
+from basewatch.models import (
+    ImageInfo,
+    Inventory,
+    LayerInfo,
+    OSInfo,
+    Package,
+)
+from basewatch.oci.digest import parse_digest
+from basewatch.oci.layer import translate_read_errors
+from basewatch.oci.source import ImageSource, OpenImage, VerifiableImage, open_source
+from basewatch.progress import NULL_PROGRESS, Progress
+from basewatch.scratch import scratch_dir
+from basewatch.store.analysis import AnalysisCache, default_cache_dir
+from basewatch.store.catalog import Catalog
+
+if TYPE_CHECKING:
+    from basewatch.oci.registry.options import RegistryOptions
+
+log = logging.getLogger(__name__)
+
+# The name of the cache entry, beside a blob digest's analyses, that records the diffID which an
+# earlier verified read found that (compressed) blob to hold.
+_BINDING = "diff-id"
+# What a malformed cache entry raises while it is turned back into models: a miss, not a crash.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, AssertionError, RecursionError)
+
+
+def default_detectors() -> list[Detector]:
+    """Every detector basewatch ships, in the order they are asked."""
+    from basewatch.inventory.apk import ApkDetector
+    from basewatch.inventory.dpkg import DpkgDetector
+    from basewatch.inventory.gobinary import GoBinaryDetector
+    from basewatch.inventory.java import JavaDetector
+    from basewatch.inventory.npm import NpmDetector
+    from basewatch.inventory.osrelease import OsReleaseDetector
+    from basewatch.inventory.python import PythonDetector
+    from basewatch.inventory.rpm import RpmDetector
+
+    return [
+        OsReleaseDetector(),
+        DpkgDetector(),
+        ApkDetector(),
+        RpmDetector(),
+        PythonDetector(),
+        NpmDetector(),
+        GoBinaryDetector(),
+        JavaDetector(),
+    ]
+
+
+@dataclass
+class Scanner:
+    """Builds inventories; `cache` None means every layer is read (`--no-cache`)."""
+
+    detectors: Sequence[Detector]
+    cache: AnalysisCache | None
+    scratch_root: Path
+    progress: Progress = field(default=NULL_PROGRESS)
+    catalog: Catalog | None = None  # known images, for finding bases; None: not used
+
+    @classmethod
+    def default(
+        cls,
+        cache_dir: Path | None = None,
+        use_cache: bool = True,
+        progress: Progress = NULL_PROGRESS,
+    ) -> Scanner:
+        root = cache_dir or default_cache_dir()
+        return cls(
+            detectors=default_detectors(),
+            cache=AnalysisCache(root) if use_cache else None,
+            scratch_root=root / "tmp",
+            progress=progress,
+            catalog=Catalog(root) if use_cache else None,
+        )
+
+    def inventory(self, reference: str | ImageSource, platform: str | None = None) -> Inventory:
+        """Read the image and return everything installed in it."""
+        if isinstance(reference, str):
+            source = open_source(reference, registry_defaults=self._registry_defaults)
+        else:
+            source = reference
+        with source.open(platform) as image:
+            info = image.info
+            verified: dict[int, str] = {}
+            inventory = self._cached_inventory(image, verified)
+            if inventory is None:
+                analyses = self.analyze_layers(image, verified)
+                if info.source_type == "rootfs" and analyses and analyses[0].diff_id:
+                    # the diffID of a root filesystem tarball is only known once it is read
+                    layer = info.layers[0]
+                    info = _with_layers(info, (_layer_with_diff_id(layer, analyses[0].diff_id),))
+                inventory = assemble(info, analyses)
+                self._store_inventory(_chain_key([a.diff_id for a in analyses]), inventory)
+            info = inventory.image
+        candidates = []
+        if self.catalog is not None:
+            diff_ids = tuple(layer.diff_id for layer in info.layers)
+            candidates = list(self.catalog.candidates(diff_ids))
+            self.catalog.add(info)
+        return label(inventory, find_base(info, candidates))
+
+    # --- which cached results may stand for which layers --------------------------------------
+    #
+    # A cache entry is named by content (a diffID), but the image only *claims* its layers'
+    # diffIDs: a tampered image can claim the diffID of a layer scanned before. So the cache may
+    # spare the analysis of a layer, never its verification: before a cached result is used,
+    # the layer's stored bytes are hashed (`VerifiableImage`), and the result is used only for
+    # the diffID those bytes are known to hold. An uncompressed blob is its tar, so its hash is
+    # its diffID; a compressed blob's hash is bound to a diffID by an earlier read that checked
+    # both (the `_BINDING` entry).
+
+    def _claimed_key(self, layer: LayerInfo) -> str:
+        """The diffID the image claims for a layer (or, for a root filesystem tarball, which
+        an earlier read found its blob to hold); "" when there is none to look up."""
+        if layer.diff_id:
+            return layer.diff_id
+        if not layer.digest:
+            return ""
+        return self._bound_diff_id(layer.digest) or layer.digest
+
+    def _bound_diff_id(self, blob_digest: str) -> str:
+        if self.cache is None or not blob_digest:
+            return ""
+        data = self.cache.get(blob_digest, _BINDING)
+        try:
+            return parse_digest(data.get("diff_id"), "cache") if data is not None else ""
+        except ImageError:
+            log.warning("ignoring a malformed cache entry for %s", blob_digest)
+            return ""
+
+    def _verified_keys(
+        self, image: OpenImage, layers: Sequence[LayerInfo], verified: dict[int, str]
+    ) -> list[str]:
+        """For each layer, the diffID its stored bytes are known to hold, or "" when that is
+        not known (it must then be read, which verifies it). Raises DigestMismatch when the
+        bytes are not what the image says they are, as reading them would."""
+        todo = [layer for layer in layers if layer.index not in verified]
+        if todo:
+            for layer, digest in zip(todo, self._stored_digests(image, todo), strict=True):
+                verified[layer.index] = digest
+        keys = []
+        for layer in layers:
+            digest = verified[layer.index]
+            if not digest:
+                keys.append("")
+                continue
+            bound = digest if digest == layer.diff_id else self._bound_diff_id(digest)
+            if layer.diff_id:
+                keys.append(layer.diff_id if bound == layer.diff_id else "")
+            else:
+                keys.append(bound or digest)  # a root filesystem tarball: what it is known to be
+        return keys
+
+    @staticmethod
+    def _stored_digests(image: OpenImage, layers: Sequence[LayerInfo]) -> list[str]:
+        if isinstance(image, VerifiableImage):
+            return image.verify_layers(layers)
+        if image.info.source_type == "registry":
+            # Registry blobs are addressed by digest, and every byte pulled is checked against
+            # it (the blob cache does), so the manifest's digest is what the bytes will be.
+            return [layer.digest for layer in layers]
+        return [""] * len(layers)  # nothing to check against: always read
+
+    def _cached_inventory(self, image: OpenImage, verified: dict[int, str]) -> Inventory | None:
+        if self.cache is None:
+            return None
+        info = image.info
+        claimed = [self._claimed_key(layer) for layer in info.layers]
+        chain = _chain_key(claimed)
+        if not chain:
+            return None
+        data = self.cache.get(chain, detectors_key(self.detectors), kind="images")
+        if data is None:
+            return None
+        if self._verified_keys(image, info.layers, verified) != claimed:
+            return None  # some layer is not known to hold what the entry was made from
+        try:
+            diff_ids = [str(d) for d in data["diff_ids"]]
+            if diff_ids != claimed:
+                raise ValueError("the entry names other layers")
+            layers = tuple(
+                _layer_with_diff_id(layer, diff_id) if not layer.diff_id else layer
+                for layer, diff_id in zip(info.layers, diff_ids, strict=True)
+            )
+            return Inventory(
+                image=_with_layers(info, layers),
+                os=OSInfo.from_dict(data["os"]) if data["os"] is not None else None,
+                packages=tuple(Package.from_dict(p) for p in data["packages"]),
+                warnings=tuple(str(w) for w in data["warnings"]),
+                filesystem_bytes=int(data.get("filesystem_bytes", 0)),
+            )
+        except _MALFORMED:
+            log.warning("ignoring a malformed cached inventory for %s", chain)
+            return None
+
+    def _registry_defaults(self) -> RegistryOptions:
+        """Registry pulls keep their blobs beside this scanner's analysis cache."""
+        from basewatch.oci.registry.options import RegistryOptions
+
+        return RegistryOptions(cache_dir=self.scratch_root.parent, use_cache=self.cache is not None)
+
+    def _store_inventory(self, chain: str, inventory: Inventory) -> None:
+        if self.cache is None or not chain:
+            return
+        data = {
+            "diff_ids": [layer.diff_id for layer in inventory.image.layers],
+            "os": inventory.os.to_dict() if inventory.os is not None else None,
+            "packages": [p.to_dict() for p in inventory.packages],
+            "warnings": list(inventory.warnings),
+            "filesystem_bytes": inventory.filesystem_bytes,
+        }
+        try:
+            self.cache.put(chain, detectors_key(self.detectors), data, kind="images")
+        except CacheError as exc:
+            log.warning("%s", exc)
+
+    def analyze_layers(
+        self, image: OpenImage, verified: dict[int, str] | None = None
+    ) -> list[LayerAnalysis]:
+        """One analysis per layer, from the cache when possible, else by streaming the layer.
+
+        `verified` holds the stored digests of layers already hashed in this scan (by index).
+        """
+        key = detectors_key(self.detectors)
+        layers = image.info.layers
+        verified = {} if verified is None else verified
+        cached: dict[int, LayerAnalysis] = {}
+        for layer in layers:
+            claimed = self._claimed_key(layer)
+            found = self._cached(claimed, key)
+            if found is not None and found.diff_id in ("", claimed):
+                cached[layer.index] = found
+        if cached:  # hashed together: the layers of a local image are checked side by side
+            candidates = [layer for layer in layers if layer.index in cached]
+            keys = self._verified_keys(image, candidates, verified)
+            for layer, known in zip(candidates, keys, strict=True):
+                if known != self._claimed_key(layer):
+                    del cached[layer.index]  # not known to be that content: read it
+        analyses: list[LayerAnalysis] = []
+        self.progress.begin(f"Reading {len(layers)} layer(s)", len(layers))
+        scratch: Path | None = None
+        scratch_stack = contextlib.ExitStack()
+        inflate_budget = DecompressionBudget()  # one per image, across all of its layers
+        try:
+            for layer in layers:
+                if layer.index in cached:
+                    analyses.append(cached[layer.index])
+                    self.progress.advance(f"layer {layer.index + 1} (cached)")
+                    continue
+                if scratch is None:
+                    scratch = scratch_stack.enter_context(scratch_dir(self.scratch_root.parent))
+                ctx = AnalysisContext(tmp_dir=scratch, budget=inflate_budget)
+                budget = MAX_IMAGE_ENTRIES - sum(len(a.entries) for a in analyses)
+                refusals = inflate_budget.refusals
+                analysis = self._read_layer(image, layer, ctx, budget)
+                analyses.append(analysis)
+                # A layer read after the image's budget ran out says more about the image
+                # than the layer: not cached, so the layer's next image reads it in full.
+                if inflate_budget.refusals == refusals:
+                    self._store_analysis(layer, analysis, key)
+                self.progress.advance(f"layer {layer.index + 1}")
+        finally:
+            self.progress.end()
+            scratch_stack.close()
+        return analyses
+
+    def _store_analysis(self, layer: LayerInfo, analysis: LayerAnalysis, key: str) -> None:
+        """Cache a layer just read, under the diffID the read verified, and bind its blob
+        digest to that diffID, so that hashing the blob is enough to find it again."""
+        content = analysis.diff_id
+        if self.cache is None or not content:
+            return
+        try:
+            self.cache.put(content, key, analysis.to_dict())
+            if layer.digest and layer.digest != content:
+                self.cache.put(layer.digest, _BINDING, {"diff_id": content})
+        except CacheError as exc:
+            log.warning("%s", exc)
+
+    def layer_is_cached(self, layer: LayerInfo) -> bool:
+        """Whether a cached analysis may spare reading this layer (its bytes still get
+        checked): for deciding which registry layers to download ahead."""
+        if self.cache is None:
+            return False
+        claimed = self._claimed_key(layer)
+        if not claimed or self._cached(claimed, detectors_key(self.detectors)) is None:
+            return False
+        return not (layer.digest and layer.digest != claimed) or (
+            self._bound_diff_id(layer.digest) == claimed
+        )
+
+    def _cached(self, cache_key: str, key: str) -> LayerAnalysis | None:
+        if self.cache is None or not cache_key:
+            return None
+        data = self.cache.get(cache_key, key)
+        if data is None:
+            return None
+        try:
+            return LayerAnalysis.from_dict(data)
+        except _MALFORMED:
+            log.warning("ignoring a malformed cache entry for %s", cache_key)
+            return None
+
+    def _read_layer(
+        self, image: OpenImage, layer: LayerInfo, ctx: AnalysisContext, max_entries: int
+    ) -> LayerAnalysis:
+        what = f"{image.info.reference}: layer {layer.index} ({layer.digest or layer.diff_id})"
+        with image.layer(layer) as reader, translate_read_errors(what):
+            analysis = analyze_layer(
+                layer.diff_id, reader.entries(), self.detectors, ctx, max(max_entries, 0)
+            )
+        if not analysis.diff_id and reader.diff_id:
+            analysis = LayerAnalysis(reader.diff_id, analysis.entries, analysis.results)
+        return analysis
+
+
+def _chain_key(keys: Sequence[str]) -> str:
+    """Names the whole stack of layers by their diffIDs; "" when one is not known, as with
+    `dir:` sources, which are never cached."""
+    if not keys or not all(keys):
+        return ""
+    return "sha256:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
+def _with_layers(info: ImageInfo, layers: tuple[LayerInfo, ...]) -> ImageInfo:
+    import dataclasses
+
+    return dataclasses.replace(info, layers=layers)
+
+
+def _layer_with_diff_id(layer: LayerInfo, diff_id: str) -> LayerInfo:
+    import dataclasses
+
+    return dataclasses.replace(layer, diff_id=diff_id)

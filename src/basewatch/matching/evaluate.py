@@ -1,0 +1,88 @@
+"""Evaluate an inventory: match it against the advisories and apply the user's policy."""
+
+from __future__ import annotations
+
+from basewatch.inventory.ownership import OS_PACKAGE_KEY
+from basewatch.matching.matcher import match_inventory, query_of
+from basewatch.matching.policy import Policy
+from basewatch.models import DatabaseInfo, Inventory, PackageType, ScanResult
+from basewatch.vulndb.store import VulnStore
+
+
+def scan_inventory(
+    inventory: Inventory,
+    store: VulnStore,
+    policy: Policy | None = None,
+    database: DatabaseInfo | None = None,
+) -> ScanResult:
+    """Match an inventory against the store and apply the user's policy."""
+    policy = policy or Policy()
+    base_warnings = policy.check_base(inventory)  # before matching: a refusal costs nothing
+    outcome = match_inventory(inventory, store)
+    kept, suppressed, policy_warnings = policy.apply(outcome.findings)
+    warnings = [*outcome.warnings, *base_warnings, *policy_warnings]
+    if outcome.unmatched_ecosystems:
+        warnings.append(
+            "no advisories in the database for "
+            + ", ".join(sorted(outcome.unmatched_ecosystems))
+            + ": those packages were not checked (run `basewatch db update` or `db import`)"
+        )
+    refused = _refused_packages(inventory, store, outcome.unmatched_ecosystems)
+    for package, ids in refused.items():
+        several = len(ids) > 1
+        shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
+        warnings.append(
+            f"{package}: {len(ids)} advisor{'ies' if several else 'y'} naming it "
+            f"{'were' if several else 'was'} refused as malformed at import ({shown}): "
+            "it was not fully checked"
+        )
+    return ScanResult(
+        inventory=inventory,
+        findings=tuple(kept),
+        suppressed=tuple(suppressed),
+        database=database,
+        warnings=tuple(warnings),
+        unchecked=tuple(
+            dict.fromkeys(
+                (
+                    *sorted(outcome.unmatched_ecosystems | _releaseless(inventory)),
+                    *refused,
+                    *outcome.unchecked,
+                )
+            )
+        ),
+    )
+
+
+def _releaseless(inventory: Inventory) -> set[str]:
+    """Ecosystems of OS packages without a release (`Debian`): the matcher never guesses one,
+    so none of those packages was checked and the scan must not look clean for them."""
+    os_types = (PackageType.DEB, PackageType.APK, PackageType.RPM)
+    return {
+        p.ecosystem
+        for p in inventory.packages
+        if p.ecosystem
+        and ":" not in p.ecosystem
+        and p.type in os_types
+        and not p.meta(OS_PACKAGE_KEY)
+    }
+
+
+def _refused_packages(
+    inventory: Inventory, store: VulnStore, unmatched: set[str]
+) -> dict[str, list[str]]:
+    """`ecosystem name` -> ids of malformed records naming that package of the image.
+
+    A malformed record makes a scan partial only for the image that has its package: one
+    refused at import for some other package says nothing about this image.
+    """
+    found: dict[str, list[str]] = {}
+    for package in inventory.packages:
+        ecosystem = package.ecosystem
+        if not ecosystem or ecosystem in unmatched or package.meta(OS_PACKAGE_KEY):
+            continue
+        name, _ = query_of(package)
+        ids = store.refused(ecosystem, name)
+        if ids:
+            found.setdefault(f"{ecosystem} {name}", list(ids))
+    return found

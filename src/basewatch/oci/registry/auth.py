@@ -1,0 +1,271 @@
+"""Registry credentials and the `WWW-Authenticate` challenges that ask for them.
+
+Credentials come from, in order: what the user gave on the command line, then Docker's
+`config.json` (`credHelpers`, `auths`, `credsStore`, as `docker login` writes them). Secrets are
+kept out of every `repr`, log line and error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from basewatch.errors import RegistryError
+from basewatch.oci.reference import DOCKER_HUB, DOCKER_HUB_HOST
+
+log = logging.getLogger(__name__)
+
+# `docker login` without a server stores Docker Hub's credentials under this key.
+DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
+_HELPER_TIMEOUT = 30.0
+
+
+# What credential helpers answer as the Username when the Secret is an identity token.
+IDENTITY_TOKEN_USER = "<token>"  # noqa: S105 - a marker, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A username and secret (a password or token); secrets never show in `repr`.
+
+    `identity_token` is the OAuth2 refresh token `docker login` stores (`identitytoken` in
+    Docker's config) for registries whose token service issues one: it is exchanged for access
+    tokens with a POST to the token service, and there is then no password.
+    """
+
+    username: str
+    password: str = field(repr=False)
+    identity_token: str = field(default="", repr=False)
+
+    def __repr__(self) -> str:
+        kind = "identity_token" if self.identity_token else "password"
+        return f"Credentials(username={self.username!r}, {kind}=<hidden>)"
+
+    def basic_header(self) -> str:
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+class CredentialStore(Protocol):
+    """Looks up the credentials for one registry host (`docker.io` for Docker Hub)."""
+
+    def get(self, registry: str) -> Credentials | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """One `WWW-Authenticate` challenge: its scheme (lowercase) and parameters."""
+
+    scheme: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def param(self, name: str) -> str:
+        return dict(self.params).get(name, "")
+
+
+_PARAM = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
+
+
+def parse_challenges(header: str) -> list[Challenge]:
+    """Parse `Bearer realm="...",service="...",scope="..."` (and Basic) challenges."""
+    challenges: list[Challenge] = []
+    rest = header.strip()
+    while rest:
+        match = re.match(r"([A-Za-z][A-Za-z0-9_-]*)\s*", rest)
+        if match is None:
+            break
+        scheme = match.group(1).lower()
+        rest = rest[match.end() :]
+        params: list[tuple[str, str]] = []
+        while rest:
+            param = _PARAM.match(rest)
+            if param is None:
+                break
+            # a bare word followed by a word (not "=") starts the next challenge
+            value = param.group(2)
+            value = re.sub(r"\\(.)", r"\1", value) if value is not None else param.group(3)
+            params.append((param.group(1).lower(), value))
+            rest = rest[param.end() :].lstrip(", ")
+        challenges.append(Challenge(scheme, tuple(params)))
+        rest = rest.lstrip(", ")
+    return challenges
+
+
+class StaticCredentials:
+    """Credentials the user gave (`--username` with `--password-stdin`), for one host or all."""
+
+    def __init__(self, credentials: Credentials, registry: str = "") -> None:
+        self._credentials = credentials
+        self._registry = registry
+
+    def get(self, registry: str) -> Credentials | None:
+        if not self._registry or _same_registry(self._registry, registry):
+            return self._credentials
+        return None
+
+
+class ChainedCredentials:
+    """The first store that knows the host answers."""
+
+    def __init__(self, *stores: CredentialStore) -> None:
+        self._stores = stores
+
+    def get(self, registry: str) -> Credentials | None:
+        for store in self._stores:
+            found = store.get(registry)
+            if found is not None:
+                return found
+        return None
+
+
+HelperRunner = Callable[[str, str], str]
+
+
+def run_helper(helper: str, server: str) -> str:
+    """Run `docker-credential-<helper> get` with the server on stdin; return its stdout."""
+    program = shutil.which(f"docker-credential-{helper}")
+    if program is None:
+        raise RegistryError(
+            f"Docker's config names the credential helper {helper!r}, but "
+            f"docker-credential-{helper} is not on PATH"
+        )
+    try:
+        result = subprocess.run(
+            [program, "get"],
+            input=server.encode(),
+            capture_output=True,
+            timeout=_HELPER_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RegistryError(f"credential helper docker-credential-{helper} failed: {exc}") from exc
+    if result.returncode != 0:
+        # helpers print "credentials not found in native keychain" for unknown servers
+        message = result.stdout.decode(errors="replace").strip()
+        if "not found" in message.lower():
+            return ""
+        raise RegistryError(
+            f"credential helper docker-credential-{helper} failed (exit {result.returncode})"
+        )
+    return result.stdout.decode(errors="replace")
+
+
+class DockerConfigCredentials:
+    """Credentials from Docker's `config.json` (`$DOCKER_CONFIG/config.json` by default)."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        runner: HelperRunner = run_helper,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        if path is None:
+            home = Path(env.get("HOME", "~")).expanduser()
+            base = env.get("DOCKER_CONFIG") or str(home / ".docker")
+            path = Path(base) / "config.json"
+        self.path = path
+        self._runner = runner
+        self._config: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._config is None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                data = {}
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                log.warning("ignoring unreadable Docker config %s: %s", self.path, exc)
+                data = {}
+            self._config = data if isinstance(data, dict) else {}
+        return self._config
+
+    def get(self, registry: str) -> Credentials | None:
+        config = self._load()
+        helpers = config.get("credHelpers")
+        if isinstance(helpers, dict):
+            for key, helper in helpers.items():
+                if isinstance(helper, str) and _same_registry(str(key), registry):
+                    return self._from_helper(helper, str(key))
+        auths = config.get("auths")
+        if isinstance(auths, dict):
+            for key, entry in auths.items():
+                if isinstance(entry, dict) and _same_registry(str(key), registry):
+                    found = _from_auth_entry(entry, str(key))
+                    if found is not None:
+                        return found
+        store = config.get("credsStore")
+        if isinstance(store, str) and store:
+            server = DOCKER_HUB_CONFIG_KEY if registry == DOCKER_HUB else registry
+            return self._from_helper(store, server)
+        return None
+
+    def _from_helper(self, helper: str, server: str) -> Credentials | None:
+        output = self._runner(helper, server)
+        if not output.strip():
+            return None
+        try:
+            data = json.loads(output)
+        except json.JSONDecodeError as exc:
+            raise RegistryError(
+                f"credential helper docker-credential-{helper} printed something that is not JSON"
+            ) from exc
+        if not isinstance(data, dict):
+            return None
+        username, secret = data.get("Username"), data.get("Secret")
+        if not isinstance(username, str) or not isinstance(secret, str) or not secret:
+            return None
+        if username == IDENTITY_TOKEN_USER:  # the secret is an identity token, not a password
+            return Credentials(username, "", identity_token=secret)
+        return Credentials(username, secret)
+
+
+def _from_auth_entry(entry: dict[str, Any], key: str) -> Credentials | None:
+    token = entry.get("identitytoken")
+    if isinstance(token, str) and token:
+        # `docker login` keeps the username in `auth` ("user:") beside the identity token
+        found = _from_auth_entry({k: v for k, v in entry.items() if k != "identitytoken"}, key)
+        username = found.username if found is not None else IDENTITY_TOKEN_USER
+        return Credentials(username, "", identity_token=token)
+    auth = entry.get("auth")
+    if isinstance(auth, str) and auth:
+        try:
+            decoded = base64.b64decode(auth, validate=False).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            log.warning("ignoring the malformed auth entry for %s in Docker's config", key)
+            return None
+        username, sep, password = decoded.partition(":")
+        if sep:
+            return Credentials(username, password)
+        log.warning("ignoring the malformed auth entry for %s in Docker's config", key)
+        return None
+    user, secret = entry.get("username"), entry.get("password")
+    if isinstance(user, str) and isinstance(secret, str):
+        return Credentials(user, secret)
+    return None
+
+
+def normalize_registry_key(key: str) -> str:
+    """`https://index.docker.io/v1/` -> `docker.io`, `http://host:5000/v2/` -> `host:5000`."""
+    text = key.strip()
+    for scheme in ("https://", "http://"):
+        if text.lower().startswith(scheme):
+            text = text[len(scheme) :]
+    text = text.split("/", 1)[0].lower()
+    if text in ("index.docker.io", DOCKER_HUB_HOST, "docker.io"):
+        return DOCKER_HUB
+    return text
+
+
+def _same_registry(key: str, registry: str) -> bool:
+    return normalize_registry_key(key) == normalize_registry_key(registry)
