@@ -25,7 +25,7 @@ from pathlib import Path
 from basewatch.compat import CompatChecker
 from basewatch.compat.check import compat_detectors
 from basewatch.jobs.inventory import Scanner
-from basewatch.oci.source import open_source
+from basewatch.oci.open import open_source
 from basewatch.store.analysis import AnalysisCache
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,8 @@
     │   └── ResolveError           a digest resolver could not resolve a reference
     ├── CacheError                 the analysis cache cannot be read or written
     ├── OutputError                a report could not be written
-    └── InvalidVersion             a version string does not follow its ecosystem's rules
+    ├── InvalidVersion             a version string does not follow its ecosystem's rules
+    └── BundledDataError           data shipped inside basewatch is malformed: a bug in basewatch
 
 An error carries what it concerns (`reference`, `registry`, `path`) and, apart from the message,
 a `remedy`: what the caller can do about it, as a `Remedy` that each adapter (the CLI, the HTTP
@@ -185,3 +186,9 @@ class OutputError(Error):
 
 class InvalidVersion(Error):
     """A version string does not follow its ecosystem's rules."""
+
+
+class BundledDataError(Error):
+    """A data file shipped in the package (a table read with importlib.resources) is malformed.
+
+    Never the user's input: it is a bug in basewatch, reported as an internal error."""

@@ -334,12 +334,18 @@ class FaultProxy:
         self.requests: list[tuple[str, str, str]] = []  # (method, path, authorization)
         self.ranges: list[tuple[str, str]] = []  # (path, Range header) of every request
         self.bytes_sent = 0
+        self.connections = 0  # TCP connections accepted (a TLS probe is one too)
         self.port = free_port()
         self._lock = threading.Lock()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:  # once per connection, however many requests it carries
+                super().setup()
+                with proxy._lock:
+                    proxy.connections += 1
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -365,6 +371,7 @@ class FaultProxy:
             self.ranges = []
             self.requests.clear()
             self.bytes_sent = 0
+            self.connections = 0
 
     def _count(self, n: int) -> None:
         with self._lock:

@@ -24,9 +24,12 @@ from basewatch.cli.main import main
 from basewatch.errors import DigestMismatch, RegistryError
 from basewatch.jobs.inventory import Scanner
 from basewatch.models import Inventory
+from basewatch.oci.open import open_image
+from basewatch.oci.reference import parse_image_ref
 from basewatch.oci.registry.auth import Credentials, StaticCredentials
+from basewatch.oci.registry.client import RegistryClient
 from basewatch.oci.registry.options import RegistryOptions
-from basewatch.oci.registry.source import RegistrySource
+from basewatch.oci.registry.source import RegistrySource, resolve
 from tests.fixtures import shared_fixture
 from tests.integration import images
 from tests.integration import registry_server as rs
@@ -235,6 +238,48 @@ def test_a_known_layer_is_not_downloaded_for_a_new_image(
     _inventory(f"{fresh_proxy.host}/multi:1", tmp_path, platform="linux/amd64")
     blob_gets = [p for m, p, _ in fresh_proxy.requests if m == "GET" and "/blobs/" in p]
     assert len(blob_gets) == 1  # the config only: the layer is the same alpine rootfs
+
+
+def test_one_client_keeps_its_connection_across_pulls(
+    anonymous: Seeded, fresh_proxy: rs.FaultProxy, tmp_path: Path
+) -> None:
+    refs = [f"{fresh_proxy.host}/{repo_tag}" for repo_tag in ("alpine:3.20.3", "busybox:musl")]
+
+    def pull_all(cache: Path, client: RegistryClient | None) -> list[Inventory]:
+        scanner = Scanner.default(cache_dir=cache)
+        return [
+            scanner.inventory(open_image(parse_image_ref(ref), _options(cache), client=client))
+            for ref in refs
+        ]
+
+    separate = pull_all(tmp_path / "separate", None)
+    per_pull = fresh_proxy.connections
+    fresh_proxy.reset()
+    with RegistryClient(_options(tmp_path / "shared")) as client:
+        shared = pull_all(tmp_path / "shared", client)
+    # each client probes the loopback registry for TLS once, then keeps one connection alive
+    # (a HEAD too must leave it reusable)
+    assert (per_pull, fresh_proxy.connections) == (4, 2)
+    assert [_packages(i) for i in shared] == [_packages(i) for i in separate]
+
+
+def test_one_client_asks_the_token_service_once(authenticated: Seeded, tmp_path: Path) -> None:
+    token_server = authenticated.registry.token_server
+    if token_server is None:
+        pytest.skip("htpasswd registries issue no tokens")
+    ref = f"{authenticated.registry.host}/busybox:musl"
+    creds = StaticCredentials(Credentials(rs.USERNAME, rs.PASSWORD), authenticated.registry.host)
+    options = _options(tmp_path, credentials=creds)
+    token_server.requests.clear()
+    for _ in range(2):
+        resolve(ref, options=options)
+    assert len(token_server.requests) == 2  # a client per call: a token each
+    token_server.requests.clear()
+    with RegistryClient(options) as client:
+        first = resolve(ref, options=options, client=client)
+        with open_image(parse_image_ref(ref), options, client=client).open() as image:
+            assert image.info.manifest_digest == first.manifest_digest
+    assert len(token_server.requests) == 1
 
 
 def test_platform_picked_from_an_index(anonymous: Seeded, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from basewatch.compat.model import LibcFamily, LibcInfo
 from basewatch.models import FixStatus, Inventory, Package, PackageType, ScanResult, Severity
@@ -212,13 +213,12 @@ def coverage(scan: ScanResult) -> Coverage:
     return Coverage.NONE if unchecked else Coverage.PARTIAL
 
 
-def eol_lookup_from_table() -> EolLookup:
-    """End-of-life dates: the copy `db update` refreshed, else the table shipped with basewatch."""
+def eol_lookup_from_table(refreshed: Path) -> EolLookup:
+    """End-of-life dates: the refreshed copy at `refreshed` (`Settings.eol_table`), else the
+    table shipped with basewatch."""
     from basewatch.errors import EolError
-    from basewatch.lint.eol import CACHE_FILE, load_eol_table
-    from basewatch.store.analysis import default_cache_dir
+    from basewatch.lint.eol import load_eol_table
 
-    refreshed = default_cache_dir() / CACHE_FILE
     try:
         table = load_eol_table(refreshed) if refreshed.is_file() else load_eol_table()
     except EolError:

@@ -82,30 +82,29 @@ def run_advise(args: argparse.Namespace) -> int:
     from basewatch.advice.compare import eol_lookup_from_table, release_cycle
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
+    from basewatch.cli.settings import settings_from
     from basewatch.jobs.inventory import Scanner
     from basewatch.matching.evaluate import scan_inventory
     from basewatch.models import Inventory, ScanResult
     from basewatch.report.advise_report import render
-    from basewatch.store.analysis import default_cache_dir
 
     if (args.image is None) == (args.dockerfile is None):
         raise UsageError("give an IMAGE or --dockerfile PATH (one of them)")
     references = [args.image] if args.image else _dockerfile_bases(args.dockerfile)
-    db_path: Path = args.db or default_cache_dir() / "vuln.db"
+    settings = settings_from(args)
+    db_path = settings.db_path
     store: Any = None
     if db_path.exists():
         from basewatch.vulndb.sqlite import SqliteStore
 
         store = SqliteStore.open(db_path, readonly=True)
     today = dt.datetime.now(dt.UTC).date()
-    lookup = eol_lookup_from_table()
+    lookup = eol_lookup_from_table(settings.eol_table)
     tags = None if args.offline else RegistryTags(args, args.platform)
     outputs = []
     rebuild = partial = False
     with progress_for(quiet=args.quiet) as progress:
-        scanner = Scanner.default(
-            cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
-        )
+        scanner = Scanner.from_settings(settings, progress)
 
         def inventory_of(reference: str) -> tuple[Inventory, ScanResult | None]:
             found = scanner.inventory(_source(args, reference), platform=args.platform)
@@ -165,7 +164,7 @@ def run_advise(args: argparse.Namespace) -> int:
 def _is_local(reference: str) -> bool:
     """Whether the reference names a local image (opening one never touches the network)."""
     from basewatch.errors import OfflineError
-    from basewatch.oci.source import open_source
+    from basewatch.oci.open import open_source
 
     def refuse() -> Any:
         raise OfflineError(f"{reference}: it is in a registry, and --offline was given")
@@ -181,7 +180,7 @@ def _is_local(reference: str) -> bool:
 
 def _source(args: argparse.Namespace, reference: str) -> Any:
     from basewatch.cli.registry import registry_options
-    from basewatch.oci.source import open_source
+    from basewatch.oci.open import open_source
 
     if args.offline and not _is_local(reference):
         from basewatch.errors import OfflineError

@@ -34,16 +34,16 @@ def add_catalog_parser(commands: Any) -> None:
 
 
 def run_catalog(args: argparse.Namespace) -> int:
-    from basewatch.store.analysis import default_cache_dir
+    from basewatch.cli.settings import settings_from
     from basewatch.store.catalog import Catalog
 
-    catalog = Catalog(args.cache_dir or default_cache_dir())
+    catalog = Catalog(settings_from(args).catalog_dir)
     if args.catalog_command == "list":
         for known in catalog.entries():
             print(f"{known.digest}  {len(known.diff_ids):>3} layer(s)  {known.reference}")
         return ExitCode.OK
     from basewatch.cli.registry import registry_options
-    from basewatch.oci.source import open_source
+    from basewatch.oci.open import open_source
 
     for reference in args.images:
         source = open_source(reference, registry=registry_options(args, reference))

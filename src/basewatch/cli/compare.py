@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,59 +44,31 @@ def add_compare_parser(commands: Any) -> None:
     add_registry_arguments(compare)
 
 
-def _compat_verdict(args: argparse.Namespace, checker: Any, base: str) -> str:
-    """One line: would the app's ELF files load on `base`?"""
-    report = checker.check_on(args.app, base, layers=args.app_layers, platform=args.platform)
-    failures = report.failures
-    if not failures:
-        return f"loads ({len(report.files)} ELF files)"
-    return f"{len(failures)} of {len(report.files)} ELF files fail to load"
-
-
 def run_compare(args: argparse.Namespace) -> int:
-    from basewatch.advice.compare import Coverage, candidate, eol_lookup_from_table
+    from basewatch.advice.compare import Coverage
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
-    from basewatch.compat.check import CompatChecker
-    from basewatch.jobs.inventory import Scanner
-    from basewatch.matching.evaluate import scan_inventory
+    from basewatch.cli.registry import registry_options
+    from basewatch.cli.settings import settings_from
+    from basewatch.jobs.compare import CompareRequest, compare
+    from basewatch.jobs.seams import Seams
     from basewatch.report.compare_report import render
-    from basewatch.store.analysis import default_cache_dir
 
-    db_path: Path = args.db or default_cache_dir() / "vuln.db"
-    store: Any = None
-    if db_path.exists():
-        from basewatch.vulndb.sqlite import SqliteStore
-
-        store = SqliteStore.open(db_path, readonly=True)
-    elif args.db is not None:
-        from basewatch.errors import DatabaseError
-
-        raise DatabaseError(
-            f"{db_path}: no such database (run `basewatch db update` or `db import`)"
-        )
-    today = dt.datetime.now(dt.UTC).date()
-    lookup = eol_lookup_from_table()
-    candidates = []
-    with progress_for(quiet=args.quiet) as progress:
-        scanner = Scanner.default(
-            cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
-        )
-        checker = CompatChecker.default(cache_dir=args.cache_dir, use_cache=not args.no_cache)
-        for reference in args.images:
-            from basewatch.cli.registry import registry_options
-            from basewatch.oci.source import open_source
-
-            options = registry_options(args, reference)
-            source = open_source(reference, registry=options)
-            inventory = scanner.inventory(source, platform=args.platform)
-            result = scan_inventory(inventory, store) if store is not None else None
-            # compat's reading of the libc, so `compare` and `compat` never disagree on it
-            libc = checker.libc(reference, args.platform, options)
-            found = candidate(inventory, result, lookup, today, libc)
-            if args.app:
-                found = dataclasses.replace(found, compat=_compat_verdict(args, checker, reference))
-            candidates.append(found)
+    request = CompareRequest(
+        images=tuple(args.images),
+        app=args.app,
+        app_layers=args.app_layers,
+        platform=args.platform,
+        require_database=args.db is not None,
+    )
+    options = registry_options(args, args.images[0])
+    with (
+        progress_for(quiet=args.quiet) as progress,
+        Seams.default(settings_from(args), options, progress=progress) as seams,
+    ):
+        outcome = compare(request, seams)
+    candidates = list(outcome.candidates)
+    store = outcome.database or None
     write_output(render(args.format, candidates), args.output)
     not_checked = [c for c in candidates if c.checked in (Coverage.NONE, Coverage.PARTIAL)]
     if store is None:

@@ -11,7 +11,7 @@ from basewatch.cli.exit_codes import ExitCode
 from basewatch.errors import UsageError
 
 if TYPE_CHECKING:
-    from basewatch.oci.registry.options import RegistryOptions
+    pass
 
 COMPAT_FORMATS = ("table", "json", "markdown")
 FAIL_ON = ("error", "warning")
@@ -52,28 +52,25 @@ def add_compat_parser(commands: Any) -> None:
 def run_compat(args: argparse.Namespace) -> int:
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
-    from basewatch.compat import CompatChecker, Severity
+    from basewatch.compat import Severity
     from basewatch.report.compat_base import CompatFormat, compat_reporter_for
 
     if args.on is None and (args.layers is not None or args.path is not None):
         raise UsageError("--layers and --path only apply with --on BASE")
-    registry, base_registry = _registry_options(args)
-    with progress_for(quiet=args.quiet) as progress:
-        checker = CompatChecker.default(
-            cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
-        )
-        if args.on is not None:
-            report = checker.check_on(
-                args.image,
-                args.on,
-                layers=args.layers,
-                path=args.path,
-                platform=args.platform,
-                registry=registry,
-                base_registry=base_registry,
-            )
-        else:
-            report = checker.check(args.image, platform=args.platform, registry=registry)
+    from basewatch.cli.registry import registry_options
+    from basewatch.cli.settings import settings_from
+    from basewatch.jobs.compat import CompatRequest, compat
+    from basewatch.jobs.seams import Seams
+
+    request = CompatRequest(
+        image=args.image, on=args.on, layers=args.layers, path=args.path, platform=args.platform
+    )
+    options = registry_options(args, args.image)
+    with (
+        progress_for(quiet=args.quiet) as progress,
+        Seams.default(settings_from(args), options, progress=progress) as seams,
+    ):
+        report = compat(request, seams)
     write_output(compat_reporter_for(CompatFormat(args.format)).render(report), args.output)
     for warning in report.warnings:
         print(f"basewatch: warning: {warning}", file=sys.stderr)
@@ -83,21 +80,3 @@ def run_compat(args: argparse.Namespace) -> int:
         if worst is not None and worst.rank >= threshold.rank:
             return ExitCode.FINDINGS
     return ExitCode.OK
-
-
-def _registry_options(args: argparse.Namespace) -> tuple[RegistryOptions, RegistryOptions | None]:
-    """Registry options for IMAGE and for --on BASE; a --password-stdin password is read once
-    and offered for both (each keeps it for its own registry)."""
-    import io
-
-    from basewatch.cli.registry import registry_options
-
-    stdin: Any = None
-    if args.on is not None and getattr(args, "password_stdin", False) and args.username:
-        stdin = io.StringIO(sys.stdin.read())
-    image = registry_options(args, args.image, stdin)
-    if args.on is None:
-        return image, None
-    if stdin is not None:
-        stdin.seek(0)
-    return image, registry_options(args, args.on, stdin)

@@ -170,11 +170,9 @@ def run_db(args: argparse.Namespace) -> int:
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    if args.db is not None:
-        return Path(args.db)
-    from basewatch.store.analysis import default_cache_dir
+    from basewatch.cli.settings import settings_from
 
-    return default_cache_dir() / "vuln.db"
+    return settings_from(args).db_path
 
 
 def _update(args: argparse.Namespace) -> int:
@@ -241,10 +239,10 @@ def catalog_ecosystems(cache_dir: Path | None = None) -> list[str]:
     import hashlib
     import json
 
-    from basewatch.store.analysis import default_cache_dir
+    from basewatch.settings import user_cache_dir
     from basewatch.store.catalog import Catalog
 
-    root = cache_dir or default_cache_dir()
+    root = cache_dir or user_cache_dir(os.environ)
     found: set[str] = set()
     for entry in Catalog(root).entries():
         # The key `Scanner` files an image's inventory under: its chain of diffIDs.
@@ -263,11 +261,11 @@ def _refresh_eol(args: argparse.Namespace) -> None:
     """Refresh the end-of-life table (lint, compare, advise read it); a failure only warns."""
     import httpx
 
+    from basewatch.cli.settings import settings_from
     from basewatch.errors import EolError
-    from basewatch.lint.eol import CACHE_FILE, ENDOFLIFE_API, refresh_eol_table, save_eol_table
-    from basewatch.store.analysis import default_cache_dir
+    from basewatch.lint.eol import ENDOFLIFE_API, refresh_eol_table, save_eol_table
 
-    target = default_cache_dir() / CACHE_FILE
+    target = settings_from(args).eol_table
     try:
         with httpx.Client(timeout=30.0, follow_redirects=True) as client:
             table = refresh_eol_table(client, base_url=args.eol_base_url or ENDOFLIFE_API)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from basewatch.errors import (
+    BundledDataError,
     CacheError,
     DatabaseError,
     ElfError,
@@ -34,8 +35,11 @@ class ExitCode(IntEnum):
 
 
 def exit_code_for(error: Error) -> ExitCode:
-    """The exit code of an error family: every family has one; none is "internal"."""
+    """The exit code of an error family: every family has one, and only a bug (data shipped
+    inside basewatch that is malformed, or an exception outside the tree) is "internal"."""
     match error:
+        case BundledDataError():
+            return ExitCode.INTERNAL
         case UsageError() | InvalidVersion():
             return ExitCode.USAGE
         case ImageError() | SbomError() | PackageDatabaseError() | ElfError() | LintError():
@@ -45,5 +49,5 @@ def exit_code_for(error: Error) -> ExitCode:
             return ExitCode.OUTPUT_ERROR
         case DatabaseError():
             return ExitCode.DATABASE_ERROR
-        case _:
+        case _:  # a family added to the tree without an exit code: a bug
             return ExitCode.INTERNAL

@@ -89,6 +89,7 @@ def _build_args(pairs: list[str]) -> dict[str, str]:
 
 def run_lint(args: argparse.Namespace) -> int:
     from basewatch.cli.output import write_output
+    from basewatch.cli.settings import settings_from
     from basewatch.errors import ConfigError
     from basewatch.lint.config import load_config
     from basewatch.lint.engine import lint_text, merge
@@ -101,7 +102,7 @@ def run_lint(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
-    eol = _eol_table(args.eol_table)
+    eol = _eol_table(args.eol_table, settings_from(args).eol_table)
     build_args = _build_args(args.build_arg)
     today = date.today()
 
@@ -256,13 +257,12 @@ class RegistryResolver:
             return ResolveError(str(exc))  # it names the registry; the caller, the reference
 
 
-def _eol_table(path: Path | None) -> Any:
+def _eol_table(path: Path | None, refreshed: Path) -> Any:
     from basewatch.errors import EolError
-    from basewatch.lint.eol import CACHE_FILE, load_eol_table
-    from basewatch.store.analysis import default_cache_dir
+    from basewatch.lint.eol import load_eol_table
 
     if path is None:
-        cached = default_cache_dir() / CACHE_FILE
+        cached = refreshed
         if cached.is_file():
             try:
                 return load_eol_table(cached)

@@ -181,13 +181,12 @@ def _sbom(args: argparse.Namespace) -> int:
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
     from basewatch.cli.registry import image_source
+    from basewatch.cli.settings import settings_from
     from basewatch.jobs.inventory import Scanner
     from basewatch.report.base import Format, reporter_for
 
     with progress_for(quiet=args.quiet) as progress:
-        scanner = Scanner.default(
-            cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
-        )
+        scanner = Scanner.from_settings(settings_from(args), progress)
         inventory = scanner.inventory(image_source(args, scanner), platform=args.platform)
     data = reporter_for(Format(args.format)).render(inventory)
     write_output(data, args.output)

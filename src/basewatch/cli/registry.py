@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -15,8 +16,8 @@ from basewatch.errors import UsageError
 
 if TYPE_CHECKING:
     from basewatch.jobs.inventory import Scanner
+    from basewatch.oci.interface import ImageSource
     from basewatch.oci.registry.options import RegistryOptions
-    from basewatch.oci.source import ImageSource
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -60,7 +61,9 @@ def registry_options(
 ) -> RegistryOptions:
     """RegistryOptions from the parsed arguments; the password is read from stdin once."""
     from basewatch.oci.registry.options import RegistryOptions
+    from basewatch.settings import docker_config_dir
 
+    docker_config = docker_config_dir(os.environ)  # the CLI reads the environment, not oci/
     username = getattr(args, "username", None)
     password_stdin = getattr(args, "password_stdin", False)
     if password_stdin and not username:
@@ -105,13 +108,14 @@ def registry_options(
         if registry and registry == owner:
             credentials = ChainedCredentials(
                 StaticCredentials(Credentials(username, password), registry),
-                DockerConfigCredentials(),
+                DockerConfigCredentials(docker_config),
             )
         else:
-            credentials = ChainedCredentials(DockerConfigCredentials())
+            credentials = ChainedCredentials(DockerConfigCredentials(docker_config))
     cache_dir = getattr(args, "cache_dir", None)
     return RegistryOptions(
         credentials=credentials,
+        docker_config=docker_config,
         insecure_registries=insecure,
         allowed_auth_hosts=allowed_auth_hosts,
         cache_dir=cache_dir,
@@ -122,7 +126,7 @@ def registry_options(
 def image_source(args: argparse.Namespace, scanner: Scanner) -> ImageSource:
     """The source for `args.image`; registry layers whose analysis is not cached are
     downloaded in parallel as soon as the image is opened."""
-    from basewatch.oci.source import open_source
+    from basewatch.oci.open import open_source
 
     source = open_source(args.image, registry=registry_options(args, args.image))
     pulled = sys.modules.get("basewatch.oci.registry.source")  # not imported: not a registry image
@@ -218,10 +222,10 @@ def parse_size(text: str) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
+    from basewatch.cli.settings import settings_from
     from basewatch.oci.registry.blobcache import BlobCache, prune_analyses
-    from basewatch.store.analysis import default_cache_dir
 
-    root: Path = args.cache_dir or default_cache_dir()
+    root: Path = settings_from(args).blob_dir
     cache = BlobCache(root)
     limit = 0 if args.all else (parse_size(args.max_size) if args.max_size else None)
     result = cache.prune(limit)

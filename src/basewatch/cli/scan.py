@@ -114,11 +114,11 @@ def _severity(word: str) -> Severity:
 def run_scan(args: argparse.Namespace) -> int:
     from basewatch.cli.output import write_output
     from basewatch.cli.progress import progress_for
+    from basewatch.cli.settings import settings_from
     from basewatch.jobs.inventory import Scanner
     from basewatch.matching.evaluate import scan_inventory
     from basewatch.matching.policy import IGNORE_FILE, Policy, load_ignore_file, load_openvex
     from basewatch.report.scan_base import ScanFormat, scan_reporter_for
-    from basewatch.store.analysis import default_cache_dir
 
     if (args.image is None) == (args.sbom is None):
         if args.image is None and args.vex:
@@ -142,7 +142,8 @@ def run_scan(args: argparse.Namespace) -> int:
         vex=vex,
         vex_source=", ".join(str(p) for p in args.vex),
     )
-    db_path: Path = args.db or default_cache_dir() / "vuln.db"
+    settings = settings_from(args)
+    db_path = settings.db_path
     with progress_for(quiet=args.quiet) as progress:
         if args.sbom is not None:
             from basewatch.sbom.reader import read_sbom
@@ -151,9 +152,7 @@ def run_scan(args: argparse.Namespace) -> int:
         else:
             from basewatch.cli.registry import image_source
 
-            scanner = Scanner.default(
-                cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=progress
-            )
+            scanner = Scanner.from_settings(settings, progress)
             inventory = scanner.inventory(image_source(args, scanner), platform=args.platform)
         # Refused before any download: the filter cannot work on this image.
         policy.check_base(inventory)

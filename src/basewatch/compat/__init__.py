@@ -5,7 +5,8 @@ and `ImageFiles` (the loader model over a final filesystem).
 """
 
 from basewatch.compat.check import CompatChecker, evaluate, evaluate_on
-from basewatch.compat.loader import ImageFiles, LoaderModel
+from basewatch.compat.facts import ImageFiles
+from basewatch.compat.loader import LoaderModel
 from basewatch.compat.model import (
     Cause,
     CompatReport,

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from basewatch.compat.detector import ElfDetector
-from basewatch.compat.loader import ImageFiles, LoaderModel
+from basewatch.compat.facts import ImageFiles
+from basewatch.compat.loader import LoaderModel
 from basewatch.compat.model import (
     CompatReport,
     FileKind,
@@ -27,13 +27,10 @@ from basewatch.errors import UsageError
 from basewatch.inventory.detector import Detector, FileResult
 from basewatch.jobs.inventory import Scanner
 from basewatch.models import EntryKind, ImageInfo
+from basewatch.oci.interface import ImageSource
 from basewatch.oci.layer import FileEntry
-from basewatch.oci.source import open_source
 from basewatch.progress import NULL_PROGRESS, Progress
 from basewatch.store.analysis import AnalysisCache
-
-if TYPE_CHECKING:
-    from basewatch.oci.registry.options import RegistryOptions
 
 Layer = tuple[Sequence[FileEntry], Sequence[FileResult]]
 
@@ -58,81 +55,58 @@ class CompatChecker:
     @classmethod
     def default(
         cls,
-        cache_dir: Path | None = None,
+        cache_dir: Path,
         use_cache: bool = True,
         progress: Progress = NULL_PROGRESS,
     ) -> CompatChecker:
-        scanner = Scanner.default(cache_dir=cache_dir, use_cache=use_cache, progress=progress)
-        scanner.detectors = compat_detectors(scanner.cache)
-        return cls(scanner)
+        return cls.around(
+            Scanner.default(cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+        )
+
+    @classmethod
+    def around(cls, scanner: Scanner) -> CompatChecker:
+        """A checker sharing `scanner`'s cache, catalog and progress, with compat's detectors."""
+        return cls(replace(scanner, detectors=compat_detectors(scanner.cache)))
 
     def read(
-        self,
-        reference: str,
-        platform: str | None = None,
-        registry: RegistryOptions | None = None,
+        self, image_source: str | ImageSource, platform: str | None = None
     ) -> tuple[ImageInfo, list[Layer]]:
-        """The image's metadata and, per layer, its entries and compat facts.
-
-        Registry references are pulled with `registry` (default: options that keep the blobs
-        beside this checker's cache).
-        """
-        source = open_source(reference, registry=registry, registry_defaults=self._registry)
+        """The image's metadata and, per layer, its entries and compat facts."""
+        source = self.scanner.source_of(image_source)
         with source.open(platform) as image:
             analyses = self.scanner.analyze_layers(image)
         return image.info, [(a.entries, a.results) for a in analyses]
 
-    def _registry(self) -> RegistryOptions:
-        """Registry pulls keep their blobs beside the analysis cache, as scans do."""
-        from basewatch.oci.registry.options import RegistryOptions
-
-        return RegistryOptions(
-            cache_dir=self.scanner.scratch_root.parent, use_cache=self.scanner.cache is not None
-        )
-
-    def libc(
-        self,
-        reference: str,
-        platform: str | None = None,
-        registry: RegistryOptions | None = None,
-    ) -> LibcInfo:
+    def libc(self, source: str | ImageSource, platform: str | None = None) -> LibcInfo:
         """The C library the image provides, as the loader model reads it (every command that
         names an image's libc asks this, so they cannot disagree)."""
-        info, layers = self.read(reference, platform, registry)
+        info, layers = self.read(source, platform)
         files = ImageFiles.from_layers(layers)
         return LoaderModel(files, info.architecture, info.env_value("LD_LIBRARY_PATH")).libc
 
-    def check(
-        self,
-        reference: str,
-        platform: str | None = None,
-        registry: RegistryOptions | None = None,
-    ) -> CompatReport:
+    def check(self, source: str | ImageSource, platform: str | None = None) -> CompatReport:
         """Every ELF of the image and whether it loads there."""
-        info, layers = self.read(reference, platform, registry)
-        return evaluate(reference, info, layers)
+        opened = self.scanner.source_of(source)
+        info, layers = self.read(opened, platform)
+        return evaluate(opened.reference, info, layers)
 
     def check_on(
         self,
-        reference: str,
-        base: str,
+        image: str | ImageSource,
+        base_image: str | ImageSource,
         layers: int | None = None,
         path: str | None = None,
         platform: str | None = None,
-        registry: RegistryOptions | None = None,
-        base_registry: RegistryOptions | None = None,
     ) -> CompatReport:
-        """The ELF files of IMAGE's top `layers` layers (or under `path`) put onto BASE.
-
-        `registry` and `base_registry` are the options for pulling each, when they are
-        registry references.
-        """
-        app_info, app_layers = self.read(reference, platform, registry)
-        base_info, base_layers = self.read(base, platform, base_registry)
+        """The ELF files of IMAGE's top `layers` layers (or under `path`) put onto BASE."""
+        source = self.scanner.source_of(image)
+        base = self.scanner.source_of(base_image)
+        app_info, app_layers = self.read(source, platform)
+        base_info, base_layers = self.read(base, platform)
         return evaluate_on(
-            reference,
+            source.reference,
             app_layers,
-            base,
+            base.reference,
             base_info,
             base_layers,
             layers,

@@ -1,9 +1,8 @@
 """The compat detectors: ELF headers and loader configuration, read once per layer and cached.
 
 They plug into the `Detector` seam of the inventory scan, so each layer is streamed once and
-its results are cached by diffID like any other analysis. Results travel as `FileResult.facts`:
-("elf", JSON of the loader-relevant ELF data), ("go", JSON of a dynamic Go program's build
-settings) or ("text", content of a small config file).
+its results are cached by diffID like any other analysis. Results travel as `FileResult.facts`
+(their names and encoding are in `basewatch.compat.facts`).
 
 Besides the per-layer cache, ELF facts are cached per file content (sha256 of the bytes and the
 detector version, under the cache dir's "elf" kind): a file seen in any layer of any image
@@ -17,10 +16,11 @@ import io
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, cast
+from typing import TYPE_CHECKING, BinaryIO, ClassVar, cast
 
+from basewatch.compat.facts import ELF_FACT, GO_FACT, LDCACHE_FACT, TEXT_FACT, elf_to_dict
 from basewatch.elf.ldcache import parse_ld_cache
-from basewatch.elf.reader import ElfInfo, Symbol, VersionNeed, VersionRef, parse_elf
+from basewatch.elf.reader import ElfInfo, parse_elf
 from basewatch.errors import CacheError, MalformedElf, MalformedLdCache, PackageDatabaseError
 from basewatch.inventory.detector import AnalysisContext, FileResult
 
@@ -29,11 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ELF_FACT = "elf"
-GO_FACT = "go"
 FILE_CACHE_KIND = "elf"
-TEXT_FACT = "text"
-LDCACHE_FACT = "ld.so.cache"
 
 IN_MEMORY_BYTES = 16 << 20
 MAX_ELF_BYTES = 2 << 30
@@ -226,63 +222,3 @@ class _Chain(io.RawIOBase):
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
-
-
-# --- serialisation of ElfInfo (the cached form) -----------------------------------------------
-
-
-def elf_to_dict(info: ElfInfo) -> dict[str, Any]:
-    """ElfInfo as compact JSON data (the form cached per layer)."""
-    imports = [
-        [s.name, int(s.weak), s.version, int(s.function)] for s in info.symbols if not s.defined
-    ]
-    exports = [s.name for s in info.symbols if s.defined]
-    return {
-        "b": info.bits,
-        "le": info.little_endian,
-        "t": info.type,
-        "m": info.machine,
-        "interp": info.interpreter,
-        "dyn": info.has_dynamic,
-        "needed": list(info.needed),
-        "soname": info.soname,
-        "rpath": list(info.rpath),
-        "runpath": list(info.runpath),
-        "flags": info.flags,
-        "flags_1": info.flags_1,
-        "vneed": [
-            [n.file, [[v.name, int(v.weak)] for v in n.versions]] for n in info.version_needs
-        ],
-        "vdef": list(info.version_defs),
-        "stack": info.stack_size,
-        "imports": imports,
-        "exports": exports,
-        "relocs": [[name, int(copy)] for name, copy in info.relocations],
-    }
-
-
-def elf_from_dict(data: dict[str, Any]) -> ElfInfo:
-    symbols = [Symbol(n, False, bool(w), v, bool(f)) for n, w, v, f in data["imports"]]
-    symbols += [Symbol(n, True) for n in data["exports"]]
-    return ElfInfo(
-        bits=int(data["b"]),
-        little_endian=bool(data["le"]),
-        type=int(data["t"]),
-        machine=int(data["m"]),
-        interpreter=str(data["interp"]),
-        has_dynamic=bool(data["dyn"]),
-        needed=tuple(data["needed"]),
-        soname=str(data["soname"]),
-        rpath=tuple(data["rpath"]),
-        runpath=tuple(data["runpath"]),
-        flags=int(data["flags"]),
-        flags_1=int(data["flags_1"]),
-        version_needs=tuple(
-            VersionNeed(f, tuple(VersionRef(n, bool(w)) for n, w in refs))
-            for f, refs in data["vneed"]
-        ),
-        version_defs=tuple(data["vdef"]),
-        stack_size=int(data["stack"]),
-        symbols=tuple(symbols),
-        relocations=tuple((str(n), bool(c)) for n, c in data.get("relocs", ())),
-    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from basewatch.arch import for_elf
 from basewatch.errors import MalformedLdCache
 
 __all__ = ["CacheEntry", "MalformedLdCache", "cache_flags_for", "parse_ld_cache"]
@@ -25,21 +26,12 @@ MAX_ENTRIES = 1 << 20
 FLAG_ELF_LIBC6 = 0x0003
 FLAG_TYPE_MASK = 0x00FF
 FLAG_REQUIRED_MASK = 0xFF00
-# The architecture bits ldconfig sets, by (e_machine, bits): glibc's _DL_CACHE_DEFAULT_ID.
-_ARCH_FLAGS = {
-    (62, 64): 0x0300,  # x86_64
-    (62, 32): 0x0800,  # x32
-    (183, 64): 0x0A00,  # aarch64
-    (21, 64): 0x0500,  # ppc64 / ppc64le
-    (22, 64): 0x0400,  # s390x
-    (243, 64): 0x1000,  # riscv64 lp64d
-    (3, 32): 0x0000,  # i386
-    (40, 32): 0x0900,  # arm hard-float
-}
 
 
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
+    """One entry of the cache: a soname, the file it points to, and ldconfig's flags."""
+
     name: str  # the soname ldconfig indexed ("libc.so.6")
     path: str  # the file it points to
     flags: int
@@ -47,8 +39,9 @@ class CacheEntry:
 
 def cache_flags_for(machine: int, bits: int) -> int | None:
     """The flags glibc requires of cache entries for this machine; None when unknown."""
-    arch = _ARCH_FLAGS.get((machine, bits))
-    return None if arch is None else FLAG_ELF_LIBC6 | arch
+    # Keyed on machine and class only: ldconfig gives ppc64 and ppc64le the same bits.
+    arch = for_elf(machine, bits)
+    return None if arch is None else FLAG_ELF_LIBC6 | arch.ldcache_flags
 
 
 def parse_ld_cache(data: bytes) -> tuple[CacheEntry, ...]:

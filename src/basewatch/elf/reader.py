@@ -19,9 +19,33 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from basewatch.arch import (
+    EM_386,
+    EM_AARCH64,
+    EM_ARM,
+    EM_MIPS,
+    EM_PPC,
+    EM_PPC64,
+    EM_RISCV,
+    EM_S390,
+    EM_X86_64,
+    copy_relocation,
+    machine_name,
+)
 from basewatch.errors import MalformedElf
 
+# The EM_* numbers and `machine_name` live in basewatch.arch; they are re-exported here for
+# readers of ELF code that look for them beside the reader.
 __all__ = [
+    "EM_386",
+    "EM_AARCH64",
+    "EM_ARM",
+    "EM_MIPS",
+    "EM_PPC",
+    "EM_PPC64",
+    "EM_RISCV",
+    "EM_S390",
+    "EM_X86_64",
     "ElfInfo",
     "MalformedElf",
     "Symbol",
@@ -79,41 +103,6 @@ VER_FLG_WEAK = 0x2
 STB_WEAK = 2
 SHN_UNDEF = 0
 STT_OBJECT, STT_COMMON, STT_TLS = 1, 5, 6
-
-EM_386 = 3
-EM_MIPS = 8
-EM_PPC = 20
-EM_PPC64 = 21
-EM_S390 = 22
-EM_ARM = 40
-EM_X86_64 = 62
-EM_AARCH64 = 183
-EM_RISCV = 243
-
-_MACHINES = {
-    EM_386: "i386",
-    EM_MIPS: "mips",
-    EM_PPC: "ppc",
-    EM_PPC64: "ppc64",
-    EM_S390: "s390x",
-    EM_ARM: "arm",
-    EM_X86_64: "x86_64",
-    EM_AARCH64: "aarch64",
-    EM_RISCV: "riscv64",
-}
-
-# The COPY relocation type of each machine: the symbol is defined in the program itself, but
-# its value must come from a library (the program's definition is where it is copied to).
-_COPY_RELOCATIONS = {
-    EM_386: 5,
-    EM_X86_64: 5,
-    EM_ARM: 20,
-    EM_AARCH64: 1024,
-    EM_PPC: 19,
-    EM_PPC64: 19,
-    EM_S390: 9,
-    EM_RISCV: 4,
-}
 
 # Ceilings: far above anything a real binary has, low enough that a hostile file costs little.
 MAX_PHNUM = 4096
@@ -192,11 +181,6 @@ class ElfInfo:
     @property
     def machine_name(self) -> str:
         return machine_name(self.machine)
-
-
-def machine_name(machine: int) -> str:
-    """A readable name for an `e_machine` value ("x86_64", "aarch64", "EM_1234")."""
-    return _MACHINES.get(machine, f"EM_{machine}")
 
 
 def is_elf(head: bytes) -> bool:
@@ -537,7 +521,7 @@ def _relocations(
     r: _Reader, tags: dict[int, int], names: dict[int, str]
 ) -> tuple[tuple[str, bool], ...]:
     """(symbol name, is COPY) of each relocation that names a symbol, in musl's order."""
-    copy = _COPY_RELOCATIONS.get(r.machine)
+    copy = copy_relocation(r.machine)
     plt_entsize = 0
     if DT_JMPREL in tags:
         rela = tags.get(DT_PLTREL, DT_RELA) == DT_RELA

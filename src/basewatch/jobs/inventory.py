@@ -32,11 +32,14 @@ from basewatch.models import (
     Package,
 )
 from basewatch.oci.digest import parse_digest
+from basewatch.oci.interface import ImageSource, OpenImage, VerifiableImage
 from basewatch.oci.layer import translate_read_errors
-from basewatch.oci.source import ImageSource, OpenImage, VerifiableImage, open_source
+from basewatch.oci.open import open_image
+from basewatch.oci.reference import ImageRef, LocalRef, RegistryRef, parse_image_ref
 from basewatch.progress import NULL_PROGRESS, Progress
 from basewatch.scratch import scratch_dir
-from basewatch.store.analysis import AnalysisCache, default_cache_dir
+from basewatch.settings import Settings
+from basewatch.store.analysis import AnalysisCache
 from basewatch.store.catalog import Catalog
 
 if TYPE_CHECKING:
@@ -87,25 +90,37 @@ class Scanner:
     @classmethod
     def default(
         cls,
-        cache_dir: Path | None = None,
+        cache_dir: Path,
         use_cache: bool = True,
         progress: Progress = NULL_PROGRESS,
     ) -> Scanner:
-        root = cache_dir or default_cache_dir()
+        """Every detector; the analysis cache and catalog under `cache_dir` (unless not
+        `use_cache`), and scratch files in its `tmp/`."""
         return cls(
             detectors=default_detectors(),
-            cache=AnalysisCache(root) if use_cache else None,
-            scratch_root=root / "tmp",
+            cache=AnalysisCache(cache_dir) if use_cache else None,
+            scratch_root=cache_dir / "tmp",
             progress=progress,
-            catalog=Catalog(root) if use_cache else None,
+            catalog=Catalog(cache_dir) if use_cache else None,
         )
 
-    def inventory(self, reference: str | ImageSource, platform: str | None = None) -> Inventory:
-        """Read the image and return everything installed in it."""
-        if isinstance(reference, str):
-            source = open_source(reference, registry_defaults=self._registry_defaults)
-        else:
-            source = reference
+    @classmethod
+    def from_settings(cls, settings: Settings, progress: Progress = NULL_PROGRESS) -> Scanner:
+        return cls(
+            detectors=default_detectors(),
+            cache=AnalysisCache(settings.analysis_dir) if settings.use_cache else None,
+            scratch_root=settings.scratch_root / "tmp",
+            progress=progress,
+            catalog=Catalog(settings.catalog_dir) if settings.use_cache else None,
+        )
+
+    def inventory(
+        self, reference: str | ImageRef | ImageSource, platform: str | None = None
+    ) -> Inventory:
+        """Read the image and return everything installed in it. A reference (text or
+        `ImageRef`) in a registry is pulled with default options (blobs beside this scanner's
+        cache, anonymous): jobs pass an `ImageSource` from their `ImageOpener` instead."""
+        source = self.source_of(reference)
         with source.open(platform) as image:
             info = image.info
             verified: dict[int, str] = {}
@@ -303,6 +318,18 @@ class Scanner:
                 self.cache.put(layer.digest, _BINDING, {"diff_id": content})
         except CacheError as exc:
             log.warning("%s", exc)
+
+    def source_of(self, reference: str | ImageRef | ImageSource) -> ImageSource:
+        """The source of a reference, opened with this scanner's default registry options."""
+        if isinstance(reference, str):
+            reference = parse_image_ref(reference)
+        if isinstance(reference, RegistryRef | LocalRef):
+            return open_image(reference, self._registry_defaults())
+        return reference
+
+    def layer_is_uncached(self, layer: LayerInfo) -> bool:
+        """Whether this layer must be read (a registry pull downloads those ahead)."""
+        return not self.layer_is_cached(layer)
 
     def layer_is_cached(self, layer: LayerInfo) -> bool:
         """Whether a cached analysis may spare reading this layer (its bytes still get

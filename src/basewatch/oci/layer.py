@@ -17,13 +17,13 @@ from typing import BinaryIO, cast
 from basewatch.errors import ImageError, UnreadableEntry, UnsafePath
 from basewatch.models import EntryKind
 from basewatch.oci.digest import HashingReader
-from basewatch.oci.prefetch import PrefetchReader, quick_gil_handoff
+from basewatch.oci.prefetch import PrefetchReader
 from basewatch.oci.tarstream import MemberReader, SeekableMemberReader, TarMember, TarReader
 
 WHITEOUT_PREFIX = ".wh."
 _BUFFER = 256 << 10
 # BackgroundHash reads this much per call: the thread needs the GIL back after each read and
-# each update (see `prefetch.quick_gil_handoff`), so fewer, larger chunks wait less. The pages
+# each update (see `prefetch`), so fewer, larger chunks wait less. The pages
 # are only resident as far as a read fills them.
 _HASH_CHUNK = 16 << 20
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -332,7 +332,7 @@ class BackgroundHash:
             hasher = hashlib.new(self._algorithm)
             buffer = bytearray(_HASH_CHUNK)
             view = memoryview(buffer)
-            with quick_gil_handoff(), self._opener() as handle:
+            with self._opener() as handle:
                 readinto = cast(io.BufferedIOBase, handle).readinto
                 while n := readinto(view):
                     hasher.update(view[:n])

@@ -23,7 +23,7 @@ from basewatch.errors import ImageError
 from basewatch.models import ImageInfo
 from basewatch.oci.digest import parse_digest
 from basewatch.oci.layer import TarLayerStream
-from basewatch.oci.source import open_source
+from basewatch.oci.open import open_source
 from basewatch.oci.tarstream import TarReader
 from tests.bounded import run_bounded
 from tests.imagebuild import (

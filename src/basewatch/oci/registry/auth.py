@@ -1,8 +1,9 @@
 """Registry credentials and the `WWW-Authenticate` challenges that ask for them.
 
 Credentials come from, in order: what the user gave on the command line, then Docker's
-`config.json` (`credHelpers`, `auths`, `credsStore`, as `docker login` writes them). Secrets are
-kept out of every `repr`, log line and error message.
+`config.json` (`credHelpers`, `auths`, `credsStore`, as `docker login` writes them) in the
+directory the caller names. Secrets are kept out of every `repr`, log line and error message.
+Bearer tokens are kept until shortly before they expire (`TokenCache`, on an injected clock).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ import base64
 import binascii
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from basewatch.clock import SYSTEM_CLOCK, Clock
 from basewatch.errors import RegistryError
 from basewatch.oci.reference import DOCKER_HUB, DOCKER_HUB_HOST
 
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 # `docker login` without a server stores Docker Hub's credentials under this key.
 DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
 _HELPER_TIMEOUT = 30.0
+_DEFAULT_TOKEN_LIFETIME = 60.0  # seconds: the distribution spec's when `expires_in` is missing
+_MAX_TOKEN_LIFETIME = 86400.0
+# a token is renewed this long before it expires, so that it cannot expire between two requests
+_RENEW_EARLY = 10.0
 
 
 # What credential helpers answer as the Username when the Secret is an identity token.
@@ -161,20 +167,12 @@ def run_helper(helper: str, server: str) -> str:
 
 
 class DockerConfigCredentials:
-    """Credentials from Docker's `config.json` (`$DOCKER_CONFIG/config.json` by default)."""
+    """Credentials from `config.json` in Docker's config directory `config_dir` (the CLI
+    passes `$DOCKER_CONFIG`, else `~/.docker`: see `basewatch.settings`). A missing file
+    knows no credentials."""
 
-    def __init__(
-        self,
-        path: Path | None = None,
-        runner: HelperRunner = run_helper,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        env = os.environ if environ is None else environ
-        if path is None:
-            home = Path(env.get("HOME", "~")).expanduser()
-            base = env.get("DOCKER_CONFIG") or str(home / ".docker")
-            path = Path(base) / "config.json"
-        self.path = path
+    def __init__(self, config_dir: Path, runner: HelperRunner = run_helper) -> None:
+        self.path = config_dir / "config.json"
         self._runner = runner
         self._config: dict[str, Any] | None = None
 
@@ -228,6 +226,42 @@ class DockerConfigCredentials:
         if username == IDENTITY_TOKEN_USER:  # the secret is an identity token, not a password
             return Credentials(username, "", identity_token=secret)
         return Credentials(username, secret)
+
+
+def token_lifetime(expires_in: object) -> float:
+    """Seconds a token lives by a token service's `expires_in`: 60 when it is missing or not
+    a sane number, at most a day."""
+    if not isinstance(expires_in, int | float) or not abs(expires_in) < 1e9:  # NaN too
+        return _DEFAULT_TOKEN_LIFETIME
+    return min(max(float(expires_in), 0.0), _MAX_TOKEN_LIFETIME)
+
+
+class TokenCache:
+    """Bearer tokens by scope, each until shortly before it expires by `clock`; thread-safe."""
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
+        self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, renew at)
+        self._lock = threading.Lock()
+
+    def get(self, scope: str) -> str | None:
+        """The token for `scope`, None when there is none or it is due for renewal."""
+        with self._lock:
+            found = self._tokens.get(scope)
+        if found is None or found[1] <= self._clock.monotonic():
+            return None
+        return found[0]
+
+    def put(self, scope: str, token: str, lifetime: float) -> None:
+        """Keep `token` for `lifetime` seconds (less a margin)."""
+        renew_at = self._clock.monotonic() + max(lifetime - _RENEW_EARLY, 1.0)
+        with self._lock:
+            self._tokens[scope] = (token, renew_at)
+
+    def drop(self, scope: str) -> None:
+        """Forget the token for `scope` (the registry refused it)."""
+        with self._lock:
+            self._tokens.pop(scope, None)
 
 
 def _from_auth_entry(entry: dict[str, Any], key: str) -> Credentials | None:

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NoReturn
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -34,15 +35,17 @@ import httpx
 from basewatch import __version__
 from basewatch.errors import DigestMismatch, RegistryError, TransientError
 from basewatch.oci.digest import digest_bytes
-from basewatch.oci.mediatypes import ACCEPT
-from basewatch.oci.reference import DOCKER_HUB, Reference
+from basewatch.oci.manifest import ACCEPT
+from basewatch.oci.reference import DOCKER_HUB, RegistryRef
 from basewatch.oci.registry import deadline
 from basewatch.oci.registry.auth import (
     Challenge,
     Credentials,
     CredentialStore,
     DockerConfigCredentials,
+    TokenCache,
     parse_challenges,
+    token_lifetime,
 )
 from basewatch.oci.registry.blobcache import BlobStream
 from basewatch.oci.registry.options import RegistryOptions
@@ -79,22 +82,30 @@ class Manifest:
 class _HostAuth:
     """What a host asked for last time, so later requests authenticate up front."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: TokenCache) -> None:
         self.challenge: Challenge | None = None
-        self.tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, expiry)
+        self.tokens = tokens
         self.withheld_from = ""  # the token host the credentials were kept from
 
 
+class _NoCredentials:
+    def get(self, registry: str) -> Credentials | None:
+        return None
+
+
 class RegistryClient:
-    """One client per pull; `close()` it (or use `with`). Thread-safe for blob downloads."""
+    """A client for as long as its owner reads images: connections, probed schemes, tokens
+    and looked-up credentials are kept across pulls. `close()` it (or use `with`).
+    Thread-safe for blob downloads.
+
+    Credentials are `options.credentials`, else those of Docker's config in
+    `options.docker_config`, else none (anonymous pulls).
+    """
 
     def __init__(self, options: RegistryOptions | None = None) -> None:
         self.options = options or RegistryOptions()
-        self._credentials: CredentialStore = (
-            self.options.credentials
-            if self.options.credentials is not None
-            else DockerConfigCredentials()
-        )
+        self._credentials: CredentialStore = _credential_store(self.options)
+        self._clock = self.options.clock
         self._http = self._new_http(verify=True)
         self._unverified: httpx.Client | None = None  # only for insecure hosts over HTTPS
         self._schemes: dict[str, str] = {}
@@ -127,9 +138,12 @@ class RegistryClient:
 
     # --- the API ---------------------------------------------------------------------------
 
-    def head_manifest(self, ref: Reference, target: str) -> ManifestHead | None:
+    def head_manifest(self, ref: RegistryRef, target: str) -> ManifestHead | None:
         """The digest and type of a manifest without its body; None when HEAD says nothing."""
         with self._request("HEAD", ref, f"manifests/{target}", {"Accept": ACCEPT}) as response:
+            # A HEAD answer has no body, but httpcore pools the connection again only once it
+            # has read the answer's end: without this, every HEAD costs a new connection.
+            response.read()
             if response.status_code == 200:
                 return ManifestHead(
                     response.headers.get("Docker-Content-Digest", ""),
@@ -137,7 +151,7 @@ class RegistryClient:
                 )
             return None  # refused, or missing: the GET that follows says which, with a body
 
-    def get_manifest(self, ref: Reference, target: str) -> Manifest:
+    def get_manifest(self, ref: RegistryRef, target: str) -> Manifest:
         """A manifest or index; verified when `target` (or the registry) names its digest."""
         with self._request("GET", ref, f"manifests/{target}", {"Accept": ACCEPT}) as response:
             if response.status_code != 200:
@@ -159,7 +173,7 @@ class RegistryClient:
             )
         return Manifest(digest, media_type, data)
 
-    def list_tags(self, ref: Reference, limit: int = 100_000) -> list[str]:
+    def list_tags(self, ref: RegistryRef, limit: int = 100_000) -> list[str]:
         """Every tag of the repository, following the registry's `Link` pagination."""
         tags: list[str] = []
         path = "tags/list?n=1000"
@@ -192,7 +206,7 @@ class RegistryClient:
             path = _next_page(link, ref.repository)
         return tags
 
-    def get_blob(self, ref: Reference, digest: str, what: str, size: int | None = None) -> bytes:
+    def get_blob(self, ref: RegistryRef, digest: str, what: str, size: int | None = None) -> bytes:
         """A small blob (a config) of `size` bytes when known, read whole and verified."""
         with self._request("GET", ref, f"blobs/{digest}", {}) as response:
             if response.status_code != 200:
@@ -207,7 +221,7 @@ class RegistryClient:
 
     @contextlib.contextmanager
     def open_blob(
-        self, ref: Reference, digest: str, offset: int = 0, size: int | None = None
+        self, ref: RegistryRef, digest: str, offset: int = 0, size: int | None = None
     ) -> Iterator[BlobStream]:
         """Stream a blob of `size` bytes from `offset` (a range request); connection failures
         while streaming raise TransientError so that the caller can resume. More bytes than
@@ -241,7 +255,7 @@ class RegistryClient:
     def _chunks(
         self,
         response: httpx.Response,
-        ref: Reference,
+        ref: RegistryRef,
         digest: str,
         limit: int | None,
         seconds: float,
@@ -268,7 +282,7 @@ class RegistryClient:
                 raise self._too_slow(ref, f"blob {digest}", seconds) from exc
             raise TransientError(f"{ref.host}: blob {digest}: {_describe(exc)}") from exc
 
-    def _too_slow(self, ref: Reference, what: str, seconds: float) -> RegistryError:
+    def _too_slow(self, ref: RegistryRef, what: str, seconds: float) -> RegistryError:
         rate = self.options.min_transfer_rate / 1024
         return RegistryError(
             f"{ref.host}/{ref.repository}: {what} was not received within {seconds:.0f}s "
@@ -355,7 +369,7 @@ class RegistryClient:
     def _request(
         self,
         method: str,
-        ref: Reference,
+        ref: RegistryRef,
         path: str,
         headers: dict[str, str],
         seconds: float | None = None,
@@ -438,19 +452,19 @@ class RegistryClient:
 
     def _pause(self, attempt: int, retry_after: str | None) -> None:
         delay = self.options.backoff * (2 ** (attempt - 1))
-        parsed = _retry_after_seconds(retry_after)
+        parsed = _retry_after_seconds(retry_after, self._clock.now())
         if parsed is not None:
             delay = parsed
         delay = min(max(delay, 0.0), self.options.max_retry_after)
         log.info("registry busy or unreachable, retrying in %.1fs", delay)
         self.options.sleep(delay)
 
-    def _credentials_for(self, ref: Reference) -> Credentials | None:
+    def _credentials_for(self, ref: RegistryRef) -> Credentials | None:
         if ref.registry not in self._looked_up:
             self._looked_up[ref.registry] = self._credentials.get(ref.registry)
         return self._looked_up[ref.registry]
 
-    def _auth_header(self, ref: Reference, scope: str) -> str:
+    def _auth_header(self, ref: RegistryRef, scope: str) -> str:
         state = self._auth.get(ref.host)
         if state is None or state.challenge is None:
             return ""
@@ -459,15 +473,21 @@ class RegistryClient:
             # an identity token is no password: Basic authentication cannot use it
             return creds.basic_header() if creds and not creds.identity_token else ""
         token = state.tokens.get(scope)
-        if token is None or token[1] <= time.monotonic():
-            token = self._fetch_token(ref, state.challenge, scope)
-            state.tokens[scope] = token
-        return f"Bearer {token[0]}" if token[0] else ""
+        if token is None:
+            token, lifetime = self._fetch_token(ref, state.challenge, scope)
+            state.tokens.put(scope, token, lifetime)
+        return f"Bearer {token}" if token else ""
+
+    def _host_auth(self, host: str) -> _HostAuth:
+        state = self._auth.get(host)
+        if state is None:
+            state = self._auth.setdefault(host, _HostAuth(TokenCache(self._clock)))
+        return state
 
     def _authenticate(
-        self, ref: Reference, scope: str, challenges: list[Challenge], had_auth: bool
+        self, ref: RegistryRef, scope: str, challenges: list[Challenge], had_auth: bool
     ) -> None:
-        state = self._auth.setdefault(ref.host, _HostAuth())
+        state = self._host_auth(ref.host)
         chosen = next((c for c in challenges if c.scheme == "bearer"), None) or next(
             (c for c in challenges if c.scheme == "basic"), None
         )
@@ -476,7 +496,7 @@ class RegistryClient:
                 f"{ref.host}: the registry requires authentication with a scheme basewatch "
                 "does not support"
             )
-        state.tokens.pop(scope, None)
+        state.tokens.drop(scope)
         creds = self._credentials_for(ref)
         if chosen.scheme == "basic" and (creds is None or creds.identity_token):
             self._fail_auth(ref)
@@ -484,7 +504,8 @@ class RegistryClient:
         if had_auth and chosen.scheme == "basic":
             self._fail_auth(ref)
 
-    def _fetch_token(self, ref: Reference, challenge: Challenge, scope: str) -> tuple[str, float]:
+    def _fetch_token(self, ref: RegistryRef, challenge: Challenge, scope: str) -> tuple[str, float]:
+        """A token for `scope` and its lifetime in seconds."""
         realm = challenge.param("realm")
         parts = urlsplit(realm)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -501,7 +522,7 @@ class RegistryClient:
         # from a request for another repository
         query["scope"] = scope
         creds = self._credentials_for(ref)
-        state = self._auth.setdefault(ref.host, _HostAuth())
+        state = self._host_auth(ref.host)
         state.withheld_from = ""
         if creds is not None and not self._may_receive_credentials(ref, parts.netloc):
             # a registry must not be able to collect its users' passwords for another host by
@@ -605,16 +626,9 @@ class RegistryClient:
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"{ref.host}: the token service sent no token")
-        expires_in = body.get("expires_in", 60)
-        lifetime = (
-            min(max(float(expires_in), 0.0), 86400.0)
-            if isinstance(expires_in, int | float) and abs(expires_in) < 1e9
-            else 60.0
-        )
-        # renew a little early so a token does not expire between two requests
-        return token, time.monotonic() + max(lifetime - 10.0, 1.0)
+        return token, token_lifetime(body.get("expires_in", 60))
 
-    def _may_receive_credentials(self, ref: Reference, netloc: str) -> bool:
+    def _may_receive_credentials(self, ref: RegistryRef, netloc: str) -> bool:
         """True when the token service at `netloc` may see the registry's credentials: it is
         on the registry's own host, is known to serve it, or the user allowed it."""
         token_host = _hostname(netloc)
@@ -626,7 +640,7 @@ class RegistryClient:
             or netloc.lower() in allowed
         )
 
-    def _fail_auth(self, ref: Reference) -> NoReturn:
+    def _fail_auth(self, ref: RegistryRef) -> NoReturn:
         state = self._auth.get(ref.host)
         withheld = state.withheld_from if state is not None else ""
         if withheld:
@@ -655,7 +669,7 @@ class RegistryClient:
         )
 
     def _raise_for(
-        self, response: httpx.Response, ref: Reference, what: str, target: str
+        self, response: httpx.Response, ref: RegistryRef, what: str, target: str
     ) -> NoReturn:
         status = response.status_code
         code, message = _error_code(response)
@@ -675,6 +689,14 @@ class RegistryClient:
             )
         detail = f": {message}" if message else ""
         raise RegistryError(f"{name}: {what} {target}: HTTP {status}{detail}")
+
+
+def _credential_store(options: RegistryOptions) -> CredentialStore:
+    if options.credentials is not None:
+        return options.credentials
+    if options.docker_config is not None:
+        return DockerConfigCredentials(options.docker_config)
+    return _NoCredentials()
 
 
 def _next_page(link: str, repository: str) -> str:
@@ -756,7 +778,9 @@ def _range_start(content_range: str) -> int:
         return 0
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
+def _retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """The seconds a `Retry-After` header asks to wait (a count, or an HTTP date after
+    `now`); None when there is none or it says nothing usable."""
     if not value:
         return None
     value = value.strip()
@@ -766,7 +790,7 @@ def _retry_after_seconds(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(when.timestamp() - time.time(), 0.0)
+    return max(when.timestamp() - now.timestamp(), 0.0)
 
 
 def _origin(url: str) -> tuple[str, str]:

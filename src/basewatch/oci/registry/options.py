@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from basewatch.clock import SYSTEM_CLOCK, Clock
+
 if TYPE_CHECKING:
     import httpx
 
@@ -26,11 +28,13 @@ DEFAULT_MAX_DOCUMENT_BYTES = 4 << 20
 class RegistryOptions:
     """Everything a registry pull needs besides the reference.
 
-    `credentials` None means Docker's config.json; `cache_dir` None the user cache dir, the
-    same root as the layer-analysis cache; `use_cache=False` keeps blobs in a private directory
-    of that root's scratch area (`basewatch.scratch`), removed when the image is closed.
-    `transport` and `sleep` are for tests. A descriptor's size bounds every download: layers may
-    declare up to `max_layer_bytes`, manifests, indexes and configs `max_document_bytes`.
+    `credentials` None means those of Docker's `config.json` in `docker_config` (Docker's
+    config directory; both None: no credentials, pulls are anonymous). `cache_dir` None means
+    the user cache dir, the same root as the layer-analysis cache; `use_cache=False` keeps
+    blobs in a private directory of that root's scratch area (`basewatch.scratch`), removed
+    when the image is closed. `transport`, `sleep` and `clock` (token expiry, `Retry-After`
+    dates) are for tests. A descriptor's size bounds every download: layers may declare up to
+    `max_layer_bytes`, manifests, indexes and configs `max_document_bytes`.
 
     Every request has one deadline for all of it (connecting, headers, body): `request_deadline`
     seconds, and for a blob that much more time again as its size at `min_transfer_rate` bytes a
@@ -41,6 +45,7 @@ class RegistryOptions:
     """
 
     credentials: CredentialStore | None = None
+    docker_config: Path | None = None
     insecure_registries: frozenset[str] = frozenset()
     cache_dir: Path | None = None
     use_cache: bool = True
@@ -58,3 +63,4 @@ class RegistryOptions:
     max_retry_after: float = 60.0
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] = field(default=time.sleep)
+    clock: Clock = field(default=SYSTEM_CLOCK)

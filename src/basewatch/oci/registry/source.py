@@ -16,26 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from basewatch.errors import ImageError, ImageNotFound, RegistryError
+from basewatch.errors import ImageError, RegistryError
 from basewatch.models import ImageInfo, LayerInfo
 from basewatch.oci import jsondoc
+from basewatch.oci.blobs import BlobLayer
 from basewatch.oci.digest import parse_digest
-from basewatch.oci.mediatypes import DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED
-from basewatch.oci.reference import Reference, parse_reference
+from basewatch.oci.interface import LayerReader, OpenImage
+from basewatch.oci.manifest import (
+    DOCKER_SCHEMA1,
+    DOCKER_SCHEMA1_SIGNED,
+    image_info,
+    is_index,
+    layers_from_config,
+    pick_platform,
+    platform_of,
+    require_platform,
+)
+from basewatch.oci.platform import Platform
+from basewatch.oci.reference import RegistryRef, parse_reference
 from basewatch.oci.registry.blobcache import BlobCache, BlobStream
 from basewatch.oci.registry.options import RegistryOptions
-from basewatch.oci.source import (
-    INDEX_TYPES,
-    LayerReader,
-    OpenImage,
-    Platform,
-    _BlobLayer,
-    _image_info,
-    _layers_from_config,
-    _object,
-    _pick_platform,
-    _str_pairs,
-)
 
 if TYPE_CHECKING:
     from basewatch.oci.registry.client import RegistryClient
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 class Resolved:
     """What a reference points at: the index (if any) and the chosen platform's manifest."""
 
-    reference: Reference
+    reference: RegistryRef
     digest: str  # what the tag points at: an index or a manifest
     media_type: str
     manifest_digest: str  # the manifest of the chosen platform (== digest without an index)
@@ -75,7 +75,7 @@ class _Document:
 class _Puller:
     """Fetches manifests and small blobs, through the blob cache when it has them."""
 
-    def __init__(self, client: RegistryClient, cache: BlobCache, ref: Reference) -> None:
+    def __init__(self, client: RegistryClient, cache: BlobCache, ref: RegistryRef) -> None:
         self.client = client
         self.cache = cache
         self.ref = ref
@@ -99,7 +99,7 @@ class _Puller:
             data, digest = manifest.data, manifest.digest
             media_type = manifest.media_type or media_type
             self.cache.put(digest, data)
-        document = _object(
+        document = jsondoc.obj(
             jsondoc.load(data, f"{self.label}: manifest {digest}"),
             f"{self.label}: manifest {digest}",
         )
@@ -123,25 +123,6 @@ class _Puller:
         return data
 
 
-def _is_index(document: _Document) -> bool:
-    return document.media_type in INDEX_TYPES or (
-        not document.media_type and "manifests" in document.data
-    )
-
-
-def _platform_of(item: dict[str, Any]) -> str:
-    platform = item.get("platform")
-    if not isinstance(platform, dict):
-        return ""
-    return str(
-        Platform(
-            str(platform.get("os", "")),
-            str(platform.get("architecture", "")),
-            str(platform.get("variant", "")),
-        )
-    )
-
-
 def _resolve(puller: _Puller, platform: str | None) -> tuple[Resolved, _Document]:
     ref = puller.ref
     wanted = Platform.parse(platform) if platform else None
@@ -149,21 +130,21 @@ def _resolve(puller: _Puller, platform: str | None) -> tuple[Resolved, _Document
     document, index_digest, chosen = top, "", ""
     platforms: tuple[tuple[str, str], ...] = ()
     seen = {top.digest}
-    while _is_index(document):
+    while is_index(document.media_type, document.data):
         index_digest = document.digest
         entries = [m for m in document.data.get("manifests") or [] if isinstance(m, dict)]
         platforms = tuple(
-            (_platform_of(m), str(m.get("digest", "")))
+            (platform_of(m), str(m.get("digest", "")))
             for m in entries
             if dict(jsondoc.str_map(m.get("annotations"), "index entry annotations")).get(
                 "vnd.docker.reference.type"
             )
             != "attestation-manifest"
         )
-        descriptor = _pick_platform(
+        descriptor = pick_platform(
             document.data, wanted or Platform.host(), puller.label, explicit=bool(wanted)
         )
-        chosen = _platform_of(descriptor)
+        chosen = platform_of(descriptor)
         digest = parse_digest(descriptor.get("digest"), f"{puller.label}: index entry digest")
         if digest in seen:
             raise ImageError(f"{puller.label}: index {digest} refers to itself")
@@ -263,7 +244,7 @@ class RegistryImage:
         path = self.blob_path(layer)
         label = str(self.resolved.reference)
         with path.open("rb") as raw:
-            yield _BlobLayer(raw, layer, label, reopen=lambda: path.open("rb"))
+            yield BlobLayer(raw, layer, label, reopen=lambda: path.open("rb"))
 
     def close(self) -> None:
         self._closed.set()
@@ -283,19 +264,24 @@ class RegistrySource:
 
     `prefetch`, when set, says which layers will be read; those are downloaded in parallel as
     soon as the image is opened (the CLI sets it to "the analysis of this layer is not cached").
+    `client`, when given, is used (never closed) instead of a client made for each pull, so
+    that its connections and tokens serve every image its owner reads; `options` default to
+    the client's.
     """
 
     def __init__(
         self,
-        ref: Reference | str,
+        ref: RegistryRef | str,
         options: RegistryOptions | None = None,
         reference: str = "",
         prefetch: LayerFilter | None = None,
+        client: RegistryClient | None = None,
     ) -> None:
         self.ref = parse_reference(ref) if isinstance(ref, str) else ref
-        self.options = options or RegistryOptions()
+        self.options = options or (client.options if client is not None else RegistryOptions())
         self.reference = reference or str(self.ref)
         self.prefetch = prefetch
+        self.client = client
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[tuple[RegistryClient, BlobCache]]:
@@ -306,8 +292,6 @@ class RegistrySource:
             from basewatch.store.analysis import default_cache_dir
 
             root = default_cache_dir()
-        from basewatch.oci.registry.client import RegistryClient  # httpx: only when pulling
-
         with contextlib.ExitStack() as stack:
             if options.use_cache:
                 cache = BlobCache(root, options.max_cache_bytes)
@@ -319,7 +303,11 @@ class RegistrySource:
 
                 scratch = stack.enter_context(scratch_dir(root, prefix="pull-"))
                 cache = BlobCache(scratch, max_bytes=0)
-            client = stack.enter_context(RegistryClient(options))
+            client = self.client
+            if client is None:
+                from basewatch.oci.registry.client import RegistryClient  # httpx: when pulling
+
+                client = stack.enter_context(RegistryClient(options))
             yield client, cache
 
     def resolve(self, platform: str | None = None) -> Resolved:
@@ -346,13 +334,13 @@ class RegistrySource:
     ) -> RegistryImage:
         label = puller.label
         manifest = document.data
-        config_descriptor = _object(manifest.get("config"), f"{label}: manifest config")
+        config_descriptor = jsondoc.obj(manifest.get("config"), f"{label}: manifest config")
         config_digest = parse_digest(config_descriptor.get("digest"), f"{label}: config digest")
         config_size = _declared_size(
             config_descriptor, self.options.max_document_bytes, f"{label}: config {config_digest}"
         )
         config_data = puller.small_blob(config_digest, "config", config_size)
-        config = _object(
+        config = jsondoc.obj(
             jsondoc.load(config_data, f"{label}: config {config_digest}"), f"{label}: config"
         )
         descriptors = manifest.get("layers")
@@ -360,28 +348,24 @@ class RegistrySource:
             raise ImageError(f"{label}: manifest {document.digest} has no layers list")
         blobs = []
         for i, item in enumerate(descriptors):
-            item = _object(item, f"{label}: layer descriptor {i}")
+            item = jsondoc.obj(item, f"{label}: layer descriptor {i}")
             digest = parse_digest(item.get("digest"), f"{label}: layer {i} digest")
             size = _declared_size(
                 item, self.options.max_layer_bytes, f"{label}: layer {i} ({digest})"
             )
             blobs.append((digest, size, str(item.get("mediaType", ""))))
-        layers = _layers_from_config(config, label, blobs)
-        info = _image_info(
+        layers = layers_from_config(config, label, blobs)
+        info = image_info(
             self.reference,
             "registry",
             config,
             config_digest,
             layers,
             manifest_digest=document.digest,
-            annotations=_str_pairs(manifest.get("annotations")),
+            annotations=jsondoc.str_map(manifest.get("annotations"), "annotations"),
             repo_tags=(str(self.ref),) if self.ref.tag else (),
         )
-        if platform and info.os:
-            wanted = Platform.parse(platform)
-            actual = {"os": info.os, "architecture": info.architecture, "variant": info.variant}
-            if not wanted.matches(actual):
-                raise ImageNotFound(f"{label}: the image is {info.platform}, not {wanted}")
+        require_platform(info, Platform.parse(platform) if platform else None, label)
         options = self.options
         return RegistryImage(
             info, resolved, puller.client, puller.cache, options.parallel, options.retries + 1
@@ -407,9 +391,11 @@ def _declared_size(descriptor: dict[str, Any], limit: int, what: str) -> int:
 
 
 def resolve(
-    reference: str | Reference,
+    reference: str | RegistryRef,
     platform: str | None = None,
     options: RegistryOptions | None = None,
+    client: RegistryClient | None = None,
 ) -> Resolved:
-    """Resolve a registry reference to its index and platform-manifest digests."""
-    return RegistrySource(reference, options).resolve(platform)
+    """Resolve a registry reference to its index and platform-manifest digests (through
+    `client` when given: see `RegistrySource`)."""
+    return RegistrySource(reference, options, client=client).resolve(platform)

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from basewatch.clock import FixedClock
 from basewatch.errors import RegistryError
 from basewatch.oci.registry.auth import (
     ChainedCredentials,
@@ -13,8 +15,10 @@ from basewatch.oci.registry.auth import (
     Credentials,
     DockerConfigCredentials,
     StaticCredentials,
+    TokenCache,
     normalize_registry_key,
     parse_challenges,
+    token_lifetime,
 )
 
 
@@ -60,9 +64,10 @@ def test_normalizes_config_keys(key: str, normal: str) -> None:
 
 
 def write_config(tmp_path: Path, config: dict[str, object]) -> Path:
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    return path
+    """Docker's config directory `tmp_path`, holding `config` as its config.json."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return tmp_path
 
 
 def test_auths_entries(tmp_path: Path) -> None:
@@ -135,15 +140,51 @@ def test_helper_printing_garbage_is_an_error(tmp_path: Path) -> None:
 
 
 def test_missing_or_broken_config_means_no_credentials(tmp_path: Path) -> None:
-    assert DockerConfigCredentials(tmp_path / "absent.json").get("docker.io") is None
-    (tmp_path / "bad.json").write_text("{")
-    assert DockerConfigCredentials(tmp_path / "bad.json").get("docker.io") is None
+    assert DockerConfigCredentials(tmp_path / "absent").get("docker.io") is None
+    (tmp_path / "config.json").write_text("{")
+    assert DockerConfigCredentials(tmp_path).get("docker.io") is None
 
 
-def test_docker_config_env(tmp_path: Path) -> None:
-    write_config(tmp_path, {"auths": {"r.test": {"username": "a", "password": "b"}}})
-    store = DockerConfigCredentials(environ={"DOCKER_CONFIG": str(tmp_path)})
+def test_the_config_directory_is_the_callers_not_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given = write_config(
+        tmp_path / "given", {"auths": {"r.test": {"username": "a", "password": "b"}}}
+    )
+    elsewhere = write_config(
+        tmp_path / "env", {"auths": {"r.test": {"username": "x", "password": "y"}}}
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(elsewhere))
+    monkeypatch.setenv("HOME", str(elsewhere))
+    store = DockerConfigCredentials(given)
+    assert store.path == given / "config.json"
     assert store.get("r.test") == Credentials("a", "b")
+
+
+def test_token_lifetime_takes_sane_numbers_only() -> None:
+    assert token_lifetime(300) == 300.0
+    assert token_lifetime(None) == 60.0  # the distribution spec's default
+    assert token_lifetime("300") == 60.0
+    assert token_lifetime(float("nan")) == 60.0
+    assert token_lifetime(-5) == 0.0
+    assert token_lifetime(10**8) == 86400.0
+
+
+def test_tokens_expire_by_the_injected_clock() -> None:
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    cache = TokenCache(clock)
+    cache.put("repository:app:pull", "t1", lifetime=60.0)
+    assert cache.get("repository:app:pull") == "t1"
+    assert cache.get("repository:other:pull") is None
+    clock.advance(49.0)  # renewed 10 s before it expires
+    assert cache.get("repository:app:pull") == "t1"
+    clock.advance(1.0)
+    assert cache.get("repository:app:pull") is None
+    cache.put("s", "short", lifetime=5.0)  # kept one second at least
+    clock.advance(0.5)
+    assert cache.get("s") == "short"
+    cache.drop("s")
+    assert cache.get("s") is None
 
 
 def test_static_credentials_apply_to_their_registry_only() -> None:

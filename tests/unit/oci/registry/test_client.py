@@ -9,11 +9,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from basewatch.clock import FixedClock
 from basewatch.errors import DigestMismatch, ImageError, RegistryError
 from basewatch.oci.reference import parse_reference
 from basewatch.oci.registry.auth import Credentials, StaticCredentials
@@ -161,6 +163,16 @@ def test_retries_give_up_with_a_clear_error() -> None:
         c.get_manifest(REF, "12")
 
 
+def test_a_retry_after_date_is_read_on_the_injected_clock() -> None:
+    registry, digest = seeded()
+    clock = FixedClock(datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC))
+    registry.statuses = [(429, {"Retry-After": "Sun, 01 Mar 2026 12:00:09 GMT"})]
+    sleeps: list[float] = []
+    with client(registry, sleeps=sleeps, clock=clock) as c:
+        assert c.get_manifest(REF, "12").digest == digest
+    assert sleeps == [9.0]
+
+
 def test_retry_after_is_capped() -> None:
     registry, _ = seeded()
     registry.statuses = [(429, {"Retry-After": "100000"})]
@@ -168,6 +180,66 @@ def test_retry_after_is_capped() -> None:
     with client(registry, sleeps=sleeps, max_retry_after=5.0) as c:
         c.get_manifest(REF, "12")
     assert sleeps == [5.0]
+
+
+def token_requests(registry: FakeRegistry) -> int:
+    return sum(1 for r in registry.requests if r.url.host == TOKEN_HOST)
+
+
+def test_one_client_serves_several_pulls_with_one_token(tmp_path: Path) -> None:
+    registry = FakeRegistry(auth="bearer")
+    for tag, name in (("12", "twelve"), ("13", "thirteen")):
+        registry.add_image("library/debian", tag, build_image([[file(f"etc/{name}", "x")]]))
+    refs = [f"{HOST}/library/debian:{tag}" for tag in ("12", "13")]
+
+    def pull_both(shared: RegistryClient | None) -> None:
+        for ref in refs:
+            source = RegistrySource(ref, options(registry, cache_dir=tmp_path), client=shared)
+            with source.open() as image:
+                for layer in image.info.layers:
+                    with image.layer(layer) as reader:
+                        list(reader.entries())
+
+    pull_both(None)  # a client per pull: each asks for a token of its own
+    assert token_requests(registry) == 2
+    registry.requests.clear()
+    with RegistryClient(options(registry, cache_dir=tmp_path)) as shared:
+        pull_both(shared)
+        assert token_requests(registry) == 1
+        # the client outlives the pulls: still open, token still cached
+        assert resolve(refs[0], client=shared).digest == registry.tags[("library/debian", "12")]
+        assert token_requests(registry) == 1
+
+
+def test_a_token_is_renewed_when_it_expires_by_the_injected_clock() -> None:
+    registry, _ = seeded(auth="bearer")  # the fake's tokens live 300 s
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    with client(registry, clock=clock) as c:
+        c.get_manifest(REF, "12")
+        clock.advance(280.0)
+        c.get_manifest(REF, "12")
+        assert token_requests(registry) == 1
+        clock.advance(20.0)  # within 10 s of its expiry: renewed before it is used
+        c.get_manifest(REF, "12")
+        assert token_requests(registry) == 2
+
+
+def test_without_credentials_or_a_docker_config_pulls_are_anonymous(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the library reads no environment: a Docker config named there is not used
+    config = tmp_path / "docker"
+    config.mkdir()
+    (config / "config.json").write_text(
+        json.dumps({"auths": {HOST: {"username": USER, "password": PASSWORD}}})
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    registry, _ = seeded(auth="basic")
+    transport = registry.transport()
+    with RegistryClient(RegistryOptions(transport=transport)) as c, pytest.raises(RegistryError):
+        c.get_manifest(REF, "12")
+    with RegistryClient(RegistryOptions(transport=transport, docker_config=config)) as c:
+        c.get_manifest(REF, "12")
 
 
 def test_redirect_to_storage_drops_the_authorization_header() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from basewatch.errors import ImageError, RegistryError
-from basewatch.oci.reference import Reference, parse_reference
+from basewatch.oci.reference import RegistryRef, parse_reference
 from basewatch.oci.registry.client import RegistryClient
 from basewatch.oci.registry.options import RegistryOptions
 from basewatch.oci.registry.source import RegistrySource
@@ -161,7 +161,7 @@ def slow_server(kind: str, body: bytes, delay: float = 0.02) -> HostileServer:
     return server
 
 
-def read_blob(client: RegistryClient, ref: Reference, digest: str, size: int) -> bytes:
+def read_blob(client: RegistryClient, ref: RegistryRef, digest: str, size: int) -> bytes:
     with client.open_blob(ref, digest, 0, size) as stream:
         return b"".join(stream.chunks)
 

@@ -7,8 +7,8 @@ import pytest
 
 from basewatch.errors import DigestMismatch, ImageError, ImageNotFound, RegistryError
 from basewatch.jobs.inventory import Scanner
+from basewatch.oci.open import open_source
 from basewatch.oci.registry.source import RegistryImage, RegistrySource
-from basewatch.oci.source import open_source
 from tests.imagebuild import build_image, dpkg_status, file, write_oci_layout
 from tests.unit.oci.registry.fakeregistry import HOST, FakeRegistry, options
 

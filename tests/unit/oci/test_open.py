@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from basewatch.errors import DigestMismatch, ImageError, ImageNotFound, UsageError
-from basewatch.oci.source import (
-    DirSource,
-    DockerArchiveSource,
-    OciLayoutSource,
-    RootfsSource,
-    open_source,
-)
+from basewatch.oci.archive import DockerArchiveSource
+from basewatch.oci.layout import OciLayoutSource
+from basewatch.oci.open import open_image, open_source
+from basewatch.oci.reference import LocalKind, LocalRef, parse_image_ref, parse_reference
+from basewatch.oci.registry.options import RegistryOptions
+from basewatch.oci.registry.source import RegistrySource
+from basewatch.oci.rootfs import DirSource, RootfsSource
 from tests.imagebuild import (
     BuiltImage,
     build_image,
@@ -228,3 +228,37 @@ def test_uncompressed_rootfs_gets_its_diff_id(tmp_path: Path) -> None:
         with image.layer(layer) as reader:
             assert [e.path for e, _ in reader.entries()] == ["/etc/alpine-release"]
             assert reader.diff_id == sha256(raw)
+
+
+def test_open_image_dispatches_on_the_kind(tmp_path: Path) -> None:
+    path = tmp_path / "x"
+    cases = {
+        LocalKind.DOCKER_ARCHIVE: DockerArchiveSource,
+        LocalKind.OCI: OciLayoutSource,
+        LocalKind.DIR: DirSource,
+        LocalKind.ROOTFS: RootfsSource,
+    }
+    for kind, expected in cases.items():
+        source = open_image(LocalRef(kind, path, given=f"mine:{kind}"))
+        assert type(source) is expected
+        assert source.reference == f"mine:{kind}"  # what reports show is the user's text
+    pulled = open_image(parse_image_ref("registry:localhost:5000/app:1"))
+    assert isinstance(pulled, RegistrySource)
+    assert pulled.ref == parse_reference("localhost:5000/app:1")
+    assert pulled.reference == "registry:localhost:5000/app:1"
+
+
+def test_registry_defaults_are_made_for_registry_images_only(tmp_path: Path) -> None:
+    archive = write_docker_archive(tmp_path / "a.tar", [(small_image(), ["app:1"])])
+    made: list[str] = []
+
+    def defaults() -> RegistryOptions:
+        made.append("called")
+        return RegistryOptions()
+
+    # a path with a selector is local although the whole text names no file
+    source = open_source(f"{archive}:app:1", registry_defaults=defaults)
+    assert isinstance(source, DockerArchiveSource)
+    assert made == []
+    assert isinstance(open_source("debian:12", registry_defaults=defaults), RegistrySource)
+    assert made == ["called"]
