@@ -22,8 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from basewatch.compat import CompatChecker
-from basewatch.compat.check import compat_detectors
+from basewatch.jobs.compat import CompatChecker, compat_detectors
 from basewatch.jobs.inventory import Scanner
 from basewatch.oci.open import open_source
 from basewatch.store.analysis import AnalysisCache

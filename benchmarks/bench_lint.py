@@ -21,17 +21,17 @@ from datetime import date
 from pathlib import Path
 
 from basewatch.lint.engine import lint_text
-from basewatch.lint.eol import load_eol_table
 from basewatch.lint.parse import decode
+from basewatch.vulndb.eol import load_eol_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "lint_corpus"
 
 _BASEWATCH = """
-import argparse, sys
-from basewatch.cli.lint import add_lint_parser, run_lint
-parser = argparse.ArgumentParser()
-add_lint_parser(parser.add_subparsers(dest="command"))
+import sys
+from basewatch.cli.lint import run_lint
+from basewatch.cli.main import build_parser
+parser = build_parser()
 sys.exit(run_lint(parser.parse_args(["lint", *sys.argv[1:]])))
 """
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from basewatch.matching.evaluate import scan_inventory
-from basewatch.models import ImageInfo, Inventory, OSInfo, Package, PackageType
+from basewatch.models import ImageInfo, Inventory, OSInfo, Package, PackageType, SourceType
 from basewatch.vulndb.model import Advisory, Affected, AffectedRange, EventKind, RangeEvent
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 
@@ -66,7 +66,7 @@ def inventory() -> Inventory:
         )
         for index in range(SCANNED)
     )
-    return Inventory(ImageInfo("synthetic", "sbom"), OSInfo("debian", "12"), packages)
+    return Inventory(ImageInfo("synthetic", SourceType.SBOM), OSInfo("debian", "12"), packages)
 
 
 def main() -> int:

@@ -2,7 +2,8 @@
 
 Imports Go, crates.io, PyPI and AlmaLinux in one `db import`-style transaction (a copy built
 beside the target and swapped in), several times, and prints the median wall time, records per
-second and the database size; then times a few thousand package lookups.
+second and the database size; then times a few thousand package lookups, and the lookups of an
+image of 500 packages (advisories and refusals) one package at a time and in one batch.
 
     python benchmarks/bench_vulndb.py [--runs 3]
 """
@@ -10,6 +11,7 @@ second and the database size; then times a few thousand package lookups.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import tempfile
@@ -71,7 +73,39 @@ def main() -> int:
                     lookups += 1
             elapsed = time.perf_counter() - start
         print(f"lookups: {lookups / elapsed:,.0f} per second ({hits // lookups} entries each)")
+        _image_lookups(path, options.runs)
     return 0
+
+
+def _image_lookups(path: Path, runs: int) -> None:
+    """An image's worth of lookups (450 packages the dumps name, 50 they do not): one query
+    per package, as matching did, against `affected_many` / `refused_many`."""
+    from basewatch.vulndb.sqlite import SqliteStore
+
+    with SqliteStore.open(path) as store:
+        held = [tuple(row) for row in store._read("SELECT DISTINCT ecosystem, name FROM affected")]
+    packages = random.Random(1).sample(sorted(held), 450)
+    packages += [("PyPI", f"absent-{i}") for i in range(50)]
+
+    def one_by_one(store: SqliteStore) -> int:
+        found = sum(len(store.affected(e, n)) for e, n in packages)
+        return found + sum(len(store.refused(e, n)) for e, n in packages)
+
+    def batched(store: SqliteStore) -> int:
+        found = sum(map(len, store.affected_many(packages).values()))
+        return found + sum(map(len, store.refused_many(packages).values()))
+
+    for label, lookup in (("one query per package", one_by_one), ("one batch", batched)):
+        timings = []
+        for _ in range(max(runs, 5)):
+            with SqliteStore.open(path) as store:
+                start = time.perf_counter()
+                entries = lookup(store)
+                timings.append(time.perf_counter() - start)
+        print(
+            f"image of {len(packages)} packages, {label}: median "
+            f"{statistics.median(timings) * 1000:.1f} ms ({entries} entries)"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@
     │   ├── DockerfileSyntaxError
     │   ├── DockerfileReadError
     │   └── ResolveError           a digest resolver could not resolve a reference
-    ├── CacheError                 the analysis cache cannot be read or written
+    ├── CacheError                 the analysis cache or a store cannot be read or written
+    │   └── CodecError             a stored document is malformed or of another schema version
     ├── OutputError                a report could not be written
     ├── InvalidVersion             a version string does not follow its ecosystem's rules
     └── BundledDataError           data shipped inside basewatch is malformed: a bug in basewatch
@@ -177,7 +178,12 @@ class ResolveError(LintError):
 
 
 class CacheError(Error):
-    """The analysis cache cannot be read or written."""
+    """The analysis cache or a store cannot be read or written."""
+
+
+class CodecError(CacheError):
+    """A stored document (cache entry, stored inventory) is malformed or of another schema
+    version; readers take it as a miss. The message names the first field that is wrong."""
 
 
 class OutputError(Error):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import assert_never
 
 
 class PackageType(StrEnum):
@@ -18,6 +17,17 @@ class PackageType(StrEnum):
     NPM = "npm"
     GOLANG = "golang"
     MAVEN = "maven"
+
+
+def is_os_package(package_type: PackageType) -> bool:
+    """True for packages installed by the distribution's package manager (deb, apk, rpm)."""
+    match package_type:
+        case PackageType.DEB | PackageType.APK | PackageType.RPM:
+            return True
+        case PackageType.PYPI | PackageType.NPM | PackageType.GOLANG | PackageType.MAVEN:
+            return False
+        case _:
+            assert_never(package_type)
 
 
 class Origin(StrEnum):
@@ -38,6 +48,34 @@ class EntryKind(StrEnum):
     WHITEOUT = "whiteout"  # `.wh.NAME`: NAME is deleted from lower layers
     OPAQUE = "opaque"  # `.wh..wh..opq`: the directory hides everything below it
     OTHER = "other"  # devices, fifos: kept in the index, never read
+
+
+class SourceType(StrEnum):
+    """What kind of source an image was read from (`ImageInfo.source_type`)."""
+
+    DOCKER_ARCHIVE = "docker-archive"  # `docker save` tarball
+    OCI = "oci"  # OCI image layout, as a directory or a tar
+    REGISTRY = "registry"  # pulled from a registry
+    DIR = "dir"  # a directory taken as the root filesystem
+    ROOTFS = "rootfs"  # a root filesystem tarball
+    SBOM = "sbom"  # no image at all: the packages an SBOM lists
+
+
+class BaseMethod(StrEnum):
+    """How the base of an image was found (`BaseImage.method`)."""
+
+    ANNOTATION = "annotation"  # the image's base annotations or labels name it
+    CATALOG = "catalog"  # a catalogued image's layers are a prefix of the image's
+    HISTORY = "history"  # guessed from where the history's default command ends the base
+    DOCKERFILE = "dockerfile"  # the FROM line of a Dockerfile names it (advise)
+
+
+class Confidence(StrEnum):
+    """How sure basewatch is of a base image (`BaseImage.confidence`)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,35 +117,6 @@ class Package:
         """What makes two records the same package (used to follow a package across layers)."""
         return (self.type.value, self.namespace, self.name, self.version, self.arch)
 
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["type"] = self.type.value
-        data["origin"] = self.origin.value
-        data["licenses"] = list(self.licenses)
-        data["evidence"] = list(self.evidence)
-        data["metadata"] = {k: v for k, v in self.metadata}
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Package:
-        return cls(
-            name=data["name"],
-            version=data["version"],
-            type=PackageType(data["type"]),
-            arch=data.get("arch", ""),
-            source_name=data.get("source_name", ""),
-            source_version=data.get("source_version", ""),
-            licenses=tuple(data.get("licenses", ())),
-            evidence=tuple(data.get("evidence", ())),
-            metadata=tuple(sorted(data.get("metadata", {}).items())),
-            namespace=data.get("namespace", ""),
-            ecosystem=data.get("ecosystem", ""),
-            purl=data.get("purl", ""),
-            layer=data.get("layer", ""),
-            origin=Origin(data.get("origin", "unknown")),
-            instruction=data.get("instruction", ""),
-        )
-
 
 def make_metadata(**values: str | None) -> tuple[tuple[str, str], ...]:
     """Metadata pairs from keyword arguments, dropping empty values, sorted by key."""
@@ -127,24 +136,6 @@ class OSInfo:
     evidence: tuple[str, ...] = ()
     distroless: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["id_like"] = list(self.id_like)
-        data["evidence"] = list(self.evidence)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OSInfo:
-        return cls(
-            id=data["id"],
-            version_id=data.get("version_id", ""),
-            version_codename=data.get("version_codename", ""),
-            pretty_name=data.get("pretty_name", ""),
-            id_like=tuple(data.get("id_like", ())),
-            evidence=tuple(data.get("evidence", ())),
-            distroless=bool(data.get("distroless", False)),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class LayerInfo:
@@ -158,18 +149,13 @@ class LayerInfo:
     created_by: str = ""  # the history instruction that produced it, when known
     empty_history: tuple[str, ...] = field(default=())  # history lines with no layer before it
 
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["empty_history"] = list(self.empty_history)
-        return data
-
 
 @dataclass(frozen=True, slots=True)
 class ImageInfo:
     """What is known of an image before any layer is read."""
 
     reference: str  # as the user gave it
-    source_type: str  # docker-archive, oci, dir, rootfs
+    source_type: SourceType
     manifest_digest: str = ""
     config_digest: str = ""
     os: str = ""
@@ -202,22 +188,6 @@ class ImageInfo:
     def base_digest(self) -> str:
         return _lookup(self.annotations, self.labels, "org.opencontainers.image.base.digest")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "reference": self.reference,
-            "source_type": self.source_type,
-            "manifest_digest": self.manifest_digest,
-            "config_digest": self.config_digest,
-            "platform": self.platform,
-            "created": self.created,
-            "repo_tags": list(self.repo_tags),
-            "labels": dict(self.labels),
-            "annotations": dict(self.annotations),
-            "base_name": self.base_name(),
-            "base_digest": self.base_digest(),
-            "layers": [layer.to_dict() for layer in self.layers],
-        }
-
 
 def _lookup(
     first: tuple[tuple[str, str], ...], second: tuple[tuple[str, str], ...], key: str
@@ -230,17 +200,25 @@ def _lookup(
 
 
 @dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """An image known by its chain of layers (the local catalog's record): an image whose
+    diffIDs start with these was built on it."""
+
+    reference: str
+    digest: str  # manifest digest when known, else config digest
+    diff_ids: tuple[str, ...]
+    created_by: tuple[str, ...] = ()  # history instruction of each layer
+
+
+@dataclass(frozen=True, slots=True)
 class BaseImage:
     """The image an image was built on, and how basewatch knows."""
 
     reference: str
     digest: str
-    method: str  # "annotation", "catalog" or "history"
-    confidence: str  # "high", "medium" or "low"
+    method: BaseMethod
+    confidence: Confidence
     layers: int  # how many of the image's first layers belong to the base
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,16 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from basewatch.config_file import ConfigSection, config_section
+from basewatch.defaults import (
+    ENDOFLIFE_API,
+    ENV_CACHE_DIR,
+    ENV_DB,
+    ENV_EOL_URL,
+    ENV_OSV_URL,
+    OSV_BASE_URL,
+)
 from basewatch.errors import ConfigError
-
-OSV_BASE_URL = "https://osv-vulnerabilities.storage.googleapis.com"
-ENDOFLIFE_API = "https://endoflife.date/api"
-
-# The environment variables Settings reads (through the mapping it is given).
-ENV_CACHE_DIR = "BASEWATCH_CACHE_DIR"
-ENV_DB = "BASEWATCH_DB"
-ENV_OSV_URL = "BASEWATCH_OSV_URL"
-ENV_EOL_URL = "BASEWATCH_EOL_URL"
 
 # The config file's sections and keys Settings reads: `[cache] dir`, `[db] path`, ...
 _KEYS: dict[str, frozenset[str]] = {
@@ -131,10 +130,10 @@ class Settings:
         return cls(
             cache_dir=values.get("cache_dir") or user_cache_dir(environ),
             db_override=values.get("db"),
-            osv_url=_checked_url(values["osv_url"], origins["osv_url"])
+            osv_url=_checked_url(values["osv_url"], origins["osv_url"], _OSV_ROOT)
             if "osv_url" in values
             else OSV_BASE_URL,
-            eol_url=_checked_url(values["eol_url"], origins["eol_url"])
+            eol_url=_checked_url(values["eol_url"], origins["eol_url"], _EOL_ROOT)
             if "eol_url" in values
             else ENDOFLIFE_API,
             use_cache=use_cache,
@@ -196,7 +195,11 @@ def _env_path(environ: Mapping[str, str], name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _checked_url(value: str, origin: str) -> str:
+_OSV_ROOT = f"the OSV dumps' root (e.g. {OSV_BASE_URL})"
+_EOL_ROOT = f"the end-of-life API's root (e.g. {ENDOFLIFE_API})"
+
+
+def _checked_url(value: str, origin: str, what: str) -> str:
     url = value.strip()
     try:
         parts = urlsplit(url)
@@ -204,5 +207,5 @@ def _checked_url(value: str, origin: str) -> str:
     except ValueError as exc:
         raise ConfigError(f"{origin}: {value!r} is not a valid URL ({exc})") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{origin}: {value!r} is not an http:// or https:// URL")
+        raise ConfigError(f"{origin}: {value!r} is not an http:// or https:// URL of {what}")
     return url

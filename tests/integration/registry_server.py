@@ -55,14 +55,71 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_port(port: int, timeout: float = 20.0) -> None:
+def _wait_for_port(port: int, timeout: float = 20.0, address: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
+            if sock.connect_ex((address, port)) == 0:
                 return
         time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+    raise RuntimeError(f"nothing listens on {address}:{port}")
+
+
+# --- a second host: a network namespace behind a veth pair -------------------------------------
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A network namespace reached over a veth pair: `address` is its end (not loopback, so
+    basewatch speaks TLS to it unless told it is insecure), `host_address` ours."""
+
+    name: str
+    address: str
+    host_address: str
+
+    def command(self, argv: list[str]) -> list[str]:
+        """`argv` run inside the namespace."""
+        return ["ip", "netns", "exec", self.name, *argv]
+
+
+def namespace_unavailable() -> str:
+    """Why a network namespace cannot be made here ("" when it can)."""
+    if shutil.which("ip") is None:
+        return "the ip command (iproute2) is missing"
+    probe = f"bwprobe{uuid.uuid4().hex[:6]}"
+    made = subprocess.run(
+        ["ip", "netns", "add", probe], capture_output=True, text=True, check=False
+    )
+    if made.returncode != 0:
+        return f"cannot create a network namespace: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "delete", probe], capture_output=True, check=False)
+    return ""
+
+
+@contextlib.contextmanager
+def network_namespace() -> Iterator[Namespace]:
+    """A fresh namespace with loopback up and a veth link to this one (10.213.N.0/30)."""
+    tag = uuid.uuid4().hex[:6]
+    name, outside, inside = f"bw{tag}", f"bwh{tag}", f"bwn{tag}"
+    subnet = int(tag, 16) % 250 + 1
+    host_address, address = f"10.213.{subnet}.1", f"10.213.{subnet}.2"
+    steps = [
+        ["ip", "netns", "add", name],
+        ["ip", "link", "add", outside, "type", "veth", "peer", "name", inside],
+        ["ip", "link", "set", inside, "netns", name],
+        ["ip", "addr", "add", f"{host_address}/30", "dev", outside],
+        ["ip", "link", "set", outside, "up"],
+        ["ip", "netns", "exec", name, "ip", "addr", "add", f"{address}/30", "dev", inside],
+        ["ip", "netns", "exec", name, "ip", "link", "set", inside, "up"],
+        ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
+    ]
+    try:
+        for step in steps:
+            subprocess.run(step, capture_output=True, text=True, check=True, timeout=30)
+        yield Namespace(name, address, host_address)
+    finally:
+        subprocess.run(["ip", "link", "delete", outside], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
 
 
 # --- token server -------------------------------------------------------------------------------
@@ -188,10 +245,11 @@ class TokenServer:
 
 @dataclass
 class RunningRegistry:
-    host: str  # 127.0.0.1:PORT
+    host: str  # 127.0.0.1:PORT, or the namespace's ADDRESS:PORT
     auth: AuthMode
     root: Path
     token_server: TokenServer | None = None
+    namespace: Namespace | None = None
 
     @property
     def port(self) -> int:
@@ -206,7 +264,11 @@ class RunningRegistry:
         command += self.creds_args("--dest-creds")
         if all_platforms:
             command.append("--all")
-        command += [source, f"docker://{self.host}/{repo_tag}"]
+        # inside a namespace, pushed over its own loopback (skopeo speaks plain HTTP there)
+        target = f"127.0.0.1:{self.port}" if self.namespace is not None else self.host
+        command += [source, f"docker://{target}/{repo_tag}"]
+        if self.namespace is not None:
+            command = self.namespace.command(command)
         result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"skopeo copy {source} failed: {result.stderr[-2000:]}")
@@ -252,10 +314,11 @@ def self_signed_tls(workdir: Path) -> tuple[Path, Path]:
 
 @contextlib.contextmanager
 def run_registry(
-    workdir: Path, auth: AuthMode = "none", tls: bool = False
+    workdir: Path, auth: AuthMode = "none", tls: bool = False, namespace: Namespace | None = None
 ) -> Iterator[RunningRegistry]:
     """A fresh docker-registry on 127.0.0.1 (storage under workdir), stopped on exit; with
-    `tls`, it speaks HTTPS only, with a self-signed certificate."""
+    `tls`, it speaks HTTPS only, with a self-signed certificate; with `namespace`, it runs
+    there, on every address of it (reached at the namespace's address)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     token_server: TokenServer | None = None
@@ -266,7 +329,10 @@ def run_registry(
             "filesystem": {"rootdirectory": str(workdir / "storage")},
             "delete": {"enabled": True},
         },
-        "http": {"addr": f"127.0.0.1:{port}", "secret": uuid.uuid4().hex},
+        "http": {
+            "addr": f"{'0.0.0.0' if namespace else '127.0.0.1'}:{port}",
+            "secret": uuid.uuid4().hex,
+        },
     }
     if auth == "htpasswd":
         htpasswd = workdir / "htpasswd"
@@ -291,12 +357,14 @@ def run_registry(
     config_path = workdir / "config.yml"
     config_path.write_text(json.dumps(config))  # JSON is YAML
     log = (workdir / "registry.log").open("wb")
-    process = subprocess.Popen(
-        [REGISTRY_BINARY, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT
-    )
+    command = [REGISTRY_BINARY, "serve", str(config_path)]
+    if namespace is not None:
+        command = namespace.command(command)
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    address = namespace.address if namespace is not None else "127.0.0.1"
     try:
-        _wait_for_port(port)
-        yield RunningRegistry(f"127.0.0.1:{port}", auth, workdir, token_server)
+        _wait_for_port(port, address=address)
+        yield RunningRegistry(f"{address}:{port}", auth, workdir, token_server, namespace)
     finally:
         process.terminate()
         try:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.compat import Cause, CompatChecker, CompatReport, FileKind, LibcFamily
+from basewatch.compat import Cause, CompatReport, FileKind, LibcFamily
+from basewatch.jobs.compat import CompatChecker
 from tests.fixtures import shared_fixture
 from tests.integration import images
 from tests.integration.images import BuildImage

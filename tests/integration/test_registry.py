@@ -21,6 +21,7 @@ import pytest
 
 from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.main import main
+from basewatch.codec import encode_package
 from basewatch.errors import DigestMismatch, RegistryError
 from basewatch.jobs.inventory import Scanner
 from basewatch.models import Inventory
@@ -139,7 +140,7 @@ def _inventory(
 
 
 def _packages(inventory: Inventory) -> list[dict[str, Any]]:
-    return [p.to_dict() for p in inventory.packages]
+    return [encode_package(p) for p in inventory.packages]
 
 
 def _options(cache: Path, **kwargs: Any) -> RegistryOptions:

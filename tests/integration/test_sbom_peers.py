@@ -17,8 +17,8 @@ import pytest
 
 from basewatch.jobs.inventory import Scanner
 from basewatch.models import Inventory, PackageType
-from basewatch.report.cyclonedx import CycloneDXReporter
-from basewatch.report.spdx import SpdxReporter
+from basewatch.report.sbom.cyclonedx import CycloneDXReporter
+from basewatch.report.sbom.spdx import SpdxReporter
 from basewatch.sbom.reader import read_sbom
 from tests.fixtures import shared_fixture
 from tests.unit.inventory.test_gobinary import installed_file

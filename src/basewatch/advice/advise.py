@@ -13,15 +13,16 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from enum import StrEnum
+from typing import Protocol, assert_never
 
 from basewatch.advice.compare import Coverage, coverage, unchecked_of, why_unchecked
 from basewatch.errors import Error
-from basewatch.models import BaseImage, FixStatus, Inventory, Origin, PackageType, ScanResult
+from basewatch.models import BaseImage, FixStatus, Inventory, Origin, ScanResult, is_os_package
+from basewatch.vulndb.eol import SOON_DAYS, EolStatus, eol_status
 
 DEBIAN_CODENAMES = ("buster", "bullseye", "bookworm", "trixie", "forky", "duke")
 _NUMERIC_TAG = re.compile(r"^v?(\d+(?:\.\d+)*)(.*)$")
-_OS_TYPES = (PackageType.DEB, PackageType.APK, PackageType.RPM)
 
 
 class TagSource(Protocol):
@@ -37,9 +38,15 @@ class TagSource(Protocol):
         ...
 
 
+class RecommendationKind(StrEnum):
+    REFRESH = "refresh"  # the base's tag now points to a newer digest
+    UPDATE = "update"  # a newer tag of the same line
+    ALTERNATIVE = "alternative"  # a candidate the user listed
+
+
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    kind: str  # "refresh", "update" or "alternative"
+    kind: RecommendationKind
     reference: str
     digest: str = ""
     fixes: tuple[str, ...] = ()  # finding ids of the current base that go away
@@ -130,7 +137,7 @@ def finding_keys(result: ScanResult | None, base_only: bool) -> set[str]:
 
 
 def compare_bases(
-    kind: str,
+    kind: RecommendationKind,
     reference: str,
     digest: str,
     current: Inventory,
@@ -148,9 +155,9 @@ def compare_bases(
     mine = {
         p.name: p.version
         for p in current.packages
-        if p.type in _OS_TYPES and p.origin is not Origin.APP
+        if is_os_package(p.type) and p.origin is not Origin.APP
     }
-    theirs = {p.name: p.version for p in candidate.packages if p.type in _OS_TYPES}
+    theirs = {p.name: p.version for p in candidate.packages if is_os_package(p.type)}
     changed = tuple(
         sorted(
             (name, mine[name], theirs[name])
@@ -191,7 +198,9 @@ def rebuild_reasons(
         reasons.append("the base image's tag now points to a newer digest")
     if scan is not None:
         fixable = [
-            f for f in scan.findings if f.package.type in _OS_TYPES and f.status is FixStatus.FIXED
+            f
+            for f in scan.findings
+            if is_os_package(f.package.type) and f.status is FixStatus.FIXED
         ]
         if fixable:
             reasons.append(
@@ -201,10 +210,17 @@ def rebuild_reasons(
     if eol is not None:
         os = inventory.os
         release = f"{os.id} {os.version_id}" if os else "the release"
-        if eol < today:
-            reasons.append(f"{release} reached end of life on {eol.isoformat()}")
-        elif (eol - today).days <= 90:
-            reasons.append(f"{release} reaches end of life on {eol.isoformat()} (within 90 days)")
+        match eol_status(eol, today):
+            case EolStatus.ENDED:
+                reasons.append(f"{release} reached end of life on {eol.isoformat()}")
+            case EolStatus.ENDING:
+                reasons.append(
+                    f"{release} reaches end of life on {eol.isoformat()} (within {SOON_DAYS} days)"
+                )
+            case EolStatus.SUPPORTED | EolStatus.UNKNOWN:
+                pass
+            case unhandled:
+                assert_never(unhandled)
     return reasons
 
 
@@ -226,6 +242,14 @@ def advise(
     offline: list[str] = []
     base = image.base
     refreshed = False
+
+    def against(kind: RecommendationKind, reference: str, read: str, digest: str = "") -> None:
+        """Read the candidate `read` and recommend it (as `reference`) against the image."""
+        candidate, candidate_scan = inventory_of(read)
+        recommendations.append(
+            compare_bases(kind, reference, digest, image, scan, candidate, candidate_scan)
+        )
+
     if base is not None and base.reference and tags is not None:
         repository, tag = split_reference(base.reference)
         tagged = f"{repository}:{tag}" if tag else repository
@@ -237,13 +261,7 @@ def advise(
         now = pointing[0] if pointing else ""
         if now and base.digest and base.digest not in pointing:
             refreshed = True
-            current, current_scan = image, scan
-            candidate, candidate_scan = inventory_of(f"{tagged}@{now}")
-            recommendations.append(
-                compare_bases(
-                    "refresh", tagged, now, current, current_scan, candidate, candidate_scan
-                )
-            )
+            against(RecommendationKind.REFRESH, tagged, f"{tagged}@{now}", now)
         if tag:
             try:
                 newer = newer_tags(tag, tags.tags(repository))
@@ -252,10 +270,7 @@ def advise(
                 newer = []
             if newer:
                 reference = f"{repository}:{newer[0]}"
-                candidate, candidate_scan = inventory_of(reference)
-                recommendations.append(
-                    compare_bases("update", reference, "", image, scan, candidate, candidate_scan)
-                )
+                against(RecommendationKind.UPDATE, reference, reference)
     elif base is None:
         warnings.append("the base image is unknown: refresh and update advice need it")
     elif tags is None:
@@ -264,10 +279,7 @@ def advise(
             "no registry access (offline)"
         )
     for reference in alternatives:
-        candidate, candidate_scan = inventory_of(reference)
-        recommendations.append(
-            compare_bases("alternative", reference, "", image, scan, candidate, candidate_scan)
-        )
+        against(RecommendationKind.ALTERNATIVE, reference, reference)
     reasons = rebuild_reasons(image, scan, refreshed, eol, today)
     not_checked = offline
     if scan is not None and coverage(scan) is Coverage.NONE:

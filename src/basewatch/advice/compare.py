@@ -15,7 +15,18 @@ from enum import StrEnum
 from pathlib import Path
 
 from basewatch.compat.model import LibcFamily, LibcInfo
-from basewatch.models import FixStatus, Inventory, Package, PackageType, ScanResult, Severity
+from basewatch.errors import EolError
+from basewatch.inventory.ownership import OS_PACKAGE_KEY
+from basewatch.matching.matcher import query_of
+from basewatch.models import (
+    FixStatus,
+    Inventory,
+    Package,
+    ScanResult,
+    Severity,
+    is_os_package,
+)
+from basewatch.vulndb.eol import EolStatus, eol_status, load_eol_table
 
 SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 # Every severity a finding can have, in report order: a row left out would make the
@@ -44,7 +55,7 @@ class Candidate:
     libc: str  # "glibc 2.36", "musl 1.2.5", "" when none was found
     distribution: str  # "debian 12", "alpine 3.20.3"
     eol: str  # ISO date the release reaches end of life; "" when unknown
-    eol_status: str  # "supported", "ends within 90 days", "end of life", "unknown"
+    eol_status: EolStatus
     created: str
     age_days: int | None
     # Findings, when a database was given: severity -> (total, fixable).
@@ -60,8 +71,6 @@ class Candidate:
     compat: str = ""
     warnings: tuple[str, ...] = ()
 
-
-_OS_TYPES = (PackageType.DEB, PackageType.APK, PackageType.RPM)
 
 EolLookup = Callable[[str, str], dt.date | None]
 
@@ -96,14 +105,7 @@ def candidate(
     eol_date = None
     if os and eol_lookup is not None and os.version_id:
         eol_date = eol_lookup(os.id, release_cycle(os.id, os.version_id))
-    if eol_date is None:
-        status = "unknown"
-    elif eol_date < today:
-        status = "end of life"
-    elif (eol_date - today).days <= 90:
-        status = "ends within 90 days"
-    else:
-        status = "supported"
+    status = eol_status(eol_date, today)
     created = image.created
     age = None
     if created:
@@ -159,14 +161,13 @@ def _with_findings(
 
 def _matched(package: Package) -> bool:
     """Whether the matcher looks this package up on its own (see match_inventory)."""
-    from basewatch.inventory.ownership import OS_PACKAGE_KEY
 
     return bool(package.ecosystem) and not package.meta(OS_PACKAGE_KEY)
 
 
 def _release_unknown(package: Package) -> bool:
     # The matcher never guesses a distribution release, so such OS packages go unmatched.
-    return package.type in _OS_TYPES and ":" not in package.ecosystem
+    return is_os_package(package.type) and ":" not in package.ecosystem
 
 
 NO_PACKAGES = "no packages identified"
@@ -197,7 +198,6 @@ def why_unchecked(unchecked: tuple[str, ...]) -> str:
 
 def coverage(scan: ScanResult) -> Coverage:
     """ALL when nothing was left unchecked; NONE when no package of the image was checked."""
-    from basewatch.matching.matcher import query_of
 
     unchecked = unchecked_of(scan)
     if not unchecked and not scan.inventory.partial:
@@ -216,8 +216,6 @@ def coverage(scan: ScanResult) -> Coverage:
 def eol_lookup_from_table(refreshed: Path) -> EolLookup:
     """End-of-life dates: the refreshed copy at `refreshed` (`Settings.eol_table`), else the
     table shipped with basewatch."""
-    from basewatch.errors import EolError
-    from basewatch.lint.eol import load_eol_table
 
     try:
         table = load_eol_table(refreshed) if refreshed.is_file() else load_eol_table()

@@ -4,53 +4,45 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
 
+from basewatch.cli.arguments import add_cache_arguments, add_platform_argument
 from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.registry import add_registry_arguments, registry_options
+from basewatch.cli.settings import settings_from
 
 
-def add_catalog_parser(commands: Any) -> None:
-    from basewatch.cli.registry import add_registry_arguments
+def add_catalog_arguments(catalog: argparse.ArgumentParser) -> None:
 
-    catalog = commands.add_parser(
-        "catalog",
-        help="record known base images, so images built on them are attributed",
-        description=(
-            "Every image basewatch reads is recorded; `catalog add` records more without "
-            "reading their layers (only manifest and config)."
-        ),
-    )
     verbs = catalog.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND", required=True)
     add = verbs.add_parser("add", help="record images by reference")
     add.add_argument("images", metavar="IMAGE", nargs="+")
-    add.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
-    add.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
+    add_platform_argument(add)
+    add_cache_arguments(add, no_cache=False)
     add_registry_arguments(add)
     listing = verbs.add_parser("list", help="the recorded images")
-    listing.add_argument(
-        "--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir"
-    )
+    add_cache_arguments(listing, no_cache=False)
 
 
 def run_catalog(args: argparse.Namespace) -> int:
-    from basewatch.cli.settings import settings_from
     from basewatch.store.catalog import Catalog
 
-    catalog = Catalog(settings_from(args).catalog_dir)
     if args.catalog_command == "list":
-        for known in catalog.entries():
+        for known in Catalog(settings_from(args).catalog_dir).entries():
             print(f"{known.digest}  {len(known.diff_ids):>3} layer(s)  {known.reference}")
         return ExitCode.OK
-    from basewatch.cli.registry import registry_options
-    from basewatch.oci.open import open_source
+    from basewatch.jobs.catalog import record_images
+    from basewatch.jobs.seams import Seams
 
-    for reference in args.images:
-        source = open_source(reference, registry=registry_options(args, reference))
-        with source.open(args.platform) as image:
-            entry = catalog.add(image.info)
+    options = registry_options(args, args.images[0])
+    with Seams.default(settings_from(args), options) as seams:
+        recorded = record_images(args.images, seams, args.platform)
+    for item in recorded:
+        entry = item.entry
         if entry is None:
-            print(f"basewatch: warning: {reference}: no layer digests to record", file=sys.stderr)
+            print(
+                f"basewatch: warning: {item.reference}: no layer digests to record",
+                file=sys.stderr,
+            )
         else:
             print(f"recorded {entry.reference} ({entry.digest}, {len(entry.diff_ids)} layer(s))")
     return ExitCode.OK

@@ -4,32 +4,40 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from basewatch.cli.arguments import add_output_argument
 from basewatch.cli.exit_codes import ExitCode
-from basewatch.errors import UsageError
+from basewatch.cli.output import write_output
+from basewatch.cli.registry import add_registry_arguments, registry_options
+from basewatch.cli.settings import settings_from
+from basewatch.clock import today as today_utc
+from basewatch.errors import (
+    ConfigError,
+    DockerfileReadError,
+    EolError,
+    Error,
+    ImageError,
+    LintError,
+    ResolveError,
+    UsageError,
+)
 from basewatch.models import Severity
+from basewatch.report.formats import LintFormat, lint_renderer
+from basewatch.report.renderer import format_choices
 
 if TYPE_CHECKING:  # basewatch.lint loads BuildKit's parser: only `lint` should pay for it
     from basewatch.errors import ResolveError
+    from basewatch.jobs.seams import RegistryImages
+    from basewatch.lint.fix import DigestResolver
+    from basewatch.vulndb.eol import EolTable
 
-LINT_FORMATS = ("text", "json", "sarif", "github")
 
-
-def add_lint_parser(commands: Any) -> None:
-    lint = commands.add_parser(
-        "lint",
-        help="lint the base images of Dockerfiles; --fix pins their digests",
-        description=(
-            "PATH is a Dockerfile (default ./Dockerfile), or - for stdin. Settings come from "
-            ".basewatch.toml or [tool.basewatch] in pyproject.toml ([lint] table)."
-        ),
-    )
+def add_lint_arguments(lint: argparse.ArgumentParser) -> None:
     lint.add_argument("paths", metavar="PATH", nargs="*", default=["Dockerfile"])
-    lint.add_argument("-f", "--format", choices=LINT_FORMATS, default="text")
-    lint.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    lint.add_argument("-f", "--format", choices=format_choices(LintFormat), default="text")
+    add_output_argument(lint)
     lint.add_argument(
         "--build-arg",
         action="append",
@@ -58,7 +66,6 @@ def add_lint_parser(commands: Any) -> None:
         metavar="DIR",
         help="with --fix: resolve digests from these OCI image layouts instead of registries",
     )
-    from basewatch.cli.registry import add_registry_arguments
 
     add_registry_arguments(lint)
     lint.add_argument(
@@ -88,12 +95,8 @@ def _build_args(pairs: list[str]) -> dict[str, str]:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    from basewatch.cli.output import write_output
-    from basewatch.cli.settings import settings_from
-    from basewatch.errors import ConfigError
     from basewatch.lint.config import load_config
     from basewatch.lint.engine import lint_text, merge
-    from basewatch.lint.report import LintFormat, render
 
     if args.diff and not args.fix:
         raise UsageError("--diff goes with --fix")
@@ -104,42 +107,48 @@ def run_lint(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     eol = _eol_table(args.eol_table, settings_from(args).eol_table)
     build_args = _build_args(args.build_arg)
-    today = date.today()
+    today = today_utc()
 
     results = []
     sources: dict[str, tuple[str, ...]] = {}
     # every FROM that --fix could not pin, with why: an error (exit 3), never a silent 0
     unpinned: list[str] = []
     resolver = _resolver(args) if args.fix else None
-    for name in args.paths:
-        text, error = _read(name)
-        if text is None:
-            from basewatch.lint.model import LintResult
+    try:
+        for name in args.paths:
+            text, error = _read(name)
+            if text is None:
+                from basewatch.lint.model import LintResult
 
-            results.append(LintResult(findings=(), errors=(error,), files=(name,)))
-            continue
-        label = "<stdin>" if name == "-" else name
-        if resolver is not None:
-            fixed = _fix(text, label, args, resolver, unpinned)
-            if fixed is None:  # stdin: the fixed Dockerfile went to stdout
+                results.append(LintResult(findings=(), errors=(error,), files=(name,)))
                 continue
-            text = fixed
-        sources[label] = tuple(line.removesuffix("\r") for line in text.split("\n"))
-        results.append(
-            lint_text(
-                text,
-                label,
-                config=config,
-                build_args=build_args,
-                target=args.target,
-                eol=eol,
-                today=today,
+            label = "<stdin>" if name == "-" else name
+            if resolver is not None:
+                fixed = _fix(text, label, args, resolver, unpinned)
+                if fixed is None:  # stdin: the fixed Dockerfile went to stdout
+                    continue
+                text = fixed
+            sources[label] = tuple(line.removesuffix("\r") for line in text.split("\n"))
+            results.append(
+                lint_text(
+                    text,
+                    label,
+                    config=config,
+                    build_args=build_args,
+                    target=args.target,
+                    eol=eol,
+                    today=today,
+                )
             )
-        )
+    finally:
+        if isinstance(resolver, RegistryResolver):
+            resolver.close()
+
     if args.fix and (args.diff or args.paths == ["-"]):
         return _unpinned(unpinned)
     result = merge(results)
-    write_output(render(result, LintFormat(args.format), sources=sources), args.output)
+    renderer = lint_renderer(LintFormat(args.format), sources=sources)
+    write_output(renderer.render(result), args.output)
     for error in result.errors:
         print(f"basewatch: warning: {error}", file=sys.stderr)
     if unpinned:
@@ -153,7 +162,6 @@ def run_lint(args: argparse.Namespace) -> int:
 
 def _read(name: str) -> tuple[str | None, str]:
     """(text, "") or (None, why it cannot be read)."""
-    from basewatch.errors import DockerfileReadError
     from basewatch.lint.parse import decode
     from basewatch.lint.read import read_dockerfile, read_stream
 
@@ -164,9 +172,8 @@ def _read(name: str) -> tuple[str | None, str]:
     return decode(data), ""
 
 
-def _resolver(args: argparse.Namespace) -> Any:
+def _resolver(args: argparse.Namespace) -> DigestResolver:
     """One resolver for all the Dockerfiles; an unreadable --oci-layout is an image error."""
-    from basewatch.errors import ImageError, ResolveError
 
     try:
         return make_resolver(args.oci_layout, args)
@@ -188,11 +195,10 @@ def _unpinned(unpinned: list[str]) -> int:
 
 
 def _fix(
-    text: str, label: str, args: argparse.Namespace, resolver: Any, unpinned: list[str]
+    text: str, label: str, args: argparse.Namespace, resolver: DigestResolver, unpinned: list[str]
 ) -> str | None:
     """Pin digests; write the file (or print the diff). None when the result went to stdout.
     The FROM lines whose lookup failed are added to `unpinned`."""
-    from basewatch.errors import LintError
     from basewatch.lint.fix import pin_digests, unified_diff
 
     try:
@@ -210,14 +216,12 @@ def _fix(
         sys.stdout.buffer.write(fixed.text.encode("utf-8", "surrogateescape"))
         return None
     if fixed.changed:
-        from basewatch.cli.output import write_output
-
         write_output(fixed.text.encode("utf-8", "surrogateescape"), label)
         print(f"basewatch: {label}: pinned {len(fixed.changes)} FROM line(s)", file=sys.stderr)
     return fixed.text
 
 
-def make_resolver(layouts: list[Path], args: argparse.Namespace | None = None) -> Any:
+def make_resolver(layouts: list[Path], args: argparse.Namespace | None = None) -> DigestResolver:
     """The digest resolver for --fix: OCI layouts when given, else the registry client."""
     if layouts:
         from basewatch.lint.fix import OciLayoutResolver
@@ -235,9 +239,13 @@ class RegistryResolver:
         # each reference is asked once per run, failures too: the registry client already
         # retries what is worth retrying, and lint adds no retries or timeouts of its own
         self._answers: dict[str, str | ResolveError] = {}
+        self._images: RegistryImages | None = None  # one registry client for every lookup
+
+    def close(self) -> None:
+        if self._images is not None:
+            self._images.close()
 
     def resolve(self, reference: str) -> str:
-        from basewatch.errors import ResolveError
 
         answer = self._answers.get(reference)
         if answer is None:
@@ -247,19 +255,22 @@ class RegistryResolver:
         return answer
 
     def _lookup(self, reference: str) -> str | ResolveError:
-        from basewatch.cli.registry import registry_options
-        from basewatch.errors import Error, ResolveError
-        from basewatch.oci.registry.source import resolve
 
         try:
-            return resolve(reference, None, registry_options(self._args, reference)).digest
+            if self._images is None:
+                from basewatch.jobs.seams import RegistryImages, registry_options_for
+
+                # the password belongs to the registry of the first reference looked up
+                options = registry_options(self._args, reference)
+                settings = settings_from(self._args)
+                self._images = RegistryImages(registry_options_for(settings, options))
+            return self._images.resolve(reference).digest
         except Error as exc:
             return ResolveError(str(exc))  # it names the registry; the caller, the reference
 
 
-def _eol_table(path: Path | None, refreshed: Path) -> Any:
-    from basewatch.errors import EolError
-    from basewatch.lint.eol import load_eol_table
+def _eol_table(path: Path | None, refreshed: Path) -> EolTable:
+    from basewatch.vulndb.eol import load_eol_table
 
     if path is None:
         cached = refreshed

@@ -7,30 +7,137 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 from basewatch import __version__
-from basewatch.cli.advise import add_advise_parser, run_advise
-from basewatch.cli.catalog import add_catalog_parser, run_catalog
-from basewatch.cli.compare import add_compare_parser, run_compare
-from basewatch.cli.compat import add_compat_parser, run_compat
-from basewatch.cli.db import add_db_parser, run_db
+from basewatch.cli.advise import add_advise_arguments, run_advise
+from basewatch.cli.arguments import add_image_arguments, add_output_argument
+from basewatch.cli.catalog import add_catalog_arguments, run_catalog
+from basewatch.cli.compare import add_compare_arguments, run_compare
+from basewatch.cli.compat import add_compat_arguments, run_compat
+from basewatch.cli.db import add_db_arguments, run_db
 from basewatch.cli.exit_codes import ExitCode, exit_code_for
-from basewatch.cli.lint import add_lint_parser, run_lint
+from basewatch.cli.lint import add_lint_arguments, run_lint
+from basewatch.cli.output import write_output
+from basewatch.cli.progress import progress_for
 from basewatch.cli.registry import (
-    add_cache_parser,
+    add_cache_command_arguments,
     add_registry_arguments,
-    add_resolve_parser,
+    add_resolve_arguments,
+    registry_options,
     run_cache,
     run_resolve,
 )
 from basewatch.cli.remedies import hint_for
-from basewatch.cli.scan import add_scan_parser, run_scan
+from basewatch.cli.scan import add_scan_arguments, run_scan
+from basewatch.cli.settings import settings_from
 from basewatch.errors import Error
-from basewatch.report.base import Format, canonical_format
+from basewatch.report.formats import SbomFormat, sbom_renderer
+from basewatch.report.renderer import canonical_format, format_choices
 
-FORMATS = tuple(f.value for f in Format)
+
+def _add_sbom_arguments(sbom: argparse.ArgumentParser) -> None:
+    sbom.add_argument("image", metavar="IMAGE")
+    sbom.add_argument(
+        "-f", "--format", type=canonical_format, choices=format_choices(SbomFormat), default="table"
+    )
+    add_output_argument(sbom)
+    add_image_arguments(sbom)
+    add_registry_arguments(sbom)
+
+
+# Each command: its name, its line in `basewatch --help`, its description, and what adds its
+# arguments.
+COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
+    (
+        "sbom",
+        "list every package in an image and write an SBOM",
+        (
+            "IMAGE is docker-archive:PATH[:REPO:TAG], oci:PATH[:TAG|@DIGEST] (layout directory "
+            "or tar), dir:PATH (unpacked root filesystem), rootfs:PATH.tar[.gz|.zst], a bare "
+            "path whose kind is detected, or a registry reference (debian:bookworm-slim, "
+            "ghcr.io/org/app:1.2, registry:localhost:5000/app@sha256:...)."
+        ),
+        _add_sbom_arguments,
+    ),
+    (
+        "scan",
+        "find known vulnerabilities in an image or an SBOM",
+        "IMAGE is any reference `basewatch sbom` takes; or give --sbom FILE.",
+        add_scan_arguments,
+    ),
+    (
+        "db",
+        "download, import and inspect the vulnerability database",
+        "The vulnerability database: OSV advisories plus KEV and EPSS, one file.",
+        add_db_arguments,
+    ),
+    (
+        "resolve",
+        "print the digests a registry reference resolves to",
+        (
+            "REF is a registry reference (debian:bookworm-slim, ghcr.io/org/app:1.2, "
+            "localhost:5000/app@sha256:...). Prints the digest the reference points at (an "
+            "index or a manifest) and the manifest digest of the chosen platform. Uses HEAD "
+            "requests where the registry allows, and the blob cache for manifests by digest."
+        ),
+        add_resolve_arguments,
+    ),
+    (
+        "cache",
+        "manage the blob and layer-analysis cache",
+        "The cache of downloaded blobs and per-layer analyses (~/.cache/basewatch).",
+        add_cache_command_arguments,
+    ),
+    (
+        "lint",
+        "lint the base images of Dockerfiles; --fix pins their digests",
+        (
+            "PATH is a Dockerfile (default ./Dockerfile), or - for stdin. Settings come from "
+            ".basewatch.toml or [tool.basewatch] in pyproject.toml ([lint] table)."
+        ),
+        add_lint_arguments,
+    ),
+    (
+        "compat",
+        "predict which binaries and libraries of an image fail to load, and why",
+        (
+            "Reads every ELF file of IMAGE and predicts, following glibc's and musl's loaders, "
+            "whether it loads and what the loader would print. With --on BASE, the top layers "
+            "of IMAGE (--layers N, default 1) or the files under --path DIR are evaluated on "
+            "BASE's filesystem instead."
+        ),
+        add_compat_arguments,
+    ),
+    (
+        "compare",
+        "compare candidate base images side by side",
+        (
+            "Size, layers, packages, libc, distribution and its end of life, findings by "
+            "severity (with a vulnerability database), KEV count and age, for each image."
+        ),
+        add_compare_arguments,
+    ),
+    (
+        "advise",
+        "should the base be refreshed, updated or replaced, and is a rebuild needed?",
+        (
+            "Recommendations (refresh: the base's tag moved; update: a newer tag of the same "
+            "line; alternative: the candidates you list), each with the findings that go away "
+            "and arrive, and a rebuild verdict with its reasons."
+        ),
+        add_advise_arguments,
+    ),
+    (
+        "catalog",
+        "record known base images, so images built on them are attributed",
+        (
+            "Every image basewatch reads is recorded; `catalog add` records more without "
+            "reading their layers (only manifest and config)."
+        ),
+        add_catalog_arguments,
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,33 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sbom = commands.add_parser(
-        "sbom",
-        help="list every package in an image and write an SBOM",
-        description=(
-            "IMAGE is docker-archive:PATH[:REPO:TAG], oci:PATH[:TAG|@DIGEST] (layout directory "
-            "or tar), dir:PATH (unpacked root filesystem), rootfs:PATH.tar[.gz|.zst], a bare "
-            "path whose kind is detected, or a registry reference (debian:bookworm-slim, "
-            "ghcr.io/org/app:1.2, registry:localhost:5000/app@sha256:...)."
-        ),
-    )
-    sbom.add_argument("image", metavar="IMAGE")
-    sbom.add_argument("-f", "--format", type=canonical_format, choices=FORMATS, default="table")
-    sbom.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    sbom.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
-    sbom.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
-    sbom.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    sbom.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    add_registry_arguments(sbom)
-    add_scan_parser(commands)
-    add_db_parser(commands)
-    add_resolve_parser(commands)
-    add_cache_parser(commands)
-    add_lint_parser(commands)
-    add_compat_parser(commands)
-    add_compare_parser(commands)
-    add_advise_parser(commands)
-    add_catalog_parser(commands)
+    for name, summary, description, add_arguments in COMMANDS:
+        add_arguments(commands.add_parser(name, help=summary, description=description))
     _accept_global_options_everywhere(parser)
     return parser
 
@@ -178,17 +260,17 @@ def _fail(exc: Error, code: ExitCode) -> int:
 
 
 def _sbom(args: argparse.Namespace) -> int:
-    from basewatch.cli.output import write_output
-    from basewatch.cli.progress import progress_for
-    from basewatch.cli.registry import image_source
-    from basewatch.cli.settings import settings_from
-    from basewatch.jobs.inventory import Scanner
-    from basewatch.report.base import Format, reporter_for
+    from basewatch.jobs.sbom import SbomRequest, sbom
+    from basewatch.jobs.seams import Seams
 
-    with progress_for(quiet=args.quiet) as progress:
-        scanner = Scanner.from_settings(settings_from(args), progress)
-        inventory = scanner.inventory(image_source(args, scanner), platform=args.platform)
-    data = reporter_for(Format(args.format)).render(inventory)
+    request = SbomRequest(image=args.image, platform=args.platform)
+    options = registry_options(args, args.image)
+    with (
+        progress_for(quiet=args.quiet) as progress,
+        Seams.default(settings_from(args), options, progress=progress) as seams,
+    ):
+        inventory = sbom(request, seams)
+    data = sbom_renderer(SbomFormat(args.format)).render(inventory)
     write_output(data, args.output)
     for warning in inventory.warnings:
         print(f"basewatch: warning: {warning}", file=sys.stderr)

@@ -8,15 +8,14 @@ import json
 import os
 import re
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from basewatch.cli.arguments import add_cache_arguments, add_platform_argument
 from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.settings import settings_from
 from basewatch.errors import UsageError
 
 if TYPE_CHECKING:
-    from basewatch.jobs.inventory import Scanner
-    from basewatch.oci.interface import ImageSource
     from basewatch.oci.registry.options import RegistryOptions
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
@@ -60,6 +59,15 @@ def registry_options(
     args: argparse.Namespace, reference: str, stdin: TextIO | None = None
 ) -> RegistryOptions:
     """RegistryOptions from the parsed arguments; the password is read from stdin once."""
+    # Imported here, when a command runs: every command builds its parser from this module, and
+    # references, credentials and options cost `basewatch --help` 12-15 ms more otherwise.
+    from basewatch.oci.reference import parse_host, parse_reference
+    from basewatch.oci.registry.auth import (
+        ChainedCredentials,
+        Credentials,
+        DockerConfigCredentials,
+        StaticCredentials,
+    )
     from basewatch.oci.registry.options import RegistryOptions
     from basewatch.settings import docker_config_dir
 
@@ -70,7 +78,6 @@ def registry_options(
         raise UsageError("--password-stdin needs --username")
     if username and not password_stdin:
         raise UsageError("--username needs --password-stdin (passwords are never arguments)")
-    from basewatch.oci.reference import parse_host
 
     insecure = frozenset(
         parse_host(h, "--insecure-registry") for h in getattr(args, "insecure_registries", []) or []
@@ -80,14 +87,6 @@ def registry_options(
     )
     credentials = None
     if username:
-        from basewatch.oci.reference import parse_reference
-        from basewatch.oci.registry.auth import (
-            ChainedCredentials,
-            Credentials,
-            DockerConfigCredentials,
-            StaticCredentials,
-        )
-
         registry = ""
         text = reference.removeprefix("registry:")
         try:
@@ -123,51 +122,26 @@ def registry_options(
     )
 
 
-def image_source(args: argparse.Namespace, scanner: Scanner) -> ImageSource:
-    """The source for `args.image`; registry layers whose analysis is not cached are
-    downloaded in parallel as soon as the image is opened."""
-    from basewatch.oci.open import open_source
-
-    source = open_source(args.image, registry=registry_options(args, args.image))
-    pulled = sys.modules.get("basewatch.oci.registry.source")  # not imported: not a registry image
-    if pulled is not None and isinstance(source, pulled.RegistrySource):
-        # the scanner's own rule, which also wants the blob bound to its diffID
-        source.prefetch = lambda layer: not scanner.layer_is_cached(layer)
-    return source
-
-
 # --- basewatch resolve ---------------------------------------------------------------------------
 
 
-def add_resolve_parser(commands: Any) -> None:
-    resolve = commands.add_parser(
-        "resolve",
-        help="print the digests a registry reference resolves to",
-        description=(
-            "REF is a registry reference (debian:bookworm-slim, ghcr.io/org/app:1.2, "
-            "localhost:5000/app@sha256:...). Prints the digest the reference points at (an "
-            "index or a manifest) and the manifest digest of the chosen platform. Uses HEAD "
-            "requests where the registry allows, and the blob cache for manifests by digest."
-        ),
-    )
+def add_resolve_arguments(resolve: argparse.ArgumentParser) -> None:
     resolve.add_argument("reference", metavar="REF")
-    resolve.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
+    add_platform_argument(resolve)
     resolve.add_argument("-f", "--format", choices=("text", "json"), default="text")
-    resolve.add_argument(
-        "--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir"
-    )
-    resolve.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    add_cache_arguments(resolve)
     add_registry_arguments(resolve)
 
 
 def run_resolve(args: argparse.Namespace) -> int:
-    from basewatch.oci.reference import parse_reference
-    from basewatch.oci.registry.source import RegistrySource
+    from basewatch.jobs.seams import Seams
 
     text = args.reference.removeprefix("registry:")
+    from basewatch.oci.reference import parse_reference
+
     ref = parse_reference(text)
-    source = RegistrySource(ref, registry_options(args, text), reference=args.reference)
-    resolved = source.resolve(args.platform)
+    with Seams.default(settings_from(args), registry_options(args, text)) as seams:
+        resolved = seams.images.resolve(ref, args.platform)
     if args.format == "json":
         print(json.dumps(resolved.to_dict(), indent=2))
         return ExitCode.OK
@@ -187,12 +161,7 @@ def run_resolve(args: argparse.Namespace) -> int:
 # --- basewatch cache prune -----------------------------------------------------------------------
 
 
-def add_cache_parser(commands: Any) -> None:
-    cache = commands.add_parser(
-        "cache",
-        help="manage the blob and layer-analysis cache",
-        description="The cache of downloaded blobs and per-layer analyses (~/.cache/basewatch).",
-    )
+def add_cache_command_arguments(cache: argparse.ArgumentParser) -> None:
     sub = cache.add_subparsers(dest="cache_command", metavar="SUBCOMMAND", required=True)
     prune = sub.add_parser(
         "prune",
@@ -204,7 +173,7 @@ def add_cache_parser(commands: Any) -> None:
             "the cache."
         ),
     )
-    prune.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
+    add_cache_arguments(prune, no_cache=False)
     prune.add_argument(
         "--max-size", metavar="SIZE", help="e.g. 2G, 500M (default: the cache's limit, 10G)"
     )
@@ -222,20 +191,14 @@ def parse_size(text: str) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from basewatch.cli.settings import settings_from
-    from basewatch.oci.registry.blobcache import BlobCache, prune_analyses
+    from basewatch.jobs.cache import prune_cache
 
-    root: Path = settings_from(args).blob_dir
-    cache = BlobCache(root)
-    limit = 0 if args.all else (parse_size(args.max_size) if args.max_size else None)
-    result = cache.prune(limit)
-    freed = result.freed_bytes
-    if args.all:
-        freed += prune_analyses(root)
+    limit = parse_size(args.max_size) if args.max_size else None
+    result = prune_cache(settings_from(args), limit, everything=args.all)
     print(
         f"removed {result.removed} entr{'y' if result.removed == 1 else 'ies'}, freed "
-        f"{_human(freed)}; {result.kept} entr{'y' if result.kept == 1 else 'ies'} "
-        f"({_human(result.kept_bytes)} in all) remain in {root}"
+        f"{_human(result.freed_bytes)}; {result.kept} entr{'y' if result.kept == 1 else 'ies'} "
+        f"({_human(result.kept_bytes)} in all) remain in {result.root}"
     )
     return ExitCode.OK
 

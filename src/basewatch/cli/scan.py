@@ -5,40 +5,35 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from basewatch.cli.arguments import (
+    add_db_argument,
+    add_image_arguments,
+    add_output_argument,
+)
+from basewatch.cli.db import add_osv_url_argument
 from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.output import write_output
+from basewatch.cli.progress import progress_for
+from basewatch.cli.registry import add_registry_arguments, registry_options
+from basewatch.cli.settings import settings_from
 from basewatch.errors import UsageError
 from basewatch.models import Severity
-
-if TYPE_CHECKING:
-    from basewatch.models import DatabaseInfo
-
-# `scan` refreshes the OSV dumps it needs once they are older than this: once a day at most.
-REFRESH_AFTER_SECONDS = 24 * 3600
+from basewatch.report.formats import ScanFormat, scan_renderer
+from basewatch.report.renderer import canonical_format, format_choices
 
 
-def add_scan_parser(commands: Any) -> None:
-    scan = commands.add_parser(
-        "scan",
-        help="find known vulnerabilities in an image or an SBOM",
-        description="IMAGE is any reference `basewatch sbom` takes; or give --sbom FILE.",
-    )
+def add_scan_arguments(scan: argparse.ArgumentParser) -> None:
     scan.add_argument("image", metavar="IMAGE", nargs="?")
     scan.add_argument(
         "--sbom", type=Path, metavar="FILE", help="scan a CycloneDX or SPDX JSON SBOM"
     )
-    from basewatch.report.base import canonical_format
-    from basewatch.report.scan_base import scan_format_choices
-
     scan.add_argument(
-        "-f", "--format", type=canonical_format, choices=scan_format_choices(), default="table"
+        "-f", "--format", type=canonical_format, choices=format_choices(ScanFormat), default="table"
     )
-    scan.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    scan.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="default: the host's")
-    scan.add_argument("--cache-dir", type=Path, metavar="DIR", help="default: the user cache dir")
-    scan.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    scan.add_argument("--db", type=Path, metavar="PATH", help="vulnerability database file")
+    add_output_argument(scan)
+    add_image_arguments(scan)
+    add_db_argument(scan)
     scan.add_argument(
         "--offline",
         action="store_true",
@@ -50,7 +45,6 @@ def add_scan_parser(commands: Any) -> None:
         help="do not refresh the OSV dumps the database holds, however old"
         " (missing ones are still fetched unless --offline)",
     )
-    from basewatch.cli.db import add_osv_url_argument
 
     add_osv_url_argument(scan)
     scan.add_argument(
@@ -91,8 +85,6 @@ def add_scan_parser(commands: Any) -> None:
         metavar="SEVERITY",
         help="exit 1 when a finding at or above this severity remains",
     )
-    scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    from basewatch.cli.registry import add_registry_arguments
 
     add_registry_arguments(scan)
 
@@ -112,13 +104,9 @@ def _severity(word: str) -> Severity:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from basewatch.cli.output import write_output
-    from basewatch.cli.progress import progress_for
-    from basewatch.cli.settings import settings_from
-    from basewatch.jobs.inventory import Scanner
-    from basewatch.matching.evaluate import scan_inventory
+    from basewatch.jobs.scan import ScanRequest, scan
+    from basewatch.jobs.seams import Seams
     from basewatch.matching.policy import IGNORE_FILE, Policy, load_ignore_file, load_openvex
-    from basewatch.report.scan_base import ScanFormat, scan_reporter_for
 
     if (args.image is None) == (args.sbom is None):
         if args.image is None and args.vex:
@@ -142,33 +130,23 @@ def run_scan(args: argparse.Namespace) -> int:
         vex=vex,
         vex_source=", ".join(str(p) for p in args.vex),
     )
+    request = ScanRequest(
+        image=args.image,
+        sbom=args.sbom,
+        platform=args.platform,
+        policy=policy,
+        fetch=not args.offline,
+        refresh=not args.skip_db_update,
+    )
     settings = settings_from(args)
-    db_path = settings.db_path
-    with progress_for(quiet=args.quiet) as progress:
-        if args.sbom is not None:
-            from basewatch.sbom.reader import read_sbom
-
-            inventory = read_sbom(args.sbom)
-        else:
-            from basewatch.cli.registry import image_source
-
-            scanner = Scanner.from_settings(settings, progress)
-            inventory = scanner.inventory(image_source(args, scanner), platform=args.platform)
-        # Refused before any download: the filter cannot work on this image.
-        policy.check_base(inventory)
-        fetch_warnings = []
-        if not args.offline:
-            fetch_warnings = _fetch_advisories(
-                db_path, inventory, progress, args.osv_url, refresh=not args.skip_db_update
-            )
-        store = _open_store(db_path)
-        database = _database_info(db_path, store)
-        result = scan_inventory(inventory, store, policy, database)
-    if fetch_warnings:
-        from dataclasses import replace
-
-        result = replace(result, warnings=(*fetch_warnings, *result.warnings))
-    data = scan_reporter_for(ScanFormat(args.format)).render(result)
+    options = registry_options(args, args.image) if args.image is not None else None
+    with (
+        progress_for(quiet=args.quiet) as progress,
+        Seams.default(settings, options, progress=progress) as seams,
+    ):
+        outcome = scan(request, seams)
+    inventory, result = outcome.inventory, outcome.result
+    data = scan_renderer(ScanFormat(args.format)).render(result)
     write_output(data, args.output)
     for warning in (*inventory.warnings, *result.warnings):
         print(f"basewatch: warning: {warning}", file=sys.stderr)
@@ -177,101 +155,3 @@ def run_scan(args: argparse.Namespace) -> int:
     if inventory.partial or result.unchecked:
         return ExitCode.PARTIAL
     return ExitCode.OK
-
-
-def _open_store(path: Path) -> Any:
-    from basewatch.vulndb.sqlite import SqliteStore
-
-    return SqliteStore.open(path, readonly=True)
-
-
-def _database_info(db_path: Path, store: Any) -> DatabaseInfo:
-    """The database line of the report: each source's import time and the date of its data."""
-    from basewatch.models import DatabaseInfo
-
-    sources = store.sources()
-    return DatabaseInfo(
-        path=str(db_path),
-        sources=tuple((s.name, s.updated_at) for s in sources),
-        data_dates=tuple((s.name, s.data_date) for s in sources),
-    )
-
-
-def _fetch_advisories(
-    db_path: Path, inventory: Any, progress: Any, base_url: str | None, refresh: bool
-) -> list[str]:
-    """Download the OSV dumps this image needs that the database lacks, and (with `refresh`)
-    bring those it holds up to date when they are more than a day old.
-
-    A dump counts as held when the database has it (even one without records for this
-    release, such as a brand-new distribution release) or records for its ecosystem (imported
-    from files). Refreshing is incremental: only the records changed since the last update.
-    A dump the server does not have, or a failed download, is a warning, not a failure: the
-    scan goes on with what the database holds and says what was not checked.
-    """
-    from datetime import UTC, datetime, timedelta
-
-    from basewatch.cli.db import resolve_osv_url
-    from basewatch.errors import DatabaseError
-    from basewatch.vulndb.update import SOURCE_PREFIX, dumps_for, needed_ecosystems, update
-
-    needed = needed_ecosystems(inventory)
-    with_records: set[str] = set()
-    held: dict[str, str] = {}  # dump -> when it was last updated
-    if db_path.exists():
-        try:
-            store = _open_store(db_path)
-            with_records = set(store.ecosystems())
-            held = {
-                s.name.removeprefix(SOURCE_PREFIX): s.updated_at
-                for s in store.sources()
-                if s.name.startswith(SOURCE_PREFIX)
-            }
-        except DatabaseError:
-            pass  # unreadable: scan reports it when it opens the database
-    missing = [
-        dump for dump in dumps_for(e for e in needed if e not in with_records) if dump not in held
-    ]
-    stale = []
-    if refresh:
-        limit = datetime.now(UTC) - timedelta(seconds=REFRESH_AFTER_SECONDS)
-        stale = [d for d in dumps_for(needed) if d in held and _before(held[d], limit)]
-    if not missing and not stale:
-        if not db_path.exists():
-            _create_empty(db_path)  # nothing to download, but the scan needs a database
-        return []
-    try:
-        report = update(
-            db_path,
-            [*missing, *stale],
-            resolve_osv_url(base_url),
-            progress=progress,
-            missing_ok=True,
-        )
-    except DatabaseError as exc:
-        if not missing:
-            return [f"could not refresh the advisories for {', '.join(stale)}: {exc}"]
-        return [f"could not fetch advisories for {', '.join(missing + stale)}: {exc}"]
-    return [
-        f"could not refresh the advisories for {dump}: the server no longer has its dump; "
-        f"using those of {held[dump]}"
-        if dump in held
-        else f"OSV publishes no advisories for {dump}"
-        for dump in report.unavailable
-    ]
-
-
-def _create_empty(db_path: Path) -> None:
-    """A first scan of an image without packages of any ecosystem: an empty database."""
-    from basewatch.vulndb.sqlite import rebuilding
-
-    with rebuilding(db_path):
-        pass
-
-
-def _before(updated_at: str, limit: Any) -> bool:
-    """Whether the ISO time `updated_at` is before `limit` (an unreadable time is)."""
-    from basewatch.vulndb.status import parse_time
-
-    moment = parse_time(updated_at)
-    return moment is None or bool(moment < limit)

@@ -1,10 +1,11 @@
 """Will it run on this base? Static glibc/musl loader analysis of an image's ELF files.
 
-Public API: `CompatChecker` (the job), `CompatReport` and its parts (the result), `LoaderModel`
-and `ImageFiles` (the loader model over a final filesystem).
+Public API: `CompatReport` and its parts (the result), `LoaderModel` and `ImageFiles` (the loader
+model over a final filesystem), `evaluate`/`evaluate_on` (verdicts from per-layer facts). The job
+that reads images for it is `basewatch.jobs.compat` (`CompatChecker`).
 """
 
-from basewatch.compat.check import CompatChecker, evaluate, evaluate_on
+from basewatch.compat.check import evaluate, evaluate_on
 from basewatch.compat.facts import ImageFiles
 from basewatch.compat.loader import LoaderModel
 from basewatch.compat.model import (
@@ -20,7 +21,6 @@ from basewatch.compat.model import (
 
 __all__ = [
     "Cause",
-    "CompatChecker",
     "CompatReport",
     "FileKind",
     "FileVerdict",

@@ -1,16 +1,14 @@
-"""The compat job: image -> per-layer ELF facts (cached) -> final filesystem -> loader model.
+"""Compat verdicts from per-layer ELF facts: the final filesystem -> the loader model -> one
+verdict per ELF file (on its own image, or transplanted onto a base).
 
-`CompatChecker.default()` makes the concrete choices (detectors, cache), as `Scanner.default()`
-does; tests inject their own.
+Reading the images and their cached facts is the compat job's (`basewatch.jobs.compat`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
-from basewatch.compat.detector import ElfDetector
 from basewatch.compat.facts import ImageFiles
 from basewatch.compat.loader import LoaderModel
 from basewatch.compat.model import (
@@ -18,101 +16,16 @@ from basewatch.compat.model import (
     FileKind,
     FileVerdict,
     LibcFamily,
-    LibcInfo,
     Severity,
 )
 from basewatch.compat.wheels import check_wheel, musl_notes
 from basewatch.elf.reader import ElfInfo
 from basewatch.errors import UsageError
-from basewatch.inventory.detector import Detector, FileResult
-from basewatch.jobs.inventory import Scanner
+from basewatch.inventory.detector import FileResult
 from basewatch.models import EntryKind, ImageInfo
-from basewatch.oci.interface import ImageSource
 from basewatch.oci.layer import FileEntry
-from basewatch.progress import NULL_PROGRESS, Progress
-from basewatch.store.analysis import AnalysisCache
 
 Layer = tuple[Sequence[FileEntry], Sequence[FileResult]]
-
-
-def compat_detectors(file_cache: AnalysisCache | None = None) -> list[Detector]:
-    """ELF and loader-config facts, plus the package databases that name the libc version.
-
-    `file_cache` keeps ELF facts by content digest across layers and images.
-    """
-    from basewatch.inventory.apk import ApkDetector
-    from basewatch.inventory.dpkg import DpkgDetector
-
-    return [ElfDetector(cache=file_cache), ApkDetector(), DpkgDetector()]
-
-
-@dataclass
-class CompatChecker:
-    """Predicts which ELF files of an image load, on that image or transplanted onto a base."""
-
-    scanner: Scanner
-
-    @classmethod
-    def default(
-        cls,
-        cache_dir: Path,
-        use_cache: bool = True,
-        progress: Progress = NULL_PROGRESS,
-    ) -> CompatChecker:
-        return cls.around(
-            Scanner.default(cache_dir=cache_dir, use_cache=use_cache, progress=progress)
-        )
-
-    @classmethod
-    def around(cls, scanner: Scanner) -> CompatChecker:
-        """A checker sharing `scanner`'s cache, catalog and progress, with compat's detectors."""
-        return cls(replace(scanner, detectors=compat_detectors(scanner.cache)))
-
-    def read(
-        self, image_source: str | ImageSource, platform: str | None = None
-    ) -> tuple[ImageInfo, list[Layer]]:
-        """The image's metadata and, per layer, its entries and compat facts."""
-        source = self.scanner.source_of(image_source)
-        with source.open(platform) as image:
-            analyses = self.scanner.analyze_layers(image)
-        return image.info, [(a.entries, a.results) for a in analyses]
-
-    def libc(self, source: str | ImageSource, platform: str | None = None) -> LibcInfo:
-        """The C library the image provides, as the loader model reads it (every command that
-        names an image's libc asks this, so they cannot disagree)."""
-        info, layers = self.read(source, platform)
-        files = ImageFiles.from_layers(layers)
-        return LoaderModel(files, info.architecture, info.env_value("LD_LIBRARY_PATH")).libc
-
-    def check(self, source: str | ImageSource, platform: str | None = None) -> CompatReport:
-        """Every ELF of the image and whether it loads there."""
-        opened = self.scanner.source_of(source)
-        info, layers = self.read(opened, platform)
-        return evaluate(opened.reference, info, layers)
-
-    def check_on(
-        self,
-        image: str | ImageSource,
-        base_image: str | ImageSource,
-        layers: int | None = None,
-        path: str | None = None,
-        platform: str | None = None,
-    ) -> CompatReport:
-        """The ELF files of IMAGE's top `layers` layers (or under `path`) put onto BASE."""
-        source = self.scanner.source_of(image)
-        base = self.scanner.source_of(base_image)
-        app_info, app_layers = self.read(source, platform)
-        base_info, base_layers = self.read(base, platform)
-        return evaluate_on(
-            source.reference,
-            app_layers,
-            base.reference,
-            base_info,
-            base_layers,
-            layers,
-            path,
-            library_path=app_info.env_value("LD_LIBRARY_PATH"),
-        )
 
 
 def evaluate(reference: str, info: ImageInfo, layers: Sequence[Layer]) -> CompatReport:

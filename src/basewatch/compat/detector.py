@@ -16,20 +16,31 @@ import io
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, BinaryIO, ClassVar, cast
+from typing import Any, BinaryIO, ClassVar, Protocol, cast
 
 from basewatch.compat.facts import ELF_FACT, GO_FACT, LDCACHE_FACT, TEXT_FACT, elf_to_dict
 from basewatch.elf.ldcache import parse_ld_cache
 from basewatch.elf.reader import ElfInfo, parse_elf
 from basewatch.errors import CacheError, MalformedElf, MalformedLdCache, PackageDatabaseError
 from basewatch.inventory.detector import AnalysisContext, FileResult
-
-if TYPE_CHECKING:
-    from basewatch.store.analysis import AnalysisCache
+from basewatch.inventory.gobinary import parse_modinfo, read_raw_build_info
 
 log = logging.getLogger(__name__)
 
 FILE_CACHE_KIND = "elf"
+
+
+class FactCache(Protocol):
+    """Where ELF facts are kept by content digest (the analysis cache, `kind="elf"`)."""
+
+    def get(
+        self, layer_digest: str, detectors_key: str, kind: str = "layers"
+    ) -> dict[str, Any] | None: ...
+
+    def put(
+        self, layer_digest: str, detectors_key: str, data: dict[str, Any], kind: str = "layers"
+    ) -> None: ...
+
 
 IN_MEMORY_BYTES = 16 << 20
 MAX_ELF_BYTES = 2 << 30
@@ -90,7 +101,7 @@ class ElfDetector:
     version: ClassVar[int] = 4
 
     def __init__(
-        self, cache: AnalysisCache | None = None, parse: ElfParser = _parse_with_symbols
+        self, cache: FactCache | None = None, parse: ElfParser = _parse_with_symbols
     ) -> None:
         self.cache = cache
         self.parse = parse
@@ -188,7 +199,6 @@ class ElfDetector:
 
 def _go_settings(f: BinaryIO) -> dict[str, str] | None:
     """The Go version and build settings of a Go program (None for other ELF files)."""
-    from basewatch.inventory.gobinary import parse_modinfo, read_raw_build_info
 
     try:
         raw = read_raw_build_info(f)

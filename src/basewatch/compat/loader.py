@@ -32,7 +32,13 @@ from basewatch.compat import fixes
 from basewatch.compat.facts import ImageFiles
 from basewatch.compat.glibc_search import GlibcSearch
 from basewatch.compat.ldconf import read_ld_so_conf, uncached_warnings
-from basewatch.compat.loadset import Loaded, Outcome, find_loaded, glibc_version_key
+from basewatch.compat.loadset import (
+    Loaded,
+    Outcome,
+    add_loaded,
+    find_loaded,
+    glibc_version_key,
+)
 from basewatch.compat.model import (
     Cause,
     FileKind,
@@ -304,14 +310,7 @@ class LoaderModel:
                         )
                     )
                     return out  # glibc stops at the first library it cannot map
-                same = next((x for x in out.loaded if x.real == found.real), None)
-                if same is not None:
-                    same.names.add(name)
-                    continue
-                found.parent = obj
-                found.names |= {name, found.info.soname}
-                out.loaded.append(found)
-                queue.append(found)
+                add_loaded(out, queue, obj, found, name)
         prefix = f"{path}: " if program else ""
         for obj in out.loaded:
             requester = obj.name or path
@@ -437,14 +436,7 @@ class LoaderModel:
                         )
                     )
                     continue
-                same = next((x for x in out.loaded if x.real == found.real), None)
-                if same is not None:
-                    same.names.add(name)
-                    continue
-                found.parent = obj
-                found.names |= {name, found.info.soname}
-                out.loaded.append(found)
-                queue.append(found)
+                add_loaded(out, queue, obj, found, name)
         scope = list(out.loaded)
         host_known = program
         if not program:

@@ -41,6 +41,19 @@ class Outcome:
     loaded: list[Loaded] = field(default_factory=list)
 
 
+def add_loaded(out: Outcome, queue: list[Loaded], parent: Loaded, found: Loaded, name: str) -> None:
+    """`found` satisfies `parent`'s DT_NEEDED `name`: a file already mapped gains the name, a
+    new one joins the load set (and the queue of objects whose needs are searched)."""
+    same = next((x for x in out.loaded if x.real == found.real), None)
+    if same is not None:
+        same.names.add(name)
+        return
+    found.parent = parent
+    found.names |= {name, found.info.soname}
+    out.loaded.append(found)
+    queue.append(found)
+
+
 def find_loaded(loaded: list[Loaded], name: str) -> Loaded | None:
     """The object of the load set that a DT_NEEDED `name` is satisfied by, if any."""
     for obj in loaded:

@@ -20,41 +20,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from basewatch.arch import (
-    EM_386,
-    EM_AARCH64,
-    EM_ARM,
-    EM_MIPS,
-    EM_PPC,
-    EM_PPC64,
-    EM_RISCV,
-    EM_S390,
-    EM_X86_64,
     copy_relocation,
     machine_name,
 )
 from basewatch.errors import MalformedElf
-
-# The EM_* numbers and `machine_name` live in basewatch.arch; they are re-exported here for
-# readers of ELF code that look for them beside the reader.
-__all__ = [
-    "EM_386",
-    "EM_AARCH64",
-    "EM_ARM",
-    "EM_MIPS",
-    "EM_PPC",
-    "EM_PPC64",
-    "EM_RISCV",
-    "EM_S390",
-    "EM_X86_64",
-    "ElfInfo",
-    "MalformedElf",
-    "Symbol",
-    "VersionNeed",
-    "VersionRef",
-    "is_elf",
-    "machine_name",
-    "parse_elf",
-]
 
 ELF_MAGIC = b"\x7fELF"
 

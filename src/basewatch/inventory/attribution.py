@@ -9,8 +9,15 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from basewatch.models import BaseImage, ImageInfo, Inventory, Origin
-from basewatch.store.catalog import CatalogEntry
+from basewatch.models import (
+    BaseImage,
+    BaseMethod,
+    CatalogEntry,
+    Confidence,
+    ImageInfo,
+    Inventory,
+    Origin,
+)
 
 # The last instruction of most official base images: a default command, in a layer of its own.
 _BASE_TAIL = re.compile(r"^(/bin/sh -c #\(nop\) +)?CMD\b", re.IGNORECASE)
@@ -33,22 +40,26 @@ def find_base(image: ImageInfo, candidates: Iterable[CatalogEntry]) -> BaseImage
         return BaseImage(
             reference=name or (known.reference if known else ""),
             digest=digest or (known.digest if known else ""),
-            method="annotation",
-            confidence="high" if known else "medium",
+            method=BaseMethod.ANNOTATION,
+            confidence=Confidence.HIGH if known else Confidence.MEDIUM,
             layers=len(known.diff_ids) if known else _history_boundary(image),
         )
     if longest is not None:
         return BaseImage(
             reference=longest.reference,
             digest=longest.digest,
-            method="catalog",
-            confidence="high",
+            method=BaseMethod.CATALOG,
+            confidence=Confidence.HIGH,
             layers=len(longest.diff_ids),
         )
     boundary = _history_boundary(image)
     if boundary:
         return BaseImage(
-            reference="", digest="", method="history", confidence="low", layers=boundary
+            reference="",
+            digest="",
+            method=BaseMethod.HISTORY,
+            confidence=Confidence.LOW,
+            layers=boundary,
         )
     return None
 

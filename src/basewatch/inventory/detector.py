@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, Protocol
+from typing import BinaryIO, ClassVar, Protocol
 
 from basewatch.models import Package
 
@@ -36,27 +36,6 @@ class FileResult:
     # package is then attributed to the earliest layer from which it stays present, not simply
     # to the layer that last rewrote the database.
     database: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "detector": self.detector,
-            "packages": [p.to_dict() for p in self.packages],
-            "facts": [list(f) for f in self.facts],
-            "warnings": list(self.warnings),
-            "database": self.database,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FileResult:
-        return cls(
-            path=data["path"],
-            detector=data["detector"],
-            packages=tuple(Package.from_dict(p) for p in data["packages"]),
-            facts=tuple((k, v) for k, v in data["facts"]),
-            warnings=tuple(data["warnings"]),
-            database=bool(data["database"]),
-        )
 
 
 # Bytes that archive readers may inflate in one inventory run. Real images stay far below:

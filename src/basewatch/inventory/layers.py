@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from basewatch.errors import ImageError, UnreadableEntry
+from basewatch.codec import boolean, decode_package, encode_package, items, obj, text, texts
+from basewatch.errors import CodecError, ImageError, UnreadableEntry
 from basewatch.inventory.detector import AnalysisContext, Detector, FileResult
 from basewatch.models import EntryKind
 from basewatch.oci.layer import STREAM_ERRORS, FileEntry, Opener
@@ -30,23 +31,86 @@ class LayerAnalysis:
     entries: tuple[FileEntry, ...]
     results: tuple[FileResult, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": ANALYSIS_FORMAT,
-            "diff_id": self.diff_id,
-            "entries": [e.to_row() for e in self.entries],
-            "results": [r.to_dict() for r in self.results],
-        }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LayerAnalysis:
-        if data.get("format") != ANALYSIS_FORMAT:
-            raise ValueError("analysis format changed")
-        return cls(
-            diff_id=data["diff_id"],
-            entries=tuple(FileEntry.from_row(row) for row in data["entries"]),
-            results=tuple(FileResult.from_dict(r) for r in data["results"]),
+# --- the wire format of an analysis, as the analysis cache keeps it ---------------------------
+
+_ENTRY_KINDS = {k.value: k for k in EntryKind}
+
+
+def encode_analysis(analysis: LayerAnalysis) -> dict[str, Any]:
+    """A layer analysis as the cache keeps it: the file index as compact rows
+    `[path, kind, size, mode, link]` (a layer can hold hundreds of thousands)."""
+    return {
+        "format": ANALYSIS_FORMAT,
+        "diff_id": analysis.diff_id,
+        "entries": [[e.path, e.kind.value, e.size, e.mode, e.link] for e in analysis.entries],
+        "results": [_encode_result(r) for r in analysis.results],
+    }
+
+
+def _encode_result(result: FileResult) -> dict[str, Any]:
+    return {
+        "path": result.path,
+        "detector": result.detector,
+        "packages": [encode_package(p) for p in result.packages],
+        "facts": [list(f) for f in result.facts],
+        "warnings": list(result.warnings),
+        "database": result.database,
+    }
+
+
+def decode_analysis(value: object, what: str = "layer analysis") -> LayerAnalysis:
+    """The analysis `encode_analysis` wrote; CodecError when the entry is not one (of this
+    format)."""
+    data = obj(value, what)
+    if data.get("format") != ANALYSIS_FORMAT:
+        raise CodecError(
+            f"{what}: format {data.get('format')!r}, this basewatch reads {ANALYSIS_FORMAT}"
         )
+    return LayerAnalysis(
+        diff_id=text(data, "diff_id", what, None),
+        entries=tuple(_decode_entry(row, what) for row in items(data, "entries", what)),
+        results=tuple(
+            _decode_result(r, f"{what}.results[{i}]")
+            for i, r in enumerate(items(data, "results", what))
+        ),
+    )
+
+
+def _decode_entry(row: object, what: str) -> FileEntry:
+    # the hot loop of a warm scan: one type check per field, no helper calls
+    if type(row) is list and len(row) == 5:
+        path, kind, size, mode, link = row
+        entry_kind = _ENTRY_KINDS.get(kind) if type(kind) is str else None
+        if (
+            entry_kind is not None
+            and type(path) is str
+            and type(size) is int
+            and type(mode) is int
+            and type(link) is str
+        ):
+            return FileEntry(path, entry_kind, size, mode, link)
+    raise CodecError(f"{what}.entries: {str(row)[:80]} is not [path, kind, size, mode, link]")
+
+
+def _decode_result(value: object, where: str) -> FileResult:
+    data = obj(value, where)
+    facts = []
+    for fact in items(data, "facts", where):
+        if type(fact) is not list or len(fact) != 2 or not all(type(f) is str for f in fact):
+            raise CodecError(f"{where}.facts: {str(fact)[:80]} is not [key, value]")
+        facts.append((fact[0], fact[1]))
+    return FileResult(
+        path=text(data, "path", where, None),
+        detector=text(data, "detector", where, None),
+        packages=tuple(
+            decode_package(p, f"{where}.packages[{i}]")
+            for i, p in enumerate(items(data, "packages", where))
+        ),
+        facts=tuple(facts),
+        warnings=texts(data, "warnings", where),
+        database=boolean(data, "database", where),
+    )
 
 
 def detectors_key(detectors: Sequence[Detector]) -> str:

@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 
 from basewatch.inventory.detector import FileResult
-from basewatch.models import Package, PackageType
+from basewatch.models import Package, PackageType, is_os_package
 
 OS_PACKAGE_KEY = "os_package"  # metadata key on an owned language package
 _FACT_PREFIX = "owns:"  # FileResult fact ("owns:<OS package name>", path)
@@ -31,7 +31,6 @@ _EVIDENCE_SUFFIXES = (".dist-info", ".egg-info", ".jar", ".war", ".ear", "/packa
 _PROGRAM_DIRS = ("/bin/", "/sbin/", "/libexec/")
 # The detectors whose results carry ownership facts, and the type of the packages they own for.
 _OWNER_TYPES = {"dpkg": PackageType.DEB, "apk": PackageType.APK, "rpm": PackageType.RPM}
-_OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 
 
 def is_evidence_path(path: str) -> bool:
@@ -64,7 +63,7 @@ def mark_owned(packages: Sequence[Package], results: Iterable[FileResult]) -> li
         owner = next(
             (owners[p] for e in package.evidence for p in _candidates(e) if p in owners), ""
         )
-        if owner and package.type not in _OS_TYPES:
+        if owner and not is_os_package(package.type):
             metadata = tuple(sorted((*package.metadata, (OS_PACKAGE_KEY, owner))))
             package = dataclasses.replace(package, metadata=metadata)
         marked.append(package)

@@ -13,8 +13,10 @@ from basewatch.advice.compare import eol_lookup_from_table, release_cycle
 from basewatch.clock import today
 from basewatch.errors import DockerfileReadError, LintError, UsageError
 from basewatch.jobs.seams import Seams
+from basewatch.lint.parse import decode, parse_dockerfile
+from basewatch.lint.read import read_dockerfile
 from basewatch.matching.evaluate import scan_inventory
-from basewatch.models import BaseImage, Inventory, ScanResult
+from basewatch.models import BaseImage, BaseMethod, Confidence, Inventory, ScanResult
 from basewatch.vulndb.store import VulnStore
 
 
@@ -110,8 +112,8 @@ def _as_base(inventory: Inventory, reference: str) -> Inventory:
     base = BaseImage(
         reference=reference.removeprefix("registry:").split("@", 1)[0],
         digest=pinned or image.manifest_digest or image.config_digest,
-        method="dockerfile",
-        confidence="high",
+        method=BaseMethod.DOCKERFILE,
+        confidence=Confidence.HIGH,
         layers=len(image.layers),
     )
     return dataclasses.replace(inventory, base=base)
@@ -129,11 +131,11 @@ def _unread_from(seams: Seams, dockerfile: Path, reference: str) -> Advice:
     base = BaseImage(
         reference=name,
         digest=pinned or (seen.digest if seen else ""),
-        method="dockerfile",
-        confidence="high",
+        method=BaseMethod.DOCKERFILE,
+        confidence=Confidence.HIGH,
         layers=len(seen.diff_ids) if seen else 0,
     )
-    why = "it is in a registry, and --offline was given"
+    why = "it is in a registry, and the network may not be used"
     if seen is not None:
         why += f" (the local catalog last saw it at {seen.digest})"
     return unread_base(f"{dockerfile} (FROM {reference})", base, why)
@@ -142,8 +144,6 @@ def _unread_from(seams: Seams, dockerfile: Path, reference: str) -> Advice:
 def dockerfile_bases(path: Path) -> list[str]:
     """The external base images of a Dockerfile's stages (stage aliases, scratch and bases
     built from ARGs without a default are skipped)."""
-    from basewatch.lint.parse import decode, parse_dockerfile
-    from basewatch.lint.read import read_dockerfile
 
     try:
         dockerfile = parse_dockerfile(decode(read_dockerfile(path)), str(path))

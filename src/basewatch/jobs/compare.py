@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from basewatch.advice.compare import Candidate, candidate, eol_lookup_from_table
 from basewatch.clock import today
-from basewatch.compat.check import CompatChecker
+from basewatch.jobs.compat import CompatChecker
 from basewatch.jobs.seams import Seams, missing_database
 from basewatch.matching.evaluate import scan_inventory
 

@@ -14,13 +14,10 @@ from basewatch.errors import EolError
 from basewatch.progress import NULL_PROGRESS, Progress
 from basewatch.settings import Settings
 from basewatch.store.catalog import Catalog
+from basewatch.vulndb import COMMON_ECOSYSTEMS
 from basewatch.vulndb.importer import ImportResult
 from basewatch.vulndb.status import DatabaseStatus
 from basewatch.vulndb.update import UpdateReport
-
-# What `db update` downloads when told no ecosystem, holds none and knows no image: the
-# ecosystems most base images and the programs on them draw from.
-COMMON_ECOSYSTEMS = ("Debian", "Ubuntu", "Alpine", "PyPI", "npm", "Go", "Maven", "crates.io")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +31,31 @@ class UpdateRequest:
 @dataclass(frozen=True, slots=True)
 class UpdateOutcome:
     report: UpdateReport | None  # None when the OSV dumps were not asked for
-    guessed: tuple[str, str] | None  # (ecosystems, why) when none was named nor held
+    plan: UpdatePlan | None  # what was fetched (None when the OSV dumps were not asked for)
     eol_cycles: int | None  # release cycles of the refreshed table; None when not refreshed
     eol_error: str = ""  # why the end-of-life table was not refreshed (the old one stays)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePlan:
+    """The OSV dumps an update fetches; `why` is set when they are a guess (none named, none
+    held), and then one the server lacks is no reason to fail the others."""
+
+    ecosystems: tuple[str, ...]
+    why: str | None = None
+
+
+def plan_update(request: UpdateRequest, settings: Settings) -> UpdatePlan:
+    """The dumps to fetch: those named, else those the database holds, else a guess."""
+    from basewatch.vulndb.update import updatable_ecosystems
+
+    if request.ecosystems:
+        return UpdatePlan(request.ecosystems)
+    held = updatable_ecosystems(settings.db_path)
+    if held:
+        return UpdatePlan(tuple(held))
+    guessed, why = default_ecosystems(settings)
+    return UpdatePlan(tuple(guessed), why)
 
 
 def update_database(
@@ -44,9 +63,11 @@ def update_database(
     settings: Settings,
     progress: Progress = NULL_PROGRESS,
     clock: Clock = SYSTEM_CLOCK,
+    plan: UpdatePlan | None = None,
 ) -> UpdateOutcome:
-    """Refresh the end-of-life table (a failure only says why), then the OSV dumps."""
-    from basewatch.vulndb.update import updatable_ecosystems, update
+    """Refresh the end-of-life table (a failure only says why), then the OSV dumps of `plan`
+    (default: `plan_update(request, settings)`)."""
+    from basewatch.vulndb.update import update
 
     cycles: int | None = None
     eol_error = ""
@@ -57,31 +78,24 @@ def update_database(
             eol_error = str(exc)
     if not request.osv:
         return UpdateOutcome(None, None, cycles, eol_error)
-    path = settings.db_path
-    ecosystems = list(request.ecosystems)
-    guessed = None
-    if not ecosystems:
-        ecosystems = updatable_ecosystems(path)
-        if not ecosystems:
-            ecosystems, why = default_ecosystems(settings)
-            guessed = (", ".join(ecosystems), why)
+    chosen = plan or plan_update(request, settings)
     report = update(
-        path,
-        ecosystems,
+        settings.db_path,
+        list(chosen.ecosystems),
         base_url=settings.osv_url,
         progress=progress,
         now=clock.now(),
         incremental=request.incremental,
-        missing_ok=guessed is not None,  # a guess: one the server lacks fails not the rest
+        missing_ok=chosen.why is not None,
     )
-    return UpdateOutcome(report, guessed, cycles, eol_error)
+    return UpdateOutcome(report, chosen, cycles, eol_error)
 
 
 def refresh_eol(settings: Settings) -> int:
     """Download the end-of-life table into `settings.eol_table`; returns its cycle count."""
     import httpx
 
-    from basewatch.lint.eol import refresh_eol_table, save_eol_table
+    from basewatch.vulndb.eol import refresh_eol_table, save_eol_table
 
     with httpx.Client(timeout=30.0, follow_redirects=True) as client:
         table = refresh_eol_table(client, base_url=settings.eol_url)
@@ -136,7 +150,7 @@ class StatusOutcome:
 
 
 def database_status(
-    settings: Settings, max_age_days: int, clock: Clock = SYSTEM_CLOCK
+    settings: Settings, max_age_days: float, clock: Clock = SYSTEM_CLOCK
 ) -> StatusOutcome:
     """Each source of the database, its data's age and whether it is stale."""
     from basewatch.vulndb.sqlite import SqliteStore

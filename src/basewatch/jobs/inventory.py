@@ -7,6 +7,7 @@ their own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -14,33 +15,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from basewatch.errors import CacheError, ImageError
+from basewatch.codec import decode_inventory, encode_inventory
+from basewatch.errors import CacheError, CodecError, ImageError
+from basewatch.inventory.apk import ApkDetector
 from basewatch.inventory.assemble import assemble
 from basewatch.inventory.attribution import find_base, label
 from basewatch.inventory.detector import AnalysisContext, DecompressionBudget, Detector
+from basewatch.inventory.dpkg import DpkgDetector
+from basewatch.inventory.gobinary import GoBinaryDetector
+from basewatch.inventory.java import JavaDetector
 from basewatch.inventory.layers import (
     MAX_IMAGE_ENTRIES,
     LayerAnalysis,
     analyze_layer,
+    decode_analysis,
     detectors_key,
+    encode_analysis,
 )
-from basewatch.models import (
-    ImageInfo,
-    Inventory,
-    LayerInfo,
-    OSInfo,
-    Package,
-)
+from basewatch.inventory.npm import NpmDetector
+from basewatch.inventory.osrelease import OsReleaseDetector
+from basewatch.inventory.python import PythonDetector
+from basewatch.inventory.rpm import RpmDetector
+from basewatch.models import ImageInfo, Inventory, LayerInfo, SourceType
 from basewatch.oci.digest import parse_digest
 from basewatch.oci.interface import ImageSource, OpenImage, VerifiableImage
 from basewatch.oci.layer import translate_read_errors
 from basewatch.oci.open import open_image
 from basewatch.oci.reference import ImageRef, LocalRef, RegistryRef, parse_image_ref
+from basewatch.oci.registry.options import RegistryOptions
 from basewatch.progress import NULL_PROGRESS, Progress
 from basewatch.scratch import scratch_dir
 from basewatch.settings import Settings
 from basewatch.store.analysis import AnalysisCache
 from basewatch.store.catalog import Catalog
+from basewatch.store.inventory import FileInventoryStore, InventoryStore
 
 if TYPE_CHECKING:
     from basewatch.oci.registry.options import RegistryOptions
@@ -50,20 +58,10 @@ log = logging.getLogger(__name__)
 # The name of the cache entry, beside a blob digest's analyses, that records the diffID which an
 # earlier verified read found that (compressed) blob to hold.
 _BINDING = "diff-id"
-# What a malformed cache entry raises while it is turned back into models: a miss, not a crash.
-_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, AssertionError, RecursionError)
 
 
 def default_detectors() -> list[Detector]:
     """Every detector basewatch ships, in the order they are asked."""
-    from basewatch.inventory.apk import ApkDetector
-    from basewatch.inventory.dpkg import DpkgDetector
-    from basewatch.inventory.gobinary import GoBinaryDetector
-    from basewatch.inventory.java import JavaDetector
-    from basewatch.inventory.npm import NpmDetector
-    from basewatch.inventory.osrelease import OsReleaseDetector
-    from basewatch.inventory.python import PythonDetector
-    from basewatch.inventory.rpm import RpmDetector
 
     return [
         OsReleaseDetector(),
@@ -86,6 +84,8 @@ class Scanner:
     scratch_root: Path
     progress: Progress = field(default=NULL_PROGRESS)
     catalog: Catalog | None = None  # known images, for finding bases; None: not used
+    # where each inventory is kept by manifest digest, for the service; None: not kept
+    inventories: InventoryStore | None = None
 
     @classmethod
     def default(
@@ -102,6 +102,7 @@ class Scanner:
             scratch_root=cache_dir / "tmp",
             progress=progress,
             catalog=Catalog(cache_dir) if use_cache else None,
+            inventories=FileInventoryStore(cache_dir) if use_cache else None,
         )
 
     @classmethod
@@ -112,6 +113,7 @@ class Scanner:
             scratch_root=settings.scratch_root / "tmp",
             progress=progress,
             catalog=Catalog(settings.catalog_dir) if settings.use_cache else None,
+            inventories=FileInventoryStore(settings.analysis_dir) if settings.use_cache else None,
         )
 
     def inventory(
@@ -125,9 +127,10 @@ class Scanner:
             info = image.info
             verified: dict[int, str] = {}
             inventory = self._cached_inventory(image, verified)
+            warm = inventory is not None
             if inventory is None:
                 analyses = self.analyze_layers(image, verified)
-                if info.source_type == "rootfs" and analyses and analyses[0].diff_id:
+                if info.source_type is SourceType.ROOTFS and analyses and analyses[0].diff_id:
                     # the diffID of a root filesystem tarball is only known once it is read
                     layer = info.layers[0]
                     info = _with_layers(info, (_layer_with_diff_id(layer, analyses[0].diff_id),))
@@ -139,7 +142,23 @@ class Scanner:
             diff_ids = tuple(layer.diff_id for layer in info.layers)
             candidates = list(self.catalog.candidates(diff_ids))
             self.catalog.add(info)
-        return label(inventory, find_base(info, candidates))
+        labelled = label(inventory, find_base(info, candidates))
+        self._keep(labelled, warm)
+        return labelled
+
+    def _keep(self, inventory: Inventory, warm: bool) -> None:
+        """Store the inventory by manifest digest (images without one are not kept). A warm
+        scan of a digest already stored writes nothing: the scan that filled the cache stored
+        it, and encoding thousands of packages again would cost a warm scan a sixth of its
+        time (only the reference it was read by, and a base found since, would differ)."""
+        digest = inventory.image.manifest_digest
+        if self.inventories is None or not digest:
+            return
+        try:
+            if not (warm and self.inventories.has(digest)):
+                self.inventories.put(digest, inventory)
+        except CacheError as exc:  # the store only serves later lookups: never fail a scan
+            log.warning("%s", exc)
 
     # --- which cached results may stand for which layers --------------------------------------
     #
@@ -197,7 +216,7 @@ class Scanner:
     def _stored_digests(image: OpenImage, layers: Sequence[LayerInfo]) -> list[str]:
         if isinstance(image, VerifiableImage):
             return image.verify_layers(layers)
-        if image.info.source_type == "registry":
+        if image.info.source_type is SourceType.REGISTRY:
             # Registry blobs are addressed by digest, and every byte pulled is checked against
             # it (the blob cache does), so the manifest's digest is what the bytes will be.
             return [layer.digest for layer in layers]
@@ -217,42 +236,33 @@ class Scanner:
         if self._verified_keys(image, info.layers, verified) != claimed:
             return None  # some layer is not known to hold what the entry was made from
         try:
-            diff_ids = [str(d) for d in data["diff_ids"]]
-            if diff_ids != claimed:
-                raise ValueError("the entry names other layers")
-            layers = tuple(
-                _layer_with_diff_id(layer, diff_id) if not layer.diff_id else layer
-                for layer, diff_id in zip(info.layers, diff_ids, strict=True)
-            )
-            return Inventory(
-                image=_with_layers(info, layers),
-                os=OSInfo.from_dict(data["os"]) if data["os"] is not None else None,
-                packages=tuple(Package.from_dict(p) for p in data["packages"]),
-                warnings=tuple(str(w) for w in data["warnings"]),
-                filesystem_bytes=int(data.get("filesystem_bytes", 0)),
-            )
-        except _MALFORMED:
-            log.warning("ignoring a malformed cached inventory for %s", chain)
+            cached = decode_inventory(data, f"cached inventory {chain}")
+        except CodecError as exc:
+            log.warning("ignoring %s", exc)
             return None
+        diff_ids = [layer.diff_id for layer in cached.image.layers]
+        if diff_ids != claimed:
+            log.warning("ignoring cached inventory %s: it names other layers", chain)
+            return None
+        # what the image says of itself (reference, tags, digests) comes from the image read now
+        layers = tuple(
+            _layer_with_diff_id(layer, diff_id) if not layer.diff_id else layer
+            for layer, diff_id in zip(info.layers, diff_ids, strict=True)
+        )
+        return dataclasses.replace(cached, image=_with_layers(info, layers))
 
     def _registry_defaults(self) -> RegistryOptions:
         """Registry pulls keep their blobs beside this scanner's analysis cache."""
-        from basewatch.oci.registry.options import RegistryOptions
 
         return RegistryOptions(cache_dir=self.scratch_root.parent, use_cache=self.cache is not None)
 
     def _store_inventory(self, chain: str, inventory: Inventory) -> None:
         if self.cache is None or not chain:
             return
-        data = {
-            "diff_ids": [layer.diff_id for layer in inventory.image.layers],
-            "os": inventory.os.to_dict() if inventory.os is not None else None,
-            "packages": [p.to_dict() for p in inventory.packages],
-            "warnings": list(inventory.warnings),
-            "filesystem_bytes": inventory.filesystem_bytes,
-        }
         try:
-            self.cache.put(chain, detectors_key(self.detectors), data, kind="images")
+            self.cache.put(
+                chain, detectors_key(self.detectors), encode_inventory(inventory), kind="images"
+            )
         except CacheError as exc:
             log.warning("%s", exc)
 
@@ -313,7 +323,7 @@ class Scanner:
         if self.cache is None or not content:
             return
         try:
-            self.cache.put(content, key, analysis.to_dict())
+            self.cache.put(content, key, encode_analysis(analysis))
             if layer.digest and layer.digest != content:
                 self.cache.put(layer.digest, _BINDING, {"diff_id": content})
         except CacheError as exc:
@@ -350,9 +360,9 @@ class Scanner:
         if data is None:
             return None
         try:
-            return LayerAnalysis.from_dict(data)
-        except _MALFORMED:
-            log.warning("ignoring a malformed cache entry for %s", cache_key)
+            return decode_analysis(data, f"cached analysis of {cache_key}")
+        except CodecError as exc:
+            log.warning("ignoring %s", exc)
             return None
 
     def _read_layer(
@@ -377,12 +387,8 @@ def _chain_key(keys: Sequence[str]) -> str:
 
 
 def _with_layers(info: ImageInfo, layers: tuple[LayerInfo, ...]) -> ImageInfo:
-    import dataclasses
-
     return dataclasses.replace(info, layers=layers)
 
 
 def _layer_with_diff_id(layer: LayerInfo, diff_id: str) -> LayerInfo:
-    import dataclasses
-
     return dataclasses.replace(layer, diff_id=diff_id)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from basewatch.advice.advise import TagSource
 from basewatch.clock import SYSTEM_CLOCK, Clock
 from basewatch.errors import DatabaseError, OfflineError, Remedy
 from basewatch.jobs.inventory import Scanner
@@ -32,10 +31,12 @@ from basewatch.oci.reference import (
 from basewatch.oci.registry.options import RegistryOptions
 from basewatch.progress import NULL_PROGRESS, Progress
 from basewatch.settings import Settings
-from basewatch.vulndb.store import VulnStore
 
 if TYPE_CHECKING:
+    from basewatch.advice.advise import TagSource
     from basewatch.oci.registry.client import RegistryClient
+    from basewatch.oci.registry.source import Resolved
+    from basewatch.vulndb.store import VulnStore
     from basewatch.vulndb.update import UpdateReport
 
 
@@ -57,6 +58,10 @@ class ImageOpener(Protocol):
 
     def tags(self, platform: str | None = None) -> TagSource | None:
         """Where tags point now and which exist (None when the registry may not be used)."""
+        ...
+
+    def resolve(self, reference: str | RegistryRef, platform: str | None = None) -> Resolved:
+        """The digests a registry reference resolves to now (HEAD requests where it can)."""
         ...
 
 
@@ -122,6 +127,22 @@ class RegistryImages:
     def tags(self, platform: str | None = None) -> TagSource | None:
         return None if self.offline else RegistryTags(self, platform)
 
+    def resolve(self, reference: str | RegistryRef, platform: str | None = None) -> Resolved:
+
+        ref = reference
+        if isinstance(ref, str):
+            ref = parse_reference(ref.removeprefix("registry:"))
+        if self.offline:
+            raise OfflineError(
+                f"{ref}: it is in a registry, and the network may not be used",
+                remedy=Remedy.GO_ONLINE,
+                reference=str(ref),
+                registry=ref.registry,
+            )
+        from basewatch.oci.registry.source import resolve  # registry code: when it is used
+
+        return resolve(ref, platform, self.options, self.client())
+
     def client(self) -> RegistryClient:
         """The registry client of these seams (made on first use: httpx loads only then)."""
         if self._client is None:
@@ -144,10 +165,7 @@ class RegistryTags:
     platform: str | None
 
     def digests(self, reference: str) -> tuple[str, ...]:
-        from basewatch.oci.registry.source import resolve
-
-        ref = parse_reference(reference.removeprefix("registry:"))
-        resolved = resolve(ref, self.platform, self.images.options, self.images.client())
+        resolved = self.images.resolve(reference, self.platform)
         return tuple(d for d in (resolved.manifest_digest, resolved.index_digest) if d)
 
     def tags(self, repository: str) -> Sequence[str]:
@@ -169,7 +187,8 @@ class SqliteVulnData:
         return self.path.exists()
 
     def open(self) -> contextlib.AbstractContextManager[VulnStore]:
-        from basewatch.vulndb.sqlite import SqliteStore
+
+        from basewatch.vulndb.sqlite import SqliteStore  # sbom and compat never open it
 
         return SqliteStore.open(self.path, readonly=True)
 
@@ -187,6 +206,7 @@ class SqliteVulnData:
         return update(self.path, list(dumps), self.osv_url, progress=progress, missing_ok=True)
 
     def create_empty(self) -> None:
+
         from basewatch.vulndb.sqlite import rebuilding
 
         with rebuilding(self.path):

@@ -5,14 +5,12 @@ Public API:
 - `lint_text(text, path, config=..., build_args=..., target=..., today=...) -> LintResult`
 - `lint_file(path, ...)`, `LintConfig` / `load_config`, `RULES` (every rule, by id)
 - `pin_digests(text, resolver) -> FixResult` and the `DigestResolver` protocol
-- `refresh_eol_table(client)` / `load_eol_table()` for the end-of-life dates
 """
 
 from __future__ import annotations
 
 from basewatch.lint.config import LintConfig, PinPolicy, load_config
 from basewatch.lint.engine import lint_file, lint_text
-from basewatch.lint.eol import EolTable, load_eol_table, refresh_eol_table
 from basewatch.lint.fix import DigestResolver, FixResult, pin_digests
 from basewatch.lint.model import LintFinding, LintResult, RuleInfo
 from basewatch.lint.rules import RULES
@@ -20,7 +18,6 @@ from basewatch.lint.rules import RULES
 __all__ = [
     "RULES",
     "DigestResolver",
-    "EolTable",
     "FixResult",
     "LintConfig",
     "LintFinding",
@@ -30,7 +27,5 @@ __all__ = [
     "lint_file",
     "lint_text",
     "load_config",
-    "load_eol_table",
     "pin_digests",
-    "refresh_eol_table",
 ]

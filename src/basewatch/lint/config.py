@@ -18,7 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from basewatch.errors import ConfigError
+from basewatch.config_file import find_config, read_toml
+from basewatch.errors import ConfigError, UsageError
 from basewatch.lint.reference import DOCKER_HUB
 from basewatch.models import Severity
 
@@ -83,8 +84,6 @@ def parse_config(table: Mapping[str, Any], source: str) -> LintConfig:
 def load_config(path: Path | None = None, directory: Path | None = None) -> LintConfig:
     """Read `path`, else `.basewatch.toml`, else `pyproject.toml`'s `[tool.basewatch]`, in
     `directory` (default: the current one); the defaults when none of them exists."""
-    from basewatch.config_file import find_config, read_toml
-    from basewatch.errors import UsageError
 
     try:
         if path is not None:

@@ -8,14 +8,15 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from basewatch.clock import today as utc_today
 from basewatch.errors import DockerfileReadError, LintError
 from basewatch.lint.config import LintConfig
-from basewatch.lint.eol import EolTable, load_eol_table
 from basewatch.lint.model import Dockerfile, LintFinding, LintResult
 from basewatch.lint.parse import decode, parse_dockerfile
 from basewatch.lint.read import read_dockerfile
 from basewatch.lint.rules import RULES
 from basewatch.lint.rules.base import Context
+from basewatch.vulndb.eol import EolTable, load_eol_table
 
 IGNORE_COMMENT = re.compile(r"^\s*#\s*basewatch-ignore\s*:\s*(?P<ids>[A-Za-z0-9_,\s-]+?)\s*$")
 
@@ -39,7 +40,7 @@ def lint_text(
         dockerfile,
         config=config or LintConfig(),
         eol=eol or load_eol_table(),
-        today=today or date.today(),
+        today=today or utc_today(),
         only_targets=target is not None,
     )
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from basewatch.errors import LintError, ResolveError
+from basewatch.errors import Error, LintError, ResolveError
 from basewatch.lint.model import Stage
 from basewatch.lint.parse import parse_dockerfile
 from basewatch.lint.reference import ImageRef, parse_reference
+from basewatch.oci.store import DirStore, FileStore, TarStore, read_small
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*(\S)", re.IGNORECASE)
@@ -78,8 +79,6 @@ class OciLayoutResolver:
     def _load(self, layout: Path) -> None:
         # The same stores `scan oci:PATH` reads, so a layout tar works here as it does there,
         # with the same bounds on hostile archives.
-        from basewatch.errors import Error
-        from basewatch.oci.store import DirStore, FileStore, TarStore, read_small
 
         try:
             store: FileStore = DirStore(layout) if layout.is_dir() else TarStore(layout)

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from basewatch.errors import DockerfileSyntaxError
+from basewatch.errors import DockerfileSyntaxError, UsageError
 from basewatch.lint.expand import ExpansionBudget, substitute
 from basewatch.lint.model import Dockerfile, Instruction, Stage
 from basewatch.lint.reference import parse_reference
@@ -149,8 +149,6 @@ def build_stages(
     final = len(stages) - 1
     if target is not None:
         if target.lower() not in names:
-            from basewatch.errors import UsageError
-
             known = ", ".join(sorted(names)) or "none"
             raise UsageError(f"{path}: no stage named {target!r} (stages: {known})")
         final = names[target.lower()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
 from basewatch.matching.matcher import match_inventory, query_of
 from basewatch.matching.policy import Policy
-from basewatch.models import DatabaseInfo, Inventory, PackageType, ScanResult
+from basewatch.models import DatabaseInfo, Inventory, ScanResult, is_os_package
 from basewatch.vulndb.store import VulnStore
 
 
@@ -57,13 +57,12 @@ def scan_inventory(
 def _releaseless(inventory: Inventory) -> set[str]:
     """Ecosystems of OS packages without a release (`Debian`): the matcher never guesses one,
     so none of those packages was checked and the scan must not look clean for them."""
-    os_types = (PackageType.DEB, PackageType.APK, PackageType.RPM)
     return {
         p.ecosystem
         for p in inventory.packages
         if p.ecosystem
         and ":" not in p.ecosystem
-        and p.type in os_types
+        and is_os_package(p.type)
         and not p.meta(OS_PACKAGE_KEY)
     }
 
@@ -76,13 +75,16 @@ def _refused_packages(
     A malformed record makes a scan partial only for the image that has its package: one
     refused at import for some other package says nothing about this image.
     """
+    wanted = [
+        (package.ecosystem, query_of(package)[0])
+        for package in inventory.packages
+        if package.ecosystem
+        and package.ecosystem not in unmatched
+        and not package.meta(OS_PACKAGE_KEY)
+    ]
+    refused = store.refused_many(wanted)  # one batch for the whole image
     found: dict[str, list[str]] = {}
-    for package in inventory.packages:
-        ecosystem = package.ecosystem
-        if not ecosystem or ecosystem in unmatched or package.meta(OS_PACKAGE_KEY):
-            continue
-        name, _ = query_of(package)
-        ids = store.refused(ecosystem, name)
-        if ids:
+    for ecosystem, name in wanted:
+        if ids := refused[(ecosystem, name)]:
             found.setdefault(f"{ecosystem} {name}", list(ids))
     return found

@@ -18,7 +18,15 @@ from basewatch.errors import InvalidVersion
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
 from basewatch.matching.ranges import evaluate
 from basewatch.matching.severity import UNRATED, Rating, best_vector, from_word
-from basewatch.models import Finding, FixStatus, Inventory, Package, PackageType, Severity
+from basewatch.models import (
+    Finding,
+    FixStatus,
+    Inventory,
+    Package,
+    PackageType,
+    Severity,
+    is_os_package,
+)
 from basewatch.versions.base import Comparator, shortened
 from basewatch.versions.registry import comparator_for
 from basewatch.vulndb.model import Advisory, Affected, Enrichment
@@ -26,7 +34,6 @@ from basewatch.vulndb.store import VulnStore
 
 log = logging.getLogger(__name__)
 
-_OS_TYPES = (PackageType.DEB, PackageType.APK, PackageType.RPM)
 _SUMMARY_RATING = re.compile(r"^(Critical|Important|Moderate|Low):", re.IGNORECASE)
 _WONT_FIX = ("will not fix", "wont-fix", "won't fix", "end-of-life", "ignored", "not-affected?")
 
@@ -68,11 +75,12 @@ def match_inventory(inventory: Inventory, store: VulnStore) -> MatchOutcome:
     outcome = MatchOutcome()
     known = set(store.ecosystems())
     missing_release = False
+    wanted: list[tuple[Package, str, Comparator]] = []
     for package in inventory.packages:
         ecosystem = package.ecosystem
         if not ecosystem or package.meta(OS_PACKAGE_KEY):
             continue  # no ecosystem; or a copy an OS package installed, matched through it
-        if package.type in _OS_TYPES and ":" not in ecosystem:
+        if is_os_package(package.type) and ":" not in ecosystem:
             missing_release = True  # never guess a release: matching another one is wrong
             continue
         if ecosystem not in known:
@@ -82,7 +90,12 @@ def match_inventory(inventory: Inventory, store: VulnStore) -> MatchOutcome:
         if comparator is None:
             outcome.unmatched_ecosystems.add(ecosystem)
             continue
-        outcome.findings.extend(_match_package(package, ecosystem, comparator, store, outcome))
+        wanted.append((package, ecosystem, comparator))
+    # One batch of lookups for the whole image rather than one query per package.
+    found = store.affected_many((ecosystem, query_of(p)[0]) for p, ecosystem, _ in wanted)
+    for package, ecosystem, comparator in wanted:
+        entries = found[(ecosystem, query_of(package)[0])]
+        outcome.findings.extend(_match_package(package, ecosystem, comparator, entries, outcome))
     if missing_release:
         outcome.warnings.append("the distribution release is unknown: OS packages were not matched")
     cves = {i for f in outcome.findings for i in f.ids if i.startswith("CVE-")}
@@ -97,7 +110,7 @@ def _match_package(
     package: Package,
     ecosystem: str,
     comparator: Comparator,
-    store: VulnStore,
+    entries: Sequence[tuple[Advisory, Affected]],
     outcome: MatchOutcome,
 ) -> list[Finding]:
     name, version = query_of(package)
@@ -110,7 +123,7 @@ def _match_package(
         return []
     hits = []
     skipped: list[str] = []
-    for advisory, affected in store.affected(ecosystem, name):
+    for advisory, affected in entries:
         verdict = evaluate(version, affected, comparator)
         if verdict.affected:
             hits.append(_Hit(advisory, affected, verdict.fixed))
@@ -200,7 +213,7 @@ def _first_sentence(text: str) -> str:
 def _rating(package: Package, hits: Sequence[_Hit]) -> Rating:
     """The distribution's own rating for its packages, else the highest CVSS score, else a
     qualitative rating from the advisory database (GHSA's, for instance)."""
-    if package.type in _OS_TYPES:
+    if is_os_package(package.type):
         vendor = []
         for hit in hits:
             # Distribution ratings: per package (Debian urgency) or per record with a

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from basewatch.errors import UsageError
-from basewatch.models import Finding, FixStatus, Inventory, Origin, Severity, Suppression
+from basewatch.models import (
+    Confidence,
+    Finding,
+    FixStatus,
+    Inventory,
+    Origin,
+    Severity,
+    Suppression,
+)
 
 IGNORE_FILE = ".basewatchignore"
 
@@ -109,7 +117,7 @@ class Policy:
                 " `org.opencontainers.image.base.name` and `org.opencontainers.image.base.digest`"
                 " annotations or labels; or scan without " + flag
             )
-        if base is not None and base.confidence == "low":
+        if base is not None and base.confidence is Confidence.LOW:
             return [
                 f"{flag}: the base of {inventory.image.reference or 'the image'} was guessed"
                 f" from its history ({base.layers} layers, {base.method}, low confidence);"

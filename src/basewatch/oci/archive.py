@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from basewatch.errors import ImageError, ImageNotFound, UsageError
+from basewatch.models import SourceType
 from basewatch.oci import jsondoc
 from basewatch.oci.blobs import StoreImage
 from basewatch.oci.digest import digest_bytes, verify_bytes
@@ -86,7 +87,7 @@ class DockerArchiveSource:
         layers = layers_from_config(config, label, blobs)
         info = image_info(
             self.reference,
-            "docker-archive",
+            SourceType.DOCKER_ARCHIVE,
             config,
             config_digest,
             layers,

@@ -45,16 +45,6 @@ class FileEntry:
     mode: int = 0
     link: str = ""
 
-    def to_row(self) -> list[object]:
-        return [self.path, self.kind.value, self.size, self.mode, self.link]
-
-    @classmethod
-    def from_row(cls, row: list[object]) -> FileEntry:
-        path, kind, size, mode, link = row
-        assert isinstance(path, str) and isinstance(kind, str) and isinstance(link, str)
-        assert isinstance(size, int) and isinstance(mode, int)
-        return cls(path, EntryKind(kind), size, mode, link)
-
 
 # A reader for the entry's content, valid only until the iteration moves on; None unless FILE.
 Opener = Callable[[], BinaryIO]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from basewatch.errors import ImageError, ImageNotFound
-from basewatch.models import ImageInfo, LayerInfo
+from basewatch.errors import ImageError, ImageNotFound, Remedy
+from basewatch.models import ImageInfo, LayerInfo, SourceType
 from basewatch.oci import jsondoc
 from basewatch.oci.digest import parse_digest
 from basewatch.oci.platform import Platform
@@ -95,9 +95,10 @@ def pick_platform(
         )
         for p in (m["platform"] for m in with_platform)
     )
-    hint = "" if explicit else " (the host's; choose with --platform)"
+    hint = "" if explicit else " (the host's)"
     raise ImageNotFound(
-        f"{label}: no image for platform {wanted}{hint}; available: {', '.join(offered) or 'none'}"
+        f"{label}: no image for platform {wanted}{hint}; available: {', '.join(offered) or 'none'}",
+        remedy=None if explicit else Remedy.CHOOSE_PLATFORM,
     )
 
 
@@ -173,7 +174,7 @@ def layers_from_config(
 
 def image_info(
     reference: str,
-    source_type: str,
+    source_type: SourceType,
     config: dict[str, Any],
     config_digest: str,
     layers: tuple[LayerInfo, ...],

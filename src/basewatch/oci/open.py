@@ -10,6 +10,7 @@ from basewatch.oci.archive import DockerArchiveSource
 from basewatch.oci.interface import ImageSource
 from basewatch.oci.layout import OciLayoutSource
 from basewatch.oci.reference import ImageRef, LocalKind, LocalRef, RegistryRef, parse_image_ref
+from basewatch.oci.registry.source import RegistrySource
 from basewatch.oci.rootfs import DirSource, RootfsSource
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ def open_image(
     match ref:
         case RegistryRef():
             # imported here: a local scan skips the registry modules at start-up (12-17 ms measured)
-            from basewatch.oci.registry.source import RegistrySource
 
             return RegistrySource(
                 ref, registry, reference=ref.text, prefetch=prefetch, client=client

@@ -23,7 +23,7 @@ class Platform:
         """`OS/ARCH[/VARIANT]`; raises UsageError for anything else."""
         parts = text.strip().split("/")
         if len(parts) not in (2, 3) or not all(parts):
-            raise UsageError(f"--platform {text!r}: expected OS/ARCH[/VARIANT], e.g. linux/arm64")
+            raise UsageError(f"platform {text!r}: expected OS/ARCH[/VARIANT], e.g. linux/arm64")
         return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
 
     @classmethod

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from basewatch.errors import ImageNotFound
-from basewatch.models import ImageInfo, LayerInfo
+from basewatch.models import ImageInfo, LayerInfo, SourceType
 from basewatch.oci.blobs import BlobLayer
 from basewatch.oci.interface import LayerReader, OpenImage
 from basewatch.oci.layer import FileEntry, Opener, iter_dir_entries
@@ -57,7 +57,7 @@ class DirSource:
             raise ImageNotFound(f"{self.path}: no such directory")
         info = ImageInfo(
             reference=self.reference,
-            source_type="dir",
+            source_type=SourceType.DIR,
             layers=(LayerInfo(index=0, diff_id=""),),
         )
 
@@ -90,7 +90,7 @@ class RootfsSource:
         digest = f"sha256:{hasher.hexdigest()}"
         size = self.path.stat().st_size
         layer = LayerInfo(index=0, diff_id="", digest=digest, size=size)
-        info = ImageInfo(reference=self.reference, source_type="rootfs", layers=(layer,))
+        info = ImageInfo(reference=self.reference, source_type=SourceType.ROOTFS, layers=(layer,))
         label = str(self.path)
 
         @contextlib.contextmanager

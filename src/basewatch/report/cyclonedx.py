@@ -1,4 +1,5 @@
-"""`--format cyclonedx-json`: a CycloneDX 1.6 JSON BOM, written as cyclonedx-python-lib writes it.
+"""The CycloneDX 1.6 JSON BOM of an inventory, as cyclonedx-python-lib writes it: the document
+`basewatch sbom --format cyclonedx-json` writes and `scan --format cyclonedx-json` extends.
 
 The image is `metadata.component` (type `container`, its manifest digest as version and hash),
 the distribution a component of type `operating-system`, and every package a `library` with its
@@ -42,24 +43,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
-from uuid import UUID, uuid4
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from packageurl import PackageURL
 
 from basewatch import __version__
 from basewatch.errors import OutputError
-from basewatch.report.base import (
-    TOOL_NAME,
-    declared_licenses,
-    is_os_package,
-    oci_purl,
-    sorted_packages,
-    split_contact,
-    supplier,
-)
-from basewatch.report.native_json import dumps
-from basewatch.report.spdx import spdx_expression
+from basewatch.models import is_os_package
+from basewatch.report.common import TOOL_NAME, oci_purl, sorted_packages, split_contact, supplier
+from basewatch.report.licenses import declared_licenses, spdx_expression
 
 if TYPE_CHECKING:
     from basewatch.models import ImageInfo, Inventory, LayerInfo, OSInfo, Package
@@ -87,22 +80,6 @@ _HEX = re.compile(r"[0-9a-f]+")
 # The SPDX license list CycloneDX 1.6 accepts as `license.id`: the enum of the spdx schema that
 # cyclonedx-python-lib ships (and validates against), read from its file, without importing it.
 _LIBRARY_SPDX_SCHEMA = ("schema", "_res", "spdx.SNAPSHOT.schema.json")
-
-
-class CycloneDXReporter:
-    """Renders CycloneDX 1.6 JSON. `now` and `serial` make the output reproducible."""
-
-    name: ClassVar[str] = "cyclonedx-json"
-    media_type: ClassVar[str] = "application/vnd.cyclonedx+json; version=1.6"
-
-    def __init__(self, *, now: datetime | None = None, serial: UUID | None = None) -> None:
-        self._now = now
-        self._serial = serial
-
-    def render(self, inventory: Inventory) -> bytes:
-        now = self._now or datetime.now(UTC).replace(microsecond=0)
-        document, _ = bom_document(inventory, now=now, serial=self._serial or uuid4())
-        return dumps(document)
 
 
 def bom_document(

@@ -41,7 +41,17 @@ from packageurl import PackageURL
 from basewatch.errors import SbomError
 from basewatch.inventory.purl import ecosystem_for
 from basewatch.inventory.rpm.package import split_source_rpm
-from basewatch.models import ImageInfo, Inventory, LayerInfo, Origin, OSInfo, Package, PackageType
+from basewatch.models import (
+    ImageInfo,
+    Inventory,
+    LayerInfo,
+    Origin,
+    OSInfo,
+    Package,
+    PackageType,
+    SourceType,
+    is_os_package,
+)
 from basewatch.untrusted import UntrustedInput, parse_json, read_regular_file
 
 if TYPE_CHECKING:
@@ -50,11 +60,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SOURCE_TYPE = "sbom"
+SOURCE_TYPE = SourceType.SBOM
 CYCLONEDX_VERSIONS = ("1.4", "1.5", "1.6")
 SPDX_VERSIONS = ("SPDX-2.2", "SPDX-2.3")
 
-_OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 _NO_LICENSE = frozenset({"", "NOASSERTION", "NONE"})
 _BW = "basewatch:"
 _TRIVY = "aquasecurity:trivy:"
@@ -629,7 +638,7 @@ def _os_from_qualifiers(packages: list[Package]) -> OSInfo | None:
     """The OS the `distro` qualifiers of the OS packages' purls name most often."""
     votes: Counter[tuple[str, str]] = Counter()
     for package in packages:
-        if package.type not in _OS_TYPES or not package.purl:
+        if not is_os_package(package.type) or not package.purl:
             continue
         purl = _parse_purl(package.purl)
         if purl is None or not isinstance(purl.qualifiers, dict):

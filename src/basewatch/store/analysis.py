@@ -1,7 +1,8 @@
 """The on-disk cache of per-layer analyses, content-addressed by layer diffID.
 
 Writes are atomic (temporary file + rename), so an interrupted scan never leaves a half-written
-entry; an unreadable entry is treated as a miss and rewritten.
+entry; an unreadable entry is treated as a miss and rewritten. Entries are plain JSON objects:
+their owners encode and decode them (`inventory.layers.encode_analysis`, `basewatch.codec`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,6 @@ from basewatch.untrusted import parse_json
 log = logging.getLogger(__name__)
 
 
-def default_cache_dir() -> Path:
-    """The per-user cache directory (XDG on Linux)."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("basewatch"))
-
-
 class AnalysisCache:
     """JSON documents stored under `root/<kind>/<algorithm>/<hex>/<detectors key>.json`.
 
@@ -38,7 +32,8 @@ class AnalysisCache:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def _path(self, layer_digest: str, detectors_key: str, kind: str = "layers") -> Path:
+    def path(self, layer_digest: str, detectors_key: str, kind: str = "layers") -> Path:
+        """Where the entry lives; CacheError when `layer_digest` cannot name one."""
         algorithm, _, hexpart = layer_digest.partition(":")
         if not hexpart or not hexpart.isalnum() or not algorithm.isalnum():
             raise CacheError(f"{layer_digest!r} cannot name a cache entry")
@@ -47,7 +42,7 @@ class AnalysisCache:
     def get(
         self, layer_digest: str, detectors_key: str, kind: str = "layers"
     ) -> dict[str, Any] | None:
-        path = self._path(layer_digest, detectors_key, kind)
+        path = self.path(layer_digest, detectors_key, kind)
         try:
             with path.open("rb") as handle:
                 # bounded: an entry nested past the parser's limit is a miss, not a crash
@@ -62,7 +57,7 @@ class AnalysisCache:
     def put(
         self, layer_digest: str, detectors_key: str, data: dict[str, Any], kind: str = "layers"
     ) -> None:
-        path = self._path(layer_digest, detectors_key, kind)
+        path = self.path(layer_digest, detectors_key, kind)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")

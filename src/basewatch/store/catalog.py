@@ -12,23 +12,14 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from basewatch.models import ImageInfo
+from basewatch.models import CatalogEntry, ImageInfo
 from basewatch.untrusted import parse_json, read_regular_file
 
 MAX_ENTRY_BYTES = 16 << 20  # an entry lists one image's diffIDs and history
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogEntry:
-    reference: str
-    digest: str  # manifest digest when known, else config digest
-    diff_ids: tuple[str, ...]
-    created_by: tuple[str, ...] = ()  # history instruction of each layer
 
 
 class Catalog:

@@ -6,7 +6,8 @@ What a path may be, recognised by its form and content rather than trusted by it
 - a directory of OSV records (`*.json`, `*.yaml`, `*.yml`, searched recursively);
 - one OSV record as `.json`, `.yaml` or `.yml` (a list, or an API answer `{"vulns": [...]}`,
   holds several);
-- an Alpine, Wolfi or Chainguard security database (secdb) JSON file, converted to OSV;
+- an Alpine, Wolfi or Chainguard security database (secdb) JSON file, converted to OSV
+  (`secdb.py`);
 - CISA's KEV catalog JSON; FIRST's EPSS CSV, plain or gzip.
 
 Sources (see `sqlite.py`): records from zips go to `osv:<ECOSYSTEM>`, the same source
@@ -15,6 +16,8 @@ updates never touch; each secdb file is its own source, `secdb:<ECOSYSTEM>/<REPO
 whole on re-import (the file is a snapshot). `<ECOSYSTEM>` is the first affected package's
 ecosystem without its release ("Debian:12" -> "Debian"). Zips and loose records are merged
 record by record: within a source, the copy with the later `modified` wins.
+
+Each result says which (ecosystem, package) pairs it changed (`VulnWriter.take_changed`).
 
 Malformed records are counted and their reasons kept; they never stop an import. The packages
 a refused record names, when readable, are kept too (`SqliteStore.refused`). A file that
@@ -29,17 +32,18 @@ than the parser allows is a malformed record, or for a whole feed file a `Databa
 from __future__ import annotations
 
 import logging
-import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import assert_never
 
 import yaml
 
+from basewatch.clock import SYSTEM_CLOCK
 from basewatch.errors import DatabaseError, UsageError
 from basewatch.progress import NULL_PROGRESS, Progress
 from basewatch.untrusted import UntrustedInput, read_regular_file
@@ -47,29 +51,23 @@ from basewatch.untrusted import parse_json as parse_untrusted_json
 from basewatch.vulndb.epss import read_epss
 from basewatch.vulndb.incremental import MAX_RECORD_BYTES
 from basewatch.vulndb.kev import is_kev_document, kev_from_document
-from basewatch.vulndb.model import (
-    Advisory,
-    Affected,
-    AffectedRange,
-    EventKind,
-    RangeEvent,
-    SourceStatus,
-)
+from basewatch.vulndb.model import Advisory, SourceStatus
 from basewatch.vulndb.names import base_ecosystem
 from basewatch.vulndb.osv import (
-    MAX_VERSION_LENGTH,
+    MAX_PROBLEMS,
     MalformedRecord,
+    Tally,
     Withdrawn,
     parse_json,
     parse_record,
 )
-from basewatch.vulndb.sqlite import SqliteStore
+from basewatch.vulndb.secdb import convert_secdb, is_secdb_document
 from basewatch.vulndb.status import parse_time
+from basewatch.vulndb.store import PackageKey, VulnWriter
 
 log = logging.getLogger(__name__)
 
 _RECORD_SUFFIXES = (".json", ".yaml", ".yml")
-_MAX_PROBLEMS = 100
 # The real dumps expand to a few hundred MB (Debian, Ubuntu); a zip that expands past this is
 # a bomb, whatever its members' headers declare.
 MAX_ZIP_EXPANSION = 8 << 30
@@ -82,17 +80,25 @@ MAX_YAML_NODES = 200_000
 _READ_CHUNK = 1 << 20
 _PROGRESS_STEP = 256
 
-# One id in a secfixes entry: "CVE-2019-1234", "XSA-182", "TALOS-2019-0844", "GHSA-xxxx-...".
-_SECFIX_ID = re.compile(r"^[A-Z][A-Z0-9]*-[A-Za-z0-9][A-Za-z0-9._:-]*$")
-# "CVE-2017-17434-1", "-2": Alpine's names for two patches of one CVE.
-_CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}(?=$|-\d+$)")
-# apk version syntax (abuild's APKBUILD(5)), as OSV's own secdb converter checks it.
-_APK_VERSION = re.compile(
-    r"^(\d+\.)*\d+[a-zA-Z]?(_?(alpha|beta|rc|pre|cvs|svn|git|hg|p)\d*)*([-.]r\d+)?$"
-)
-# In secfixes, a CVE listed under version "0" does not affect the package at all (the
-# maintainers' way to reject it, e.g. it concerns another platform or predates the package).
-_NOT_AFFECTED = "0"
+
+class ImportKind(StrEnum):
+    """What a path held, as recognised from its form and content."""
+
+    OSV = "osv"  # OSV records: a dump, a directory or a record file
+    SECDB = "secdb"  # an Alpine, Wolfi or Chainguard secdb file
+    KEV = "kev"  # CISA's KEV catalog
+    EPSS = "epss"  # FIRST's EPSS scores
+
+    @property
+    def per_cve(self) -> bool:
+        """Whether its records are CVEs (an enrichment feed) rather than advisories."""
+        match self:
+            case ImportKind.OSV | ImportKind.SECDB:
+                return False
+            case ImportKind.KEV | ImportKind.EPSS:
+                return True
+            case _:
+                assert_never(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +106,7 @@ class ImportResult:
     """What importing one path did."""
 
     path: str
-    kind: str  # "osv", "secdb", "kev" or "epss"
+    kind: ImportKind
     records: int  # records (or CVEs, for KEV and EPSS) written
     withdrawn: int = 0  # withdrawn records seen: never stored, an older copy is removed
     malformed: int = 0  # records or rows refused, see `problems`
@@ -108,73 +114,31 @@ class ImportResult:
     # or (secdb) listed under version "0", i.e. not affected
     sources: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()  # the first reasons for refusals
-
-
-@dataclass(slots=True)
-class Tally:
-    """Refusals counted while reading records, with the first reasons."""
-
-    malformed: int = 0
-    skipped: int = 0
-    problems: list[str] = field(default_factory=list)
-    # (ecosystem, name, record id, reason) for every package a refused record named.
-    refusals: list[tuple[str, str, str, str]] = field(default_factory=list)
-
-    def refuse(self, where: str, reason: str, package: tuple[str, str] | None = None) -> None:
-        """Count one refusal; `package` (ecosystem, name) when the refusal names one."""
-        if package is not None:
-            self.refusals.append((*package, where, reason[:500]))
-        self.malformed += 1
-        log.debug("refused %s: %s", where, reason)
-        if len(self.problems) < _MAX_PROBLEMS:
-            self.problems.append(f"{where}: {reason}")
-
-    def refuse_record(self, where: str, exc: MalformedRecord) -> None:
-        self.refuse(where, str(exc))
-        record_id = exc.record_id or where
-        self.refusals.extend(
-            (ecosystem, name, record_id, str(exc)[:500]) for ecosystem, name in exc.packages
-        )
-
-    def refusals_by_source(self, prefix: str) -> dict[str, list[tuple[str, str, str, str]]]:
-        """The refusals grouped by the source their ecosystem's records go to."""
-        grouped: dict[str, list[tuple[str, str, str, str]]] = {}
-        for refusal in self.refusals:
-            grouped.setdefault(f"{prefix}:{base_ecosystem(refusal[0])}", []).append(refusal)
-        return grouped
-
-
-@dataclass(frozen=True, slots=True)
-class SecdbConversion:
-    """A secdb file as OSV advisories, one per vulnerability id, with every package it names."""
-
-    ecosystem: str  # "Alpine:v3.10", "Wolfi", "Chainguard"
-    source: str  # "secdb:Alpine:v3.10/main"
-    advisories: tuple[Advisory, ...]
-    malformed: int = 0
-    not_affected: int = 0  # (package, id) pairs listed under "0"
-    problems: tuple[str, ...] = ()
-    refusals: tuple[tuple[str, str, str, str], ...] = ()  # as `Tally.refusals`
+    # The (ecosystem, normalised name) pairs whose advisories or refusals this import changed
+    # (none for KEV and EPSS: their facts are per CVE). See `VulnWriter.take_changed`.
+    changed: frozenset[PackageKey] = frozenset()
 
 
 def import_paths(
-    store: SqliteStore,
+    store: VulnWriter,
     paths: Sequence[Path | str],
     progress: Progress = NULL_PROGRESS,
     now: datetime | None = None,
 ) -> tuple[ImportResult, ...]:
-    """Import every path into `store` (writes are committed by the caller, see `rebuilding`)."""
-    moment = _iso(now or datetime.now(UTC))
+    """Import every path into `store` (writes are committed by the caller, see `rebuilding`);
+    each result says which packages it changed."""
+    moment = _iso(now or SYSTEM_CLOCK.now())
     results = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise UsageError(f"cannot import {path}: no such file or directory")
-        results.append(_import_one(store, path, progress, moment))
+        result = _import_one(store, path, progress, moment)
+        results.append(replace(result, changed=store.take_changed()))
     return tuple(results)
 
 
-def _import_one(store: SqliteStore, path: Path, progress: Progress, moment: str) -> ImportResult:
+def _import_one(store: VulnWriter, path: Path, progress: Progress, moment: str) -> ImportResult:
     if path.is_dir():
         return _import_osv(store, path, _directory_records, "local", progress, moment)
     name = path.name.lower()
@@ -208,7 +172,7 @@ _RecordReader = Callable[[Path, Tally, Progress], Iterator[Advisory | Withdrawn]
 
 
 def _import_osv(
-    store: SqliteStore,
+    store: VulnWriter,
     path: Path,
     reader: _RecordReader,
     prefix: str,
@@ -244,7 +208,7 @@ def _import_osv(
         )
     return ImportResult(
         path=str(path),
-        kind="osv",
+        kind=ImportKind.OSV,
         records=counts.written,
         withdrawn=counts.withdrawn,
         malformed=tally.malformed,
@@ -460,159 +424,7 @@ def _load_json_file(path: Path) -> object:
 # -- Alpine / Wolfi / Chainguard secdb --------------------------------------------------------
 
 
-def is_secdb_document(data: object) -> bool:
-    """Whether a decoded JSON document is a secdb file (`{"packages": [{"pkg": ...}]}`)."""
-    return (
-        isinstance(data, dict)
-        and isinstance(data.get("packages"), list)
-        and any(k in data for k in ("distroversion", "reponame", "urlprefix", "apkurl"))
-    )
-
-
-def convert_secdb(data: object, filename: str = "") -> SecdbConversion:
-    """Turn a secdb document into OSV advisories.
-
-    Ecosystem: `Alpine:<distroversion>` for Alpine; Wolfi and Chainguard files carry no
-    release, and are told apart by "wolfi" or "chainguard" in their `reponame`, `urlprefix` or
-    `apkurl` fields, else in the file name. Ids follow OSV's Alpine records: `ALPINE-CVE-...`
-    (`WOLFI-`, `CHAINGUARD-`) with the vulnerability id as `upstream`, one record per id
-    holding every package it names, each with an `introduced: 0` / `fixed: <version>` range
-    per version listing it. Further ids in an entry ("CVE-2016-6258 XSA-182") are kept as
-    upstream ids, parenthesised notes are dropped; entries under "0" are not vulnerabilities
-    of that package and produce nothing.
-    """
-    if not is_secdb_document(data):
-        raise DatabaseError(f"{filename or 'this file'} is not a secdb document")
-    assert isinstance(data, dict)
-    ecosystem, prefix = _secdb_distribution(data, filename)
-    repo = data.get("reponame") if isinstance(data.get("reponame"), str) else ""
-    source = f"secdb:{ecosystem}/{repo or Path(filename).stem or 'secdb'}"
-    tally = Tally()
-    # primary id -> (upstream ids, package -> fixed versions); both dicts keep file order
-    found: dict[str, tuple[dict[str, None], dict[str, dict[str, None]]]] = {}
-    for index, item in enumerate(data["packages"]):
-        package = item.get("pkg") if isinstance(item, dict) else None
-        name = package.get("name") if isinstance(package, dict) else None
-        secfixes = package.get("secfixes") if isinstance(package, dict) else None
-        where = f"packages[{index}]"
-        if not isinstance(name, str) or not name.strip():
-            tally.refuse(where, "no package name")
-            continue
-        if secfixes is None:
-            continue
-        package_key = (ecosystem, name.strip())
-        if not isinstance(secfixes, dict):
-            tally.refuse(f"{where} ({name})", "secfixes is not an object", package_key)
-            continue
-        for version, entries in secfixes.items():
-            entries = entries or []
-            shown = _shorten(str(version))
-            if not isinstance(entries, list):
-                tally.refuse(f"{name} {shown}", "the secfixes entry is not a list", package_key)
-                continue
-            if version == _NOT_AFFECTED:
-                tally.skipped += len(entries)
-                continue
-            if len(version) > MAX_VERSION_LENGTH or not _APK_VERSION.match(version):
-                for entry in entries:
-                    tally.refuse(
-                        f"{name} {shown!r}",
-                        f"not an apk version ({_shorten(repr(entry))})",
-                        package_key,
-                    )
-                continue
-            for entry in entries:
-                ids = _secfix_ids(entry) if isinstance(entry, str) else []
-                if not ids:
-                    tally.refuse(
-                        f"{name} {shown}",
-                        f"no vulnerability id in {_shorten(repr(entry))}",
-                        package_key,
-                    )
-                    continue
-                upstream, packages = found.setdefault(ids[0], ({}, {}))
-                upstream.update(dict.fromkeys(ids))
-                packages.setdefault(name.strip(), {})[version] = None
-    advisories = tuple(
-        Advisory(
-            id=f"{prefix}-{primary}",
-            upstream=tuple(upstream),
-            affected=tuple(
-                Affected(
-                    ecosystem=ecosystem,
-                    name=package,
-                    ranges=tuple(
-                        AffectedRange(
-                            "ECOSYSTEM",
-                            (
-                                RangeEvent(EventKind.INTRODUCED, "0"),
-                                RangeEvent(EventKind.FIXED, fixed),
-                            ),
-                        )
-                        for fixed in versions
-                    ),
-                )
-                for package, versions in packages.items()
-            ),
-        )
-        for primary, (upstream, packages) in found.items()
-    )
-    return SecdbConversion(
-        ecosystem=ecosystem,
-        source=source,
-        advisories=advisories,
-        malformed=tally.malformed,
-        not_affected=tally.skipped,
-        problems=tuple(tally.problems),
-        refusals=tuple(tally.refusals),
-    )
-
-
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
-
-
-def _secdb_distribution(data: dict[str, Any], filename: str) -> tuple[str, str]:
-    fields = " ".join(str(data.get(key, "")) for key in ("reponame", "urlprefix", "apkurl"))
-    by_fields = _wolfi_or_chainguard(fields)
-    if by_fields is not None:
-        return by_fields
-    version = data.get("distroversion")
-    if isinstance(version, str) and version.strip():
-        version = version.strip()
-        return f"Alpine:{version if version.startswith('v') else 'v' + version}", "ALPINE"
-    by_name = _wolfi_or_chainguard(Path(filename).name)
-    if by_name is not None:
-        return by_name
-    raise DatabaseError(
-        f"cannot tell which distribution the secdb file {filename} is for: it has no "
-        "distroversion (Alpine) and names neither Wolfi nor Chainguard"
-    )
-
-
-def _wolfi_or_chainguard(text: str) -> tuple[str, str] | None:
-    text = text.lower()
-    if "chainguard" in text:
-        return "Chainguard", "CHAINGUARD"
-    if "wolfi" in text:
-        return "Wolfi", "WOLFI"
-    return None
-
-
-def _secfix_ids(entry: str) -> list[str]:
-    ids: list[str] = []
-    for token in entry.split():
-        if token.startswith("("):
-            break  # the rest is a note: "CVE-2018-14468 (FrameRelay)"
-        if token.startswith("CVE-"):
-            if cve := _CVE_ID.match(token):
-                ids.append(cve.group(0))
-        elif _SECFIX_ID.match(token):
-            ids.append(token)
-    return list(dict.fromkeys(ids))
-
-
-def _import_secdb(store: SqliteStore, path: Path, data: object, moment: str) -> ImportResult:
+def _import_secdb(store: VulnWriter, path: Path, data: object, moment: str) -> ImportResult:
     conversion = convert_secdb(data, path.name)
     store.clear_source(conversion.source)
     counts = store.write_records((conversion.source, a) for a in conversion.advisories)
@@ -628,7 +440,7 @@ def _import_secdb(store: SqliteStore, path: Path, data: object, moment: str) -> 
     )
     return ImportResult(
         path=str(path),
-        kind="secdb",
+        kind=ImportKind.SECDB,
         records=counts.written,
         malformed=conversion.malformed,
         skipped=conversion.not_affected,
@@ -640,33 +452,33 @@ def _import_secdb(store: SqliteStore, path: Path, data: object, moment: str) -> 
 # -- enrichment feeds ---------------------------------------------------------------------
 
 
-def _import_kev(store: SqliteStore, path: Path, data: object, moment: str) -> ImportResult:
+def _import_kev(store: VulnWriter, path: Path, data: object, moment: str) -> ImportResult:
     catalog = kev_from_document(data, str(path))
     stored = store.replace_kev(catalog.entries)
     return _enrichment_result(
         store,
-        "kev",
+        ImportKind.KEV,
         path,
         moment,
         stored,
         catalog.malformed,
-        catalog.problems[:_MAX_PROBLEMS],
+        catalog.problems[:MAX_PROBLEMS],
         catalog.released,
     )
 
 
-def _import_epss(store: SqliteStore, path: Path, moment: str) -> ImportResult:
+def _import_epss(store: VulnWriter, path: Path, moment: str) -> ImportResult:
     feed = read_epss(path)
     stored = store.replace_epss(feed.scores)
     log.debug("EPSS model %s, scores of %s", feed.model_version, feed.score_date)
     return _enrichment_result(
-        store, "epss", path, moment, stored, feed.malformed, feed.problems, feed.score_date
+        store, ImportKind.EPSS, path, moment, stored, feed.malformed, feed.problems, feed.score_date
     )
 
 
 def _enrichment_result(
-    store: SqliteStore,
-    name: str,
+    store: VulnWriter,
+    kind: ImportKind,
     path: Path,
     moment: str,
     stored: int,
@@ -677,7 +489,7 @@ def _enrichment_result(
     """Record an enrichment feed (replaced whole) as a source, and say what was imported."""
     store.set_source(
         SourceStatus(
-            name=name,
+            name=kind.value,  # the source is named after its feed: "kev", "epss"
             records=stored,
             updated_at=moment,
             origin=str(path),
@@ -687,10 +499,10 @@ def _enrichment_result(
     )
     return ImportResult(
         path=str(path),
-        kind=name,
+        kind=kind,
         records=stored,
         malformed=malformed,
-        sources=(name,),
+        sources=(kind.value,),
         problems=tuple(problems),
     )
 

@@ -9,12 +9,16 @@ GIT ranges are dropped (nothing in an image has a commit to compare); entries wi
 from __future__ import annotations
 
 import json
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from basewatch.vulndb.model import Advisory, Affected, AffectedRange, EventKind, RangeEvent
+from basewatch.vulndb.names import base_ecosystem
+
+log = logging.getLogger(__name__)
 
 RANGE_TYPES = frozenset({"ECOSYSTEM", "SEMVER", "GIT"})
 # No real version comes near this (Debian's longest are under 100 characters); a longer one is
@@ -22,6 +26,7 @@ RANGE_TYPES = frozenset({"ECOSYSTEM", "SEMVER", "GIT"})
 MAX_VERSION_LENGTH = 256
 _EVENT_KINDS = {kind.value: kind for kind in EventKind}
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+MAX_PROBLEMS = 100  # refusal reasons kept per import (all are counted)
 
 
 class MalformedRecord(ValueError):
@@ -46,6 +51,41 @@ class Withdrawn:
     id: str
     modified: str
     ecosystems: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Tally:
+    """Refusals counted while reading records in bulk (a dump, a secdb file), with the first
+    `MAX_PROBLEMS` reasons: bad records are counted and reported, never fatal."""
+
+    malformed: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+    # (ecosystem, name, record id, reason) for every package a refused record named.
+    refusals: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def refuse(self, where: str, reason: str, package: tuple[str, str] | None = None) -> None:
+        """Count one refusal; `package` (ecosystem, name) when the refusal names one."""
+        if package is not None:
+            self.refusals.append((*package, where, reason[:500]))
+        self.malformed += 1
+        log.debug("refused %s: %s", where, reason)
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(f"{where}: {reason}")
+
+    def refuse_record(self, where: str, exc: MalformedRecord) -> None:
+        self.refuse(where, str(exc))
+        record_id = exc.record_id or where
+        self.refusals.extend(
+            (ecosystem, name, record_id, str(exc)[:500]) for ecosystem, name in exc.packages
+        )
+
+    def refusals_by_source(self, prefix: str) -> dict[str, list[tuple[str, str, str, str]]]:
+        """The refusals grouped by the source their ecosystem's records go to."""
+        grouped: dict[str, list[tuple[str, str, str, str]]] = {}
+        for refusal in self.refusals:
+            grouped.setdefault(f"{prefix}:{base_ecosystem(refusal[0])}", []).append(refusal)
+        return grouped
 
 
 def parse_json(raw: bytes | str) -> Advisory | Withdrawn:

@@ -22,7 +22,14 @@ it in with `os.replace`, so a failed import or update leaves the previous file a
 Writers are serialised by `writer_lock` (`flock` on `<db>.lock`): the copy is taken after the
 lock, so a second writer starts from the first one's result and no write is lost. Holding the
 lock also proves that the temporary files of earlier writers are stale (a writer that was
-killed), so they are swept then. Readers need no lock: they see the old file or the new one.
+killed), so they are swept then. Readers need no lock: they see the old file or the new one. A
+long-lived reader (the service's) notices the swap: at most once per `RECHECK_SECONDS` of its
+clock, a query compares the file at the path with the one it opened, and reopens it when it was
+replaced.
+
+Writers keep track of what they change: before a record or a refusal is first touched its
+packages' state is remembered, and `take_changed` compares it with the state after, so an
+update says which (ecosystem, package) pairs it changed and a re-import of the same data none.
 """
 
 from __future__ import annotations
@@ -38,12 +45,13 @@ import stat
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from basewatch.clock import SYSTEM_CLOCK, Clock
 from basewatch.errors import DatabaseError
 from basewatch.vulndb.epss import EpssScore
 from basewatch.vulndb.kev import KevEntry
@@ -58,11 +66,16 @@ from basewatch.vulndb.model import (
 )
 from basewatch.vulndb.names import normalize_name
 from basewatch.vulndb.osv import Withdrawn, modified_key
+from basewatch.vulndb.store import PackageKey, VulnStore, VulnWriter, WriteCounts
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _CHUNK = 2000  # records per batch of writes
+_LOOKUP_BATCH = 5000  # packages per batch of lookups (fewer when SQLite allows fewer variables)
+_STATE_BATCH = 500  # record ids per query when remembering what a write changes
+# A read-only store looks whether its file was replaced at most this often (seconds).
+RECHECK_SECONDS = 1.0
 
 # Added to schema 1 after its release: a database without them gets them on its next write
 # (`_migrate`) and reads as if they were empty until then.
@@ -136,31 +149,33 @@ _MISSING_HINT = (
 )
 
 
-@dataclass(slots=True)
-class WriteCounts:
-    """What `SqliteStore.write_records` did."""
-
-    withdrawn: int = 0  # withdrawn records seen (never stored; an older copy is removed)
-    skipped: int = 0  # records older than the copy already stored for their source
-    stored: set[tuple[str, str]] = field(default_factory=set)  # (source, id) written
-
-    @property
-    def written(self) -> int:
-        """Distinct records written (a record repeated in the input counts once)."""
-        return len(self.stored)
-
-    @property
-    def by_source(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for source, _ in self.stored:
-            counts[source] = counts.get(source, 0) + 1
-        return counts
+# The identity of a file: replaced (renamed over) or rewritten, it changes.
+_Identity = tuple[int, int, int, int]  # st_dev, st_ino, st_mtime_ns, st_size
 
 
-class SqliteStore:
-    """A `VulnStore` over one SQLite file, plus the writing API importers use."""
+@dataclass(frozen=True, slots=True)
+class _RecordState:
+    """What one record id shows the packages it names: its advisory row and affected rows."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, readonly: bool) -> None:
+    record: int | None  # hash of the advisory row; None when the id is not stored
+    rows: frozenset[tuple[str, str, int]]  # (ecosystem, normalised name, hash of the entry)
+
+
+_ABSENT = _RecordState(None, frozenset())
+
+
+class SqliteStore(VulnStore, VulnWriter):
+    """A `VulnStore` and a `VulnWriter` over one SQLite file."""
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        readonly: bool,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        recheck_after: float = RECHECK_SECONDS,
+    ) -> None:
         self._db = connection
         self.path = path
         self.readonly = readonly
@@ -169,29 +184,39 @@ class SqliteStore:
         # (ecosystem, name) -> refused record ids, read once by a read-only store: the table
         # holds only malformed records, and a scan asks about every package of the image
         self._refused: dict[tuple[str, str], list[str]] | None = None
+        # Swap detection (read-only stores): the file opened, and when it was last compared.
+        self._clock = clock
+        self._recheck_after = recheck_after
+        self._identity: _Identity | None = None
+        self._checked_at = clock.monotonic()
+        # Change tracking (writers): the state of every record id and of the refusals before
+        # this writer first touched them since the last `take_changed`.
+        self._before: dict[str, _RecordState] = {}
+        self._refused_before: frozenset[tuple[str, str, str]] | None = None
 
     # -- opening ------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str, readonly: bool = True) -> SqliteStore:
+    def open(
+        cls,
+        path: Path | str,
+        readonly: bool = True,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        recheck_after: float = RECHECK_SECONDS,
+    ) -> SqliteStore:
         """Open the database at `path`; writable opens create a missing one.
 
-        Raises `DatabaseError` when it is missing (read-only), not a basewatch database, or
-        from another schema version.
+        A read-only store follows the file at `path`: when an update has replaced it, the next
+        query (at most one look per `recheck_after` seconds of `clock`) reopens it. Raises
+        `DatabaseError` when it is missing (read-only), not a basewatch database, or from
+        another schema version.
         """
         path = Path(path)
         if readonly:
-            if not path.is_file():
-                raise DatabaseError(f"no vulnerability database at {path}: {_MISSING_HINT}")
-            try:
-                connection = sqlite3.connect(
-                    f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
-                )
-            except sqlite3.Error as exc:
-                raise DatabaseError(
-                    f"cannot open the vulnerability database {path}: {exc}"
-                ) from exc
-            store = cls(connection, path, readonly=True)
+            connection, identity = _connect_readonly(path)
+            store = cls(connection, path, readonly=True, clock=clock, recheck_after=recheck_after)
+            store._identity = identity
             store._check()
             return store
         try:
@@ -260,6 +285,30 @@ class SqliteStore:
     def close(self) -> None:
         self._db.close()
 
+    def _follow_swaps(self) -> None:
+        """Reopen the file at `path` if it is not the one open (a read-only store only)."""
+        if self._identity is None:
+            return
+        moment = self._clock.monotonic()
+        if moment - self._checked_at < self._recheck_after:
+            return
+        self._checked_at = moment
+        current = _identity_of(self.path)
+        if current is None or current == self._identity:
+            return  # the same file, or none at all: keep reading the one open
+        log.info("%s was replaced (by an update or import): reopening it", self.path)
+        connection, identity = _connect_readonly(self.path)
+        previous, self._db = self._db, connection
+        try:
+            self._check()
+        except DatabaseError:
+            self._db = previous  # the new file is unusable: say so, keep the old one open
+            connection.close()
+            raise
+        previous.close()
+        self._identity = identity
+        self._refused = None
+
     def __enter__(self) -> SqliteStore:
         return self
 
@@ -274,23 +323,52 @@ class SqliteStore:
     # -- VulnStore ----------------------------------------------------------------------
 
     def affected(self, ecosystem: str, name: str) -> Sequence[tuple[Advisory, Affected]]:
-        rows = self._read(
-            "SELECT a.advisory_id, a.entry, v.record, min(a.rowid) AS first FROM affected a "
-            "JOIN advisories v ON v.id = a.advisory_id "
-            "WHERE a.ecosystem = ? AND a.name = ? "
-            "GROUP BY a.advisory_id, a.entry ORDER BY a.advisory_id, first",
-            (ecosystem, normalize_name(ecosystem, name)),
-        )
-        advisories: dict[str, Advisory] = {}
-        result = []
-        for advisory_id, entry, record, _ in rows:
-            advisory = advisories.get(advisory_id)
-            if advisory is None:
-                advisory = advisories[advisory_id] = advisory_from_json(record)
-            result.append((advisory, affected_from_json(entry)))
-        return result
+        return self.affected_many([(ecosystem, name)])[(ecosystem, name)]
+
+    def affected_many(
+        self, ecosystem_names: Iterable[PackageKey]
+    ) -> dict[PackageKey, Sequence[tuple[Advisory, Affected]]]:
+        self._follow_swaps()
+        wanted = _by_index_key(ecosystem_names)
+        found: dict[PackageKey, list[tuple[Advisory, Affected]]] = {
+            key: [] for key in wanted.values()
+        }
+        rows: dict[PackageKey, list[tuple[str, int, str]]] = {key: [] for key in found}
+        records: dict[str, str] = {}
+        for batch in _batches(list(found), self._lookup_batch()):
+            # The entries, then each record they belong to once (records are the bulk of what
+            # is read, and many entries share one). Sorting is left to Python: in SQLite's temp
+            # store, with the records, it costs more than the lookups themselves.
+            for ecosystem, name, advisory_id, position, entry, record in self._read(
+                f"WITH wanted (ecosystem, name) AS (VALUES {_pairs_sql(len(batch))}), "  # noqa: S608
+                "hits AS (SELECT a.ecosystem, a.name, a.advisory_id, a.rowid AS position, "
+                "a.entry FROM wanted w "
+                "JOIN affected a ON a.ecosystem = w.ecosystem AND a.name = w.name) "
+                "SELECT ecosystem, name, advisory_id, position, entry, NULL FROM hits "
+                "UNION ALL SELECT NULL, NULL, id, NULL, NULL, record FROM advisories "
+                "WHERE id IN (SELECT advisory_id FROM hits)",
+                [part for key in batch for part in key],
+            ):
+                if ecosystem is None:
+                    records[advisory_id] = record
+                else:
+                    rows[(ecosystem, name)].append((advisory_id, position, entry))
+        advisories: dict[str, Advisory] = {}  # parsed once, however many packages share one
+        for key, hits in rows.items():
+            # By record id, then first appearance; an entry two sources gave comes back once.
+            seen: set[tuple[str, str]] = set()
+            for advisory_id, _, entry in sorted(hits, key=lambda hit: hit[:2]):
+                if (advisory_id, entry) in seen or advisory_id not in records:
+                    continue
+                seen.add((advisory_id, entry))
+                advisory = advisories.get(advisory_id)
+                if advisory is None:
+                    advisory = advisories[advisory_id] = advisory_from_json(records[advisory_id])
+                found[key].append((advisory, affected_from_json(entry)))
+        return {pair: found[key] for pair, key in wanted.items()}
 
     def enrichment(self, cves: Iterable[str]) -> dict[str, Enrichment]:
+        self._follow_swaps()
         wanted = sorted({c.strip().upper() for c in cves if c.strip()})
         kev: dict[str, tuple[str, str, str]] = {}
         epss: dict[str, tuple[float, float]] = {}
@@ -319,6 +397,7 @@ class SqliteStore:
         return result
 
     def sources(self) -> Sequence[SourceStatus]:
+        self._follow_swaps()
         # A database written before `data_date` existed reads as if no data carried a date.
         columns = "name, records, updated_at, origin, etag, last_modified, malformed"
         if self._has_column("sources", "data_date"):
@@ -330,7 +409,13 @@ class SqliteStore:
 
     def refused(self, ecosystem: str, name: str) -> Sequence[str]:
         """The ids of records refused at import that named this package (in this ecosystem)."""
-        key = (ecosystem, normalize_name(ecosystem, name))
+        return self.refused_many([(ecosystem, name)])[(ecosystem, name)]
+
+    def refused_many(
+        self, ecosystem_names: Iterable[PackageKey]
+    ) -> dict[PackageKey, Sequence[str]]:
+        self._follow_swaps()
+        wanted = _by_index_key(ecosystem_names)
         if self.readonly:
             if self._refused is None:
                 self._refused = {}
@@ -340,17 +425,31 @@ class SqliteStore:
                     )
                     for eco, pkg, advisory in rows:
                         self._refused.setdefault((str(eco), str(pkg)), []).append(str(advisory))
-            return self._refused.get(key, [])
-        if not self._has_table("refused"):
-            return []
-        rows = self._read(
-            "SELECT DISTINCT advisory_id FROM refused WHERE ecosystem = ? AND name = ? ORDER BY 1",
-            key,
-        )
-        return [str(row[0]) for row in rows]
+            held = self._refused
+            return {pair: held.get(key, []) for pair, key in wanted.items()}
+        found: dict[PackageKey, list[str]] = {key: [] for key in wanted.values()}
+        if self._has_table("refused"):
+            for batch in _batches(list(found), self._lookup_batch()):
+                rows = self._read(
+                    f"WITH wanted (ecosystem, name) AS (VALUES {_pairs_sql(len(batch))}) "  # noqa: S608
+                    "SELECT DISTINCT r.ecosystem, r.name, r.advisory_id FROM wanted w "
+                    "JOIN refused r ON r.ecosystem = w.ecosystem AND r.name = w.name "
+                    "ORDER BY 3",
+                    [part for key in batch for part in key],
+                )
+                for eco, pkg, advisory in rows:
+                    found[(str(eco), str(pkg))].append(str(advisory))
+        return {pair: found[key] for pair, key in wanted.items()}
 
     def ecosystems(self) -> Sequence[str]:
+        self._follow_swaps()
         return [row[0] for row in self._read("SELECT DISTINCT ecosystem FROM affected ORDER BY 1")]
+
+    def _lookup_batch(self) -> int:
+        """Packages per lookup query: two variables each, under SQLite's limit."""
+        return max(
+            1, min(_LOOKUP_BATCH, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 2)
+        )
 
     # -- other reads --------------------------------------------------------------------
 
@@ -359,6 +458,7 @@ class SqliteStore:
 
     def advisory(self, record_id: str) -> Advisory | None:
         """One record with every affected entry every source gave it, or None."""
+        self._follow_swaps()
         row = self._read("SELECT record FROM advisories WHERE id = ?", (record_id,))
         if not row:
             return None
@@ -373,12 +473,14 @@ class SqliteStore:
 
     def ids_for(self, any_id: str) -> tuple[str, ...]:
         """The record ids that carry `any_id` as their id, an alias or an upstream id."""
+        self._follow_swaps()
         rows = self._read(
             "SELECT DISTINCT advisory_id FROM ids WHERE alias = ? ORDER BY 1", (any_id,)
         )
         return tuple(row[0] for row in rows)
 
     def count_advisories(self) -> int:
+        self._follow_swaps()
         return int(self._read("SELECT count(*) FROM advisories")[0][0])
 
     def newest_modified(self, source: str) -> str:
@@ -452,6 +554,8 @@ class SqliteStore:
         if not chosen:
             return
         self._begin()
+        self._remember([record_id for _, record_id in chosen])
+        self._remember_refused()
         db = self._db
         db.executemany(
             "DELETE FROM affected WHERE advisory_id = ? AND source = ?",
@@ -539,6 +643,8 @@ class SqliteStore:
                 "SELECT advisory_id FROM memberships WHERE source = ?", (source,)
             )
         ]
+        self._remember(record_ids)
+        self._remember_refused()
         self._db.executemany(
             "DELETE FROM affected WHERE advisory_id = ? AND source = ?",
             [(rid, source) for rid in record_ids],
@@ -571,6 +677,7 @@ class SqliteStore:
         in place of what earlier imports recorded for the same ids."""
         refusals = list(refusals)
         self._begin()
+        self._remember_refused()
         self._db.executemany(
             "DELETE FROM refused WHERE source = ? AND advisory_id = ?",
             sorted({(source, record_id) for _, _, record_id, _ in refusals}),
@@ -605,6 +712,62 @@ class SqliteStore:
         )
         return int(self._db.execute("SELECT count(*) FROM epss").fetchone()[0])
 
+    def take_changed(self) -> frozenset[PackageKey]:
+        changed: set[PackageKey] = set()
+        after = self._states(list(self._before))
+        for record_id, old in self._before.items():
+            new = after.get(record_id, _ABSENT)
+            # A changed advisory row (summary, severity, aliases) changes every package it
+            # names; otherwise only the packages whose entries came or went.
+            rows = old.rows | new.rows if old.record != new.record else old.rows ^ new.rows
+            changed.update((ecosystem, name) for ecosystem, name, _ in rows)
+        if self._refused_before is not None:
+            refusals = self._refused_before ^ self._refused_rows()
+            changed.update((ecosystem, name) for ecosystem, name, _ in refusals)
+        self._before = {}
+        self._refused_before = None
+        return frozenset(changed)
+
+    def _remember(self, record_ids: Sequence[str]) -> None:
+        """Keep the state of those records not remembered yet, before they are rewritten."""
+        new = [
+            record_id for record_id in dict.fromkeys(record_ids) if record_id not in self._before
+        ]
+        states = self._states(new)
+        for record_id in new:
+            self._before[record_id] = states.get(record_id, _ABSENT)
+
+    def _states(self, record_ids: Sequence[str]) -> dict[str, _RecordState]:
+        """What each of `record_ids` shows the packages it names, as the database holds it now."""
+        records: dict[str, int] = {}
+        rows: dict[str, set[tuple[str, str, int]]] = {}
+        for start in range(0, len(record_ids), _STATE_BATCH):
+            batch = record_ids[start : start + _STATE_BATCH]
+            marks = ", ".join("?" * len(batch))
+            for record_id, record in self._db.execute(
+                f"SELECT id, record FROM advisories WHERE id IN ({marks})",  # noqa: S608
+                batch,
+            ):
+                records[record_id] = hash(record)
+            for record_id, ecosystem, name, entry in self._db.execute(
+                "SELECT advisory_id, ecosystem, name, entry FROM affected "  # noqa: S608
+                f"WHERE advisory_id IN ({marks})",
+                batch,
+            ):
+                rows.setdefault(record_id, set()).add((ecosystem, name, hash(entry)))
+        return {
+            record_id: _RecordState(records.get(record_id), frozenset(rows.get(record_id, ())))
+            for record_id in records.keys() | rows.keys()
+        }
+
+    def _remember_refused(self) -> None:
+        if self._refused_before is None:
+            self._refused_before = self._refused_rows()
+
+    def _refused_rows(self) -> frozenset[tuple[str, str, str]]:
+        rows = self._db.execute("SELECT DISTINCT ecosystem, name, advisory_id FROM refused")
+        return frozenset((str(e), str(n), str(i)) for e, n, i in rows)
+
     def commit(self) -> None:
         if self._in_transaction:
             self._db.execute("COMMIT")
@@ -633,6 +796,51 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute("PRAGMA temp_store = MEMORY")
         self._db.execute("PRAGMA cache_size = -65536")
+
+
+def _by_index_key(pairs: Iterable[PackageKey]) -> dict[PackageKey, PackageKey]:
+    """Each distinct (ecosystem, name) asked for -> the key the store indexes it under."""
+    return {pair: (pair[0], normalize_name(*pair)) for pair in dict.fromkeys(pairs)}
+
+
+def _batches(items: list[PackageKey], size: int) -> Iterator[list[PackageKey]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _pairs_sql(count: int) -> str:
+    return ", ".join(["(?, ?)"] * count)
+
+
+def _identity_of(path: Path) -> _Identity | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, _Identity]:
+    """A read-only connection to the file at `path`, and that file's identity.
+
+    The path is looked at before and after connecting: a file swapped in between would be
+    remembered as the one open, so the connection is made again."""
+    for _ in range(3):
+        before = _identity_of(path)
+        if before is None:
+            raise DatabaseError(f"no vulnerability database at {path}: {_MISSING_HINT}")
+        try:
+            connection = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open the vulnerability database {path}: {exc}") from exc
+        if _identity_of(path) == before:
+            return connection, before
+        connection.close()
+    raise DatabaseError(f"{path} keeps being replaced: try again once its update has finished")
 
 
 def lock_path(path: Path) -> Path:
@@ -831,6 +1039,10 @@ def affected_to_json(affected: Affected) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
+# A dict lookup rather than `EventKind(kind)`: a scan decodes thousands of entries.
+_EVENT_KINDS = {kind.value: kind for kind in EventKind}
+
+
 def affected_from_json(text: str) -> Affected:
     data = json.loads(text)
     return Affected(
@@ -839,7 +1051,7 @@ def affected_from_json(text: str) -> Affected:
         ranges=tuple(
             AffectedRange(
                 r["type"],
-                tuple(RangeEvent(EventKind(kind), version) for kind, version in r["events"]),
+                tuple(RangeEvent(_EVENT_KINDS[kind], version) for kind, version in r["events"]),
             )
             for r in data.get("ranges", ())
         ),

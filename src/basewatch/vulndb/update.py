@@ -38,19 +38,17 @@ from urllib.parse import quote
 import httpx
 
 from basewatch import __version__
+from basewatch.clock import SYSTEM_CLOCK
+from basewatch.defaults import OSV_BASE_URL
 from basewatch.errors import DatabaseError, DownloadError, UsageError
 from basewatch.progress import NULL_PROGRESS, Progress, Unit
-from basewatch.vulndb import OSV_BASE_URL
-from basewatch.vulndb.importer import (
-    Tally,
-    read_zip_member,
-    read_zip_records,
-    zip_record_entries,
-)
+from basewatch.vulndb.importer import read_zip_member, read_zip_records, zip_record_entries
 from basewatch.vulndb.incremental import changed_ids, csv_url, fetch_records, unreachable
 from basewatch.vulndb.model import SourceStatus
 from basewatch.vulndb.names import base_ecosystem
+from basewatch.vulndb.osv import Tally
 from basewatch.vulndb.sqlite import LOCK_TIMEOUT, SqliteStore, rebuilding, writer_lock
+from basewatch.vulndb.store import PackageKey, VulnWriter
 
 if TYPE_CHECKING:
     from basewatch.models import Inventory
@@ -76,6 +74,10 @@ class EcosystemUpdate:
     malformed: int = 0
     problems: tuple[str, ...] = ()
     fetched: int | None = None  # records fetched one by one (incremental); None: whole dump
+    # The (ecosystem, normalised name) pairs whose advisories or refusals the update changed:
+    # for a whole dump, those it brought, altered or dropped; incrementally, those it touched
+    # (see `VulnWriter.take_changed`). Empty when nothing changed.
+    changed_packages: frozenset[PackageKey] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,12 @@ class UpdateReport:
     path: str
     results: tuple[EcosystemUpdate, ...]
     unavailable: tuple[str, ...] = ()  # dumps the server does not have (with `missing_ok`)
+
+    @property
+    def changed(self) -> frozenset[PackageKey]:
+        """The packages whose advisories or refusals changed, over every ecosystem: the
+        inventories holding them are the ones to re-evaluate."""
+        return frozenset().union(*(r.changed_packages for r in self.results))
 
 
 class _NoSuchDump(DownloadError):
@@ -167,7 +175,7 @@ def _update(
     missing_ok: bool,
     incremental: bool,
 ) -> UpdateReport:
-    moment = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = (now or SYSTEM_CLOCK.now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     previous: dict[str, SourceStatus] = {}
     cursors: dict[str, str] = {}  # dump -> the newest `modified` its source holds
     if store_path.exists():
@@ -329,7 +337,7 @@ def _verify(path: Path, url: str, unchanged: str) -> None:
 
 
 def _apply(
-    store: SqliteStore, download: _Download, moment: str, progress: Progress
+    store: VulnWriter, download: _Download, moment: str, progress: Progress
 ) -> EcosystemUpdate:
     """Write one download into its source: a whole dump replaces the source, an incremental
     update's records go over it."""
@@ -382,6 +390,7 @@ def _apply(
         malformed=malformed,
         problems=tuple(problems),
         fetched=fetched,
+        changed_packages=store.take_changed(),
     )
 
 

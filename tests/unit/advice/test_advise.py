@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import socket
@@ -13,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from basewatch.advice.advise import advise, newer_tags, split_reference
-from basewatch.cli.advise import add_advise_parser, run_advise
+from basewatch.cli.advise import run_advise
 from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.main import build_parser
 from basewatch.errors import RegistryError
 from basewatch.jobs.inventory import Scanner
 from basewatch.matching.evaluate import scan_inventory
@@ -206,8 +206,7 @@ def test_offline_advice_still_gives_the_rebuild_verdict(
 
 
 def _cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    add_advise_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     return run_advise(parser.parse_args(["advise", *argv]))
 
 
@@ -276,4 +275,4 @@ def test_offline_dockerfile_never_touches_the_registry(tmp_path: Path) -> None:
     assert f"Base:  {reference}" in result.stdout
     assert "unknown" not in result.stdout.split("\n")[1]
     assert "Verdict: unknown" in result.stdout
-    assert "--offline" in result.stdout  # says why it was not checked
+    assert "the network may not be used" in result.stdout  # says why it was not checked

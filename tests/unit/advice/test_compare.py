@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import json
@@ -12,14 +11,16 @@ from xml.etree import ElementTree
 import pytest
 
 from basewatch.advice.compare import Candidate, Coverage, candidate, libc_text
-from basewatch.cli.compare import add_compare_parser, run_compare
+from basewatch.cli.compare import run_compare
 from basewatch.cli.exit_codes import ExitCode
-from basewatch.compat.check import CompatChecker
+from basewatch.cli.main import build_parser
 from basewatch.compat.model import LibcFamily, LibcInfo
+from basewatch.jobs.compat import CompatChecker
 from basewatch.jobs.inventory import Scanner
 from basewatch.matching.evaluate import scan_inventory
 from basewatch.models import Severity
-from basewatch.report.compare_report import render
+from basewatch.report.formats import CompareFormat, compare_renderer
+from basewatch.vulndb.eol import EolStatus
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 from tests.fixtures import shared_fixture
@@ -148,8 +149,7 @@ def test_cli_formats(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    parser = argparse.ArgumentParser()
-    add_compare_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(
         [
             "compare",
@@ -196,8 +196,7 @@ def test_app_compat_column(
     )
     if not busybox.exists():
         pytest.skip("needs ../shared/fixtures/images")
-    parser = argparse.ArgumentParser()
-    add_compare_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(
         [
             "compare",
@@ -252,7 +251,7 @@ def test_partly_checked_says_partial(images: tuple[str, str], tmp_path: Path) ->
         found = candidate(inventory, scan_inventory(inventory, store), None, dt.date(2026, 1, 1))
     assert found.checked is Coverage.PARTIAL
     assert found.unchecked == ("PyPI",)
-    table = render("table", [found]).decode()
+    table = compare_renderer(CompareFormat.TABLE).render([found]).decode()
     assert "1 (1 fixable), partial" in table
     assert "partial, not checked: PyPI" in table
 
@@ -271,7 +270,7 @@ def _candidate(reference: str, **findings: int) -> Candidate:
         libc="",
         distribution="debian 12",
         eol="",
-        eol_status="unknown",
+        eol_status=EolStatus.UNKNOWN,
         created="",
         age_days=None,
         findings=counts,
@@ -283,17 +282,16 @@ def _candidate(reference: str, **findings: int) -> Candidate:
 
 
 def test_every_severity_with_findings_has_a_row() -> None:
-    rows = {
-        line.split()[0]: line
-        for line in render("table", [_candidate("a", unknown=20, negligible=4)])
-        .decode()
-        .split("\n")
-        if line
-    }
+    table = compare_renderer(CompareFormat.TABLE).render(
+        [_candidate("a", unknown=20, negligible=4)]
+    )
+    rows = {line.split()[0]: line for line in table.decode().split("\n") if line}
     assert "20 (0 fixable)" in rows["unknown"]
     assert "4 (0 fixable)" in rows["negligible"]
     assert "24 (0 fixable)" in rows["findings"]
-    document = json.loads(render("json", [_candidate("a", unknown=20)]))
+    document = json.loads(
+        compare_renderer(CompareFormat.JSON).render([_candidate("a", unknown=20)])
+    )
     assert document["candidates"][0]["findings"]["by_severity"]["unknown"]["total"] == 20
 
 
@@ -305,7 +303,7 @@ def test_chart_bars_are_proportional_and_the_legend_fits() -> None:
         _candidate("oci:/a/first", critical=10, high=5),
         _candidate("oci:/b/second", low=3, unknown=12),
     ]
-    page = render("html", candidates).decode()
+    page = compare_renderer(CompareFormat.HTML).render(candidates).decode()
     svg = ElementTree.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])
     _, _, width, height = (float(v) for v in svg.attrib["viewBox"].split())
     heights = {
@@ -337,7 +335,7 @@ def test_not_checked_chart_draws_no_zero() -> None:
     unchecked = dataclasses.replace(
         _candidate("oci:/x/alpine"), checked=Coverage.NONE, unchecked=("Alpine:v3.15",)
     )
-    page = render("html", [unchecked]).decode()
+    page = compare_renderer(CompareFormat.HTML).render([unchecked]).decode()
     chart = page[page.index("<svg") :]
     assert ">not checked<" in chart
     assert ">0<" not in chart
@@ -346,22 +344,21 @@ def test_not_checked_chart_draws_no_zero() -> None:
 def test_columns_have_short_names_and_a_legend() -> None:
     long = "oci:/" + "deep/" * 50 + "busybox-1.38.0-glibc-amd64.oci.tar"
     candidates = [_candidate(long), _candidate("docker.io/library/debian:12@sha256:" + "1" * 64)]
-    table = render("table", candidates).decode()
+    table = compare_renderer(CompareFormat.TABLE).render(candidates).decode()
     header = table.split("\n")[0]
     assert header.split() == ["busybox-1.38.0-glibc-amd64.oci.tar", "debian:12"]
     assert f"busybox-1.38.0-glibc-amd64.oci.tar: {long}" in table
-    markdown = render("markdown", candidates).decode()
+    markdown = compare_renderer(CompareFormat.MARKDOWN).render(candidates).decode()
     assert markdown.split("\n")[0].count("deep/") == 0
     assert long in markdown
-    page = render("html", candidates).decode()
+    page = compare_renderer(CompareFormat.HTML).render(candidates).decode()
     assert f"<code>{long}</code>" in page
     assert len(max(table.split("\n")[:20], key=len)) < 120
 
 
 def test_libc_as_compat_reads_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     busybox = shared_fixture("images/busybox-1.38.0-glibc-amd64.oci.tar")
-    parser = argparse.ArgumentParser()
-    add_compare_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(
         ["compare", f"oci:{busybox}", "-f", "json", "--cache-dir", str(tmp_path / "c"), "-q"]
     )

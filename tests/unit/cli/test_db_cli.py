@@ -2,15 +2,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from basewatch.cli.db import COMMON_ECOSYSTEMS, OSV_URL_ENV, resolve_osv_url
 from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.main import main
+from basewatch.defaults import ENV_OSV_URL as OSV_URL_ENV
+from basewatch.defaults import OSV_BASE_URL
 from basewatch.errors import UsageError
-from basewatch.vulndb import OSV_BASE_URL
+from basewatch.settings import Settings
+from basewatch.vulndb import COMMON_ECOSYSTEMS
 from basewatch.vulndb.model import SourceStatus
 from basewatch.vulndb.sqlite import SqliteStore
 from tests.fixtures import shared_fixture
@@ -195,27 +198,31 @@ def test_update_without_ecosystems_takes_those_of_the_images_read(
     assert "downloading PyPI (the ecosystems of the images basewatch has read" in err
 
 
+def osv_url_of(flag: str | None) -> str:
+    return Settings.load(environ=os.environ, directory=Path.cwd(), osv_url=flag).osv_url
+
+
 def test_the_osv_url_from_flag_environment_config_or_default(
     tmp_path: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert resolve_osv_url(None) == OSV_BASE_URL
+    assert osv_url_of(None) == OSV_BASE_URL
     (tmp_path / "pyproject.toml").write_text('[tool.basewatch.db]\nosv_url = "http://py.test"\n')
-    assert resolve_osv_url(None) == "http://py.test"
+    assert osv_url_of(None) == "http://py.test"
     (tmp_path / ".basewatch.toml").write_text('[db]\nosv_url = "http://config.test/osv"\n')
-    assert resolve_osv_url(None) == "http://config.test/osv"  # .basewatch.toml wins
+    assert osv_url_of(None) == "http://config.test/osv"  # .basewatch.toml wins
     monkeypatch.setenv(OSV_URL_ENV, "https://env.test")
-    assert resolve_osv_url(None) == "https://env.test"
-    assert resolve_osv_url("http://flag.test") == "http://flag.test"
+    assert osv_url_of(None) == "https://env.test"
+    assert osv_url_of("http://flag.test") == "http://flag.test"
     monkeypatch.setenv(OSV_URL_ENV, "file:///etc")
     with pytest.raises(UsageError, match=f"{OSV_URL_ENV}: 'file:///etc' is not an http"):
-        resolve_osv_url(None)
+        osv_url_of(None)
     monkeypatch.delenv(OSV_URL_ENV)
     (tmp_path / ".basewatch.toml").write_text('[db]\nosv-url = "http://x.test"\n')
     with pytest.raises(UsageError, match=r"\.basewatch\.toml \[db\]: unknown setting\(s\) osv-url"):
-        resolve_osv_url(None)
+        osv_url_of(None)
     (tmp_path / ".basewatch.toml").write_text("[db\n")
     with pytest.raises(UsageError, match="not valid TOML"):
-        resolve_osv_url(None)
+        osv_url_of(None)
 
 
 def test_db_update_and_scan_read_the_osv_url_from_the_environment_and_config(

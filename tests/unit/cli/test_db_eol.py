@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from basewatch.cli.main import main
-from basewatch.lint.eol import CACHE_FILE, PRODUCTS, load_eol_table
-from tests.unit.lint.test_eol import eol_api
+from basewatch.vulndb.eol import CACHE_FILE, PRODUCTS, load_eol_table
+from tests.unit.vulndb.test_eol import eol_api
 
 FAIL = {"on": False}
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from basewatch.cli.compat import add_compat_parser, run_compat
+from basewatch.cli.compat import run_compat
 from basewatch.cli.exit_codes import ExitCode
-from basewatch.compat import Cause, CompatChecker, CompatReport, LibcFamily
+from basewatch.cli.main import build_parser
+from basewatch.compat import Cause, CompatReport, LibcFamily
 from basewatch.errors import UsageError
-from basewatch.report.compat_base import CompatFormat, compat_reporter_for
-from basewatch.report.compat_json import COMPAT_SCHEMA
+from basewatch.jobs.compat import CompatChecker
+from basewatch.report.compat.json import COMPAT_SCHEMA
+from basewatch.report.formats import CompatFormat, compat_renderer
 from tests.fixtures import shared_fixture
 from tests.unit.compat.realbin import HELLO, compile_c, glibc_root, need_x86_64, oci_image
 
@@ -78,22 +79,21 @@ def test_on_with_path(app_image: str, tmp_path: Path) -> None:
 
 def test_renderers(app_image: str, tmp_path: Path) -> None:
     report = checker(tmp_path).check(app_image)
-    data = json.loads(compat_reporter_for(CompatFormat.JSON).render(report))
+    data = json.loads(compat_renderer(CompatFormat.JSON).render(report))
     jsonschema.validate(data, COMPAT_SCHEMA)
     assert data["schema_version"] == "1"
     assert data["summary"]["failing"] == 1
     assert data["libc"]["family"] == "glibc"
-    table = compat_reporter_for(CompatFormat.TABLE).render(report).decode()
+    table = compat_renderer(CompatFormat.TABLE).render(report).decode()
     assert "Interpreter (dynamic loader) missing (1 file)" in table
     assert "/app/hello-musl: not found" in table
-    markdown = compat_reporter_for(CompatFormat.MARKDOWN).render(report).decode()
+    markdown = compat_renderer(CompatFormat.MARKDOWN).render(report).decode()
     assert "### Interpreter (dynamic loader) missing" in markdown
     assert "/app/hello-musl: not found" in markdown
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    add_compat_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     return run_compat(parser.parse_args(["compat", *argv]))
 
 

@@ -9,11 +9,11 @@ from typing import BinaryIO
 
 import pytest
 
-from basewatch.compat import CompatChecker
 from basewatch.compat.detector import FILE_CACHE_KIND, ElfDetector
 from basewatch.elf.reader import ElfInfo, parse_elf
 from basewatch.inventory.apk import ApkDetector
 from basewatch.inventory.detector import AnalysisContext
+from basewatch.jobs.compat import CompatChecker
 from basewatch.jobs.inventory import Scanner
 from basewatch.store.analysis import AnalysisCache
 from tests.unit.compat.realbin import HELLO, compile_c, need_x86_64, oci_image

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.compat import Cause, CompatChecker, LibcFamily
+from basewatch.compat import Cause, LibcFamily
 from basewatch.compat.detector import _go_settings
+from basewatch.jobs.compat import CompatChecker
 from tests.unit.compat.realbin import HELLO, alpine_root, compile_c, need_x86_64, run_in_chroot
 
 SENTINEL = bytes(range(0x30, 0x40))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.compat import CompatChecker, CompatReport, FileVerdict
+from basewatch.compat import CompatReport, FileVerdict
+from basewatch.jobs.compat import CompatChecker
 from tests.unit.compat.realbin import (
     alpine_root,
     compile_c,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.compat import CompatChecker, CompatReport, FileVerdict, Severity
+from basewatch.compat import CompatReport, FileVerdict, Severity
+from basewatch.jobs.compat import CompatChecker
 from tests.unit.compat.realbin import (
     GLIBC_LIBDIR,
     compile_c,

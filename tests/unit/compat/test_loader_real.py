@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.compat import Cause, CompatChecker, CompatReport, FileKind, FileVerdict, LibcFamily
+from basewatch.compat import Cause, CompatReport, FileKind, FileVerdict, LibcFamily
+from basewatch.jobs.compat import CompatChecker
 from tests.fixtures import shared_fixture
 from tests.unit.compat.realbin import (
     DLOPEN,

@@ -16,7 +16,7 @@ from basewatch.compat.model import (
     Problem,
     Severity,
 )
-from basewatch.report.compat_base import CompatFormat, compat_reporter_for
+from basewatch.report.formats import CompatFormat, compat_renderer
 
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 
@@ -62,20 +62,20 @@ NO_VERSIONS = Problem(
 @pytest.mark.parametrize("fmt", [CompatFormat.TABLE, CompatFormat.MARKDOWN])
 def test_the_missing_interpreter_is_named(fmt: CompatFormat) -> None:
     report = _report(INTERPRETER)
-    out = compat_reporter_for(fmt).render(report).decode()
+    out = compat_renderer(fmt).render(report).decode()
     assert "/opt/app/bin/app0: not found" in out
     assert LOADER in out.replace("\\", "")  # Markdown escapes punctuation
-    data = json.loads(compat_reporter_for(CompatFormat.JSON).render(report))
+    data = json.loads(compat_renderer(CompatFormat.JSON).render(report))
     assert data["files"][0]["problems"][0]["subject"] == LOADER
 
 
 def test_every_subject_reaches_the_table_and_markdown() -> None:
     report = _report(INTERPRETER, LIBRARY, NO_VERSIONS)
-    table = compat_reporter_for(CompatFormat.TABLE).render(report).decode()
+    table = compat_renderer(CompatFormat.TABLE).render(report).decode()
     assert f"missing: {LOADER}" in table
     assert "libc.so.6" in table
     assert "library: libfoo.so.1" not in table  # its message already names it
-    markdown = compat_reporter_for(CompatFormat.MARKDOWN).render(report).decode()
+    markdown = compat_renderer(CompatFormat.MARKDOWN).render(report).decode()
     rows = [line for line in markdown.split("\n") if line.startswith("| /opt")]
     assert len(rows) == 3
     for row, subject in zip(rows, (LOADER, "libc", "libfoo.so.1"), strict=True):

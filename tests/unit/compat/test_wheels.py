@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from basewatch.compat import Cause, CompatChecker, LibcFamily, LibcInfo
+from basewatch.compat import Cause, LibcFamily, LibcInfo
 from basewatch.compat.wheels import check_wheel, musl_notes, wheel_tags
+from basewatch.jobs.compat import CompatChecker
 from tests.fixtures import shared_fixture
 from tests.unit.compat.realbin import oci_image
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from basewatch.arch import EM_AARCH64, EM_ARM
 from basewatch.elf.reader import (
     DT_GNU_HASH,
     DT_NEEDED,
@@ -23,8 +24,6 @@ from basewatch.elf.reader import (
     DT_SYMTAB,
     DT_VERNEED,
     DT_VERNEEDNUM,
-    EM_AARCH64,
-    EM_ARM,
     ET_DYN,
     ET_EXEC,
     ElfInfo,

@@ -13,6 +13,7 @@ import pytest
 
 from basewatch.errors import PackageDatabaseError
 from basewatch.inventory.detector import AnalysisContext, FileResult
+from basewatch.inventory.layers import LayerAnalysis, decode_analysis, encode_analysis
 from basewatch.inventory.rpm import DATABASE_PATHS, RpmDetector
 from basewatch.inventory.rpm.bdb import read_bdb
 from basewatch.inventory.rpm.database import (
@@ -207,7 +208,8 @@ def test_analyze(tmp_path: Path, source: Path, path: str, count: int) -> None:
     assert result.warnings == ()
     assert len(result.packages) == count
     assert {p.evidence for p in result.packages} == {(path,)}
-    assert FileResult.from_dict(result.to_dict()) == result
+    analysis = LayerAnalysis("sha256:" + "0" * 64, (), (result,))
+    assert decode_analysis(encode_analysis(analysis)) == analysis
     assert list((tmp_path / "scratch").iterdir()) == []  # the spooled copy is gone
 
 

@@ -158,6 +158,35 @@ def test_corrupt_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("kind", "damage"),
+    [
+        ("images", lambda d: {**d, "schema_version": 0}),  # another basewatch version wrote it
+        ("images", lambda d: {**d, "packages": [{**d["packages"][0], "version": 7}]}),
+        ("images", lambda d: {**d, "image": {**d["image"], "layers": "all"}}),
+        ("layers", lambda d: {**d, "format": 1}),
+        ("layers", lambda d: {**d, "entries": [["/x", "file", "1", 0, ""]]}),
+        ("layers", lambda d: {**d, "entries": [["/x", "file"]]}),
+        ("layers", lambda d: {**d, "results": [{"path": "/x", "detector": "d", "facts": [["k"]]}]}),
+    ],
+)
+def test_a_cache_entry_of_wrong_types_is_a_miss(
+    tmp_path: Path, kind: str, damage: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    layout, _ = layered_image(tmp_path)
+    cache_dir = tmp_path / "cache"
+    first = scan(f"oci:{layout}", cache_dir)
+    if kind == "layers":  # else the assembled inventory answers before any layer's analysis
+        for path in (cache_dir / "images").rglob("*.json"):
+            path.unlink()
+    entries = list((cache_dir / "images").rglob("*.json")) or _layer_entries(cache_dir)
+    for path in entries:
+        path.write_text(json.dumps(damage(json.loads(path.read_text()))))
+    assert scan(f"oci:{layout}", cache_dir) == first
+    assert "ignoring" in caplog.text and "Traceback" not in caplog.text
+    assert scan(f"oci:{layout}", cache_dir) == first  # rewritten, and good again
+
+
 def test_warm_scan_uses_the_assembled_inventory(tmp_path: Path) -> None:
     layout, _ = layered_image(tmp_path)
     cache_dir = tmp_path / "cache"

@@ -1,8 +1,7 @@
-"""`basewatch lint` through its argparse adapter (main.py wires it as `add_lint_parser`)."""
+"""`basewatch lint` through its argparse adapter (the parser `basewatch` itself builds)."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
@@ -11,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from basewatch.cli.exit_codes import ExitCode
-from basewatch.cli.lint import add_lint_parser, run_lint
+from basewatch.cli.lint import run_lint
+from basewatch.cli.main import build_parser
 from basewatch.errors import UsageError
 from tests.unit.lint.test_fix import make_layout
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="basewatch")
-    add_lint_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     return run_lint(parser.parse_args(["lint", *argv]))
 
 

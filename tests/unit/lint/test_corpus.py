@@ -15,7 +15,8 @@ import pytest
 from basewatch.lint.engine import lint_text, merge
 from basewatch.lint.model import LintResult
 from basewatch.lint.parse import decode
-from basewatch.lint.report import LintFormat, render, render_text
+from basewatch.report.formats import LintFormat, lint_renderer
+from basewatch.report.lint.text import render_text
 from tests.unit.report.test_scan_sarif import validator
 
 CORPUS = Path(__file__).parents[2] / "lint_corpus"
@@ -49,7 +50,7 @@ def test_whole_corpus_as_sarif_validates() -> None:
     result = merge([lint_corpus_file(p) for p in FILES])
     assert len(result.errors) == 5  # the junk files, and only them
     assert all("junk" in e or "empty" in e for e in result.errors)
-    document = json.loads(render(result, LintFormat.SARIF))
+    document = json.loads(lint_renderer(LintFormat.SARIF).render(result))
     assert [e.message for e in validator().iter_errors(document)] == []
 
 

@@ -18,6 +18,7 @@ from basewatch.models import (
     Package,
     PackageType,
     Severity,
+    SourceType,
 )
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
@@ -130,7 +131,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SqliteStore:
 
 
 def inventory(*packages: Package, os: OSInfo | None = None) -> Inventory:
-    return Inventory(ImageInfo("test", "dir"), os, packages)
+    return Inventory(ImageInfo("test", SourceType.DIR), os, packages)
 
 
 REQUESTS = Package("requests", "2.19.0", PackageType.PYPI, ecosystem="PyPI")
@@ -222,3 +223,25 @@ def test_unknown_release_and_bad_versions_are_reported(store: SqliteStore) -> No
     assert outcome.findings == []
     assert any("release is unknown" in w for w in outcome.warnings)
     assert any("requests not a version: not matched" in w for w in outcome.warnings)
+
+
+def test_one_lookup_query_for_the_whole_image(store: SqliteStore) -> None:
+    """Every package is looked up in one batch, with the findings one lookup each would give."""
+    others = tuple(
+        Package(f"pkg{i}", "1.0", PackageType.PYPI, ecosystem="PyPI") for i in range(300)
+    )
+    packages = (REQUESTS, LIBSSL, *others)
+    alone = {
+        (f.package.name, f.id)
+        for package in packages[:2]
+        for f in match_inventory(inventory(package), store).findings
+    }
+    seen: list[str] = []
+    store._db.set_trace_callback(seen.append)
+    try:
+        outcome = match_inventory(inventory(*packages), store)
+    finally:
+        store._db.set_trace_callback(None)
+    assert len([sql for sql in seen if "JOIN affected" in sql]) == 1
+    assert {(f.package.name, f.id) for f in outcome.findings} == alone
+    assert len(alone) == 4

@@ -8,7 +8,7 @@ import pytest
 
 from basewatch.errors import UsageError
 from basewatch.matching.policy import Policy
-from basewatch.models import BaseImage, Inventory, Origin
+from basewatch.models import BaseImage, BaseMethod, Confidence, Inventory, Origin
 from tests.unit.report.conftest import make_inventory
 
 
@@ -33,7 +33,9 @@ def test_origins_from_an_sbom_are_enough() -> None:
 
 
 def test_a_base_guessed_from_the_history_is_a_warning() -> None:
-    guessed = BaseImage(reference="", digest="", method="history", confidence="low", layers=1)
+    guessed = BaseImage(
+        reference="", digest="", method=BaseMethod.HISTORY, confidence=Confidence.LOW, layers=1
+    )
     inventory = dataclasses.replace(make_inventory(), base=guessed)
     (warning,) = Policy(ignore_base=True).check_base(inventory)
     assert "guessed from its history" in warning

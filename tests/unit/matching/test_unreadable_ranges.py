@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from basewatch.matching.matcher import MatchOutcome, match_inventory
-from basewatch.models import ImageInfo, Inventory, Package, PackageType
+from basewatch.models import ImageInfo, Inventory, Package, PackageType, SourceType
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.model import (
     Advisory,
@@ -27,13 +27,14 @@ from basewatch.vulndb.model import (
     SourceStatus,
 )
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
+from basewatch.vulndb.store import VulnStore
 from tests.bounded import run_bounded
 from tests.imagebuild import build_image, file, write_oci_layout
 
 HUGE = "1" + "0" * 4999  # 5,000 digits: beyond CPython's int() string-conversion limit
 
 
-class RecordsStore:
+class RecordsStore(VulnStore):
     """A VulnStore over advisories held in memory, keyed by exact ecosystem and name."""
 
     def __init__(self, advisories: Iterable[Advisory]) -> None:
@@ -73,7 +74,7 @@ def advisory(id_: str, ecosystem: str, *ranges: tuple[str, ...]) -> Advisory:
 
 
 def inventory(*packages: Package) -> Inventory:
-    return Inventory(ImageInfo("test", "dir"), None, packages)
+    return Inventory(ImageInfo("test", SourceType.DIR), None, packages)
 
 
 def match(store: RecordsStore | SqliteStore, *packages: Package) -> MatchOutcome:

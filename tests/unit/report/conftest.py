@@ -25,6 +25,7 @@ from basewatch.models import (
     OSInfo,
     Package,
     PackageType,
+    SourceType,
     make_metadata,
 )
 
@@ -45,7 +46,7 @@ APP_LAYER = digest("application layer")
 def make_image() -> ImageInfo:
     return ImageInfo(
         reference="localhost:5000/team/app:1.4.2",
-        source_type="registry",
+        source_type=SourceType.REGISTRY,
         manifest_digest=digest("manifest"),
         config_digest=digest("config"),
         os="linux",
@@ -279,7 +280,7 @@ def make_inventory() -> Inventory:
 def make_minimal_inventory() -> Inventory:
     """A `dir:` scan of an empty root: no digests, no OS, no packages, no warnings."""
     return Inventory(
-        image=ImageInfo(reference="./rootfs", source_type="rootfs"),
+        image=ImageInfo(reference="./rootfs", source_type=SourceType.ROOTFS),
         os=None,
         packages=(),
     )

@@ -14,14 +14,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from basewatch.report.cyclonedx import CycloneDXReporter
-from basewatch.report.native_json import JsonReporter
-from basewatch.report.sarif import SarifReporter
-from basewatch.report.scan_cyclonedx import ScanCycloneDXReporter
-from basewatch.report.scan_json import ScanJsonReporter
-from basewatch.report.scan_markdown import ScanMarkdownReporter
-from basewatch.report.scan_table import ScanTableReporter
-from basewatch.report.table import TableReporter
+from basewatch.report.sbom.cyclonedx import CycloneDXReporter
+from basewatch.report.sbom.json import JsonReporter
+from basewatch.report.sbom.table import TableReporter
+from basewatch.report.scan.cyclonedx import ScanCycloneDXReporter
+from basewatch.report.scan.json import ScanJsonReporter
+from basewatch.report.scan.markdown import ScanMarkdownReporter
+from basewatch.report.scan.sarif import SarifReporter
+from basewatch.report.scan.table import ScanTableReporter
 from tests.unit.report.conftest import NOW, SERIAL, make_inventory, make_minimal_inventory
 from tests.unit.report.scan_fixtures import make_clean_scan_result, make_scan_result
 

@@ -26,7 +26,8 @@ from packageurl import PackageURL
 from basewatch.errors import OutputError
 from basewatch.models import Inventory, Origin, OSInfo, Package, PackageType
 from basewatch.report import cyclonedx as cyclonedx_module
-from basewatch.report.cyclonedx import CycloneDXReporter, _license_ids, cyclonedx_licenses
+from basewatch.report.cyclonedx import _license_ids, cyclonedx_licenses
+from basewatch.report.sbom.cyclonedx import CycloneDXReporter
 from tests.unit.report.conftest import (
     ALPINE_LAYER,
     APP_LAYER,
@@ -301,9 +302,9 @@ def test_cyclonedx_does_not_import_the_library() -> None:
     # cyclonedx-python-lib costs ~0.1 s to import, half a warm `basewatch sbom`.
     code = (
         "import sys\n"
-        "from basewatch.report.base import Format, reporter_for\n"
+        "from basewatch.report.formats import SbomFormat, sbom_renderer\n"
         "from tests.unit.report.conftest import make_inventory\n"
-        "reporter_for(Format.CYCLONEDX_JSON).render(make_inventory())\n"
+        "sbom_renderer(SbomFormat.CYCLONEDX_JSON).render(make_inventory())\n"
         "print(sorted(m for m in sys.modules if m.partition('.')[0] == 'cyclonedx'))\n"
     )
     result = subprocess.run(

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from basewatch.models import ScanResult, Severity
-from basewatch.report.cyclonedx import CycloneDXReporter
-from basewatch.report.scan_cyclonedx import ScanCycloneDXReporter
+from basewatch.report.sbom.cyclonedx import CycloneDXReporter
+from basewatch.report.scan.cyclonedx import ScanCycloneDXReporter
 from tests.unit.report.conftest import NOW, SERIAL
 from tests.unit.report.cyclonedx_oracle import library_rendering
 from tests.unit.report.regen import check_golden, check_golden_across_hash_seeds

@@ -12,7 +12,8 @@ import dataclasses
 import pytest
 
 from basewatch.models import ScanResult
-from basewatch.report.scan_markdown import ScanMarkdownReporter, markdown_escape
+from basewatch.report.scan.markdown import ScanMarkdownReporter
+from basewatch.report.text import markdown_escape
 from tests.unit.report.regen import check_golden
 from tests.unit.report.scan_fixtures import make_clean_scan_result, make_scan_result
 

@@ -17,7 +17,8 @@ import jsonschema
 import pytest
 
 from basewatch.models import Finding, FixStatus, ScanResult, Severity
-from basewatch.report.sarif import FINGERPRINT_KEY, SarifReporter, fingerprint, level
+from basewatch.report.sarif import level
+from basewatch.report.scan.sarif import FINGERPRINT_KEY, SarifReporter, fingerprint
 from tests.unit.report.conftest import SCHEMA_DIR
 from tests.unit.report.regen import check_golden
 from tests.unit.report.scan_fixtures import make_clean_scan_result, make_scan_result

@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from basewatch.models import ScanResult
-from basewatch.report.scan_table import ScanTableReporter
+from basewatch.report.scan.table import ScanTableReporter
 from tests.unit.report.regen import check_golden
 from tests.unit.report.scan_fixtures import make_clean_scan_result, make_scan_result
 

@@ -15,8 +15,9 @@ import pytest
 
 from basewatch.matching.evaluate import scan_inventory
 from basewatch.models import Inventory, ScanResult
-from basewatch.report.scan_base import ScanFormat, scan_reporter_for, summarize
-from basewatch.report.scan_json import load_schema
+from basewatch.report.formats import ScanFormat, scan_renderer
+from basewatch.report.scan.json import load_schema
+from basewatch.report.scan.summary import summarize
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 from tests.unit.report.conftest import NOW, SERIAL, make_inventory
 from tests.unit.report.test_scan_sarif import validator as sarif_validator
@@ -45,7 +46,7 @@ def partly_checked() -> ScanResult:
 
 
 def render(result: ScanResult, fmt: ScanFormat) -> str:
-    return scan_reporter_for(fmt, now=NOW, uuid=SERIAL).render(result).decode()
+    return scan_renderer(fmt, now=NOW, uuid=SERIAL).render(result).decode()
 
 
 @pytest.mark.parametrize("fmt", [ScanFormat.TABLE, ScanFormat.MARKDOWN])

@@ -20,7 +20,8 @@ import pytest
 
 from basewatch import __version__
 from basewatch.models import Inventory, Package, PackageType
-from basewatch.report.spdx import SpdxReporter, safe_id, spdx_expression
+from basewatch.report.licenses import spdx_expression
+from basewatch.report.sbom.spdx import SpdxReporter, safe_id
 from tests.unit.report.conftest import NOW, SCHEMA_DIR, SERIAL
 
 SPDX_ID = re.compile(r"^SPDXRef-[a-zA-Z0-9.-]+$")

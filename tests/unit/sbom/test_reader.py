@@ -16,8 +16,8 @@ from packageurl import PackageURL
 
 from basewatch.errors import SbomError
 from basewatch.models import Inventory, Origin, OSInfo, Package, PackageType
-from basewatch.report.cyclonedx import CycloneDXReporter
-from basewatch.report.spdx import SpdxReporter
+from basewatch.report.sbom.cyclonedx import CycloneDXReporter
+from basewatch.report.sbom.spdx import SpdxReporter
 from basewatch.sbom.reader import SbomFormat, detect_format, parse_sbom, read_sbom
 from tests.unit.report.conftest import NOW, SERIAL, make_inventory, make_minimal_inventory
 

@@ -10,7 +10,7 @@ import pytest
 
 from basewatch.errors import DatabaseError, UsageError
 from basewatch.progress import Unit
-from basewatch.vulndb.importer import ImportResult, import_paths
+from basewatch.vulndb.importer import ImportKind, ImportResult, import_paths
 from basewatch.vulndb.model import EventKind
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 from tests.fixtures import shared_fixture
@@ -312,3 +312,8 @@ def test_progress_is_reported(tmp_path: Path) -> None:
     assert events[0] == ("begin", "importing all.zip", 300)
     assert sum(amount for kind, _, amount in events if kind == "advance") == 300
     assert events[-1] == ("end", "", 0)
+
+
+def test_import_kinds_say_whether_they_count_cves() -> None:
+    assert [kind.value for kind in ImportKind if kind.per_cve] == ["kev", "epss"]
+    assert [kind.value for kind in ImportKind if not kind.per_cve] == ["osv", "secdb"]

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from basewatch.errors import DatabaseError
-from basewatch.vulndb.importer import convert_secdb, import_paths
+from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.model import Advisory, Affected, AffectedRange, EventKind, RangeEvent
+from basewatch.vulndb.secdb import convert_secdb
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 from tests.fixtures import shared_fixture
 

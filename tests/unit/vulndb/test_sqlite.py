@@ -3,11 +3,14 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from basewatch.clock import FixedClock
 from basewatch.errors import DatabaseError
+from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.model import (
     Advisory,
     Affected,
@@ -19,6 +22,7 @@ from basewatch.vulndb.model import (
 from basewatch.vulndb.osv import Withdrawn
 from basewatch.vulndb.sqlite import SCHEMA_VERSION, SqliteStore, rebuilding
 from basewatch.vulndb.store import VulnStore
+from tests.fixtures import shared_fixture
 
 
 def fixed_range(fixed: str) -> AffectedRange:
@@ -290,3 +294,112 @@ def test_a_database_from_before_data_dates_and_refusals(tmp_path: Path) -> None:
     with SqliteStore.open(path) as store:
         assert store.refused("PyPI", "demo-pkg") == ["PYSEC-9"]
         assert store.data_date("osv:PyPI") == "2024-01-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def go_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real Go dump (../shared/fixtures/osv/Go.zip) with a refused record, imported."""
+    db = tmp_path_factory.mktemp("go") / "vuln.db"
+    broken = tmp_path_factory.mktemp("broken") / "broken.json"
+    broken.write_text(
+        '{"id": "GO-2099-1", "modified": "2030-01-01T00:00:00Z", "affected": [{"package": '
+        '{"ecosystem": "Go", "name": "golang.org/x/net"}, "ranges": "not a list"}]}'
+    )
+    with rebuilding(db) as writer:
+        import_paths(writer, [shared_fixture("osv/Go.zip"), broken])
+    return db
+
+
+def queries_of(store: SqliteStore) -> list[str]:
+    """The SQL statements the store runs from now on."""
+    seen: list[str] = []
+    store._db.set_trace_callback(seen.append)
+    return seen
+
+
+def test_batch_lookups_answer_as_single_lookups_in_one_query(go_db: Path) -> None:
+    with SqliteStore.open(go_db) as store:
+        names = [str(row[0]) for row in store._read("SELECT DISTINCT name FROM affected")]
+        wanted = [("Go", name) for name in names[:400]]
+        wanted += [("Go", "example.com/none"), ("PyPI", "Django"), ("Go", "golang.org/x/net")]
+        single = {pair: store.affected(*pair) for pair in wanted}
+        refused = {pair: store.refused(*pair) for pair in wanted}
+        seen = queries_of(store)
+        many = store.affected_many(wanted)
+        assert len(seen) == 1  # one query for 403 packages
+        assert many == single
+        assert list(many) == list(dict.fromkeys(wanted))  # keyed as asked, every one present
+        assert many[("Go", "example.com/none")] == []
+        assert sum(map(len, many.values())) > 1000
+        assert store.refused_many(wanted) == refused
+        assert refused[("Go", "golang.org/x/net")] == ["GO-2099-1"]
+
+
+def test_batch_lookups_stay_under_the_variable_limit(go_db: Path) -> None:
+    with SqliteStore.open(go_db, readonly=False) as store:
+        names = [str(row[0]) for row in store._read("SELECT DISTINCT name FROM affected")]
+        wanted = [("Go", name) for name in names[:50]] + [("Go", "golang.org/x/net")]
+        single = {pair: store.affected(*pair) for pair in wanted}
+        refused = {pair: store.refused(*pair) for pair in wanted}
+        store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 20)  # ten packages a query
+        seen = queries_of(store)
+        assert store.affected_many(wanted) == single
+        assert len(seen) == 6
+        assert store.refused_many(wanted) == refused  # a writable store asks the table
+        assert refused[("Go", "golang.org/x/net")] == ["GO-2099-1"]
+
+
+def test_batch_lookups_normalise_names_as_single_ones(store: SqliteStore) -> None:
+    store.write_records([("osv:PyPI", advisory())])
+    spellings = [("PyPI", "demo-pkg"), ("PyPI", "DEMO.pkg"), ("PyPI", "Demo_Pkg"), ("npm", "x")]
+    found = store.affected_many(spellings)
+    assert [len(found[pair]) for pair in spellings] == [1, 1, 1, 0]
+    assert found[("PyPI", "DEMO.pkg")] == store.affected("PyPI", "demo__pkg")
+
+
+def _one_record_db(path: Path, fixed: str) -> None:
+    with rebuilding(path) as writer:
+        writer.clear_source("osv:PyPI")
+        writer.write_records([("osv:PyPI", advisory(fixed=fixed))])
+
+
+def _fixed(store: SqliteStore) -> list[str]:
+    ((_, entry),) = store.affected("PyPI", "demo-pkg")
+    return [e.version for r in entry.ranges for e in r.events if e.kind is EventKind.FIXED]
+
+
+def test_a_long_lived_reader_follows_a_swapped_database(tmp_path: Path) -> None:
+    db = tmp_path / "vuln.db"
+    _one_record_db(db, "1.0")
+    clock = FixedClock(datetime(2025, 9, 1, tzinfo=UTC))
+    with SqliteStore.open(db, clock=clock, recheck_after=5.0) as reader:
+        assert _fixed(reader) == ["1.0"]
+        _one_record_db(db, "2.0")  # an update renames a new file over the old one
+        clock.advance(1.0)
+        assert _fixed(reader) == ["1.0"]  # not looked at yet: at most one stat per 5 s
+        clock.advance(5.0)
+        assert _fixed(reader) == ["2.0"]  # the next query after the swap sees the new data
+        seen = queries_of(reader)
+        clock.advance(10.0)
+        assert _fixed(reader) == ["2.0"]  # unchanged file: not reopened (trace still on)
+        assert len(seen) == 1
+
+
+def test_a_reader_checks_every_batch_when_told_to(tmp_path: Path) -> None:
+    db = tmp_path / "vuln.db"
+    _one_record_db(db, "1.0")
+    with SqliteStore.open(db, recheck_after=0.0) as reader:
+        assert _fixed(reader) == ["1.0"]
+        assert reader.refused("PyPI", "demo-pkg") == []
+        with rebuilding(db) as writer:
+            writer.set_refused("osv:PyPI", [("PyPI", "Demo_Pkg", "PYSEC-9", "malformed")])
+        # the refusals a read-only store keeps in memory are read again from the new file
+        assert reader.refused("PyPI", "demo-pkg") == ["PYSEC-9"]
+
+
+def test_a_reader_keeps_its_file_while_the_path_is_gone(tmp_path: Path) -> None:
+    db = tmp_path / "vuln.db"
+    _one_record_db(db, "1.0")
+    with SqliteStore.open(db, recheck_after=0.0) as reader:
+        db.unlink()
+        assert _fixed(reader) == ["1.0"]

@@ -5,11 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 from basewatch.vulndb.model import Advisory, Affected, Enrichment, SourceStatus
 from basewatch.vulndb.status import format_age, status
+from basewatch.vulndb.store import VulnStore
 
 NOW = datetime(2025, 9, 10, 12, 0, tzinfo=UTC)
 
 
-class FakeStore:
+class FakeStore(VulnStore):
     def __init__(self, *sources: SourceStatus) -> None:
         self._sources = sources
 

@@ -19,10 +19,10 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from basewatch.defaults import OSV_BASE_URL
 from basewatch.errors import DownloadError
-from basewatch.models import ImageInfo, Inventory, Package, PackageType
+from basewatch.models import ImageInfo, Inventory, Package, PackageType, SourceType
 from basewatch.progress import Unit
-from basewatch.vulndb import OSV_BASE_URL
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
 from basewatch.vulndb.update import (
@@ -397,7 +397,7 @@ def test_helpers() -> None:
         f"{OSV_BASE_URL}/GitHub%20Actions/all.zip"
     )
     inventory = Inventory(
-        image=ImageInfo(reference="x", source_type="dir"),
+        image=ImageInfo(reference="x", source_type=SourceType.DIR),
         os=None,
         packages=(
             Package("openssl", "3.0.1", PackageType.DEB, ecosystem="Debian:12"),

@@ -8,8 +8,8 @@ from datetime import date
 
 from basewatch.lint import shell
 from basewatch.lint.config import LintConfig
-from basewatch.lint.eol import EolTable
 from basewatch.lint.model import Dockerfile, Instruction, RuleInfo, Stage
+from basewatch.vulndb.eol import EolTable
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from basewatch.lint.eol import cycles_in
 from basewatch.lint.model import RuleInfo
 from basewatch.lint.rules.base import Context, Hit
 from basewatch.models import Severity
+from basewatch.vulndb.eol import cycles_in
 
 INFO = RuleInfo(
     id="BW106",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from basewatch.lint.eol import cycles_in
 from basewatch.lint.model import RuleInfo
 from basewatch.lint.rules.base import Context, Hit
 from basewatch.models import Severity
+from basewatch.vulndb.eol import cycles_in
 
 INFO = RuleInfo(
     id="BW107",

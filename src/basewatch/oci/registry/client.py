@@ -33,7 +33,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from basewatch import __version__
-from basewatch.errors import DigestMismatch, RegistryError, TransientError
+from basewatch.errors import DigestMismatch, RegistryError, Remedy, TransientError
 from basewatch.oci.digest import digest_bytes
 from basewatch.oci.manifest import ACCEPT
 from basewatch.oci.reference import DOCKER_HUB, RegistryRef
@@ -400,9 +400,11 @@ class RegistryClient:
                             f"{host}: {what}: no answer within {limit:.0f}s (the registry is "
                             "too slow); try again later"
                         ) from exc
-                    fatal = _fatal_cause(exc)
+                    fatal, remedy = _fatal_cause(exc)
                     if fatal:
-                        raise RegistryError(f"{host}: {what}: {fatal}") from exc
+                        raise RegistryError(
+                            f"{host}: {what}: {fatal}", remedy=remedy, registry=host
+                        ) from exc
                     if attempt <= self.options.retries:
                         self._pause(attempt, None)
                         continue
@@ -513,7 +515,9 @@ class RegistryClient:
         if parts.scheme == "http" and self.scheme(parts.netloc) != "http":
             raise RegistryError(
                 f"{ref.host}: refusing to ask for a token over plain HTTP from {parts.netloc} "
-                "(name it with --insecure-registry if that is intended)"
+                "(unless that host is named insecure on purpose)",
+                remedy=Remedy.ALLOW_INSECURE,
+                registry=parts.netloc,
             )
         query: dict[str, str] = {}
         if challenge.param("service"):
@@ -529,7 +533,7 @@ class RegistryClient:
             # naming it as its token service: ask that host for an anonymous token instead
             log.warning(
                 "%s: not sending the credentials for %s to the token service at %s, which is "
-                "not the registry's host (allow it with --allow-auth-host %s)",
+                "not the registry's host (if %s is its token service, allow it to have them)",
                 ref.host,
                 ref.registry,
                 parts.netloc,
@@ -580,10 +584,12 @@ class RegistryClient:
                         f"{ref.host}: the token service at {parts.netloc} did not answer within "
                         f"{self.options.request_deadline:.0f}s; try again later"
                     ) from exc
-                fatal = _fatal_cause(exc)
+                fatal, remedy = _fatal_cause(exc)
                 if fatal:
                     raise RegistryError(
-                        f"{ref.host}: the token service at {parts.netloc}: {fatal}"
+                        f"{ref.host}: the token service at {parts.netloc}: {fatal}",
+                        remedy=remedy,
+                        registry=parts.netloc,
                     ) from exc
                 if attempt <= self.options.retries:
                     self._pause(attempt, None)
@@ -599,8 +605,9 @@ class RegistryClient:
         if oauth and response.status_code in (400, 401, 403):
             raise RegistryError(
                 f"{ref.host}: the token service refused the identity token stored for this "
-                f"registry (HTTP {response.status_code}: expired or revoked?); run `docker login` "
-                "again, or give --username and --password-stdin"
+                f"registry (HTTP {response.status_code}: expired or revoked?); log in again",
+                remedy=Remedy.GIVE_CREDENTIALS,
+                registry=ref.registry,
             )
         if oauth and response.status_code in (404, 405):
             raise RegistryError(
@@ -649,19 +656,24 @@ class RegistryClient:
                 f"basewatch has credentials for {ref.registry} but withheld them from the "
                 f"token service at {withheld}, which the registry names but which is not the "
                 f"registry's own host; if {_hostname(withheld)} is the registry's token "
-                f"service, allow it with --allow-auth-host {_hostname(withheld)}"
+                f"service, allow {_hostname(withheld)} to have them",
+                remedy=Remedy.ALLOW_AUTH_HOST,
+                registry=ref.registry,
             )
         creds = self._credentials_for(ref)
         if creds is None:
             raise RegistryError(
-                f"{ref.host}: authentication required for {ref.repository}: log in with "
-                "`docker login` or give --username and --password-stdin"
+                f"{ref.host}: authentication required for {ref.repository}, and basewatch has "
+                f"no credentials for {ref.registry}",
+                remedy=Remedy.GIVE_CREDENTIALS,
+                registry=ref.registry,
             )
         if creds.identity_token:
             raise RegistryError(
                 f"{ref.host}: the registry refused access to {ref.repository} with the identity "
-                "token stored for it (no pull access, or it wants a password: give --username "
-                "and --password-stdin)"
+                "token stored for it (no pull access, or it wants a password)",
+                remedy=Remedy.GIVE_CREDENTIALS,
+                registry=ref.registry,
             )
         raise RegistryError(
             f"{ref.host}: the registry refused the credentials of user {creds.username!r} "
@@ -736,9 +748,10 @@ def _content_length(response: httpx.Response) -> int | None:
     return value if value >= 0 else None
 
 
-def _fatal_cause(exc: Exception) -> str:
+def _fatal_cause(exc: Exception) -> tuple[str, Remedy | None]:
     """Why a request cannot succeed however often it is retried (an unknown host, a refused
-    connection, a certificate that does not verify), or "" when a retry may help."""
+    connection, a certificate that does not verify) and what would remedy it, or ("", None)
+    when a retry may help."""
     cause: BaseException | None = exc
     seen = 0
     while cause is not None and seen < 10:  # a cycle in a chain is not impossible
@@ -746,24 +759,26 @@ def _fatal_cause(exc: Exception) -> str:
         if isinstance(cause, socket.gaierror):
             return (
                 f"the host name cannot be resolved ({cause.strerror or cause}); check the "
-                "registry's name in the reference, and the network and DNS"
+                "registry's name in the reference, and the network and DNS",
+                None,
             )
         if isinstance(cause, ConnectionRefusedError):
             return (
                 "the connection was refused: nothing listens there; check the registry's name "
-                "and port, and that it is running"
+                "and port, and that it is running",
+                None,
             )
         if isinstance(cause, ssl.SSLCertVerificationError):
             reason = cause.verify_message or str(cause)
             return (
                 f"its TLS certificate does not verify ({reason}); if the registry uses a "
-                "private CA or a self-signed certificate on purpose, name it with "
-                "--insecure-registry"
+                "private CA or a self-signed certificate on purpose, it can be named insecure",
+                Remedy.ALLOW_INSECURE,
             )
         if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-            return f"the host is unreachable ({cause.strerror}); check the network"
+            return f"the host is unreachable ({cause.strerror}); check the network", None
         cause = cause.__cause__ or cause.__context__
-    return ""
+    return "", None
 
 
 def _media_type(content_type: str) -> str:

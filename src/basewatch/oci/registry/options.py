@@ -29,12 +29,13 @@ class RegistryOptions:
     """Everything a registry pull needs besides the reference.
 
     `credentials` None means those of Docker's `config.json` in `docker_config` (Docker's
-    config directory; both None: no credentials, pulls are anonymous). `cache_dir` None means
-    the user cache dir, the same root as the layer-analysis cache; `use_cache=False` keeps
-    blobs in a private directory of that root's scratch area (`basewatch.scratch`), removed
-    when the image is closed. `transport`, `sleep` and `clock` (token expiry, `Retry-After`
-    dates) are for tests. A descriptor's size bounds every download: layers may declare up to
-    `max_layer_bytes`, manifests, indexes and configs `max_document_bytes`.
+    config directory; both None: no credentials, pulls are anonymous). `cache_dir` is the
+    blob cache's root (`Settings.blob_dir`); `use_cache=False`, or no `cache_dir`, keeps blobs
+    in a private directory of that root's (else the system temporary directory's) scratch area
+    (`basewatch.scratch`), removed when the image is closed. `transport`, `sleep` and `clock`
+    (token expiry, `Retry-After` dates) are for tests. A descriptor's size bounds every
+    download: layers may declare up to `max_layer_bytes`, manifests, indexes and configs
+    `max_document_bytes`.
 
     Every request has one deadline for all of it (connecting, headers, body): `request_deadline`
     seconds, and for a blob that much more time again as its size at `min_transfer_rate` bytes a

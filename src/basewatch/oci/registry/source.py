@@ -9,6 +9,7 @@ streamed through the same verifying reader as the layers of a local OCI layout.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from basewatch.errors import ImageError, RegistryError
-from basewatch.models import ImageInfo, LayerInfo
+from basewatch.models import ImageInfo, LayerInfo, SourceType
 from basewatch.oci import jsondoc
 from basewatch.oci.blobs import BlobLayer
 from basewatch.oci.digest import parse_digest
@@ -36,6 +37,7 @@ from basewatch.oci.platform import Platform
 from basewatch.oci.reference import RegistryRef, parse_reference
 from basewatch.oci.registry.blobcache import BlobCache, BlobStream
 from basewatch.oci.registry.options import RegistryOptions
+from basewatch.scratch import scratch_dir
 
 if TYPE_CHECKING:
     from basewatch.oci.registry.client import RegistryClient
@@ -286,20 +288,15 @@ class RegistrySource:
     @contextlib.contextmanager
     def _session(self) -> Iterator[tuple[RegistryClient, BlobCache]]:
         options = self.options
-        if options.cache_dir is not None:
-            root = options.cache_dir
-        else:
-            from basewatch.store.analysis import default_cache_dir
-
-            root = default_cache_dir()
+        # No cache directory given: nothing is kept, and the scratch area is the system's.
+        root = options.cache_dir if options.cache_dir is not None else Path(tempfile.gettempdir())
         with contextlib.ExitStack() as stack:
-            if options.use_cache:
+            if options.use_cache and options.cache_dir is not None:
                 cache = BlobCache(root, options.max_cache_bytes)
             else:
                 # Without the cache, blobs go to the cache's scratch area, never the system's
                 # /tmp: removed when the pull ends (SIGTERM too), and swept by the next run
                 # after a SIGKILL.
-                from basewatch.scratch import scratch_dir
 
                 scratch = stack.enter_context(scratch_dir(root, prefix="pull-"))
                 cache = BlobCache(scratch, max_bytes=0)
@@ -357,7 +354,7 @@ class RegistrySource:
         layers = layers_from_config(config, label, blobs)
         info = image_info(
             self.reference,
-            "registry",
+            SourceType.REGISTRY,
             config,
             config_digest,
             layers,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from basewatch.clock import FixedClock
-from basewatch.errors import DigestMismatch, ImageError, RegistryError
+from basewatch.errors import DigestMismatch, ImageError, RegistryError, Remedy
 from basewatch.oci.reference import parse_reference
 from basewatch.oci.registry.auth import Credentials, StaticCredentials
 from basewatch.oci.registry.client import RegistryClient, _fatal_cause
@@ -134,8 +134,10 @@ def test_basic_auth() -> None:
 
 def test_basic_auth_without_credentials_says_how_to_log_in() -> None:
     registry, _ = seeded(auth="basic")
-    with client(registry) as c, pytest.raises(RegistryError, match="docker login"):
+    with client(registry) as c, pytest.raises(RegistryError, match="no credentials") as info:
         c.get_manifest(REF, "12")
+    assert info.value.remedy is Remedy.GIVE_CREDENTIALS
+    assert info.value.registry == "registry.test"
 
 
 def test_basic_auth_with_wrong_password() -> None:
@@ -428,9 +430,9 @@ def test_a_certificate_that_does_not_verify_is_not_worth_a_retry(tmp_path: Path)
         with httpx.Client(verify=True) as http, pytest.raises(httpx.ConnectError) as info:
             http.get(f"https://127.0.0.1:{port}/v2/")
         thread.join(5)
-    reason = _fatal_cause(info.value)
+    reason, remedy = _fatal_cause(info.value)
     assert "does not verify" in reason
-    assert "--insecure-registry" in reason
+    assert remedy is Remedy.ALLOW_INSECURE
 
 
 def test_dropped_connections_are_still_retried() -> None:
@@ -463,7 +465,7 @@ def test_credentials_are_withheld_from_a_token_service_on_another_host(
     token_requests = [r for r in registry.requests if r.url.host == TOKEN_HOST]
     assert token_requests
     assert all("Authorization" not in r.headers for r in token_requests)
-    assert f"--allow-auth-host {TOKEN_HOST}" in caplog.text
+    assert f"if {TOKEN_HOST} is its token service, allow it to have them" in caplog.text
 
 
 def test_withheld_credentials_are_explained_when_anonymous_access_is_refused() -> None:
@@ -474,7 +476,8 @@ def test_withheld_credentials_are_explained_when_anonymous_access_is_refused() -
     message = str(info.value)
     assert "withheld" in message
     assert TOKEN_HOST in message
-    assert f"--allow-auth-host {TOKEN_HOST}" in message
+    assert f"allow {TOKEN_HOST} to have them" in message
+    assert info.value.remedy is Remedy.ALLOW_AUTH_HOST
     assert PASSWORD not in message
     assert all("Authorization" not in r.headers for r in registry.requests if r.url.host != HOST)
 

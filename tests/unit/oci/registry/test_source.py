@@ -40,7 +40,7 @@ def test_inventory_equals_the_oci_layout_inventory(tmp_path: Path) -> None:
     pulled = Scanner.default(cache_dir=tmp_path / "c2").inventory(source)
     assert pulled.image.source_type == "registry"
     assert pulled.image.manifest_digest == local.image.manifest_digest
-    assert [p.to_dict() for p in pulled.packages] == [p.to_dict() for p in local.packages]
+    assert pulled.packages == local.packages
     assert {p.name for p in pulled.packages} == {"base-files", "libc6"}
 
 

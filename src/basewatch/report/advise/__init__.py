@@ -1,0 +1,2 @@
+"""`basewatch advise` reports: table, JSON, Markdown (formats.py picks one; cells.py holds what
+they share)."""

@@ -1,0 +1,1 @@
+"""`basewatch lint` reports: text, JSON, SARIF, GitHub annotations (formats.py picks one)."""

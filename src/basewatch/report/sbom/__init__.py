@@ -1,0 +1,1 @@
+"""`basewatch sbom` reports: table, basewatch JSON, CycloneDX and SPDX (formats.py picks one)."""
