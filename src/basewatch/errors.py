@@ -51,6 +51,7 @@ class Remedy(StrEnum):
     ALLOW_AUTH_HOST = "allow-auth-host"  # the token service is another host
     CHOOSE_PLATFORM = "choose-platform"  # the image has no manifest for this platform
     REFRESH_EOL = "refresh-eol"  # the end-of-life table is missing or stale
+    RECORD_BASE = "record-base"  # the image's base is unknown: catalogue it or annotate the image
 
 
 class Error(Exception):

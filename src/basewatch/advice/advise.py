@@ -19,6 +19,7 @@ from typing import Protocol, assert_never
 from basewatch.advice.compare import Coverage, coverage, unchecked_of, why_unchecked
 from basewatch.errors import Error
 from basewatch.models import BaseImage, FixStatus, Inventory, Origin, ScanResult, is_os_package
+from basewatch.oci.reference import split_pinned
 from basewatch.vulndb.eol import SOON_DAYS, EolStatus, eol_status
 
 DEBIAN_CODENAMES = ("buster", "bullseye", "bookworm", "trixie", "forky", "duke")
@@ -89,7 +90,7 @@ class Advice:
 
 def split_reference(reference: str) -> tuple[str, str]:
     """(repository, tag) of `[registry:]repo[:tag][@digest]`; tag "" when there is none."""
-    without_digest = reference.removeprefix("registry:").split("@", 1)[0]
+    without_digest, _ = split_pinned(reference)
     slash = without_digest.rfind("/")
     colon = without_digest.rfind(":")
     if colon > slash:

@@ -7,6 +7,7 @@ database is given, matched; the numbers a team weighs when choosing a base come 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -145,7 +146,6 @@ def candidate(
 def _with_findings(
     result: Candidate, scan: ScanResult, counts: dict[str, tuple[int, int]]
 ) -> Candidate:
-    import dataclasses
 
     return dataclasses.replace(
         result,

@@ -61,7 +61,7 @@ def registry_options(
     """RegistryOptions from the parsed arguments; the password is read from stdin once."""
     # Imported here, when a command runs: every command builds its parser from this module, and
     # references, credentials and options cost `basewatch --help` 12-15 ms more otherwise.
-    from basewatch.oci.reference import parse_host, parse_reference
+    from basewatch.oci.reference import parse_host, parse_reference, without_prefix
     from basewatch.oci.registry.auth import (
         ChainedCredentials,
         Credentials,
@@ -88,7 +88,7 @@ def registry_options(
     credentials = None
     if username:
         registry = ""
-        text = reference.removeprefix("registry:")
+        text = without_prefix(reference)
         try:
             registry = parse_reference(text).registry
         except UsageError:
@@ -135,10 +135,9 @@ def add_resolve_arguments(resolve: argparse.ArgumentParser) -> None:
 
 def run_resolve(args: argparse.Namespace) -> int:
     from basewatch.jobs.seams import Seams
+    from basewatch.oci.reference import parse_reference, without_prefix
 
-    text = args.reference.removeprefix("registry:")
-    from basewatch.oci.reference import parse_reference
-
+    text = without_prefix(args.reference)
     ref = parse_reference(text)
     with Seams.default(settings_from(args), registry_options(args, text)) as seams:
         resolved = seams.images.resolve(ref, args.platform)

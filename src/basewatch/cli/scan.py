@@ -16,8 +16,9 @@ from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.output import write_output
 from basewatch.cli.progress import progress_for
 from basewatch.cli.registry import add_registry_arguments, registry_options
+from basewatch.cli.remedies import phrase
 from basewatch.cli.settings import settings_from
-from basewatch.errors import UsageError
+from basewatch.errors import Remedy, UsageError
 from basewatch.models import Severity
 from basewatch.report.formats import ScanFormat, scan_renderer
 from basewatch.report.renderer import canonical_format, format_choices
@@ -150,6 +151,8 @@ def run_scan(args: argparse.Namespace) -> int:
     write_output(data, args.output)
     for warning in (*inventory.warnings, *result.warnings):
         print(f"basewatch: warning: {warning}", file=sys.stderr)
+    if result.unchecked:  # advisories missing, refused or unreadable: newer data may check them
+        print(f"basewatch: hint: {phrase(Remedy.UPDATE_DATABASE)}", file=sys.stderr)
     if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in result.findings):
         return ExitCode.FINDINGS
     if inventory.partial or result.unchecked:

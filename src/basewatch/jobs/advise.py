@@ -17,6 +17,7 @@ from basewatch.lint.parse import decode, parse_dockerfile
 from basewatch.lint.read import read_dockerfile
 from basewatch.matching.evaluate import scan_inventory
 from basewatch.models import BaseImage, BaseMethod, Confidence, Inventory, ScanResult
+from basewatch.oci.reference import split_pinned
 from basewatch.vulndb.store import VulnStore
 
 
@@ -108,9 +109,9 @@ def _local(seams: Seams, reference: str) -> bool:
 def _as_base(inventory: Inventory, reference: str) -> Inventory:
     """The FROM image as the base being advised on: all its layers are the base's."""
     image = inventory.image
-    pinned = reference.split("@", 1)[1] if "@" in reference else ""
+    name, pinned = split_pinned(reference)
     base = BaseImage(
-        reference=reference.removeprefix("registry:").split("@", 1)[0],
+        reference=name,
         digest=pinned or image.manifest_digest or image.config_digest,
         method=BaseMethod.DOCKERFILE,
         confidence=Confidence.HIGH,
@@ -121,8 +122,7 @@ def _as_base(inventory: Inventory, reference: str) -> Inventory:
 
 def _unread_from(seams: Seams, dockerfile: Path, reference: str) -> Advice:
     """Offline advice on a FROM image that is in a registry: what the catalog knows of it."""
-    pinned = reference.split("@", 1)[1] if "@" in reference else ""
-    name = reference.removeprefix("registry:").split("@", 1)[0]
+    name, pinned = split_pinned(reference)
     catalog = seams.scanner.catalog
     seen = None
     if catalog is not None:

@@ -15,8 +15,10 @@ from basewatch.progress import NULL_PROGRESS, Progress
 from basewatch.settings import Settings
 from basewatch.store.catalog import Catalog
 from basewatch.vulndb import COMMON_ECOSYSTEMS
+from basewatch.vulndb.eol import refresh_eol_table, save_eol_table
 from basewatch.vulndb.importer import ImportResult
-from basewatch.vulndb.status import DatabaseStatus
+from basewatch.vulndb.sqlite import SqliteStore, rebuilding
+from basewatch.vulndb.status import DatabaseStatus, status
 from basewatch.vulndb.update import UpdateReport
 
 
@@ -95,8 +97,6 @@ def refresh_eol(settings: Settings) -> int:
     """Download the end-of-life table into `settings.eol_table`; returns its cycle count."""
     import httpx
 
-    from basewatch.vulndb.eol import refresh_eol_table, save_eol_table
-
     with httpx.Client(timeout=30.0, follow_redirects=True) as client:
         table = refresh_eol_table(client, base_url=settings.eol_url)
     save_eol_table(table, settings.eol_table)
@@ -137,7 +137,6 @@ def import_files(
 ) -> tuple[ImportResult, ...]:
     """Import OSV records, secdb files, KEV and EPSS feeds into the database, atomically."""
     from basewatch.vulndb.importer import import_paths
-    from basewatch.vulndb.sqlite import rebuilding
 
     with rebuilding(settings.db_path) as store:
         return import_paths(store, list(paths), progress)
@@ -153,8 +152,6 @@ def database_status(
     settings: Settings, max_age_days: float, clock: Clock = SYSTEM_CLOCK
 ) -> StatusOutcome:
     """Each source of the database, its data's age and whether it is stale."""
-    from basewatch.vulndb.sqlite import SqliteStore
-    from basewatch.vulndb.status import status
 
     with SqliteStore.open(settings.db_path, readonly=True) as store:
         return StatusOutcome(status(store, clock.now(), max_age_days), store.count_advisories())

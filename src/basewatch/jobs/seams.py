@@ -27,6 +27,7 @@ from basewatch.oci.reference import (
     RegistryRef,
     parse_image_ref,
     parse_reference,
+    without_prefix,
 )
 from basewatch.oci.registry.options import RegistryOptions
 from basewatch.progress import NULL_PROGRESS, Progress
@@ -131,7 +132,7 @@ class RegistryImages:
 
         ref = reference
         if isinstance(ref, str):
-            ref = parse_reference(ref.removeprefix("registry:"))
+            ref = parse_reference(without_prefix(ref))
         if self.offline:
             raise OfflineError(
                 f"{ref}: it is in a registry, and the network may not be used",

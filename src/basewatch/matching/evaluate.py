@@ -25,7 +25,7 @@ def scan_inventory(
         warnings.append(
             "no advisories in the database for "
             + ", ".join(sorted(outcome.unmatched_ecosystems))
-            + ": those packages were not checked (run `basewatch db update` or `db import`)"
+            + ": those packages were not checked"
         )
     refused = _refused_packages(inventory, store, outcome.unmatched_ecosystems)
     for package, ids in refused.items():

@@ -138,7 +138,7 @@ def _match_package(
         count = f"{len(ids)} {'advisory has' if len(ids) == 1 else 'advisories have'}"
         outcome.warnings.append(
             f"{label}: not fully checked: {count} versions that {comparator.name} rules cannot"
-            f" order ({shown}); those advisories were skipped (see `basewatch db update`)"
+            f" order ({shown}); those advisories were skipped"
         )
         outcome.unchecked.append(f"{ecosystem} {name}")
     return [_finding(package, version, group, comparator) for group in _group(hits)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from basewatch.errors import UsageError
+from basewatch.errors import Remedy, UsageError
 from basewatch.models import (
     Confidence,
     Finding,
@@ -23,6 +23,7 @@ from basewatch.models import (
     Severity,
     Suppression,
 )
+from basewatch.untrusted import UntrustedInput, parse_json, parse_yaml, read_regular_file
 
 IGNORE_FILE = ".basewatchignore"
 
@@ -100,28 +101,30 @@ class Policy:
         """
         if self.only_base and self.ignore_base:
             raise UsageError(
-                "--only-base and --ignore-base together would hide every finding: give one"
+                "keeping only the base's findings and hiding them together would hide every "
+                "finding: choose one"
             )
-        flag = "--only-base" if self.only_base else "--ignore-base" if self.ignore_base else ""
-        if not flag:
+        if not (self.only_base or self.ignore_base):
             return []
+        what = (
+            "keeping only the base's findings" if self.only_base else "hiding the base's findings"
+        )
         base = inventory.base
         # An SBOM carries each package's origin without the base itself.
         known_origins = any(p.origin is not Origin.UNKNOWN for p in inventory.packages)
         if (base is None or base.layers <= 0) and not known_origins:
             image = inventory.image.reference or "the image"
             raise UsageError(
-                f"{flag}: the base image of {image} is not known, so no package can be told"
-                " to come from it. Record the base in the catalog (`basewatch catalog add"
-                " BASE`, then scan again), or build the image with the"
-                " `org.opencontainers.image.base.name` and `org.opencontainers.image.base.digest`"
-                " annotations or labels; or scan without " + flag
+                f"{what}: the base image of {image} is not known, so no package can be told"
+                " to come from it",
+                remedy=Remedy.RECORD_BASE,
+                reference=inventory.image.reference,
             )
         if base is not None and base.confidence is Confidence.LOW:
             return [
-                f"{flag}: the base of {inventory.image.reference or 'the image'} was guessed"
+                f"{what}: the base of {inventory.image.reference or 'the image'} was guessed"
                 f" from its history ({base.layers} layers, {base.method}, low confidence);"
-                " `basewatch catalog add BASE` makes it certain"
+                " recording the base in the catalog makes it certain"
             ]
         return []
 
@@ -168,8 +171,6 @@ MAX_POLICY_FILE_BYTES = 64 << 20  # ignore files and VEX documents
 def load_ignore_file(path: Path) -> list[IgnoreRule]:
     """Rules from a YAML ignore file: a list, or a mapping with an `ignore:` list."""
     import yaml
-
-    from basewatch.untrusted import UntrustedInput, parse_yaml, read_regular_file
 
     try:
         data = parse_yaml(
@@ -220,7 +221,6 @@ def _date(value: Any, path: Path, number: int) -> dt.date | None:
 
 def load_openvex(path: Path) -> list[VexStatement]:
     """The statements of an OpenVEX document."""
-    from basewatch.untrusted import UntrustedInput, parse_json, read_regular_file
 
     try:
         data = parse_json(read_regular_file(path, max_bytes=MAX_POLICY_FILE_BYTES), str(path))

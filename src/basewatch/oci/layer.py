@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import hashlib
 import io
+import os
 import stat
 import tarfile
 import threading
@@ -367,7 +368,6 @@ def _entry_for(member: TarMember, what: str) -> FileEntry | None:
 
 def iter_dir_entries(root: str) -> Iterator[tuple[FileEntry, Opener | None]]:
     """Walk an unpacked root filesystem without following any symlink, like one layer."""
-    import os
 
     root_fd_path = os.path.abspath(root)
 
@@ -396,7 +396,6 @@ def iter_dir_entries(root: str) -> Iterator[tuple[FileEntry, Opener | None]]:
 
 
 def _host_opener(host_path: str) -> Opener:
-    import os
 
     def open_file() -> BinaryIO:
         # O_NOFOLLOW: a file swapped for a symlink after the walk is refused, never followed.

@@ -79,6 +79,21 @@ class RegistryRef:
         return text
 
 
+REGISTRY_PREFIX = "registry:"
+
+
+def without_prefix(text: str) -> str:
+    """A registry reference as written, without the optional `registry:` prefix."""
+    return text.removeprefix(REGISTRY_PREFIX)
+
+
+def split_pinned(text: str) -> tuple[str, str]:
+    """(`[registry:]NAME[:TAG]` without its prefix, the digest it is pinned to or "") of a
+    registry reference as written; nothing is normalised."""
+    name, _, digest = without_prefix(text).partition("@")
+    return name, digest
+
+
 def looks_like_reference(text: str) -> bool:
     """True when `text` parses as a registry reference (a bad port aside: that one is meant
     for a registry, and parsing it again says what is wrong with the port)."""

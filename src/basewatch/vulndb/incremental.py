@@ -59,8 +59,7 @@ def unreachable(exc: BaseException, url: str, unchanged: str) -> DownloadError |
     else:
         why = f"cannot connect to {host} ({text})"
     return DownloadError(
-        f"downloading {url} failed: {why}; check the OSV URL (--osv-url, BASEWATCH_OSV_URL or "
-        f"osv_url in the config file) and the network; {unchanged}"
+        f"downloading {url} failed: {why}; check the OSV URL setting and the network; {unchanged}"
     )
 
 

@@ -52,7 +52,7 @@ from types import TracebackType
 from typing import Any
 
 from basewatch.clock import SYSTEM_CLOCK, Clock
-from basewatch.errors import DatabaseError
+from basewatch.errors import DatabaseError, Remedy
 from basewatch.vulndb.epss import EpssScore
 from basewatch.vulndb.kev import KevEntry
 from basewatch.vulndb.model import (
@@ -141,12 +141,6 @@ CREATE TABLE epss (
     percentile REAL NOT NULL
 ) WITHOUT ROWID;
 """ + ("\n".join(_ADDED_TABLES))
-
-_MISSING_HINT = (
-    "run `basewatch db update` (it picks the ecosystems to download) or `basewatch db import "
-    "PATH` to create it; `basewatch scan IMAGE` without --offline also downloads what the "
-    "image needs"
-)
 
 
 # The identity of a file: replaced (renamed over) or rewritten, it changes.
@@ -237,8 +231,10 @@ class SqliteStore(VulnStore, VulnWriter):
         except sqlite3.DatabaseError as exc:
             self.close()
             raise DatabaseError(
-                f"{self.path} is not a basewatch vulnerability database ({exc}): delete it, then "
-                f"{_MISSING_HINT}"
+                f"{self.path} is not a basewatch vulnerability database ({exc}): delete it, "
+                "then create it again",
+                remedy=Remedy.CREATE_DATABASE,
+                path=str(self.path),
             ) from exc
         if not tables:
             self._db.executescript(_SCHEMA)
@@ -271,15 +267,19 @@ class SqliteStore(VulnStore, VulnWriter):
         except sqlite3.DatabaseError as exc:
             self.close()
             raise DatabaseError(
-                f"{self.path} is not a basewatch vulnerability database ({exc}): delete it, then "
-                f"{_MISSING_HINT}"
+                f"{self.path} is not a basewatch vulnerability database ({exc}): delete it, "
+                "then create it again",
+                remedy=Remedy.CREATE_DATABASE,
+                path=str(self.path),
             ) from exc
         version = row[0] if row else None
         if version != str(SCHEMA_VERSION):
             self.close()
             raise DatabaseError(
                 f"{self.path} has database schema {version}, this basewatch uses "
-                f"{SCHEMA_VERSION}: delete it, then {_MISSING_HINT}"
+                f"{SCHEMA_VERSION}: delete it, then create it again",
+                remedy=Remedy.CREATE_DATABASE,
+                path=str(self.path),
             )
 
     def close(self) -> None:
@@ -830,7 +830,11 @@ def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, _Identity]:
     for _ in range(3):
         before = _identity_of(path)
         if before is None:
-            raise DatabaseError(f"no vulnerability database at {path}: {_MISSING_HINT}")
+            raise DatabaseError(
+                f"no vulnerability database at {path}",
+                remedy=Remedy.CREATE_DATABASE,
+                path=str(path),
+            )
         try:
             connection = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None

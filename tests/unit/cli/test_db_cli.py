@@ -105,7 +105,7 @@ def test_status_without_a_database(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == ExitCode.DATABASE_ERROR
     assert out == ""
     assert err.startswith("basewatch: error: no vulnerability database at")
-    assert "run `basewatch db update` (it picks the ecosystems to download)" in err
+    assert "create it with `basewatch db update` (it picks the ecosystems to download)" in err
     assert "`basewatch db import PATH`" in err
 
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from basewatch.errors import UsageError
+from basewatch.errors import Remedy, UsageError
 from basewatch.matching.policy import Policy
 from basewatch.models import BaseImage, BaseMethod, Confidence, Inventory, Origin
 from tests.unit.report.conftest import make_inventory
@@ -20,8 +20,9 @@ def unknown_base() -> Inventory:
 
 @pytest.mark.parametrize("policy", [Policy(only_base=True), Policy(ignore_base=True)])
 def test_unknown_base_is_refused(policy: Policy) -> None:
-    with pytest.raises(UsageError, match="basewatch catalog add BASE"):
+    with pytest.raises(UsageError, match=r"base image of .* is not known") as info:
         policy.check_base(unknown_base())
+    assert info.value.remedy is Remedy.RECORD_BASE
     assert Policy().check_base(unknown_base()) == []
 
 
@@ -39,7 +40,7 @@ def test_a_base_guessed_from_the_history_is_a_warning() -> None:
     inventory = dataclasses.replace(make_inventory(), base=guessed)
     (warning,) = Policy(ignore_base=True).check_base(inventory)
     assert "guessed from its history" in warning
-    assert "basewatch catalog add BASE" in warning
+    assert "recording the base in the catalog makes it certain" in warning
 
 
 def test_both_filters_are_refused() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from basewatch.clock import FixedClock
-from basewatch.errors import DatabaseError
+from basewatch.errors import DatabaseError, Remedy
 from basewatch.vulndb.importer import import_paths
 from basewatch.vulndb.model import (
     Advisory,
@@ -83,8 +83,10 @@ def test_missing_database_says_what_to_do(tmp_path: Path) -> None:
         SqliteStore.open(tmp_path / "absent.db")
     message = str(caught.value)
     assert "no vulnerability database at" in message
-    assert "basewatch db update" in message
-    assert "basewatch db import" in message
+    # what to do is a remedy, phrased by the CLI or the API, not a command in the message
+    assert caught.value.remedy is Remedy.CREATE_DATABASE
+    assert caught.value.path == str(tmp_path / "absent.db")
+    assert "basewatch" not in message
 
 
 def test_not_a_database(tmp_path: Path) -> None:

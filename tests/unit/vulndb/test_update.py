@@ -439,7 +439,7 @@ def test_an_unreachable_server_fails_at_once(tmp_path: Path) -> None:
     # The server is gone: its port refuses connections.
     transport = CountingTransport()
     with httpx.Client(transport=transport) as client:
-        with pytest.raises(DownloadError, match=r"refused the connection.*--osv-url"):
+        with pytest.raises(DownloadError, match=r"refused the connection.*check the OSV URL"):
             update(db, ["Go", "crates.io"], base, client, now=T2)
         assert transport.sent == [f"{base}/Go/modified_id.csv"]
         with pytest.raises(DownloadError, match=r"'nosuchhost\.invalid' does not resolve"):
