@@ -12,7 +12,6 @@ from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.output import write_output
 from basewatch.cli.registry import add_registry_arguments, registry_options
 from basewatch.cli.settings import settings_from
-from basewatch.clock import today as today_utc
 from basewatch.errors import (
     ConfigError,
     DockerfileReadError,
@@ -107,6 +106,8 @@ def run_lint(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     eol = _eol_table(args.eol_table, settings_from(args).eol_table)
     build_args = _build_args(args.build_arg)
+    from basewatch.clock import today as today_utc  # dataclasses, datetime: when lint runs
+
     today = today_utc()
 
     results = []

@@ -47,19 +47,17 @@ def parse_kev(raw: bytes | str, origin: str = "the KEV catalog") -> KevCatalog:
 
 
 def kev_from_document(data: object, origin: str = "the KEV catalog") -> KevCatalog:
-    if not is_kev_document(data):
+    if not isinstance(data, dict) or not is_kev_document(data):
         raise DatabaseError(f"{origin} is not a KEV catalog (no 'vulnerabilities' list)")
-    assert isinstance(data, dict)
     entries: dict[str, KevEntry] = {}
     problems: list[str] = []
     malformed = 0
     for index, item in enumerate(data["vulnerabilities"]):
         cve = item.get("cveID") if isinstance(item, dict) else None
-        if not isinstance(cve, str) or not _CVE.match(cve.strip()):
+        if not isinstance(item, dict) or not isinstance(cve, str) or not _CVE.match(cve.strip()):
             malformed += 1
             problems.append(f"vulnerabilities[{index}]: no valid cveID ({cve!r})")
             continue
-        assert isinstance(item, dict)
         entries[cve.strip()] = KevEntry(
             cve=cve.strip(),
             date_added=_text(item.get("dateAdded")),
