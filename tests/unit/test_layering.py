@@ -20,7 +20,7 @@ SRC = Path(basewatch.__file__).parent
 
 # Highest first. A top-level module is a "package" of its own name.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"cli", "__main__"}),
+    frozenset({"cli", "service", "__main__"}),
     frozenset({"api"}),
     frozenset({"jobs"}),
     frozenset({"report"}),

@@ -30,6 +30,7 @@ from basewatch.cli.registry import (
 )
 from basewatch.cli.remedies import hint_for
 from basewatch.cli.scan import add_scan_arguments, run_scan
+from basewatch.cli.serve import add_serve_arguments, run_serve
 from basewatch.cli.settings import settings_from
 from basewatch.errors import Error
 from basewatch.report.formats import SbomFormat, sbom_renderer
@@ -137,6 +138,17 @@ COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]],
         ),
         add_catalog_arguments,
     ),
+    (
+        "serve",
+        "keep watch over images and their bases: the service and its API",
+        (
+            "Serves the JSON API (/api/v1, /api/openapi.json) on --listen, storing in --database "
+            "(SQLite by default, PostgreSQL for production). Settings come from --config's "
+            "[serve] section, then BASEWATCH_* variables, then these flags. `serve token create` "
+            "adds an API token."
+        ),
+        add_serve_arguments,
+    ),
 )
 
 
@@ -234,6 +246,8 @@ def _main(argv: Sequence[str] | None) -> int:
                 return run_advise(args)
             case "catalog":
                 return run_catalog(args)
+            case "serve":
+                return run_serve(args)
             case _:  # pragma: no cover - argparse refuses unknown commands
                 return ExitCode.USAGE
     except Error as exc:

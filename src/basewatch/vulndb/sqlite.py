@@ -84,6 +84,13 @@ _ADDED_TABLES = (
     "advisory_id TEXT NOT NULL, reason TEXT NOT NULL);",
     "CREATE INDEX refused_by_package ON refused (ecosystem, name);",
 )
+# The log of changed packages: each writer appends the (ecosystem, name) pairs its import or
+# update changed, in the same transaction, so that another process (the service) can ask what
+# changed since the sequence number it saw last and re-evaluate only those packages.
+_CHANGES_TABLE = (
+    "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, ecosystem TEXT NOT NULL, "
+    "name TEXT NOT NULL, at TEXT NOT NULL);"
+)
 _ADDED_COLUMNS = (("sources", "data_date", "TEXT NOT NULL DEFAULT ''"),)
 # Writers wait this long for another writer of the same database, then give up.
 LOCK_TIMEOUT = 600.0
@@ -140,7 +147,7 @@ CREATE TABLE epss (
     score REAL NOT NULL,
     percentile REAL NOT NULL
 ) WITHOUT ROWID;
-""" + ("\n".join(_ADDED_TABLES))
+""" + ("\n".join((*_ADDED_TABLES, _CHANGES_TABLE)))
 
 
 # The identity of a file: replaced (renamed over) or rewritten, it changes.
@@ -250,6 +257,8 @@ class SqliteStore(VulnStore, VulnWriter):
         if not self._has_table("refused"):
             for statement in _ADDED_TABLES:
                 self._db.execute(statement)
+        if not self._has_table("changes"):
+            self._db.execute(_CHANGES_TABLE)
         for table, column, declaration in _ADDED_COLUMNS:
             if not self._has_column(table, column):
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
@@ -726,7 +735,24 @@ class SqliteStore(VulnStore, VulnWriter):
             changed.update((ecosystem, name) for ecosystem, name, _ in refusals)
         self._before = {}
         self._refused_before = None
+        if changed:
+            self._begin()
+            when = self._clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            self._db.executemany(
+                "INSERT INTO changes (ecosystem, name, at) VALUES (?, ?, ?)",
+                ((ecosystem, name, when) for ecosystem, name in sorted(changed)),
+            )
         return frozenset(changed)
+
+    def changes_since(self, seq: int) -> tuple[int, frozenset[PackageKey]]:
+        """The newest change's sequence number, and the packages changed after `seq` (0: the
+        whole log). A database without the log answers (0, nothing)."""
+        self._follow_swaps()
+        if not self._has_table("changes"):
+            return 0, frozenset()
+        newest = self._read("SELECT coalesce(max(seq), 0) FROM changes")[0][0]
+        rows = self._read("SELECT DISTINCT ecosystem, name FROM changes WHERE seq > ?", (seq,))
+        return int(newest), frozenset((str(e), str(n)) for e, n in rows)
 
     def _remember(self, record_ids: Sequence[str]) -> None:
         """Keep the state of those records not remembered yet, before they are rewritten."""

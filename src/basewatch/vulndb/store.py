@@ -50,6 +50,11 @@ class VulnStore(Protocol):
         """The OSV ecosystem strings present in the database."""
         ...
 
+    def changes_since(self, seq: int) -> tuple[int, frozenset[PackageKey]]:
+        """The newest entry of the store's change log, and the (ecosystem, name) pairs whose
+        advisories changed after entry `seq`; a store that keeps no log says (0, nothing)."""
+        return 0, frozenset()
+
     def refused(self, ecosystem: str, name: str) -> Sequence[str]:
         """The ids of records refused at import (malformed) that named this package: while
         there are any, the package cannot be called checked. Names as for `affected`."""

@@ -228,3 +228,33 @@ def test_incremental_update_reports_only_what_it_touched(tmp_path: Path) -> None
     assert report.changed == expected
     with serve(bucket(records)) as base, httpx.Client(timeout=10) as client:
         assert update(db, ["PyPI"], base, client, now=T2).changed == frozenset()
+
+
+def test_the_change_log_tells_another_process_what_changed_since_it_looked(
+    tmp_path: Path,
+) -> None:
+    """What each import changed is appended to the database's own log, in the same
+    transaction: a reader that remembers the last entry it saw learns exactly the packages
+    changed since, across the file swaps of `rebuilding`."""
+    db = tmp_path / "vuln.db"
+    records = go_records()
+    with rebuilding(db) as store:
+        import_paths(store, [shared_fixture("osv/Go.zip")], now=T1)
+    with SqliteStore.open(db, readonly=True) as reader:
+        seen, everything = reader.changes_since(0)
+    assert seen > 0 and everything == pairs_of(*records.values())
+
+    with rebuilding(db) as store:  # the same data again: nothing new in the log
+        import_paths(store, [shared_fixture("osv/Go.zip")], now=T2)
+    with SqliteStore.open(db, readonly=True) as reader:
+        assert reader.changes_since(seen) == (seen, frozenset())
+
+    modified = {**records[f"{THREE}.json"], "modified": "2030-01-01T00:00:00Z", "summary": "new"}
+    loose = tmp_path / f"{THREE}.json"
+    loose.write_text(json.dumps(modified))
+    with rebuilding(db) as store:
+        import_paths(store, [loose], now=T2)
+    with SqliteStore.open(db, readonly=True) as reader:
+        newest, changed = reader.changes_since(seen)
+    assert newest == seen + 3
+    assert changed == pairs_of(modified)

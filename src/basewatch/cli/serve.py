@@ -1,0 +1,124 @@
+"""`basewatch serve`: run the service; `basewatch serve token create`: add an API token."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from basewatch.cli.exit_codes import ExitCode
+from basewatch.cli.settings import settings_from
+
+if TYPE_CHECKING:  # the service (FastAPI, SQLAlchemy) loads only when `serve` runs
+    from sqlalchemy import Engine
+
+    from basewatch.service.config import ServeSettings
+    from basewatch.settings import Settings
+
+_FLAGS = ("listen", "database", "vulndb", "poll_interval", "vulndb_check_interval")
+
+
+def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--listen", metavar="HOST:PORT", help="default: 127.0.0.1:8080")
+    serve.add_argument(
+        "--database",
+        metavar="URL",
+        help="sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME (default: an SQLite file in "
+        "the user data directory)",
+    )
+    serve.add_argument(
+        "--vulndb", metavar="PATH", help="vulnerability database (default: the CLI's)"
+    )
+    serve.add_argument(
+        "--config", type=Path, metavar="FILE", help="a TOML file whose [serve] section is read"
+    )
+    serve.add_argument("--poll-interval", metavar="DURATION", help="default: 5m")
+    serve.add_argument("--vulndb-check-interval", metavar="DURATION", help="default: 60s")
+    sub = serve.add_subparsers(dest="serve_command", metavar="SUBCOMMAND")
+    token = sub.add_parser("token", help="manage API tokens")
+    verbs = token.add_subparsers(dest="token_command", metavar="VERB", required=True)
+    create = verbs.add_parser("create", help="add a token and print it (shown only this once)")
+    create.add_argument("--role", choices=("admin", "viewer"), default="viewer")
+    create.add_argument("--name", default="", help="what the token is for")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from basewatch.service.auth import bootstrap, create_token
+    from basewatch.service.config import ServeSettings
+    from basewatch.service.db import open_engine, sessions, upgrade
+    from basewatch.service.models import Role
+
+    core = settings_from(args)
+    settings = ServeSettings.load(
+        environ=os.environ,
+        default_vulndb=core.db_path,
+        config=args.config,
+        flags={key: getattr(args, key, None) for key in _FLAGS},
+    )
+    engine = open_engine(settings.database)
+    upgrade(engine)
+    make_session = sessions(engine)
+    if args.serve_command == "token":
+        role = Role(args.role)
+        with make_session() as session:
+            token = create_token(session, role, args.name or f"{role} token")
+            session.commit()
+        print(token)
+        return ExitCode.OK
+    with make_session() as session:
+        first = bootstrap(session, settings.admin_token)
+        session.commit()
+    if first is not None:
+        print(
+            f"basewatch: the first admin token (shown only this once): {first}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return _serve(settings, core, engine)
+
+
+def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
+    import uvicorn
+
+    from basewatch.service.app import ServiceState, create_app
+    from basewatch.service.db import sessions
+    from basewatch.service.reevaluate import Reevaluator
+    from basewatch.service.watcher import Watcher
+
+    make_session = sessions(engine)
+    state = ServiceState(
+        settings,
+        engine,
+        make_session,
+        watcher=Watcher(make_session, settings, core),
+        reevaluator=Reevaluator(make_session, settings, core),
+    )
+    app = create_app(state)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    print(f"basewatch: serving on http://{settings.listen}", file=sys.stderr, flush=True)
+    # uvicorn finishes the requests in flight on SIGTERM or Ctrl-C, then raises the signal
+    # again; once it has shut down cleanly that is a normal end, not an interruption
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        engine.dispose()
+    print("basewatch: stopped", file=sys.stderr, flush=True)
+    return ExitCode.OK
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Stands in for the CLI's own handlers while uvicorn owns the signals."""

@@ -1,0 +1,577 @@
+"""The service's HTTP API (FastAPI): JSON under `/api/v1`, errors as RFC 9457 problem+json,
+bearer tokens on everything but `/healthz`, the OpenAPI document at `/api/openapi.json`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException
+
+from basewatch import __version__
+from basewatch.clock import SYSTEM_CLOCK, Clock
+from basewatch.errors import UsageError
+from basewatch.oci.reference import parse_reference
+from basewatch.service.auth import Caller, authenticate
+from basewatch.service.config import ServeSettings
+from basewatch.service.inventories import SqlInventoryStore
+from basewatch.service.models import (
+    Evaluation,
+    Image,
+    ImageFinding,
+    TagMove,
+    TagState,
+    Watch,
+)
+from basewatch.service.reevaluate import Reevaluator
+from basewatch.service.watcher import Watcher
+
+PROBLEM = "application/problem+json"
+MAX_BODY_BYTES = 1 << 20  # no request of this API needs more
+MAX_PAGE = 500
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    settings: ServeSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock = SYSTEM_CLOCK
+    watcher: Watcher | None = None  # polls in the background while the app runs
+    reevaluator: Reevaluator | None = None  # follows the vulnerability database's changes
+
+
+# --- the wire types -----------------------------------------------------------------------------
+
+
+class WatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repository: str = Field(min_length=1, max_length=512, examples=["127.0.0.1:5000/app"])
+    tags: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=lambda: ["*"], min_length=1, max_length=100
+    )
+
+
+class WatchOut(BaseModel):
+    id: int
+    repository: str
+    tags: list[str]
+    created_at: datetime
+
+
+class WatchPage(BaseModel):
+    items: list[WatchOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
+
+
+class ImageOut(BaseModel):
+    digest: str = Field(description="what the tag pointed at: an index or a manifest")
+    manifest_digest: str = Field(description="the platform manifest that was read")
+    repository: str
+    tags: list[str] = Field(description="the watched tags that point at it now")
+    platform: str
+    base_reference: str = Field(description="the base it was built on; empty when unknown")
+    base_digest: str
+    base_method: str = Field(description="how the base was found: annotation, catalog, history")
+    packages: int
+    partial: bool = Field(description="some of it could not be read: see the inventory")
+    indexed_at: datetime
+    findings: dict[str, int] = Field(description="findings by severity (none before evaluation)")
+    fixable: int = Field(description="findings a newer package version fixes")
+    kev: int = Field(description="findings on CISA's Known Exploited Vulnerabilities list")
+    evaluated_at: datetime | None = Field(description="when it was last matched; null: never")
+    not_checked: list[str] = Field(description="what the last evaluation could not check")
+
+
+class ImagePage(BaseModel):
+    items: list[ImageOut]
+    next_cursor: str | None
+
+
+class PackageOut(BaseModel):
+    name: str
+    version: str
+    type: str
+    ecosystem: str
+    purl: str
+    origin: str
+    layer: str = Field(description="the diffID of the layer that added it")
+
+
+class FindingOut(BaseModel):
+    id: str
+    aliases: list[str]
+    package: str
+    version: str
+    ecosystem: str
+    severity: str
+    fixed_version: str
+    kev: bool
+    first_seen: datetime
+
+
+class AffectedImage(BaseModel):
+    digest: str
+    repository: str
+    tags: list[str]
+    finding: FindingOut
+
+
+class AffectedPage(BaseModel):
+    items: list[AffectedImage]
+
+
+class TagMoveOut(BaseModel):
+    repository: str
+    tag: str
+    digest: str
+    seen_at: datetime
+
+
+class ImageDetail(ImageOut):
+    packages_list: list[PackageOut] = Field(alias="package_list")
+    layers: list[str] = Field(description="the diffID of each layer, bottom first")
+    tag_history: list[TagMoveOut]
+    finding_list: list[FindingOut]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = ""
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {PROBLEM: {}}, "description": title}
+    for code, title in (
+        (400, "Bad request"),
+        (401, "No valid bearer token"),
+        (403, "The token may not do this"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (413, "Request body too large"),
+        (422, "The request is malformed"),
+    )
+}
+
+
+def problem(status: int, title: str, detail: str = "") -> JSONResponse:
+    body = Problem(title=title, status=status, detail=detail).model_dump()
+    headers = {"WWW-Authenticate": 'Bearer realm="basewatch"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, title: str, detail: str = "") -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail = status, title, detail
+
+
+# --- what every endpoint is given ---------------------------------------------------------------
+
+
+def _state(request: Request) -> ServiceState:
+    state = request.app.state.service
+    assert isinstance(state, ServiceState)  # set by create_app
+    return state
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with _state(request).sessions() as session:
+        yield session
+
+
+Db = Annotated[Session, Depends(_session)]
+
+
+def _caller(request: Request, db: Db) -> Caller:
+    """The caller of a request, from its bearer token; writes need an admin token."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "No valid bearer token", "send Authorization: Bearer TOKEN")
+    found = authenticate(db, token.strip(), _state(request).clock)
+    if found is None:
+        raise ApiError(401, "No valid bearer token", "the token is not known")
+    db.commit()  # last_used_at
+    if request.method in _WRITE_METHODS and not found.role.may_write:
+        raise ApiError(403, "The token may not do this", f"a {found.role} token only reads")
+    return found
+
+
+Authorized = Annotated[Caller, Depends(_caller)]
+
+
+# --- the application ------------------------------------------------------------------------------
+
+
+def create_app(state: ServiceState) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        workers = [w for w in (state.watcher, state.reevaluator) if w is not None]
+        threads = [
+            threading.Thread(target=w.run, name=type(w).__name__, daemon=True) for w in workers
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            for worker in workers:
+                worker.stop()  # the work in flight stops at its next image or tag
+            for thread in threads:
+                thread.join(timeout=60)
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="basewatch",
+        version=__version__,
+        summary="Keeps watch over container images and their bases.",
+        openapi_url=None,  # served below, behind the token like everything else
+        docs_url=None,
+        redoc_url=None,
+        responses=_PROBLEMS,
+    )
+    app.state.service = state
+
+    @app.middleware("http")
+    async def bounded_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return problem(413, "Request body too large", f"at most {MAX_BODY_BYTES} bytes")
+        if length is None and request.method in _WRITE_METHODS:
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    return problem(413, "Request body too large", f"at most {MAX_BODY_BYTES} bytes")
+            request._body = body  # read once, within the bound
+        return await call_next(request)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), "")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in exc.errors()[:10]
+        )
+        return problem(422, "The request is malformed", details)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_down(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        return problem(503, "The database is unavailable", type(exc).__name__)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> Health:
+        """Whether the process is up (no token needed)."""
+        return Health(status="ok", version=__version__)
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={503: {"model": Problem, "description": "The database is unavailable"}},
+    )
+    def readyz(_who: Authorized, db: Db) -> Health:
+        """Whether the service can serve: its database answers."""
+        db.execute(text("SELECT 1"))
+        return Health(status="ready", version=__version__)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(_who: Authorized) -> JSONResponse:
+        return JSONResponse(_document(app))
+
+    @app.post("/api/v1/watches", status_code=201, tags=["watches"])
+    def add_watch(body: WatchIn, who: Authorized, db: Db) -> WatchOut:
+        """Watch a registry repository: the tags matching `tags` (globs) are indexed and
+        polled."""
+        repository = _repository(body.repository, state.settings)
+        watch = Watch(
+            repository=repository,
+            tags=list(dict.fromkeys(body.tags)),
+            created_at=state.clock.now(),
+            created_by=who.token_id,
+        )
+        db.add(watch)
+        try:
+            db.commit()
+        except IntegrityError:
+            db.rollback()
+            raise ApiError(409, "Conflict", f"{repository} is watched already") from None
+        if state.watcher is not None:
+            state.watcher.wake()
+        return _watch_out(watch)
+
+    @app.get("/api/v1/watches", tags=["watches"])
+    def list_watches(
+        _who: Authorized,
+        db: Db,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        cursor: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> WatchPage:
+        """Every watch, oldest first, a page at a time."""
+        after = int(_decode_cursor(cursor, "id")) if cursor else 0
+        rows = list(
+            db.scalars(select(Watch).where(Watch.id > after).order_by(Watch.id).limit(limit + 1))
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return WatchPage(
+            items=[_watch_out(w) for w in rows],
+            next_cursor=_encode_cursor("id", str(rows[-1].id)) if more and rows else None,
+        )
+
+    @app.get("/api/v1/watches/{watch_id}", tags=["watches"])
+    def get_watch(watch_id: int, _who: Authorized, db: Db) -> WatchOut:
+        return _watch_out(_find_watch(db, watch_id))
+
+    @app.delete("/api/v1/watches/{watch_id}", status_code=204, tags=["watches"])
+    def remove_watch(watch_id: int, _who: Authorized, db: Db) -> Response:
+        db.delete(_find_watch(db, watch_id))
+        db.commit()
+        return Response(status_code=204)
+
+    @app.get("/api/v1/images", tags=["images"])
+    def list_images(
+        _who: Authorized,
+        db: Db,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> ImagePage:
+        """Every indexed image, by digest, a page at a time."""
+        after = _decode_cursor(cursor, "digest") if cursor else ""
+        rows = list(
+            db.scalars(
+                select(Image).where(Image.digest > after).order_by(Image.digest).limit(limit + 1)
+            )
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        digests = [r.digest for r in rows]
+        tags = _tags_of(db, digests)
+        return ImagePage(
+            items=[_image_out(db, r, tags.get(r.digest, [])) for r in rows],
+            next_cursor=_encode_cursor("digest", rows[-1].digest) if more and rows else None,
+        )
+
+    @app.get("/api/v1/images/{digest}", tags=["images"])
+    def get_image(digest: str, _who: Authorized, db: Db) -> ImageDetail:
+        """One image: its packages, layers and the history of the tags that pointed at it."""
+        row = db.get(Image, digest)
+        if row is None:
+            raise ApiError(404, "Not found", f"no indexed image {digest}")
+        inventory = state.watcher.inventories.get(row.manifest_digest) if state.watcher else None
+        if inventory is None:
+            inventory = SqlInventoryStore(state.sessions).get(row.manifest_digest)
+        history = db.scalars(
+            select(TagMove).where(TagMove.digest == digest).order_by(TagMove.seen_at, TagMove.id)
+        )
+        out = _image_out(db, row, _tags_of(db, [digest]).get(digest, []))
+        findings = db.scalars(
+            select(ImageFinding)
+            .where(ImageFinding.digest == digest)
+            .order_by(ImageFinding.advisory, ImageFinding.package)
+        )
+        return ImageDetail(
+            **out.model_dump(),
+            package_list=[
+                PackageOut(
+                    name=p.name,
+                    version=p.version,
+                    type=p.type.value,
+                    ecosystem=p.ecosystem,
+                    purl=p.purl,
+                    origin=p.origin.value,
+                    layer=p.layer,
+                )
+                for p in (inventory.packages if inventory else ())
+            ],
+            layers=[layer.diff_id for layer in inventory.image.layers] if inventory else [],
+            tag_history=[
+                TagMoveOut(repository=m.repository, tag=m.tag, digest=m.digest, seen_at=m.seen_at)
+                for m in history
+            ],
+            finding_list=[_finding_out(f) for f in findings],
+        )
+
+    @app.get("/api/v1/findings", tags=["findings"])
+    def affected(
+        _who: Authorized,
+        db: Db,
+        advisory: Annotated[str, Query(alias="id", min_length=1, max_length=200)],
+    ) -> AffectedPage:
+        """Which images have an advisory, by any of its ids (CVE, GHSA, DEBIAN-CVE...)."""
+        wanted = advisory.strip()
+        rows = [
+            row
+            for row in db.scalars(select(ImageFinding).order_by(ImageFinding.digest))
+            if row.advisory == wanted or wanted in row.aliases
+        ]
+        images = {i.digest: i for i in db.scalars(select(Image))}
+        tags = _tags_of(db, sorted({r.digest for r in rows}))
+        return AffectedPage(
+            items=[
+                AffectedImage(
+                    digest=r.digest,
+                    repository=images[r.digest].repository,
+                    tags=tags.get(r.digest, []),
+                    finding=_finding_out(r),
+                )
+                for r in rows
+                if r.digest in images
+            ]
+        )
+
+    return app
+
+
+def _tags_of(db: Session, digests: list[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    if digests:
+        for state in db.scalars(
+            select(TagState).where(TagState.digest.in_(digests)).order_by(TagState.tag)
+        ):
+            found.setdefault(state.digest, []).append(state.tag)
+    return found
+
+
+def _finding_out(row: ImageFinding) -> FindingOut:
+    return FindingOut(
+        id=row.advisory,
+        aliases=row.aliases,
+        package=row.package,
+        version=row.version,
+        ecosystem=row.ecosystem,
+        severity=row.severity,
+        fixed_version=row.fixed_version,
+        kev=row.kev,
+        first_seen=row.first_seen,
+    )
+
+
+def _image_out(db: Session, row: Image, tags: list[str]) -> ImageOut:
+    by_severity: dict[str, int] = {}
+    fixable = kev = 0
+    for finding in db.scalars(select(ImageFinding).where(ImageFinding.digest == row.digest)):
+        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+        fixable += bool(finding.fixed_version)
+        kev += finding.kev
+    evaluation = db.get(Evaluation, row.digest)
+    return ImageOut(
+        digest=row.digest,
+        manifest_digest=row.manifest_digest,
+        repository=row.repository,
+        tags=tags,
+        platform=row.platform,
+        base_reference=row.base_reference,
+        base_digest=row.base_digest,
+        base_method=row.base_method,
+        packages=row.packages,
+        partial=row.partial,
+        indexed_at=row.indexed_at,
+        findings=by_severity,
+        fixable=fixable,
+        kev=kev,
+        evaluated_at=evaluation.evaluated_at if evaluation else None,
+        not_checked=evaluation.unchecked if evaluation else ["not evaluated yet"],
+    )
+
+
+def _document(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        app.openapi_schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+            openapi_version=app.openapi_version,
+        )
+        app.openapi_schema["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}
+        }
+        app.openapi_schema["security"] = [{"bearer": []}]
+        health = app.openapi_schema["paths"].get("/healthz", {}).get("get")
+        if health is not None:
+            health["security"] = []
+    return app.openapi_schema
+
+
+def _repository(text: str, settings: ServeSettings) -> str:
+    """The canonical `host[:port]/name` of a repository to watch, from an allowed registry."""
+    try:
+        ref = parse_reference(text.strip().removeprefix("registry:"))
+    except UsageError as exc:
+        raise ApiError(422, "The request is malformed", f"repository: {exc}") from None
+    if ref.tag not in ("", "latest") or ref.digest or ":" in text.rsplit("/", 1)[-1]:
+        raise ApiError(
+            422, "The request is malformed", "repository: name a repository, not a tag or digest"
+        )
+    if ref.registry not in settings.allowed_registries:
+        allowed = ", ".join(sorted(settings.allowed_registries)) or "none"
+        raise ApiError(
+            422,
+            "The request is malformed",
+            f"repository: the registry {ref.registry} is not in allowed_registries ({allowed})",
+        )
+    return f"{ref.registry}/{ref.repository}"
+
+
+def _find_watch(db: Session, watch_id: int) -> Watch:
+    watch = db.get(Watch, watch_id)
+    if watch is None:
+        raise ApiError(404, "Not found", f"no watch {watch_id}")
+    return watch
+
+
+def _watch_out(watch: Watch) -> WatchOut:
+    return WatchOut(
+        id=watch.id, repository=watch.repository, tags=watch.tags, created_at=watch.created_at
+    )
+
+
+def _encode_cursor(kind: str, last: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{last}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, kind: str) -> str:
+    """The last key of the previous page; 400 for a cursor this API did not give out."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    found, _, last = raw.partition(":")
+    if found != kind or not last or (kind == "id" and not last.isdigit()):
+        raise ApiError(400, "Bad request", "cursor: not a cursor this API gave out")
+    return last

@@ -1,0 +1,166 @@
+"""The settings of `basewatch serve`: defaults, then the `[serve]` section of the config file,
+then the `BASEWATCH_*` environment, then flags, each overriding the one before.
+
+Like `basewatch.settings`, nothing here reads the environment or looks for a file by itself:
+the adapter passes the environment mapping and the config file it was given.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from basewatch.config_file import read_toml
+from basewatch.errors import ConfigError
+from basewatch.oci.reference import parse_host
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+DEFAULT_POLL_SECONDS = 300.0
+DEFAULT_VULNDB_CHECK_SECONDS = 60.0
+
+# key -> environment variable; the config file's [serve] section uses the keys themselves
+ENVIRONMENT = {
+    "listen": "BASEWATCH_LISTEN",
+    "database": "BASEWATCH_DATABASE",
+    "vulndb": "BASEWATCH_VULNDB",
+    "poll_interval": "BASEWATCH_POLL_INTERVAL",
+    "vulndb_check_interval": "BASEWATCH_VULNDB_CHECK_INTERVAL",
+    "allowed_registries": "BASEWATCH_ALLOWED_REGISTRIES",
+    "allowed_notifier_hosts": "BASEWATCH_ALLOWED_NOTIFIER_HOSTS",
+}
+ENV_ADMIN_TOKEN = "BASEWATCH_ADMIN_TOKEN"  # noqa: S105 - the variable's name, not a token
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+
+
+def parse_duration(text: str, origin: str) -> float:
+    """Seconds in `2s`, `5m`, `1.5h`, `250ms` or a bare number of seconds; more than zero."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ConfigError(f"{origin}: {text!r} is not a duration (e.g. 30s, 5m, 1h)")
+    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ConfigError(f"{origin}: {text!r} must be longer than zero")
+    return seconds
+
+
+def parse_listen(text: str, origin: str) -> tuple[str, int]:
+    """(host, port) of `HOST:PORT` (`[::1]:8080` for IPv6)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{origin}: {text!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
+    return host.strip("[]"), int(port)
+
+
+def check_database_url(text: str, origin: str) -> str:
+    """A SQLAlchemy URL of SQLite or PostgreSQL (psycopg); the password never printed back."""
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    if scheme not in _SCHEMES:
+        raise ConfigError(
+            f"{origin}: the database must be sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
+            f" (got a URL of scheme {scheme or 'none'!r})"
+        )
+    if scheme == "postgresql":
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    return text
+
+
+def user_data_dir(environ: Mapping[str, str]) -> Path:
+    """`$XDG_DATA_HOME/basewatch`, else `~/.local/share/basewatch` (macOS: Application Support)."""
+    xdg = environ.get("XDG_DATA_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "basewatch"
+    home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "basewatch"
+    return home / ".local" / "share" / "basewatch"
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    host: str
+    port: int
+    database: str  # a SQLAlchemy URL
+    vulndb: Path
+    poll_interval: float = DEFAULT_POLL_SECONDS
+    vulndb_check_interval: float = DEFAULT_VULNDB_CHECK_SECONDS
+    allowed_registries: frozenset[str] = frozenset()
+    allowed_notifier_hosts: frozenset[str] = frozenset()
+    admin_token: str = field(default="", repr=False)  # the first admin token, when given
+
+    @property
+    def listen(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        environ: Mapping[str, str],
+        default_vulndb: Path,
+        config: Path | None = None,
+        flags: Mapping[str, str | None] | None = None,
+    ) -> ServeSettings:
+        """Defaults < `[serve]` of `config` < `environ` < `flags` (keys as in `ENVIRONMENT`).
+        Raises ConfigError naming where a bad value came from."""
+        values: dict[str, tuple[Any, str]] = {}
+        if config is not None:
+            section = read_toml(config).get("serve", {})
+            if not isinstance(section, dict):
+                raise ConfigError(f"{config}: [serve] must be a table")
+            unknown = sorted(set(section) - set(ENVIRONMENT))
+            if unknown:
+                raise ConfigError(
+                    f"{config} [serve]: unknown setting(s) {', '.join(unknown)} "
+                    f"(known: {', '.join(sorted(ENVIRONMENT))})"
+                )
+            for key, value in section.items():
+                values[key] = (value, f"{key} in {config} [serve]")
+        for key, variable in ENVIRONMENT.items():
+            if environ.get(variable, "").strip():
+                values[key] = (environ[variable].strip(), variable)
+        for key, value in (flags or {}).items():
+            if value is not None:
+                values[key] = (value, "--" + key.replace("_", "-"))
+
+        def text(key: str) -> tuple[str, str] | None:
+            if key not in values:
+                return None
+            value, origin = values[key]
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{origin}: expected a non-empty string")
+            return value.strip(), origin
+
+        def hosts(key: str, what: str) -> frozenset[str]:
+            if key not in values:
+                return frozenset()
+            value, origin = values[key]
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+                raise ConfigError(f"{origin}: expected a list of {what}")
+            return frozenset(parse_host(i.strip(), origin) for i in items if i.strip())
+
+        listen = text("listen")
+        host, port = parse_listen(*listen) if listen else parse_listen(DEFAULT_LISTEN, "default")
+        database = text("database")
+        vulndb = text("vulndb")
+        poll = text("poll_interval")
+        check = text("vulndb_check_interval")
+        default_db = "sqlite+pysqlite:///" + str(user_data_dir(environ) / "service.db")
+        return cls(
+            host=host,
+            port=port,
+            database=check_database_url(*database) if database else default_db,
+            vulndb=Path(vulndb[0]).expanduser() if vulndb else default_vulndb,
+            poll_interval=parse_duration(*poll) if poll else DEFAULT_POLL_SECONDS,
+            vulndb_check_interval=parse_duration(*check) if check else DEFAULT_VULNDB_CHECK_SECONDS,
+            allowed_registries=hosts("allowed_registries", "registry hosts"),
+            allowed_notifier_hosts=hosts("allowed_notifier_hosts", "host names"),
+            admin_token=environ.get(ENV_ADMIN_TOKEN, "").strip(),
+        )

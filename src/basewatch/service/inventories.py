@@ -1,0 +1,81 @@
+"""The service's `InventoryStore`: inventories in its database, found again by package.
+
+The second implementation of `basewatch.store.inventory.InventoryStore` (the file cache is the
+first): documents written by the versioned codec, and one row per (image, ecosystem, package)
+so that re-evaluation after a database update reads only the inventories that hold a changed
+package.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from basewatch.clock import SYSTEM_CLOCK, Clock
+from basewatch.codec import decode_inventory, encode_inventory
+from basewatch.errors import CodecError
+from basewatch.models import Inventory
+from basewatch.service.models import InventoryPackage, StoredInventory
+from basewatch.store.inventory import package_keys
+
+log = logging.getLogger(__name__)
+
+
+class SqlInventoryStore:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock = SYSTEM_CLOCK) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def put(self, manifest_digest: str, inventory: Inventory) -> None:
+        document = encode_inventory(inventory)
+        keys = {key for package in inventory.packages for key in package_keys(package)}
+        with self._sessions.begin() as session:
+            row = session.get(StoredInventory, manifest_digest)
+            if row is None:
+                session.add(
+                    StoredInventory(
+                        digest=manifest_digest, document=document, stored_at=self._clock.now()
+                    )
+                )
+            else:
+                row.document = document
+                row.stored_at = self._clock.now()
+                session.execute(
+                    delete(InventoryPackage).where(InventoryPackage.digest == manifest_digest)
+                )
+            session.flush()
+            session.add_all(
+                InventoryPackage(digest=manifest_digest, ecosystem=eco, name=name)
+                for eco, name in sorted(keys)
+            )
+
+    def get(self, manifest_digest: str) -> Inventory | None:
+        with self._sessions() as session:
+            row = session.get(StoredInventory, manifest_digest)
+            if row is None:
+                return None
+            try:
+                return decode_inventory(row.document)
+            except CodecError as exc:
+                log.warning("stored inventory %s is unreadable (%s): ignored", manifest_digest, exc)
+                return None
+
+    def has(self, manifest_digest: str) -> bool:
+        with self._sessions() as session:
+            found = session.scalar(
+                select(StoredInventory.digest).where(StoredInventory.digest == manifest_digest)
+            )
+            return found is not None
+
+    def by_package(self, ecosystem: str, name: str) -> Iterable[str]:
+        with self._sessions() as session:
+            return list(
+                session.scalars(
+                    select(InventoryPackage.digest)
+                    .where(InventoryPackage.ecosystem == ecosystem, InventoryPackage.name == name)
+                    .order_by(InventoryPackage.digest)
+                )
+            )

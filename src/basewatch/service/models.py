@@ -1,0 +1,188 @@
+"""The service's tables (SQLAlchemy 2 declarative mapping). The schema itself is written by the
+Alembic migrations in `migrations/versions`; these classes must describe the newest one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, stored and read back in UTC on every database (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a moment without a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # may change anything
+    VIEWER = "viewer"  # may only read
+
+    @property
+    def may_write(self) -> bool:
+        return self is Role.ADMIN
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    # SHA-256 of the token: tokens are 256 random bits, so a fast hash is enough to keep a
+    # database leak from handing out working tokens
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class Watch(Base):
+    __tablename__ = "watches"
+    __table_args__ = (UniqueConstraint("repository", name="uq_watches_repository"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(512))  # host[:port]/name, canonical
+    tags: Mapped[list[str]] = mapped_column(JSON)  # glob patterns
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+Index("ix_watches_created_at", Watch.created_at)
+
+
+class TagState(Base):
+    """Where a watched tag pointed when it was last looked at."""
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("repository", "tag", name="uq_tags_repository_tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(512))
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(100))
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TagMove(Base):
+    """One digest a tag pointed at, from when it was first seen there."""
+
+    __tablename__ = "tag_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(512))
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(100))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Image(Base):
+    """An indexed image, by the digest its tag pointed at (an index or a manifest)."""
+
+    __tablename__ = "images"
+
+    digest: Mapped[str] = mapped_column(String(100), primary_key=True)
+    manifest_digest: Mapped[str] = mapped_column(String(100))  # the platform manifest read
+    repository: Mapped[str] = mapped_column(String(512))
+    platform: Mapped[str] = mapped_column(String(64))
+    base_reference: Mapped[str] = mapped_column(String(600))
+    base_digest: Mapped[str] = mapped_column(String(100))
+    base_method: Mapped[str] = mapped_column(String(20))
+    packages: Mapped[int] = mapped_column(Integer)
+    partial: Mapped[bool] = mapped_column()
+    indexed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StoredInventory(Base):
+    """An inventory as the versioned codec writes it (`basewatch.codec`)."""
+
+    __tablename__ = "inventories"
+
+    digest: Mapped[str] = mapped_column(String(100), primary_key=True)  # manifest digest
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class InventoryPackage(Base):
+    """Which stored inventories hold a package: re-evaluation reads only those."""
+
+    __tablename__ = "inventory_packages"
+
+    digest: Mapped[str] = mapped_column(
+        ForeignKey("inventories.digest", ondelete="CASCADE"), primary_key=True
+    )
+    ecosystem: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+
+
+Index("ix_inventory_packages_package", InventoryPackage.ecosystem, InventoryPackage.name)
+Index("ix_tag_history_tag", TagMove.repository, TagMove.tag)
+Index("ix_images_repository", Image.repository)
+
+
+class ImageFinding(Base):
+    """One finding of an image's latest evaluation: the snapshot the next one is diffed with."""
+
+    __tablename__ = "image_findings"
+
+    digest: Mapped[str] = mapped_column(
+        ForeignKey("images.digest", ondelete="CASCADE"), primary_key=True
+    )
+    advisory: Mapped[str] = mapped_column(String(200), primary_key=True)  # the preferred id
+    package: Mapped[str] = mapped_column(String(300), primary_key=True)
+    version: Mapped[str] = mapped_column(String(200), primary_key=True)
+    aliases: Mapped[list[str]] = mapped_column(JSON)
+    ecosystem: Mapped[str] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(20))
+    fixed_version: Mapped[str] = mapped_column(String(200))
+    kev: Mapped[bool] = mapped_column()
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Evaluation(Base):
+    """When an image was last matched, and against which database (its sources' times)."""
+
+    __tablename__ = "evaluations"
+
+    digest: Mapped[str] = mapped_column(
+        ForeignKey("images.digest", ondelete="CASCADE"), primary_key=True
+    )
+    evaluated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    database: Mapped[str] = mapped_column(String(1000))  # "" when there was no database
+    unchecked: Mapped[list[str]] = mapped_column(JSON)  # what the database could not check
+
+
+class Bookmark(Base):
+    """A value the service keeps for itself: `vulndb_seq`, the last change-log entry read."""
+
+    __tablename__ = "service_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1000))
+
+
+Index("ix_image_findings_advisory", ImageFinding.advisory)

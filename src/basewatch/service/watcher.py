@@ -1,0 +1,198 @@
+"""Polling the watched repositories: which tags exist, where each points now (one HEAD request a
+tag, no manifest body while nothing changed), and indexing every digest not seen before.
+
+An image is pulled and inventoried once per digest, by the sbom job through the same seams as
+the CLI (its analysis cache included); the inventory goes to the service's `InventoryStore`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from basewatch.clock import SYSTEM_CLOCK, Clock
+from basewatch.errors import Error
+from basewatch.jobs.inventory import Scanner
+from basewatch.jobs.sbom import SbomRequest, sbom
+from basewatch.jobs.seams import RegistryImages, Seams, SqliteVulnData, registry_options_for
+from basewatch.models import Inventory
+from basewatch.oci.reference import RegistryRef, parse_reference
+from basewatch.oci.registry.options import RegistryOptions
+from basewatch.service.config import ServeSettings
+from basewatch.service.evaluate import evaluate_image
+from basewatch.service.inventories import SqlInventoryStore
+from basewatch.service.models import Image, TagMove, TagState, Watch
+from basewatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollReport:
+    """What one poll cycle did."""
+
+    tags: int = 0  # tags looked at
+    moved: list[tuple[str, str, str]] = field(default_factory=list)  # (repository, tag, digest)
+    indexed: list[str] = field(default_factory=list)  # digests inventoried
+    errors: list[str] = field(default_factory=list)
+
+
+class Watcher:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: ServeSettings,
+        core: Settings,
+        clock: Clock = SYSTEM_CLOCK,
+        registry: RegistryOptions | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._core = core
+        self._clock = clock
+        self._registry = registry_options_for(core, registry)
+        self.inventories = SqlInventoryStore(sessions, clock)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one cycle at a time
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Poll now (a watch was added, a push event arrived) instead of at the next interval."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        """Poll every `poll_interval` until `stop()`; a failed cycle is logged, not fatal."""
+        while not self._stop.is_set():
+            try:
+                report = self.poll_once()
+                for problem in report.errors:
+                    log.warning("%s", problem)
+            except Exception:  # a bug: keep watching, say so loudly
+                log.exception("a poll cycle failed")
+            self._wake.wait(self._settings.poll_interval)
+            self._wake.clear()
+
+    # --- one cycle -------------------------------------------------------------------------
+
+    def poll_once(self) -> PollReport:
+        report = PollReport()
+        with self._lock, self._sessions() as session:
+            watches = list(session.scalars(select(Watch).order_by(Watch.id)))
+            images = RegistryImages(self._registry)
+            try:
+                for watch in watches:
+                    if self._stop.is_set():
+                        break
+                    self._poll_watch(session, images, watch, report)
+            finally:
+                images.close()
+        return report
+
+    def _poll_watch(
+        self, session: Session, images: RegistryImages, watch: Watch, report: PollReport
+    ) -> None:
+        ref = parse_reference(watch.repository)
+        if ref.registry not in self._settings.allowed_registries:
+            report.errors.append(
+                f"{watch.repository}: {ref.registry} is no longer in allowed_registries: skipped"
+            )
+            return
+        try:
+            tags = images.client().list_tags(ref)
+        except Error as exc:
+            report.errors.append(f"{watch.repository}: cannot list its tags: {exc}")
+            return
+        for tag in sorted(t for t in tags if any(fnmatch.fnmatchcase(t, g) for g in watch.tags)):
+            if self._stop.is_set():
+                return
+            report.tags += 1
+            try:
+                digest = self._digest(images, ref, tag)
+            except Error as exc:
+                report.errors.append(f"{watch.repository}:{tag}: {exc}")
+                continue
+            if self._record_tag(session, watch.repository, tag, digest):
+                report.moved.append((watch.repository, tag, digest))
+            # committed before indexing: the store writes in a transaction of its own (and
+            # SQLite has one writer at a time)
+            session.commit()
+            if session.get(Image, digest) is None:
+                try:
+                    self._index(session, images, watch.repository, digest)
+                    report.indexed.append(digest)
+                except Error as exc:
+                    report.errors.append(f"{watch.repository}@{digest}: cannot index it: {exc}")
+            session.commit()
+
+    def _digest(self, images: RegistryImages, ref: RegistryRef, tag: str) -> str:
+        """Where `tag` points: HEAD's Docker-Content-Digest, else what a GET resolves."""
+        head = images.client().head_manifest(ref, tag)
+        if head is not None and head.digest:
+            return head.digest
+        return images.resolve(f"{ref.registry}/{ref.repository}:{tag}").digest
+
+    def _record_tag(self, session: Session, repository: str, tag: str, digest: str) -> bool:
+        """Keep where `tag` points; True when it moved (or is new)."""
+        now = self._clock.now()
+        state = session.scalar(
+            select(TagState).where(TagState.repository == repository, TagState.tag == tag)
+        )
+        if state is not None and state.digest == digest:
+            state.checked_at = now
+            return False
+        if state is None:
+            session.add(
+                TagState(
+                    repository=repository, tag=tag, digest=digest, checked_at=now, changed_at=now
+                )
+            )
+        else:
+            state.digest, state.checked_at, state.changed_at = digest, now, now
+        session.add(TagMove(repository=repository, tag=tag, digest=digest, seen_at=now))
+        return True
+
+    def _index(
+        self, session: Session, images: RegistryImages, repository: str, digest: str
+    ) -> None:
+        seams = Seams(
+            images=images,
+            vulns=SqliteVulnData(self._settings.vulndb, self._core.osv_url),
+            scanner=Scanner.from_settings(self._core),
+            settings=self._core,
+            clock=self._clock,
+        )
+        inventory = sbom(SbomRequest(f"{repository}@{digest}"), seams)
+        manifest = inventory.image.manifest_digest or digest
+        self.inventories.put(manifest, inventory)
+        session.merge(_image_row(digest, manifest, repository, inventory, self._clock))
+        session.flush()
+        evaluate_image(session, digest, inventory, seams.vulns, self._clock)
+
+
+def _image_row(
+    digest: str, manifest: str, repository: str, inventory: Inventory, clock: Clock
+) -> Image:
+    base = inventory.base
+    return Image(
+        digest=digest,
+        manifest_digest=manifest,
+        repository=repository,
+        platform=inventory.image.platform,
+        base_reference=base.reference if base else "",
+        base_digest=base.digest if base else "",
+        base_method=base.method.value if base else "",
+        packages=len(inventory.packages),
+        partial=inventory.partial,
+        indexed_at=clock.now(),
+    )

@@ -1,0 +1,1 @@
+"""Real components the service tests run against (a throwaway PostgreSQL cluster, postgres.py)."""
