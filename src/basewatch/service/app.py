@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -224,6 +225,8 @@ def _caller(request: Request, db: Db) -> Caller:
 
 
 Authorized = Annotated[Caller, Depends(_caller)]
+# ids are 64-bit integers in every database (a larger one is malformed, not a server error)
+WatchId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 
 
 # --- the application ------------------------------------------------------------------------------
@@ -354,11 +357,11 @@ def create_app(state: ServiceState) -> FastAPI:
         )
 
     @app.get("/api/v1/watches/{watch_id}", tags=["watches"])
-    def get_watch(watch_id: int, _who: Authorized, db: Db) -> WatchOut:
+    def get_watch(watch_id: WatchId, _who: Authorized, db: Db) -> WatchOut:
         return _watch_out(_find_watch(db, watch_id))
 
     @app.delete("/api/v1/watches/{watch_id}", status_code=204, tags=["watches"])
-    def remove_watch(watch_id: int, _who: Authorized, db: Db) -> Response:
+    def remove_watch(watch_id: WatchId, _who: Authorized, db: Db) -> Response:
         db.delete(_find_watch(db, watch_id))
         db.commit()
         return Response(status_code=204)
@@ -387,7 +390,9 @@ def create_app(state: ServiceState) -> FastAPI:
         )
 
     @app.get("/api/v1/images/{digest}", tags=["images"])
-    def get_image(digest: str, _who: Authorized, db: Db) -> ImageDetail:
+    def get_image(
+        digest: Annotated[str, FastApiPath(max_length=100)], _who: Authorized, db: Db
+    ) -> ImageDetail:
         """One image: its packages, layers and the history of the tags that pointed at it."""
         row = db.get(Image, digest)
         if row is None:

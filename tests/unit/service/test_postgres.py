@@ -1,14 +1,11 @@
-"""The PostgreSQL side: the throwaway cluster itself, and the service carrying on when the
-server restarts under it."""
+"""The service on PostgreSQL when the server restarts or stops under it (the harness itself is
+tested in test_postgres_harness.py)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,33 +16,6 @@ from basewatch.service.db import open_engine, sessions, upgrade
 from tests.service_support.postgres import PostgresCluster
 
 pytestmark = pytest.mark.postgres
-
-
-def test_databases_are_isolated_and_survive_a_restart(postgres_cluster: PostgresCluster) -> None:
-    one, two = f"t_{uuid.uuid4().hex}", f"t_{uuid.uuid4().hex}"
-    postgres_cluster.create_database(one)
-    postgres_cluster.create_database(two)
-    try:
-        with psycopg.connect(postgres_cluster.dsn(one), autocommit=True) as connection:
-            connection.execute("CREATE TABLE kept (v TEXT)")
-            connection.execute("INSERT INTO kept VALUES ('x')")
-        with psycopg.connect(postgres_cluster.dsn(two)) as connection:
-            tables = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'kept'")
-            assert tables.fetchone() == (0,)
-        postgres_cluster.restart()
-        with psycopg.connect(postgres_cluster.dsn(one)) as connection:
-            assert connection.execute("SELECT v FROM kept").fetchall() == [("x",)]
-    finally:
-        postgres_cluster.drop_database(one)
-        postgres_cluster.drop_database(two)
-
-
-def test_the_cluster_listens_on_loopback_only(postgres_cluster: PostgresCluster) -> None:
-    with psycopg.connect(postgres_cluster.dsn("postgres")) as connection:
-        row = connection.execute("SHOW listen_addresses").fetchone()
-    assert row == ("127.0.0.1",)
-    with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", postgres_cluster.port)) == 0
 
 
 def test_the_api_carries_on_after_the_server_restarts(
@@ -87,18 +57,3 @@ def test_the_api_carries_on_after_the_server_restarts(
         if not postgres_cluster.running():
             postgres_cluster.start()
         postgres_cluster.drop_database(name)
-
-
-def test_nothing_of_a_cluster_is_left_after_it(tmp_path: Path) -> None:
-    from tests.service_support.postgres import throwaway_cluster, unavailable
-
-    if unavailable():
-        pytest.skip(unavailable())
-    with throwaway_cluster(tmp_path) as cluster:
-        data = cluster.data
-        assert cluster.running()
-    assert not data.exists()
-    leftover = subprocess.run(
-        ["pgrep", "-f", str(data)], capture_output=True, text=True, check=False
-    )
-    assert leftover.stdout.strip() == ""
