@@ -20,6 +20,7 @@ from basewatch.errors import CodecError
 from basewatch.models import Inventory
 from basewatch.service.models import InventoryPackage, StoredInventory
 from basewatch.store.inventory import package_keys
+from basewatch.vulndb.names import normalize_name
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class SqlInventoryStore:
             return found is not None
 
     def by_package(self, ecosystem: str, name: str) -> Iterable[str]:
+        name = normalize_name(ecosystem, name)
         with self._sessions() as session:
             return list(
                 session.scalars(

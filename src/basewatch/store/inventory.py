@@ -19,6 +19,7 @@ from basewatch.codec import decode_inventory, encode_inventory
 from basewatch.errors import CacheError, CodecError
 from basewatch.models import Inventory, Package
 from basewatch.store.analysis import AnalysisCache
+from basewatch.vulndb.names import normalize_name
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,23 @@ class InventoryStore(Protocol):
 
     def by_package(self, ecosystem: str, name: str) -> Iterable[str]:
         """The manifest digests of the stored images holding a package of that name (binary or
-        source name, as advisories may list either) in that ecosystem ("Debian:12", "PyPI")."""
+        source name, as advisories may list either) in that ecosystem ("Debian:12", "PyPI");
+        names match as the vulnerability database normalises them (`Django` is `django`)."""
         ...
 
 
 def package_keys(package: Package) -> set[tuple[str, str]]:
     """The (ecosystem, name) pairs under which `by_package` finds a package: Debian and Alpine
-    advisories name the source package, other ecosystems the package itself."""
+    advisories name the source package, other ecosystems the package itself. Names are
+    normalised as the vulnerability database normalises them (PEP 503 for PyPI...), so the
+    pairs its change log reports find the images."""
     if not package.ecosystem:
         return set()
-    return {(package.ecosystem, n) for n in (package.name, package.source_name) if n}
+    return {
+        (package.ecosystem, normalize_name(package.ecosystem, n))
+        for n in (package.name, package.source_name)
+        if n
+    }
 
 
 class FileInventoryStore:
@@ -103,6 +111,7 @@ class FileInventoryStore:
         return self._documents.path(manifest_digest, _ENTRY, kind=_KIND).is_file()
 
     def by_package(self, ecosystem: str, name: str) -> Iterator[str]:
+        name = normalize_name(ecosystem, name)
         folder = self._index_dir(ecosystem, name)
         try:
             markers = sorted(os.listdir(folder))

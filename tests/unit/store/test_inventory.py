@@ -61,6 +61,18 @@ def test_by_package_finds_binary_and_source_names(tmp_path: Path) -> None:
     assert list(store.by_package("PyPI", "flask")) == []
 
 
+def test_by_package_matches_names_as_the_vulnerability_database_spells_them(
+    tmp_path: Path,
+) -> None:
+    """The database's change log reports PEP 503 names (`zope-interface`): an image holding
+    `Zope.Interface` is found by them, and by its own spelling too."""
+    store = FileInventoryStore(tmp_path)
+    zope = Package("Zope.Interface", "5.0", PackageType.PYPI, ecosystem="PyPI")
+    store.put(D1, inventory_with(zope))
+    assert list(store.by_package("PyPI", "zope-interface")) == [D1]
+    assert list(store.by_package("PyPI", "Zope.Interface")) == [D1]
+
+
 def test_by_package_forgets_a_package_the_image_no_longer_holds(tmp_path: Path) -> None:
     store = FileInventoryStore(tmp_path)
     store.put(D1, inventory_with(LIBCURL, REQUESTS))
