@@ -32,6 +32,8 @@ from basewatch.service.config import ServeSettings
 from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.models import (
     Evaluation,
+    Event,
+    EventType,
     Image,
     ImageFinding,
     TagMove,
@@ -136,6 +138,20 @@ class AffectedImage(BaseModel):
 
 class AffectedPage(BaseModel):
     items: list[AffectedImage]
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str = Field(description="findings.new, findings.fixed")
+    created_at: datetime
+    digest: str
+    repository: str
+    payload: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None
 
 
 class TagMoveOut(BaseModel):
@@ -457,6 +473,37 @@ def create_app(state: ServiceState) -> FastAPI:
                 for r in rows
                 if r.digest in images
             ]
+        )
+
+    @app.get("/api/v1/events", tags=["events"])
+    def list_events(
+        _who: Authorized,
+        db: Db,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        cursor: Annotated[str | None, Query(max_length=64)] = None,
+        kind: Annotated[EventType | None, Query(alias="type")] = None,
+    ) -> EventPage:
+        """The events, oldest first: what changed in which image."""
+        after = int(_decode_cursor(cursor, "id")) if cursor else 0
+        query = select(Event).where(Event.id > after)
+        if kind is not None:
+            query = query.where(Event.type == kind.value)
+        rows = list(db.scalars(query.order_by(Event.id).limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return EventPage(
+            items=[
+                EventOut(
+                    id=e.id,
+                    type=e.type,
+                    created_at=e.created_at,
+                    digest=e.digest,
+                    repository=e.repository,
+                    payload=e.payload,
+                )
+                for e in rows
+            ],
+            next_cursor=_encode_cursor("id", str(rows[-1].id)) if more and rows else None,
         )
 
     return app

@@ -18,7 +18,7 @@ from basewatch.errors import DatabaseError
 from basewatch.jobs.seams import VulnData
 from basewatch.matching.evaluate import scan_inventory
 from basewatch.models import Finding, Inventory
-from basewatch.service.models import Evaluation, ImageFinding
+from basewatch.service.models import Evaluation, Event, EventType, Image, ImageFinding
 
 Key = tuple[str, str, str]  # (advisory, package, version)
 
@@ -30,6 +30,8 @@ class Change:
     new: list[Key] = field(default_factory=list)
     fixed: list[Key] = field(default_factory=list)
     checked: bool = True  # False: there was no usable database, the snapshot was left alone
+    # True for an image's first evaluation: its findings are the baseline, not news
+    baseline: bool = False
 
 
 def _key(finding: Finding) -> Key:
@@ -39,8 +41,11 @@ def _key(finding: Finding) -> Key:
 def evaluate_image(
     session: Session, digest: str, inventory: Inventory, vulns: VulnData, clock: Clock
 ) -> Change:
-    """Match `inventory` (image `digest`) and replace its snapshot; the caller commits."""
+    """Match `inventory` (image `digest`) and replace its snapshot, adding to the outbox the
+    events the difference makes (none for a first evaluation: that is the baseline). The
+    caller commits, so the snapshot and its events are stored together or not at all."""
     now = clock.now()
+    first = session.get(Evaluation, digest) is None
     if not vulns.exists():
         _record(session, digest, now, "", ["no vulnerability database"])
         return Change(checked=False)
@@ -58,6 +63,7 @@ def evaluate_image(
     change = Change(
         new=sorted(k for k in after if k not in before),
         fixed=sorted(k for k in before if k not in after),
+        baseline=first,
     )
     session.execute(delete(ImageFinding).where(ImageFinding.digest == digest))
     session.flush()
@@ -77,7 +83,50 @@ def evaluate_image(
         for key, finding in sorted(after.items())
     )
     _record(session, digest, now, vulns.location, list(result.unchecked))
+    if not first:
+        image = session.get(Image, digest)
+        repository = image.repository if image is not None else ""
+        new = [_finding_document(after[k]) for k in change.new]
+        fixed = [_row_document(before[k]) for k in change.fixed]
+        for kind, findings in ((EventType.FINDINGS_NEW, new), (EventType.FINDINGS_FIXED, fixed)):
+            if findings:
+                session.add(
+                    Event(
+                        type=kind.value,
+                        digest=digest,
+                        repository=repository,
+                        payload={
+                            "image": {"digest": digest, "repository": repository},
+                            "findings": findings,
+                        },
+                        created_at=now,
+                    )
+                )
     return change
+
+
+def _finding_document(finding: Finding) -> dict[str, object]:
+    return {
+        "id": finding.id,
+        "aliases": list(finding.aliases),
+        "package": finding.package.name,
+        "version": finding.installed_version,
+        "severity": finding.severity.value,
+        "fixed_version": finding.fixed_version,
+        "kev": finding.kev,
+    }
+
+
+def _row_document(row: ImageFinding) -> dict[str, object]:
+    return {
+        "id": row.advisory,
+        "aliases": list(row.aliases),
+        "package": row.package,
+        "version": row.version,
+        "severity": row.severity,
+        "fixed_version": row.fixed_version,
+        "kev": row.kev,
+    }
 
 
 def _record(

@@ -186,3 +186,25 @@ class Bookmark(Base):
 
 
 Index("ix_image_findings_advisory", ImageFinding.advisory)
+
+
+class EventType(StrEnum):
+    FINDINGS_NEW = "findings.new"
+    FINDINGS_FIXED = "findings.fixed"
+
+
+class Event(Base):
+    """One change worth telling someone about, written in the same transaction as the change
+    (the outbox): committed together, or not at all."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(40))
+    digest: Mapped[str] = mapped_column(String(100))
+    repository: Mapped[str] = mapped_column(String(512))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+Index("ix_events_type", Event.type, Event.id)

@@ -275,6 +275,35 @@ def test_a_database_change_by_another_process_re_evaluates_only_the_affected_ima
         again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         assert again.returncode == 0
         assert reevaluator.check().images == {}  # the same records: no change, no work
+
+        # the outbox: exactly one findings.new, naming the image and the advisory
+        with make() as session:
+            token = bootstrap(session, "")
+            session.commit()
+        headers = {"Authorization": f"Bearer {token}"}
+        with TestClient(create_app(ServiceState(settings, engine, make))) as client:
+            events = client.get("/api/v1/events", headers=headers).json()["items"]
+            (event,) = events
+            assert event["type"] == "findings.new"
+            assert event["digest"] == digest
+            assert event["repository"] == f"{registry.host}/alpine"
+            assert "ALPINE-TEST-0002" in {f["id"] for f in event["payload"]["findings"]}
+
+            # the advisory is corrected upstream: fixed long before the installed version
+            record = osv_record("ALPINE-TEST-0002", "Alpine:v3.20", "busybox", "0.0.1-r0")
+            record["modified"] = "2026-11-02T00:00:00Z"
+            (records / "ALPINE-TEST-0002.json").write_text(json.dumps(record))
+            fixed = subprocess.run(
+                command, capture_output=True, text=True, timeout=120, check=False
+            )
+            assert fixed.returncode == 0, fixed.stderr
+            (change,) = reevaluator.check().images.values()
+            assert change.new == [] and change.fixed
+            later = client.get("/api/v1/events?type=findings.fixed", headers=headers).json()
+            (gone,) = later["items"]
+            assert gone["digest"] == digest
+            assert {f["id"] for f in gone["payload"]["findings"]} == {"ALPINE-TEST-0002"}
+            assert len(client.get("/api/v1/events", headers=headers).json()["items"]) == 2
     finally:
         engine.dispose()
 
