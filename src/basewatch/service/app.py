@@ -16,7 +16,8 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -30,6 +31,7 @@ from basewatch.oci.reference import parse_reference
 from basewatch.service.auth import Caller, authenticate
 from basewatch.service.config import ServeSettings
 from basewatch.service.inventories import SqlInventoryStore
+from basewatch.service.metrics import metrics_registry
 from basewatch.service.models import (
     Evaluation,
     Event,
@@ -276,6 +278,9 @@ def create_app(state: ServiceState) -> FastAPI:
         responses=_PROBLEMS,
     )
     app.state.service = state
+    registry, timings = metrics_registry(state.sessions)
+    if state.watcher is not None:
+        state.watcher.timings = timings
 
     @app.middleware("http")
     async def bounded_body(
@@ -327,6 +332,12 @@ def create_app(state: ServiceState) -> FastAPI:
         """Whether the service can serve: its database answers."""
         db.execute(text("SELECT 1"))
         return Health(status="ready", version=__version__)
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    def metrics(_who: Authorized) -> PlainTextResponse:
+        """Prometheus metrics: images, watches, findings by severity, outbox size, and poll and
+        index latency."""
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(_who: Authorized) -> JSONResponse:

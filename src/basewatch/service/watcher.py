@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from basewatch.oci.registry.options import RegistryOptions
 from basewatch.service.config import ServeSettings
 from basewatch.service.evaluate import evaluate_image
 from basewatch.service.inventories import SqlInventoryStore
+from basewatch.service.metrics import Timings
 from basewatch.service.models import Image, TagMove, TagState, Watch
 from basewatch.settings import Settings
 
@@ -60,6 +62,7 @@ class Watcher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one cycle at a time
+        self.timings: Timings | None = None  # set by the app that serves /metrics
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -86,6 +89,13 @@ class Watcher:
     # --- one cycle -------------------------------------------------------------------------
 
     def poll_once(self) -> PollReport:
+        started = time.monotonic()
+        report = self._poll()
+        if self.timings is not None:
+            self.timings.poll.observe(time.monotonic() - started)
+        return report
+
+    def _poll(self) -> PollReport:
         report = PollReport()
         with self._lock, self._sessions() as session:
             watches = list(session.scalars(select(Watch).order_by(Watch.id)))
@@ -128,8 +138,11 @@ class Watcher:
             # SQLite has one writer at a time)
             session.commit()
             if session.get(Image, digest) is None:
+                started = time.monotonic()
                 try:
                     self._index(session, images, watch.repository, digest)
+                    if self.timings is not None:
+                        self.timings.index.observe(time.monotonic() - started)
                     report.indexed.append(digest)
                 except Error as exc:
                     report.errors.append(f"{watch.repository}@{digest}: cannot index it: {exc}")

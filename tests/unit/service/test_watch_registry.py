@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
 from sqlalchemy import select
 
 from basewatch.clock import FixedClock
@@ -21,6 +22,7 @@ from basewatch.service.app import ServiceState, create_app
 from basewatch.service.auth import bootstrap
 from basewatch.service.config import ServeSettings
 from basewatch.service.db import open_engine, sessions, upgrade
+from basewatch.service.metrics import metrics_registry
 from basewatch.service.models import ImageFinding, Watch
 from basewatch.service.reevaluate import Reevaluator
 from basewatch.service.watcher import Watcher
@@ -193,8 +195,20 @@ def test_an_indexed_image_is_evaluated_and_found_by_advisory(
                 json={"repository": f"{registry.host}/alpine", "tags": ["latest"]},
                 headers=admin,
             )
-            report = Watcher(make, settings, core).poll_once()
+            watcher = Watcher(make, settings, core)
+            registry_metrics, timings = metrics_registry(make)
+            watcher.timings = timings
+            report = watcher.poll_once()
             assert report.errors == [] and len(report.indexed) == 1
+            exposed = generate_latest(registry_metrics).decode()
+            assert "basewatch_poll_seconds_count 1.0" in exposed
+            assert "basewatch_index_seconds_count 1.0" in exposed
+            scraped = client.get("/metrics", headers=admin)
+            assert scraped.status_code == 200
+            assert "basewatch_images 1.0" in scraped.text
+            assert "basewatch_watches 1.0" in scraped.text
+            assert 'basewatch_findings{severity="unknown"}' in scraped.text
+            assert client.get("/metrics").status_code == 401
             (image,) = client.get("/api/v1/images", headers=admin).json()["items"]
             assert sum(image["findings"].values()) >= 1
             assert image["fixable"] == sum(image["findings"].values())

@@ -1,0 +1,65 @@
+"""`GET /metrics` (Prometheus text format, prometheus-client): what the service holds, read
+from its database at scrape time, and how long polls and indexing take."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from basewatch.service.models import Event, Image, ImageFinding, Watch
+
+LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class Timings:
+    """The service's own histograms, one set per registry (so tests and apps do not share)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.poll = Histogram(
+            "basewatch_poll_seconds",
+            "Time of one poll cycle over every watch",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.index = Histogram(
+            "basewatch_index_seconds",
+            "Time to pull, inventory and evaluate one new image digest",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+class StoredCounts(Collector):
+    """Gauges counted from the database at each scrape."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._sessions() as session:
+            images = session.scalar(select(func.count()).select_from(Image)) or 0
+            watches = session.scalar(select(func.count()).select_from(Watch)) or 0
+            events = session.scalar(select(func.count()).select_from(Event)) or 0
+            by_severity = session.execute(
+                select(ImageFinding.severity, func.count()).group_by(ImageFinding.severity)
+            ).all()
+        yield GaugeMetricFamily("basewatch_images", "Indexed image digests", value=images)
+        yield GaugeMetricFamily("basewatch_watches", "Watched repositories", value=watches)
+        yield GaugeMetricFamily("basewatch_events", "Events in the outbox", value=events)
+        findings = GaugeMetricFamily(
+            "basewatch_findings", "Findings over every image, by severity", labels=["severity"]
+        )
+        for severity, count in sorted(by_severity):
+            findings.add_metric([severity], count)
+        yield findings
+
+
+def metrics_registry(sessions: sessionmaker[Session]) -> tuple[CollectorRegistry, Timings]:
+    registry = CollectorRegistry()
+    registry.register(StoredCounts(sessions))
+    return registry, Timings(registry)
