@@ -19,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, case, func, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
@@ -410,9 +410,9 @@ def create_app(state: ServiceState) -> FastAPI:
         more = len(rows) > limit
         rows = rows[:limit]
         digests = [r.digest for r in rows]
-        tags = _tags_of(db, digests)
+        tags, counts = _tags_of(db, digests), _counts(db, digests)
         return ImagePage(
-            items=[_image_out(db, r, tags.get(r.digest, [])) for r in rows],
+            items=[_image_out(r, tags.get(r.digest, []), counts[r.digest]) for r in rows],
             next_cursor=_encode_cursor("digest", rows[-1].digest) if more and rows else None,
         )
 
@@ -424,13 +424,11 @@ def create_app(state: ServiceState) -> FastAPI:
         row = db.get(Image, digest)
         if row is None:
             raise ApiError(404, "Not found", f"no indexed image {digest}")
-        inventory = state.watcher.inventories.get(row.manifest_digest) if state.watcher else None
-        if inventory is None:
-            inventory = SqlInventoryStore(state.sessions).get(row.manifest_digest)
+        inventory = SqlInventoryStore(state.sessions).get(row.manifest_digest)
         history = db.scalars(
             select(TagMove).where(TagMove.digest == digest).order_by(TagMove.seen_at, TagMove.id)
         )
-        out = _image_out(db, row, _tags_of(db, [digest]).get(digest, []))
+        out = _image_out(row, _tags_of(db, [digest]).get(digest, []), _counts(db, [digest])[digest])
         findings = db.scalars(
             select(ImageFinding)
             .where(ImageFinding.digest == digest)
@@ -544,14 +542,43 @@ def _finding_out(row: ImageFinding) -> FindingOut:
     )
 
 
-def _image_out(db: Session, row: Image, tags: list[str]) -> ImageOut:
-    by_severity: dict[str, int] = {}
-    fixable = kev = 0
-    for finding in db.scalars(select(ImageFinding).where(ImageFinding.digest == row.digest)):
-        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
-        fixable += bool(finding.fixed_version)
-        kev += finding.kev
-    evaluation = db.get(Evaluation, row.digest)
+@dataclass
+class _Counts:
+    by_severity: dict[str, int]
+    fixable: int = 0
+    kev: int = 0
+    evaluation: Evaluation | None = None
+
+
+def _counts(db: Session, digests: list[str]) -> dict[str, _Counts]:
+    """Findings by severity, fixable and KEV counts and the last evaluation of each image:
+    two queries for a whole page, not two per image."""
+    found = {d: _Counts({}) for d in digests}
+    if not digests:
+        return found
+    rows = db.execute(
+        select(
+            ImageFinding.digest,
+            ImageFinding.severity,
+            func.count(),
+            func.sum(case((ImageFinding.fixed_version != "", 1), else_=0)),
+            func.sum(case((ImageFinding.kev, 1), else_=0)),
+        )
+        .where(ImageFinding.digest.in_(digests))
+        .group_by(ImageFinding.digest, ImageFinding.severity)
+    )
+    for digest, severity, count, fixable, kev in rows:
+        counts = found[digest]
+        counts.by_severity[severity] = int(count)
+        counts.fixable += int(fixable or 0)
+        counts.kev += int(kev or 0)
+    for evaluation in db.scalars(select(Evaluation).where(Evaluation.digest.in_(digests))):
+        found[evaluation.digest].evaluation = evaluation
+    return found
+
+
+def _image_out(row: Image, tags: list[str], counts: _Counts) -> ImageOut:
+    evaluation = counts.evaluation
     return ImageOut(
         digest=row.digest,
         manifest_digest=row.manifest_digest,
@@ -564,9 +591,9 @@ def _image_out(db: Session, row: Image, tags: list[str]) -> ImageOut:
         packages=row.packages,
         partial=row.partial,
         indexed_at=row.indexed_at,
-        findings=by_severity,
-        fixable=fixable,
-        kev=kev,
+        findings=counts.by_severity,
+        fixable=counts.fixable,
+        kev=counts.kev,
         evaluated_at=evaluation.evaluated_at if evaluation else None,
         not_checked=evaluation.unchecked if evaluation else ["not evaluated yet"],
     )
