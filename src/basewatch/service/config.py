@@ -21,6 +21,9 @@ from basewatch.oci.reference import parse_host
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_POLL_SECONDS = 300.0
 DEFAULT_VULNDB_CHECK_SECONDS = 60.0
+DEFAULT_DELIVERY_TIMEOUT = 10.0  # one delivery attempt (connect, send, read the answer)
+DEFAULT_DELIVERY_RETRY_MAX = 600.0  # the longest wait between two attempts (backoff's cap)
+DEFAULT_DEAD_LETTER_AFTER = 86400.0  # give up on a delivery this long after its event
 
 # key -> environment variable; the config file's [serve] section uses the keys themselves
 ENVIRONMENT = {
@@ -31,6 +34,9 @@ ENVIRONMENT = {
     "vulndb_check_interval": "BASEWATCH_VULNDB_CHECK_INTERVAL",
     "allowed_registries": "BASEWATCH_ALLOWED_REGISTRIES",
     "allowed_notifier_hosts": "BASEWATCH_ALLOWED_NOTIFIER_HOSTS",
+    "delivery_timeout": "BASEWATCH_DELIVERY_TIMEOUT",
+    "delivery_retry_max": "BASEWATCH_DELIVERY_RETRY_MAX",
+    "dead_letter_after": "BASEWATCH_DEAD_LETTER_AFTER",
 }
 ENV_ADMIN_TOKEN = "BASEWATCH_ADMIN_TOKEN"  # noqa: S105 - the variable's name, not a token
 
@@ -92,6 +98,9 @@ class ServeSettings:
     vulndb_check_interval: float = DEFAULT_VULNDB_CHECK_SECONDS
     allowed_registries: frozenset[str] = frozenset()
     allowed_notifier_hosts: frozenset[str] = frozenset()
+    delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT
+    delivery_retry_max: float = DEFAULT_DELIVERY_RETRY_MAX
+    dead_letter_after: float = DEFAULT_DEAD_LETTER_AFTER
     admin_token: str = field(default="", repr=False)  # the first admin token, when given
 
     @property
@@ -150,16 +159,21 @@ class ServeSettings:
         host, port = parse_listen(*listen) if listen else parse_listen(DEFAULT_LISTEN, "default")
         database = text("database")
         vulndb = text("vulndb")
-        poll = text("poll_interval")
-        check = text("vulndb_check_interval")
+        def duration(key: str, default: float) -> float:
+            found = text(key)
+            return parse_duration(*found) if found else default
+
         default_db = "sqlite+pysqlite:///" + str(user_data_dir(environ) / "service.db")
         return cls(
             host=host,
             port=port,
             database=check_database_url(*database) if database else default_db,
             vulndb=Path(vulndb[0]).expanduser() if vulndb else default_vulndb,
-            poll_interval=parse_duration(*poll) if poll else DEFAULT_POLL_SECONDS,
-            vulndb_check_interval=parse_duration(*check) if check else DEFAULT_VULNDB_CHECK_SECONDS,
+            poll_interval=duration("poll_interval", DEFAULT_POLL_SECONDS),
+            vulndb_check_interval=duration("vulndb_check_interval", DEFAULT_VULNDB_CHECK_SECONDS),
+            delivery_timeout=duration("delivery_timeout", DEFAULT_DELIVERY_TIMEOUT),
+            delivery_retry_max=duration("delivery_retry_max", DEFAULT_DELIVERY_RETRY_MAX),
+            dead_letter_after=duration("dead_letter_after", DEFAULT_DEAD_LETTER_AFTER),
             allowed_registries=hosts("allowed_registries", "registry hosts"),
             allowed_notifier_hosts=hosts("allowed_notifier_hosts", "host names"),
             admin_token=environ.get(ENV_ADMIN_TOKEN, "").strip(),

@@ -3,6 +3,7 @@ Alembic migrations in `migrations/versions`; these classes must describe the new
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from basewatch.models import Severity
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -189,8 +192,12 @@ Index("ix_image_findings_advisory", ImageFinding.advisory)
 
 
 class EventType(StrEnum):
-    FINDINGS_NEW = "findings.new"
-    FINDINGS_FIXED = "findings.fixed"
+    FINDINGS_NEW = "findings.new"  # an image has an advisory it did not have
+    FINDINGS_FIXED = "findings.fixed"  # an advisory no longer applies to an image
+    FINDINGS_FIXABLE = "findings.fixable"  # a fixed version became known for a finding
+    KEV_ADDED = "kev.added"  # a finding was added to CISA's Known Exploited Vulnerabilities
+    BASE_MOVED = "base.moved"  # a base tag moved: the images built on the old digest need a rebuild
+    EOL_REACHED = "eol.reached"  # the release of an image's base reached its end of life
 
 
 class Event(Base):
@@ -205,6 +212,64 @@ class Event(Base):
     repository: Mapped[str] = mapped_column(String(512))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # the message id every delivery attempt carries (`webhook-id`): random, never reused
+    uid: Mapped[str] = mapped_column(String(64), default=lambda: "msg_" + uuid.uuid4().hex)
+    # the highest severity the event is about (`unknown` for events about no finding)
+    severity: Mapped[str] = mapped_column(String(20), default=Severity.UNKNOWN.value)
+    fanned_out: Mapped[bool] = mapped_column(default=False)  # its deliveries exist
 
 
 Index("ix_events_type", Event.type, Event.id)
+Index("ix_events_fanned_out", Event.fanned_out, Event.id)
+
+
+class NotifierKind(StrEnum):
+    WEBHOOK = "webhook"  # JSON, signed as Standard Webhooks says
+    SLACK = "slack"  # a Slack incoming-webhook payload
+    EMAIL = "email"  # SMTP with STARTTLS
+
+
+class Notifier(Base):
+    """Where events go. `target` is the URL (webhook, slack) or `smtp://host:port` (email);
+    `secret` (the webhook's signing key, the SMTP password) is never sent back by the API."""
+
+    __tablename__ = "notifiers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(500))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)  # email: from, to, username, starttls
+    event_types: Mapped[list[str]] = mapped_column(JSON)  # empty: every type
+    min_severity: Mapped[str] = mapped_column(String(20))
+    repositories: Mapped[list[str]] = mapped_column(JSON)  # globs; empty: every repository
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # not delivered yet: due at next_attempt_at
+    DELIVERED = "delivered"
+    DEAD = "dead"  # given up on (dead-lettered): kept, with the last error
+
+
+class Delivery(Base):
+    """One event on its way to one notifier."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "notifier_id", name="uq_deliveries_event_notifier"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    notifier_id: Mapped[int] = mapped_column(ForeignKey("notifiers.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_error: Mapped[str] = mapped_column(String(1000))
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+Index("ix_deliveries_due", Delivery.state, Delivery.next_attempt_at)
