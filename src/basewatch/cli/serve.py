@@ -83,8 +83,9 @@ def run_serve(args: argparse.Namespace) -> int:
 def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
     import uvicorn
 
-    from basewatch.service.app import ServiceState, create_app
+    from basewatch.service.app import create_app
     from basewatch.service.db import sessions
+    from basewatch.service.http import ServiceState
     from basewatch.service.reevaluate import Reevaluator
     from basewatch.service.watcher import Watcher
 

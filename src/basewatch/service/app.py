@@ -3,33 +3,44 @@ bearer tokens on everything but `/healthz`, the OpenAPI document at `/api/openap
 
 from __future__ import annotations
 
-import base64
-import binascii
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, case, func, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from basewatch import __version__
-from basewatch.clock import SYSTEM_CLOCK, Clock
 from basewatch.errors import UsageError
 from basewatch.oci.reference import parse_reference
-from basewatch.service.auth import Caller, authenticate
 from basewatch.service.config import ServeSettings
+from basewatch.service.http import (
+    MAX_BODY_BYTES,
+    MAX_PAGE,
+    PROBLEMS,
+    WRITE_METHODS,
+    ApiError,
+    Authorized,
+    Db,
+    Problem,
+    ServiceState,
+    WatchId,
+    decode_cursor,
+    encode_cursor,
+    problem,
+)
 from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.metrics import metrics_registry
 from basewatch.service.models import (
@@ -42,24 +53,6 @@ from basewatch.service.models import (
     TagState,
     Watch,
 )
-from basewatch.service.reevaluate import Reevaluator
-from basewatch.service.watcher import Watcher
-
-PROBLEM = "application/problem+json"
-MAX_BODY_BYTES = 1 << 20  # no request of this API needs more
-MAX_PAGE = 500
-_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceState:
-    settings: ServeSettings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    clock: Clock = SYSTEM_CLOCK
-    watcher: Watcher | None = None  # polls in the background while the app runs
-    reevaluator: Reevaluator | None = None  # follows the vulnerability database's changes
-
 
 # --- the wire types -----------------------------------------------------------------------------
 
@@ -172,79 +165,9 @@ class ImageDetail(ImageOut):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class Problem(BaseModel):
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str = ""
-
-
 class Health(BaseModel):
     status: str
     version: str
-
-
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {PROBLEM: {}}, "description": title}
-    for code, title in (
-        (400, "Bad request"),
-        (401, "No valid bearer token"),
-        (403, "The token may not do this"),
-        (404, "Not found"),
-        (409, "Conflict"),
-        (413, "Request body too large"),
-        (422, "The request is malformed"),
-    )
-}
-
-
-def problem(status: int, title: str, detail: str = "") -> JSONResponse:
-    body = Problem(title=title, status=status, detail=detail).model_dump()
-    headers = {"WWW-Authenticate": 'Bearer realm="basewatch"'} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, title: str, detail: str = "") -> None:
-        super().__init__(detail or title)
-        self.status, self.title, self.detail = status, title, detail
-
-
-# --- what every endpoint is given ---------------------------------------------------------------
-
-
-def _state(request: Request) -> ServiceState:
-    state = request.app.state.service
-    assert isinstance(state, ServiceState)  # set by create_app
-    return state
-
-
-def _session(request: Request) -> Iterator[Session]:
-    with _state(request).sessions() as session:
-        yield session
-
-
-Db = Annotated[Session, Depends(_session)]
-
-
-def _caller(request: Request, db: Db) -> Caller:
-    """The caller of a request, from its bearer token; writes need an admin token."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "No valid bearer token", "send Authorization: Bearer TOKEN")
-    found = authenticate(db, token.strip(), _state(request).clock)
-    if found is None:
-        raise ApiError(401, "No valid bearer token", "the token is not known")
-    db.commit()  # last_used_at
-    if request.method in _WRITE_METHODS and not found.role.may_write:
-        raise ApiError(403, "The token may not do this", f"a {found.role} token only reads")
-    return found
-
-
-Authorized = Annotated[Caller, Depends(_caller)]
-# ids are 64-bit integers in every database (a larger one is malformed, not a server error)
-WatchId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 
 
 # --- the application ------------------------------------------------------------------------------
@@ -275,7 +198,7 @@ def create_app(state: ServiceState) -> FastAPI:
         openapi_url=None,  # served below, behind the token like everything else
         docs_url=None,
         redoc_url=None,
-        responses=_PROBLEMS,
+        responses=PROBLEMS,
     )
     app.state.service = state
     registry, timings = metrics_registry(state.sessions)
@@ -289,7 +212,7 @@ def create_app(state: ServiceState) -> FastAPI:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return problem(413, "Request body too large", f"at most {MAX_BODY_BYTES} bytes")
-        if length is None and request.method in _WRITE_METHODS:
+        if length is None and request.method in WRITE_METHODS:
             body = b""
             async for chunk in request.stream():
                 body += chunk
@@ -372,7 +295,7 @@ def create_app(state: ServiceState) -> FastAPI:
         cursor: Annotated[str | None, Query(max_length=64)] = None,
     ) -> WatchPage:
         """Every watch, oldest first, a page at a time."""
-        after = int(_decode_cursor(cursor, "id")) if cursor else 0
+        after = int(decode_cursor(cursor, "id")) if cursor else 0
         rows = list(
             db.scalars(select(Watch).where(Watch.id > after).order_by(Watch.id).limit(limit + 1))
         )
@@ -380,7 +303,7 @@ def create_app(state: ServiceState) -> FastAPI:
         rows = rows[:limit]
         return WatchPage(
             items=[_watch_out(w) for w in rows],
-            next_cursor=_encode_cursor("id", str(rows[-1].id)) if more and rows else None,
+            next_cursor=encode_cursor("id", str(rows[-1].id)) if more and rows else None,
         )
 
     @app.get("/api/v1/watches/{watch_id}", tags=["watches"])
@@ -401,7 +324,7 @@ def create_app(state: ServiceState) -> FastAPI:
         cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> ImagePage:
         """Every indexed image, by digest, a page at a time."""
-        after = _decode_cursor(cursor, "digest") if cursor else ""
+        after = decode_cursor(cursor, "digest") if cursor else ""
         rows = list(
             db.scalars(
                 select(Image).where(Image.digest > after).order_by(Image.digest).limit(limit + 1)
@@ -413,7 +336,7 @@ def create_app(state: ServiceState) -> FastAPI:
         tags, counts = _tags_of(db, digests), _counts(db, digests)
         return ImagePage(
             items=[_image_out(r, tags.get(r.digest, []), counts[r.digest]) for r in rows],
-            next_cursor=_encode_cursor("digest", rows[-1].digest) if more and rows else None,
+            next_cursor=encode_cursor("digest", rows[-1].digest) if more and rows else None,
         )
 
     @app.get("/api/v1/images/{digest}", tags=["images"])
@@ -493,7 +416,7 @@ def create_app(state: ServiceState) -> FastAPI:
         kind: Annotated[EventType | None, Query(alias="type")] = None,
     ) -> EventPage:
         """The events, oldest first: what changed in which image."""
-        after = int(_decode_cursor(cursor, "id")) if cursor else 0
+        after = int(decode_cursor(cursor, "id")) if cursor else 0
         query = select(Event).where(Event.id > after)
         if kind is not None:
             query = query.where(Event.type == kind.value)
@@ -512,7 +435,7 @@ def create_app(state: ServiceState) -> FastAPI:
                 )
                 for e in rows
             ],
-            next_cursor=_encode_cursor("id", str(rows[-1].id)) if more and rows else None,
+            next_cursor=encode_cursor("id", str(rows[-1].id)) if more and rows else None,
         )
 
     return app
@@ -649,19 +572,3 @@ def _watch_out(watch: Watch) -> WatchOut:
     return WatchOut(
         id=watch.id, repository=watch.repository, tags=watch.tags, created_at=watch.created_at
     )
-
-
-def _encode_cursor(kind: str, last: str) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{last}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, kind: str) -> str:
-    """The last key of the previous page; 400 for a cursor this API did not give out."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = ""
-    found, _, last = raw.partition(":")
-    if found != kind or not last or (kind == "id" and not last.isdigit()):
-        raise ApiError(400, "Bad request", "cursor: not a cursor this API gave out")
-    return last

@@ -159,6 +159,7 @@ class ServeSettings:
         host, port = parse_listen(*listen) if listen else parse_listen(DEFAULT_LISTEN, "default")
         database = text("database")
         vulndb = text("vulndb")
+
         def duration(key: str, default: float) -> float:
             found = text(key)
             return parse_duration(*found) if found else default

@@ -12,10 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from basewatch.clock import FixedClock
-from basewatch.service.app import MAX_BODY_BYTES, PROBLEM, ServiceState, create_app
+from basewatch.service.app import create_app
 from basewatch.service.auth import bootstrap, create_token
 from basewatch.service.config import ServeSettings
 from basewatch.service.db import open_engine, sessions, upgrade
+from basewatch.service.http import MAX_BODY_BYTES, PROBLEM, ServiceState
 from basewatch.service.models import Role
 
 REGISTRY = "127.0.0.1:5000"

@@ -13,10 +13,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from basewatch.service.app import ServiceState, create_app
+from basewatch.service.app import create_app
 from basewatch.service.auth import bootstrap
 from basewatch.service.config import ServeSettings
 from basewatch.service.db import open_engine, sessions, upgrade
+from basewatch.service.http import ServiceState
 
 TOKEN = "bw_" + "c" * 43
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from basewatch.service.app import ServiceState, create_app
+from basewatch.service.app import create_app
 from basewatch.service.auth import bootstrap
 from basewatch.service.config import ServeSettings
 from basewatch.service.db import open_engine, sessions, upgrade
+from basewatch.service.http import ServiceState
 from tests.service_support.postgres import PostgresCluster
 
 pytestmark = pytest.mark.postgres

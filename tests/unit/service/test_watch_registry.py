@@ -18,10 +18,11 @@ from sqlalchemy import select
 
 from basewatch.clock import FixedClock
 from basewatch.jobs.db import import_files
-from basewatch.service.app import ServiceState, create_app
+from basewatch.service.app import create_app
 from basewatch.service.auth import bootstrap
 from basewatch.service.config import ServeSettings
 from basewatch.service.db import open_engine, sessions, upgrade
+from basewatch.service.http import ServiceState
 from basewatch.service.metrics import metrics_registry
 from basewatch.service.models import ImageFinding, Watch
 from basewatch.service.reevaluate import Reevaluator
