@@ -26,6 +26,7 @@
     ├── CacheError                 the analysis cache or a store cannot be read or written
     │   └── CodecError             a stored document is malformed or of another schema version
     ├── OutputError                a report could not be written
+    ├── ServiceError               the basewatch service is unreachable, failed or answered wrongly
     ├── InvalidVersion             a version string does not follow its ecosystem's rules
     └── BundledDataError           data shipped inside basewatch is malformed: a bug in basewatch
 
@@ -122,6 +123,15 @@ class RegistryError(ImageError):
     """A registry could not be reached, refused us, or served something wrong."""
 
 
+class RateLimited(RegistryError):
+    """The registry kept answering 429 (too many requests); `retry_after`: the seconds it
+    asked to wait (0 when it did not say)."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class TransientError(RegistryError):
     """A download broke off (connection dropped, read timed out); it may be resumed."""
 
@@ -189,6 +199,11 @@ class CodecError(CacheError):
 
 class OutputError(Error):
     """A report could not be written."""
+
+
+class ServiceError(Error):
+    """The basewatch service (`basewatch serve`) could not be reached, failed, or answered with
+    something that is not its API (not JSON, too large, a redirect)."""
 
 
 class InvalidVersion(Error):

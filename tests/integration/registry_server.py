@@ -314,11 +314,16 @@ def self_signed_tls(workdir: Path) -> tuple[Path, Path]:
 
 @contextlib.contextmanager
 def run_registry(
-    workdir: Path, auth: AuthMode = "none", tls: bool = False, namespace: Namespace | None = None
+    workdir: Path,
+    auth: AuthMode = "none",
+    tls: bool = False,
+    namespace: Namespace | None = None,
+    notify: tuple[str, str] | None = None,
 ) -> Iterator[RunningRegistry]:
     """A fresh docker-registry on 127.0.0.1 (storage under workdir), stopped on exit; with
     `tls`, it speaks HTTPS only, with a self-signed certificate; with `namespace`, it runs
-    there, on every address of it (reached at the namespace's address)."""
+    there, on every address of it (reached at the namespace's address); with `notify` (URL,
+    bearer token), it sends its notifications (pushes, pulls) there."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     token_server: TokenServer | None = None
@@ -350,6 +355,21 @@ def run_registry(
                 "issuer": ISSUER,
                 "rootcertbundle": str(token_server.cert_path),
             }
+        }
+    if notify is not None:
+        url, token = notify
+        config["notifications"] = {
+            "endpoints": [
+                {
+                    "name": "basewatch",
+                    "url": url,
+                    "headers": {"Authorization": [f"Bearer {token}"]},
+                    "timeout": "2s",
+                    "threshold": 3,
+                    "backoff": "1s",
+                    "ignoredmediatypes": ["application/octet-stream"],
+                }
+            ]
         }
     if tls:
         cert_path, key_path = self_signed_tls(workdir)

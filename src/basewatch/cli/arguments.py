@@ -34,3 +34,23 @@ def add_db_argument(
     parser: argparse.ArgumentParser, help: str = "vulnerability database file"
 ) -> None:
     parser.add_argument("--db", type=Path, metavar="PATH", help=help)
+
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """What the commands that speak to `basewatch serve` take: where it is and the output format.
+    The token comes from BASEWATCH_TOKEN, never a flag: a flag lands in shell history and `ps`."""
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help=f"the service's URL (default: $BASEWATCH_SERVER, else {DEFAULT_SERVER})",
+    )
+    parser.add_argument(
+        "-f",
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="json: the API's JSON objects, as one document",
+    )

@@ -17,6 +17,7 @@ from basewatch.errors import (
     OutputError,
     PackageDatabaseError,
     SbomError,
+    ServiceError,
     UsageError,
 )
 
@@ -29,6 +30,7 @@ class ExitCode(IntEnum):
     PARTIAL = 4  # the report was written, but some of the image could not be analysed
     OUTPUT_ERROR = 5  # the report could not be written
     DATABASE_ERROR = 6  # the vulnerability database is missing, unreadable, or an update failed
+    SERVICE_ERROR = 7  # `basewatch serve` cannot be reached, failed, or answered wrongly
     INTERRUPTED = 130
     TERMINATED = 143  # SIGTERM: the run stopped cleanly (scratch files removed)
     INTERNAL = 70  # a bug: please report it
@@ -49,5 +51,7 @@ def exit_code_for(error: Error) -> ExitCode:
             return ExitCode.OUTPUT_ERROR
         case DatabaseError():
             return ExitCode.DATABASE_ERROR
+        case ServiceError():
+            return ExitCode.SERVICE_ERROR
         case _:  # a family added to the tree without an exit code: a bug
             return ExitCode.INTERNAL

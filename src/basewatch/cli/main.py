@@ -16,6 +16,7 @@ from basewatch.cli.catalog import add_catalog_arguments, run_catalog
 from basewatch.cli.compare import add_compare_arguments, run_compare
 from basewatch.cli.compat import add_compat_arguments, run_compat
 from basewatch.cli.db import add_db_arguments, run_db
+from basewatch.cli.events import add_events_arguments, run_events
 from basewatch.cli.exit_codes import ExitCode, exit_code_for
 from basewatch.cli.lint import add_lint_arguments, run_lint
 from basewatch.cli.output import write_output
@@ -32,6 +33,7 @@ from basewatch.cli.remedies import hint_for
 from basewatch.cli.scan import add_scan_arguments, run_scan
 from basewatch.cli.serve import add_serve_arguments, run_serve
 from basewatch.cli.settings import settings_from
+from basewatch.cli.watch import add_watch_arguments, run_watch
 from basewatch.errors import Error
 from basewatch.report.formats import SbomFormat, sbom_renderer
 from basewatch.report.renderer import canonical_format, format_choices
@@ -149,6 +151,26 @@ COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]],
         ),
         add_serve_arguments,
     ),
+    (
+        "watch",
+        "add, list and remove the repositories a running service watches",
+        (
+            "Speaks to `basewatch serve`'s API at --server (default: $BASEWATCH_SERVER, else "
+            "http://127.0.0.1:8080) with the token in BASEWATCH_TOKEN (`basewatch serve token "
+            "create`; changes need an admin token)."
+        ),
+        add_watch_arguments,
+    ),
+    (
+        "events",
+        "what changed in the watched images: new and fixed findings, moved bases",
+        (
+            "Lists the events of a running `basewatch serve`, oldest first, one a line (id, "
+            "time, type, repository, digest, advisories or images); --follow keeps asking until "
+            "Ctrl-C. The token comes from BASEWATCH_TOKEN."
+        ),
+        add_events_arguments,
+    ),
 )
 
 
@@ -248,6 +270,10 @@ def _main(argv: Sequence[str] | None) -> int:
                 return run_catalog(args)
             case "serve":
                 return run_serve(args)
+            case "watch":
+                return run_watch(args)
+            case "events":
+                return run_events(args)
             case _:  # pragma: no cover - argparse refuses unknown commands
                 return ExitCode.USAGE
     except Error as exc:

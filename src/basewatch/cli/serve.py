@@ -85,8 +85,10 @@ def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
 
     from basewatch.service.app import create_app
     from basewatch.service.db import sessions
+    from basewatch.service.delivery import Dispatcher
     from basewatch.service.http import ServiceState
     from basewatch.service.reevaluate import Reevaluator
+    from basewatch.service.updater import Updater
     from basewatch.service.watcher import Watcher
 
     make_session = sessions(engine)
@@ -96,6 +98,8 @@ def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
         make_session,
         watcher=Watcher(make_session, settings, core),
         reevaluator=Reevaluator(make_session, settings, core),
+        dispatcher=Dispatcher(make_session, settings),
+        updater=Updater(make_session, settings, core),
     )
     app = create_app(state)
     config = uvicorn.Config(

@@ -23,18 +23,24 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from basewatch import __version__
-from basewatch.errors import UsageError
+from basewatch.errors import DatabaseError, UsageError
+from basewatch.jobs.seams import SqliteVulnData
 from basewatch.oci.reference import parse_reference
+from basewatch.service.api_notifiers import DeliveryOut, deliveries_of
+from basewatch.service.api_notifiers import router as notifiers_router
+from basewatch.service.bases import tags_of
 from basewatch.service.config import ServeSettings
 from basewatch.service.http import (
     MAX_BODY_BYTES,
     MAX_PAGE,
     PROBLEMS,
     WRITE_METHODS,
+    AnyToken,
     ApiError,
     Authorized,
     Db,
     Problem,
+    RowId,
     ServiceState,
     WatchId,
     decode_cursor,
@@ -44,13 +50,14 @@ from basewatch.service.http import (
 from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.metrics import metrics_registry
 from basewatch.service.models import (
+    BaseTag,
     Evaluation,
     Event,
     EventType,
+    FindingId,
     Image,
     ImageFinding,
     TagMove,
-    TagState,
     Watch,
 )
 
@@ -95,11 +102,36 @@ class ImageOut(BaseModel):
     kev: int = Field(description="findings on CISA's Known Exploited Vulnerabilities list")
     evaluated_at: datetime | None = Field(description="when it was last matched; null: never")
     not_checked: list[str] = Field(description="what the last evaluation could not check")
+    base_moved: bool = Field(description="the base's tag points at another digest now")
+    rebuild_needed: bool = Field(description="a rebuild would pick up a newer base")
+    rebuild_reason: str
+    release: str = Field(description="the distribution release it runs; empty when unknown")
+    eol: str = Field(description="that release's end of life (ISO day); empty when unknown")
 
 
 class ImagePage(BaseModel):
     items: list[ImageOut]
     next_cursor: str | None
+
+
+class BaseOut(BaseModel):
+    id: int
+    reference: str = Field(description="the base's tag: host[:port]/name:tag")
+    digest: str = Field(description="where the tag points now; empty until resolved")
+    checked_at: datetime
+    changed_at: datetime
+    not_polled: str = Field(description="why the tag is not polled; empty when it is")
+    dependents: int = Field(description="indexed images built on this tag")
+    on_current: int = Field(description="of those, built on the digest it points at now")
+
+
+class BasePage(BaseModel):
+    items: list[BaseOut]
+    next_cursor: str | None
+
+
+class BaseDetail(BaseOut):
+    images: list[ImageOut] = Field(description="the images built on it (the first 500)")
 
 
 class PackageOut(BaseModel):
@@ -137,16 +169,89 @@ class AffectedPage(BaseModel):
 
 class EventOut(BaseModel):
     id: int
-    type: str = Field(description="findings.new, findings.fixed")
+    type: str = Field(description=", ".join(t.value for t in EventType))
     created_at: datetime
     digest: str
     repository: str
+    severity: str = Field(description="the highest severity it is about (unknown: none)")
+    message_id: str = Field(description="the `webhook-id` of every delivery attempt")
     payload: dict[str, Any]
+    fanned_out: bool = Field(description="its deliveries to the notifiers exist")
+    deliveries: list[DeliveryOut] = Field(description="one per notifier it goes to")
 
 
 class EventPage(BaseModel):
     items: list[EventOut]
     next_cursor: str | None
+
+
+class RegistryTarget(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    repository: str = Field(default="", max_length=512)
+    digest: str = Field(default="", max_length=100)
+    tag: str = Field(default="", max_length=128)
+    mediaType: str = Field(default="", max_length=200)
+
+
+class RegistryRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    host: str = Field(default="", max_length=300)
+
+
+class RegistryEvent(BaseModel):
+    """One event of docker-registry's notification envelope (only what is read)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(default="", max_length=200)
+    action: str = Field(default="", max_length=40)
+    target: RegistryTarget = Field(default_factory=RegistryTarget)
+    request: RegistryRequest = Field(default_factory=RegistryRequest)
+
+
+class RegistryEnvelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    events: list[RegistryEvent] = Field(max_length=1000)
+
+
+class PushAccepted(BaseModel):
+    events: int = Field(description="events in the envelope")
+    pushes: int = Field(description="of those, pushes of a tag or manifest")
+    watched: list[str] = Field(
+        description="the watched repositories (and bases of indexed images) they name: polled now"
+    )
+
+
+class SourceOut(BaseModel):
+    name: str = Field(description="osv:ECOSYSTEM, kev, epss, secdb:...")
+    records: int
+    updated_at: str = Field(description="when it was last imported or updated")
+    data_date: str = Field(description="how new its data is, as the source says")
+
+
+class UpdateOut(BaseModel):
+    started_at: datetime
+    finished_at: datetime
+    ecosystems: list[str]
+    changed_packages: int
+    unavailable: list[str] = Field(description="dumps the server does not have")
+    error: str = Field(description="why it failed; empty when it did not")
+
+
+class VulnDbOut(BaseModel):
+    path: str
+    exists: bool
+    sources: list[SourceOut]
+    update_running: bool
+    last_update: UpdateOut | None = Field(description="the service's last update; null: none")
+    update_interval: float = Field(description="seconds between scheduled updates; 0: none")
+
+
+class UpdateStarted(BaseModel):
+    started: bool = Field(description="false: an update was running already")
 
 
 class TagMoveOut(BaseModel):
@@ -176,7 +281,11 @@ class Health(BaseModel):
 def create_app(state: ServiceState) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        workers = [w for w in (state.watcher, state.reevaluator) if w is not None]
+        workers = [
+            w
+            for w in (state.watcher, state.reevaluator, state.dispatcher, state.updater)
+            if w is not None
+        ]
         threads = [
             threading.Thread(target=w.run, name=type(w).__name__, daemon=True) for w in workers
         ]
@@ -201,7 +310,8 @@ def create_app(state: ServiceState) -> FastAPI:
         responses=PROBLEMS,
     )
     app.state.service = state
-    registry, timings = metrics_registry(state.sessions)
+    app.include_router(notifiers_router)
+    registry, timings = metrics_registry(state.sessions, state.reevaluator)
     if state.watcher is not None:
         state.watcher.timings = timings
 
@@ -333,7 +443,7 @@ def create_app(state: ServiceState) -> FastAPI:
         more = len(rows) > limit
         rows = rows[:limit]
         digests = [r.digest for r in rows]
-        tags, counts = _tags_of(db, digests), _counts(db, digests)
+        tags, counts = tags_of(db, digests), _counts(db, rows)
         return ImagePage(
             items=[_image_out(r, tags.get(r.digest, []), counts[r.digest]) for r in rows],
             next_cursor=encode_cursor("digest", rows[-1].digest) if more and rows else None,
@@ -351,7 +461,7 @@ def create_app(state: ServiceState) -> FastAPI:
         history = db.scalars(
             select(TagMove).where(TagMove.digest == digest).order_by(TagMove.seen_at, TagMove.id)
         )
-        out = _image_out(row, _tags_of(db, [digest]).get(digest, []), _counts(db, [digest])[digest])
+        out = _image_out(row, tags_of(db, [digest]).get(digest, []), _counts(db, [row])[digest])
         findings = db.scalars(
             select(ImageFinding)
             .where(ImageFinding.digest == digest)
@@ -387,13 +497,23 @@ def create_app(state: ServiceState) -> FastAPI:
     ) -> AffectedPage:
         """Which images have an advisory, by any of its ids (CVE, GHSA, DEBIAN-CVE...)."""
         wanted = advisory.strip()
-        rows = [
-            row
-            for row in db.scalars(select(ImageFinding).order_by(ImageFinding.digest))
-            if row.advisory == wanted or wanted in row.aliases
-        ]
-        images = {i.digest: i for i in db.scalars(select(Image))}
-        tags = _tags_of(db, sorted({r.digest for r in rows}))
+        keys = db.execute(
+            select(FindingId.digest, FindingId.advisory)
+            .where(FindingId.id == wanted)
+            .order_by(FindingId.digest, FindingId.advisory)
+        ).all()
+        rows: list[ImageFinding] = []
+        for digest, found in keys:
+            rows.extend(
+                db.scalars(
+                    select(ImageFinding)
+                    .where(ImageFinding.digest == digest, ImageFinding.advisory == found)
+                    .order_by(ImageFinding.package, ImageFinding.version)
+                )
+            )
+        digests = sorted({r.digest for r in rows})
+        images = {i.digest: i for i in db.scalars(select(Image).where(Image.digest.in_(digests)))}
+        tags = tags_of(db, digests)
         return AffectedPage(
             items=[
                 AffectedImage(
@@ -406,6 +526,127 @@ def create_app(state: ServiceState) -> FastAPI:
                 if r.digest in images
             ]
         )
+
+    @app.get("/api/v1/vulndb", tags=["vulndb"])
+    def vulndb_status(_who: Authorized) -> VulnDbOut:
+        """The vulnerability database the service matches with: its sources and the last
+        update the service ran."""
+        data = SqliteVulnData(state.settings.vulndb, "")
+        sources: list[SourceOut] = []
+        if data.exists():
+            try:
+                with data.open() as store:
+                    sources = [
+                        SourceOut(
+                            name=s.name,
+                            records=s.records,
+                            updated_at=s.updated_at,
+                            data_date=s.data_date,
+                        )
+                        for s in store.sources()
+                    ]
+            except DatabaseError as exc:
+                raise ApiError(503, "The vulnerability database is unusable", str(exc)) from None
+        updater = state.updater
+        last = updater.last if updater is not None else None
+        return VulnDbOut(
+            path=str(state.settings.vulndb),
+            exists=data.exists(),
+            sources=sources,
+            update_running=updater.running if updater is not None else False,
+            last_update=UpdateOut(
+                started_at=last.started_at,
+                finished_at=last.finished_at,
+                ecosystems=list(last.ecosystems),
+                changed_packages=last.changed_packages,
+                unavailable=list(last.unavailable),
+                error=last.error,
+            )
+            if last is not None
+            else None,
+            update_interval=state.settings.vulndb_update_interval,
+        )
+
+    @app.post("/api/v1/vulndb/update", status_code=202, tags=["vulndb"])
+    def vulndb_update(_who: Authorized) -> UpdateStarted:
+        """Update the vulnerability database now (the OSV dumps of the stored inventories'
+        ecosystems); the images it changes are re-evaluated within `vulndb_check_interval`."""
+        if state.updater is None:
+            raise ApiError(409, "Conflict", "this service runs no updates")
+        return UpdateStarted(started=state.updater.trigger())
+
+    @app.get("/api/v1/bases", tags=["bases"])
+    def list_bases(
+        _who: Authorized,
+        db: Db,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        cursor: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> BasePage:
+        """The base tags the indexed images were built on, each polled like a watched tag,
+        with how many images depend on it."""
+        after = int(decode_cursor(cursor, "id")) if cursor else 0
+        rows = list(
+            db.scalars(
+                select(BaseTag).where(BaseTag.id > after).order_by(BaseTag.id).limit(limit + 1)
+            )
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return BasePage(
+            items=_bases_out(db, rows),
+            next_cursor=encode_cursor("id", str(rows[-1].id)) if more and rows else None,
+        )
+
+    @app.get("/api/v1/bases/{base_id}", tags=["bases"])
+    def get_base(base_id: RowId, _who: Authorized, db: Db) -> BaseDetail:
+        """One base tag and the images built on it."""
+        row = db.get(BaseTag, base_id)
+        if row is None:
+            raise ApiError(404, "Not found", f"no base {base_id}")
+        (out,) = _bases_out(db, [row])
+        images = list(
+            db.scalars(
+                select(Image)
+                .where(Image.base_reference == row.reference)
+                .order_by(Image.repository, Image.digest)
+                .limit(MAX_PAGE)
+            )
+        )
+        digests = [i.digest for i in images]
+        tags, counts = tags_of(db, digests), _counts(db, images)
+        return BaseDetail(
+            **out.model_dump(),
+            images=[_image_out(i, tags.get(i.digest, []), counts[i.digest]) for i in images],
+        )
+
+    @app.post(
+        "/api/v1/events/registry",
+        status_code=202,
+        tags=["events"],
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/vnd.docker.distribution.events.v1+json": {
+                        "schema": {"$ref": "#/components/schemas/RegistryEnvelope"}
+                    }
+                }
+            }
+        },
+    )
+    def registry_events(body: RegistryEnvelope, _who: AnyToken, db: Db) -> PushAccepted:
+        """docker-registry's notifications (its `notifications.endpoints`, with an
+        `Authorization: Bearer TOKEN` header; a viewer token is enough): a push to a watched
+        repository is polled at once. Polling stays the backstop, since a registry drops
+        notifications when it restarts."""
+        pushes = [e for e in body.events if e.action == "push" and e.target.repository.strip()]
+        names = {e.target.repository.strip().strip("/") for e in pushes}
+        # the watched repositories and the bases' (a base tag moved: its dependents learn it)
+        known = {w.repository for w in db.scalars(select(Watch))}
+        known.update(db.scalars(select(BaseTag.repository).where(BaseTag.problem == "")))
+        watched = sorted(r for r in known if r.split("/", 1)[1] in names)
+        if watched and state.watcher is not None:
+            state.watcher.wake()
+        return PushAccepted(events=len(body.events), pushes=len(pushes), watched=watched)
 
     @app.get("/api/v1/events", tags=["events"])
     def list_events(
@@ -423,6 +664,7 @@ def create_app(state: ServiceState) -> FastAPI:
         rows = list(db.scalars(query.order_by(Event.id).limit(limit + 1)))
         more = len(rows) > limit
         rows = rows[:limit]
+        deliveries = deliveries_of(db, [e.id for e in rows])
         return EventPage(
             items=[
                 EventOut(
@@ -431,7 +673,11 @@ def create_app(state: ServiceState) -> FastAPI:
                     created_at=e.created_at,
                     digest=e.digest,
                     repository=e.repository,
+                    severity=e.severity,
+                    message_id=e.uid,
                     payload=e.payload,
+                    fanned_out=e.fanned_out,
+                    deliveries=deliveries.get(e.id, []),
                 )
                 for e in rows
             ],
@@ -441,14 +687,33 @@ def create_app(state: ServiceState) -> FastAPI:
     return app
 
 
-def _tags_of(db: Session, digests: list[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    if digests:
-        for state in db.scalars(
-            select(TagState).where(TagState.digest.in_(digests)).order_by(TagState.tag)
+def _bases_out(db: Session, rows: list[BaseTag]) -> list[BaseOut]:
+    references = [r.reference for r in rows]
+    dependents: dict[str, int] = {}
+    current: dict[str, int] = {}
+    if references:
+        for reference, digest, count in db.execute(
+            select(Image.base_reference, Image.base_digest, func.count())
+            .where(Image.base_reference.in_(references))
+            .group_by(Image.base_reference, Image.base_digest)
         ):
-            found.setdefault(state.digest, []).append(state.tag)
-    return found
+            dependents[reference] = dependents.get(reference, 0) + int(count)
+            now = next(r.digest for r in rows if r.reference == reference)
+            if now and digest == now:
+                current[reference] = current.get(reference, 0) + int(count)
+    return [
+        BaseOut(
+            id=r.id,
+            reference=r.reference,
+            digest=r.digest,
+            checked_at=r.checked_at,
+            changed_at=r.changed_at,
+            not_polled=r.problem,
+            dependents=dependents.get(r.reference, 0),
+            on_current=current.get(r.reference, 0),
+        )
+        for r in rows
+    ]
 
 
 def _finding_out(row: ImageFinding) -> FindingOut:
@@ -471,14 +736,25 @@ class _Counts:
     fixable: int = 0
     kev: int = 0
     evaluation: Evaluation | None = None
+    base_now: str = ""  # where the image's base tag points now, when it is polled
 
 
-def _counts(db: Session, digests: list[str]) -> dict[str, _Counts]:
-    """Findings by severity, fixable and KEV counts and the last evaluation of each image:
-    two queries for a whole page, not two per image."""
+def _counts(db: Session, images: list[Image]) -> dict[str, _Counts]:
+    """Findings by severity, fixable and KEV counts, the last evaluation and the base tag of
+    each image: three queries for a whole page, not three per image."""
+    digests = [i.digest for i in images]
     found = {d: _Counts({}) for d in digests}
     if not digests:
         return found
+    references = sorted({i.base_reference for i in images if i.base_reference})
+    now = {
+        reference: digest
+        for reference, digest in db.execute(
+            select(BaseTag.reference, BaseTag.digest).where(BaseTag.reference.in_(references))
+        )
+    }
+    for image in images:
+        found[image.digest].base_now = now.get(image.base_reference, "")
     rows = db.execute(
         select(
             ImageFinding.digest,
@@ -519,6 +795,11 @@ def _image_out(row: Image, tags: list[str], counts: _Counts) -> ImageOut:
         kev=counts.kev,
         evaluated_at=evaluation.evaluated_at if evaluation else None,
         not_checked=evaluation.unchecked if evaluation else ["not evaluated yet"],
+        base_moved=bool(counts.base_now and row.base_digest and counts.base_now != row.base_digest),
+        rebuild_needed=row.rebuild_needed,
+        rebuild_reason=row.rebuild_reason,
+        release=row.release,
+        eol=row.eol,
     )
 
 

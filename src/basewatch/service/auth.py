@@ -64,6 +64,9 @@ def bootstrap(session: Session, given: str, clock: Clock = SYSTEM_CLOCK) -> str 
     return None if given else token
 
 
+LAST_USED_STEP = 60.0  # seconds: how precisely a token's last use is kept
+
+
 def authenticate(session: Session, token: str, clock: Clock = SYSTEM_CLOCK) -> Caller | None:
     """The caller a token belongs to, or None for an unknown token."""
     if not token.startswith(PREFIX) and len(token) < 20:
@@ -72,5 +75,8 @@ def authenticate(session: Session, token: str, clock: Clock = SYSTEM_CLOCK) -> C
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    row.last_used_at = clock.now()
+    now = clock.now()
+    # kept to the minute: a read needs no write (SQLite has one writer at a time)
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() >= LAST_USED_STEP:
+        row.last_used_at = now
     return Caller(row.id, row.name, Role(row.role))

@@ -21,6 +21,7 @@ from basewatch.oci.reference import parse_host
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_POLL_SECONDS = 300.0
 DEFAULT_VULNDB_CHECK_SECONDS = 60.0
+DEFAULT_VULNDB_UPDATE_SECONDS = 86400.0  # the service's own `db update`; "off": never
 DEFAULT_DELIVERY_TIMEOUT = 10.0  # one delivery attempt (connect, send, read the answer)
 DEFAULT_DELIVERY_RETRY_MAX = 600.0  # the longest wait between two attempts (backoff's cap)
 DEFAULT_DEAD_LETTER_AFTER = 86400.0  # give up on a delivery this long after its event
@@ -32,6 +33,7 @@ ENVIRONMENT = {
     "vulndb": "BASEWATCH_VULNDB",
     "poll_interval": "BASEWATCH_POLL_INTERVAL",
     "vulndb_check_interval": "BASEWATCH_VULNDB_CHECK_INTERVAL",
+    "vulndb_update_interval": "BASEWATCH_VULNDB_UPDATE_INTERVAL",
     "allowed_registries": "BASEWATCH_ALLOWED_REGISTRIES",
     "allowed_notifier_hosts": "BASEWATCH_ALLOWED_NOTIFIER_HOSTS",
     "delivery_timeout": "BASEWATCH_DELIVERY_TIMEOUT",
@@ -96,6 +98,7 @@ class ServeSettings:
     vulndb: Path
     poll_interval: float = DEFAULT_POLL_SECONDS
     vulndb_check_interval: float = DEFAULT_VULNDB_CHECK_SECONDS
+    vulndb_update_interval: float = DEFAULT_VULNDB_UPDATE_SECONDS  # 0: no scheduled update
     allowed_registries: frozenset[str] = frozenset()
     allowed_notifier_hosts: frozenset[str] = frozenset()
     delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT
@@ -172,6 +175,11 @@ class ServeSettings:
             vulndb=Path(vulndb[0]).expanduser() if vulndb else default_vulndb,
             poll_interval=duration("poll_interval", DEFAULT_POLL_SECONDS),
             vulndb_check_interval=duration("vulndb_check_interval", DEFAULT_VULNDB_CHECK_SECONDS),
+            vulndb_update_interval=(
+                0.0
+                if (text("vulndb_update_interval") or ("", ""))[0].lower() == "off"
+                else duration("vulndb_update_interval", DEFAULT_VULNDB_UPDATE_SECONDS)
+            ),
             delivery_timeout=duration("delivery_timeout", DEFAULT_DELIVERY_TIMEOUT),
             delivery_retry_max=duration("delivery_retry_max", DEFAULT_DELIVERY_RETRY_MAX),
             dead_letter_after=duration("dead_letter_after", DEFAULT_DEAD_LETTER_AFTER),

@@ -21,7 +21,9 @@ from basewatch.service.auth import Caller, authenticate
 from basewatch.service.config import ServeSettings
 
 if TYPE_CHECKING:
+    from basewatch.service.delivery import Dispatcher
     from basewatch.service.reevaluate import Reevaluator
+    from basewatch.service.updater import Updater
     from basewatch.service.watcher import Watcher
 
 PROBLEM = "application/problem+json"
@@ -38,6 +40,8 @@ class ServiceState:
     clock: Clock = SYSTEM_CLOCK
     watcher: Watcher | None = None  # polls in the background while the app runs
     reevaluator: Reevaluator | None = None  # follows the vulnerability database's changes
+    dispatcher: Dispatcher | None = None  # delivers the outbox to the notifiers
+    updater: Updater | None = None  # the service's own `db update`
 
 
 class Problem(BaseModel):
@@ -89,6 +93,14 @@ Db = Annotated[Session, Depends(_session)]
 
 def _caller(request: Request, db: Db) -> Caller:
     """The caller of a request, from its bearer token; writes need an admin token."""
+    found = _known(request, db)
+    if request.method in WRITE_METHODS and not found.role.may_write:
+        raise ApiError(403, "The token may not do this", f"a {found.role} token only reads")
+    return found
+
+
+def _known(request: Request, db: Db) -> Caller:
+    """The caller of a request, from its bearer token, whatever its role."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -96,15 +108,18 @@ def _caller(request: Request, db: Db) -> Caller:
     found = authenticate(db, token.strip(), service_state(request).clock)
     if found is None:
         raise ApiError(401, "No valid bearer token", "the token is not known")
-    db.commit()  # last_used_at
-    if request.method in WRITE_METHODS and not found.role.may_write:
-        raise ApiError(403, "The token may not do this", f"a {found.role} token only reads")
+    if db.dirty:
+        db.commit()  # last_used_at
     return found
 
 
 Authorized = Annotated[Caller, Depends(_caller)]
+# any valid token, also a viewer's: for what only makes the service look sooner (push events)
+AnyToken = Annotated[Caller, Depends(_known)]
 # ids are 64-bit integers in every database (a larger one is malformed, not a server error)
 WatchId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
+# the id of any other row (bases, notifiers): bounded the same way
+RowId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 
 
 def encode_cursor(kind: str, last: str) -> str:

@@ -31,27 +31,31 @@ class SqlInventoryStore:
         self._clock = clock
 
     def put(self, manifest_digest: str, inventory: Inventory) -> None:
+        with self._sessions.begin() as session:
+            self.put_in(session, manifest_digest, inventory)
+
+    def put_in(self, session: Session, manifest_digest: str, inventory: Inventory) -> None:
+        """`put`, in the caller's transaction (the caller commits)."""
         document = encode_inventory(inventory)
         keys = {key for package in inventory.packages for key in package_keys(package)}
-        with self._sessions.begin() as session:
-            row = session.get(StoredInventory, manifest_digest)
-            if row is None:
-                session.add(
-                    StoredInventory(
-                        digest=manifest_digest, document=document, stored_at=self._clock.now()
-                    )
+        row = session.get(StoredInventory, manifest_digest)
+        if row is None:
+            session.add(
+                StoredInventory(
+                    digest=manifest_digest, document=document, stored_at=self._clock.now()
                 )
-            else:
-                row.document = document
-                row.stored_at = self._clock.now()
-                session.execute(
-                    delete(InventoryPackage).where(InventoryPackage.digest == manifest_digest)
-                )
-            session.flush()
-            session.add_all(
-                InventoryPackage(digest=manifest_digest, ecosystem=eco, name=name)
-                for eco, name in sorted(keys)
             )
+        else:
+            row.document = document
+            row.stored_at = self._clock.now()
+            session.execute(
+                delete(InventoryPackage).where(InventoryPackage.digest == manifest_digest)
+            )
+        session.flush()
+        session.add_all(
+            InventoryPackage(digest=manifest_digest, ecosystem=eco, name=name)
+            for eco, name in sorted(keys)
+        )
 
     def get(self, manifest_digest: str) -> Inventory | None:
         with self._sessions() as session:

@@ -4,6 +4,7 @@ from its database at scrape time, and how long polls and indexing take."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -11,7 +12,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from basewatch.service.models import Event, Image, ImageFinding, Watch
+from basewatch.service.models import Delivery, DeliveryState, Event, Image, ImageFinding, Watch
+
+if TYPE_CHECKING:
+    from basewatch.service.reevaluate import Reevaluator
 
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -35,22 +39,39 @@ class Timings:
 
 
 class StoredCounts(Collector):
-    """Gauges counted from the database at each scrape."""
+    """Gauges counted from the database at each scrape, and the re-evaluation in flight."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], reevaluator: Reevaluator | None = None
+    ) -> None:
         self._sessions = sessions
+        self._reevaluator = reevaluator
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self._sessions() as session:
             images = session.scalar(select(func.count()).select_from(Image)) or 0
             watches = session.scalar(select(func.count()).select_from(Watch)) or 0
             events = session.scalar(select(func.count()).select_from(Event)) or 0
+            failed, dead = session.execute(
+                select(  # every attempt but the one that delivered failed
+                    func.coalesce(func.sum(Delivery.attempts), 0)
+                    - func.count(Delivery.delivered_at),
+                    func.count().filter(Delivery.state == DeliveryState.DEAD.value),
+                )
+            ).one()
             by_severity = session.execute(
                 select(ImageFinding.severity, func.count()).group_by(ImageFinding.severity)
             ).all()
         yield GaugeMetricFamily("basewatch_images", "Indexed image digests", value=images)
         yield GaugeMetricFamily("basewatch_watches", "Watched repositories", value=watches)
         yield GaugeMetricFamily("basewatch_events", "Events in the outbox", value=events)
+        yield GaugeMetricFamily("basewatch_delivery_failures", "Failed attempts", value=failed)
+        yield GaugeMetricFamily("basewatch_deliveries_dead", "Deliveries given up", value=dead)
+        yield GaugeMetricFamily(
+            "basewatch_reevaluation_pending",
+            "Images left to re-match in the re-evaluation running now (0: none is)",
+            value=self._reevaluator.pending if self._reevaluator is not None else 0,
+        )
         findings = GaugeMetricFamily(
             "basewatch_findings", "Findings over every image, by severity", labels=["severity"]
         )
@@ -59,7 +80,9 @@ class StoredCounts(Collector):
         yield findings
 
 
-def metrics_registry(sessions: sessionmaker[Session]) -> tuple[CollectorRegistry, Timings]:
+def metrics_registry(
+    sessions: sessionmaker[Session], reevaluator: Reevaluator | None = None
+) -> tuple[CollectorRegistry, Timings]:
     registry = CollectorRegistry()
-    registry.register(StoredCounts(sessions))
+    registry.register(StoredCounts(sessions, reevaluator))
     return registry, Timings(registry)

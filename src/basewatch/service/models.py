@@ -118,6 +118,12 @@ class Image(Base):
     packages: Mapped[int] = mapped_column(Integer)
     partial: Mapped[bool] = mapped_column()
     indexed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # set when the base's tag moved away from `base_digest`: a rebuild would pick up the new one
+    rebuild_needed: Mapped[bool] = mapped_column(default=False)
+    rebuild_reason: Mapped[str] = mapped_column(String(1000), default="")
+    release: Mapped[str] = mapped_column(String(200), default="")  # "Debian 12 (bookworm)"
+    eol: Mapped[str] = mapped_column(String(10), default="")  # its end of life (ISO day), or ""
+    eol_reached_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class StoredInventory(Base):
@@ -142,9 +148,40 @@ class InventoryPackage(Base):
     name: Mapped[str] = mapped_column(String(300), primary_key=True)
 
 
+class BaseTag(Base):
+    """A base tag images were built on, polled like a watched tag: where it points now."""
+
+    __tablename__ = "bases"
+    __table_args__ = (UniqueConstraint("reference", name="uq_bases_reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(700))  # host[:port]/name:tag
+    repository: Mapped[str] = mapped_column(String(512))
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(100))  # "" until it could be resolved
+    manifest_digest: Mapped[str] = mapped_column(String(100))  # its inventory's key, or ""
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    problem: Mapped[str] = mapped_column(String(1000), default="")  # why it is not polled
+
+
+class FindingId(Base):
+    """Every id a finding of an image is known by (its advisory's id and aliases)."""
+
+    __tablename__ = "finding_ids"
+
+    digest: Mapped[str] = mapped_column(
+        ForeignKey("images.digest", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    advisory: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+Index("ix_finding_ids_id", FindingId.id)
 Index("ix_inventory_packages_package", InventoryPackage.ecosystem, InventoryPackage.name)
 Index("ix_tag_history_tag", TagMove.repository, TagMove.tag)
 Index("ix_images_repository", Image.repository)
+Index("ix_images_base", Image.base_reference, Image.base_digest)
 
 
 class ImageFinding(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -19,14 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from basewatch.clock import SYSTEM_CLOCK, Clock
 from basewatch.errors import DatabaseError
 from basewatch.jobs.seams import SqliteVulnData
+from basewatch.models import Inventory
 from basewatch.service.config import ServeSettings
-from basewatch.service.evaluate import Change, evaluate_image
+from basewatch.service.evaluate import Change, Matcher, evaluate_image
 from basewatch.service.inventories import SqlInventoryStore
-from basewatch.service.models import Bookmark, Image
+from basewatch.service.models import Bookmark, FindingId, Image
 from basewatch.settings import Settings
+from basewatch.vulndb.store import KEV_CHANGE
 
 log = logging.getLogger(__name__)
 BOOKMARK = "vulndb_seq"
+BATCH = 200  # images re-matched per transaction: no writer waits long behind a big change
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Reevaluator:
         self._clock = clock
         self._inventories = SqlInventoryStore(sessions, clock)
         self._stop = threading.Event()
+        self.pending = 0  # images left to re-match in the check running now
 
     def stop(self) -> None:
         self._stop.set()
@@ -80,29 +85,55 @@ class Reevaluator:
         if newest == seen:
             return report
         manifests: set[str] = set()
+        cves = sorted(name for ecosystem, name in changed if ecosystem == KEV_CHANGE)
         for ecosystem, name in sorted(changed):
-            manifests.update(self._inventories.by_package(ecosystem, name))
-        with self._sessions() as session:
-            images = (
-                list(
-                    session.scalars(
-                        select(Image)
-                        .where(Image.manifest_digest.in_(sorted(manifests)))
-                        .order_by(Image.digest)
-                    )
+            if ecosystem != KEV_CHANGE:
+                manifests.update(self._inventories.by_package(ecosystem, name))
+        with self._sessions() as session, Matcher(self._vulns) as matcher:
+            digests: set[str] = set()
+            for chunk in _chunks(cves, 500):  # CVEs that joined or left the KEV catalog
+                digests.update(
+                    session.scalars(select(FindingId.digest).where(FindingId.id.in_(chunk)))
                 )
-                if manifests
-                else []
-            )
-            for image in images:
-                if self._stop.is_set():
-                    return report  # the bookmark stays: the next start does these again
-                inventory = self._inventories.get(image.manifest_digest)
-                if inventory is None:
-                    continue
-                report.images[image.digest] = evaluate_image(
-                    session, image.digest, inventory, self._vulns, self._clock
+            images: dict[str, Image] = {}
+            for chunk in _chunks(sorted(manifests), 500):
+                images.update(
+                    (i.digest, i)
+                    for i in session.scalars(select(Image).where(Image.manifest_digest.in_(chunk)))
                 )
-            session.merge(Bookmark(key=BOOKMARK, value=str(newest)))
-            session.commit()  # the new snapshots and the bookmark, together
+            for chunk in _chunks(sorted(digests - set(images)), 500):
+                images.update(
+                    (i.digest, i)
+                    for i in session.scalars(select(Image).where(Image.digest.in_(chunk)))
+                )
+            self.pending = len(images)
+            decoded: dict[str, Inventory | None] = {}  # builds of one manifest: decoded once
+            try:
+                for done, (_, image) in enumerate(sorted(images.items()), start=1):
+                    if self._stop.is_set():
+                        return report  # the bookmark stays: the next start does the rest
+                    self.pending -= 1
+                    manifest = image.manifest_digest
+                    if manifest not in decoded:
+                        decoded[manifest] = self._inventories.get(manifest)
+                    inventory = decoded[manifest]
+                    if inventory is not None:
+                        report.images[image.digest] = evaluate_image(
+                            session, image.digest, inventory, matcher, self._clock
+                        )
+                    if done % BATCH == 0:
+                        # each image's snapshot and its events together; a re-evaluation cut
+                        # short is repeated whole, and an image already matched again diffs
+                        # to nothing: no event twice
+                        session.commit()
+                session.merge(Bookmark(key=BOOKMARK, value=str(newest)))
+                session.commit()  # the last snapshots and the bookmark
+            finally:
+                self.pending = 0
         return report
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """`items` in slices of at most `size`: an IN list stays within every database's limits."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

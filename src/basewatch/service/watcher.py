@@ -16,19 +16,21 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from basewatch.clock import SYSTEM_CLOCK, Clock
-from basewatch.errors import Error
+from basewatch.advice.compare import eol_lookup_from_table, release_cycle
+from basewatch.clock import SYSTEM_CLOCK, Clock, today
+from basewatch.errors import Error, RateLimited
 from basewatch.jobs.inventory import Scanner
 from basewatch.jobs.sbom import SbomRequest, sbom
 from basewatch.jobs.seams import RegistryImages, Seams, SqliteVulnData, registry_options_for
-from basewatch.models import Inventory
+from basewatch.models import Inventory, Severity
 from basewatch.oci.reference import RegistryRef, parse_reference
 from basewatch.oci.registry.options import RegistryOptions
+from basewatch.service.bases import BaseMove, Bases
 from basewatch.service.config import ServeSettings
-from basewatch.service.evaluate import evaluate_image
+from basewatch.service.evaluate import Matcher, evaluate_image
 from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.metrics import Timings
-from basewatch.service.models import Image, TagMove, TagState, Watch
+from basewatch.service.models import Event, EventType, Image, TagMove, TagState, Watch
 from basewatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class PollReport:
     tags: int = 0  # tags looked at
     moved: list[tuple[str, str, str]] = field(default_factory=list)  # (repository, tag, digest)
     indexed: list[str] = field(default_factory=list)  # digests inventoried
+    bases: list[BaseMove] = field(default_factory=list)  # base tags that moved
+    eol_reached: int = 0  # images whose release reached its end of life
     errors: list[str] = field(default_factory=list)
 
 
@@ -59,10 +63,16 @@ class Watcher:
         self._clock = clock
         self._registry = registry_options_for(core, registry)
         self.inventories = SqlInventoryStore(sessions, clock)
+        self.bases = Bases(settings, self.inventories, clock)
+        self._vulns = SqliteVulnData(settings.vulndb, core.osv_url)
+        self._eol = eol_lookup_from_table(core.eol_table)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one cycle at a time
+        # registry -> when (time.monotonic) it may be asked again, after it kept answering 429
+        self._paused: dict[str, float] = {}
         self.timings: Timings | None = None  # set by the app that serves /metrics
+        self.cycles = 0  # poll cycles finished
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -91,6 +101,7 @@ class Watcher:
     def poll_once(self) -> PollReport:
         started = time.monotonic()
         report = self._poll()
+        self.cycles += 1
         if self.timings is not None:
             self.timings.poll.observe(time.monotonic() - started)
         return report
@@ -105,6 +116,17 @@ class Watcher:
                     if self._stop.is_set():
                         break
                     self._poll_watch(session, images, watch, report)
+                if not self._stop.is_set():
+                    with Matcher(self._vulns) as matcher:
+                        moves, problems = self.bases.poll(
+                            session,
+                            lambda ref, tag: self._digest(images, ref, tag),
+                            lambda repo, found: self._inventory(images, repo, found, store=True),
+                            matcher,
+                        )
+                    report.bases.extend(moves)
+                    report.errors.extend(problems)
+                    report.eol_reached = self._eol_check(session)
             finally:
                 images.close()
         return report
@@ -118,8 +140,14 @@ class Watcher:
                 f"{watch.repository}: {ref.registry} is no longer in allowed_registries: skipped"
             )
             return
+        if self._paused.get(ref.registry, 0.0) > time.monotonic():
+            report.errors.append(f"{watch.repository}: {ref.registry} asked to wait: skipped")
+            return
         try:
             tags = images.client().list_tags(ref)
+        except RateLimited as exc:
+            self._pause(ref.registry, exc, report)
+            return
         except Error as exc:
             report.errors.append(f"{watch.repository}: cannot list its tags: {exc}")
             return
@@ -129,6 +157,9 @@ class Watcher:
             report.tags += 1
             try:
                 digest = self._digest(images, ref, tag)
+            except RateLimited as exc:
+                self._pause(ref.registry, exc, report)
+                return
             except Error as exc:
                 report.errors.append(f"{watch.repository}:{tag}: {exc}")
                 continue
@@ -147,6 +178,13 @@ class Watcher:
                 except Error as exc:
                     report.errors.append(f"{watch.repository}@{digest}: cannot index it: {exc}")
             session.commit()
+
+    def _pause(self, registry: str, exc: RateLimited, report: PollReport) -> None:
+        """Leave `registry` alone for as long as it asked (at least a poll interval when it
+        did not say): the rest of its tags wait for a later cycle."""
+        wait = exc.retry_after or self._settings.poll_interval
+        self._paused[registry] = time.monotonic() + wait
+        report.errors.append(f"{exc} (not asked again for {wait:.0f}s)")
 
     def _digest(self, images: RegistryImages, ref: RegistryRef, tag: str) -> str:
         """Where `tag` points: HEAD's Docker-Content-Digest, else what a GET resolves."""
@@ -178,19 +216,80 @@ class Watcher:
     def _index(
         self, session: Session, images: RegistryImages, repository: str, digest: str
     ) -> None:
+        inventory = self._inventory(images, repository, digest, store=False)
+        inventory, base = self.bases.attribute(
+            session,
+            inventory,
+            lambda ref, tag: self._digest(images, ref, tag),
+            lambda repo, found: self._inventory(images, repo, found, store=True),
+        )
+        manifest = inventory.image.manifest_digest or digest
+        self.inventories.put_in(session, manifest, inventory)
+        row = _image_row(digest, manifest, repository, inventory, self._clock)
+        self.bases.settle(row, inventory, base)
+        row.release, row.eol = self._release(inventory)
+        session.merge(row)
+        session.flush()
+        with Matcher(self._vulns) as matcher:
+            evaluate_image(session, digest, inventory, matcher, self._clock)
+
+    def _inventory(
+        self, images: RegistryImages, repository: str, digest: str, *, store: bool
+    ) -> Inventory:
+        """The inventory of `repository@digest` by the sbom job (stored when `store`)."""
         seams = Seams(
             images=images,
-            vulns=SqliteVulnData(self._settings.vulndb, self._core.osv_url),
+            vulns=self._vulns,
             scanner=Scanner.from_settings(self._core),
             settings=self._core,
             clock=self._clock,
         )
         inventory = sbom(SbomRequest(f"{repository}@{digest}"), seams)
-        manifest = inventory.image.manifest_digest or digest
-        self.inventories.put(manifest, inventory)
-        session.merge(_image_row(digest, manifest, repository, inventory, self._clock))
-        session.flush()
-        evaluate_image(session, digest, inventory, seams.vulns, self._clock)
+        if store:
+            self.inventories.put(inventory.image.manifest_digest or digest, inventory)
+        return inventory
+
+    def _release(self, inventory: Inventory) -> tuple[str, str]:
+        """The release an image runs ("Alpine Linux 3.20") and its end of life (ISO day)."""
+        os = inventory.os
+        if os is None or not os.version_id:
+            return "", ""
+        cycle = release_cycle(os.id, os.version_id)
+        eol = self._eol(os.id, cycle)
+        return os.pretty_name or f"{os.id} {os.version_id}", eol.isoformat() if eol else ""
+
+    # --- end of life ---------------------------------------------------------------------------
+
+    def _eol_check(self, session: Session) -> int:
+        """One `eol.reached` event for each image whose release's end of life has passed."""
+        day = today(self._clock).isoformat()
+        reached = list(
+            session.scalars(
+                select(Image)
+                .where(Image.eol != "", Image.eol < day, Image.eol_reached_at.is_(None))
+                .order_by(Image.digest)
+            )
+        )
+        now = self._clock.now()
+        for image in reached:
+            image.eol_reached_at = now
+            session.add(
+                Event(
+                    type=EventType.EOL_REACHED.value,
+                    digest=image.digest,
+                    repository=image.repository,
+                    severity=Severity.UNKNOWN.value,
+                    payload={
+                        "image": {"digest": image.digest, "repository": image.repository},
+                        "release": image.release,
+                        "eol": image.eol,
+                        "summary": f"{image.release} reached end of life on {image.eol}",
+                    },
+                    created_at=now,
+                )
+            )
+        session.commit()
+        return len(reached)
 
 
 def _image_row(
@@ -208,4 +307,8 @@ def _image_row(
         packages=len(inventory.packages),
         partial=inventory.partial,
         indexed_at=clock.now(),
+        rebuild_needed=False,
+        rebuild_reason="",
+        release="",
+        eol="",
     )

@@ -66,7 +66,7 @@ from basewatch.vulndb.model import (
 )
 from basewatch.vulndb.names import normalize_name
 from basewatch.vulndb.osv import Withdrawn, modified_key
-from basewatch.vulndb.store import PackageKey, VulnStore, VulnWriter, WriteCounts
+from basewatch.vulndb.store import KEV_CHANGE, PackageKey, VulnStore, VulnWriter, WriteCounts
 
 log = logging.getLogger(__name__)
 
@@ -701,15 +701,25 @@ class SqliteStore(VulnStore, VulnWriter):
         )
 
     def replace_kev(self, entries: Iterable[KevEntry]) -> int:
-        """Replace the KEV table; returns the number of CVEs stored."""
+        """Replace the KEV table; returns the number of CVEs stored. The CVEs that joined or
+        left the catalog go to the change log as (`KEV_CHANGE`, CVE)."""
         self._begin()
+        before = {str(row[0]) for row in self._db.execute("SELECT cve FROM kev")}
         self._db.execute("DELETE FROM kev")
         self._db.executemany(
             "INSERT OR REPLACE INTO kev (cve, date_added, due_date, ransomware) "
             "VALUES (?, ?, ?, ?)",
             ((e.cve, e.date_added, e.due_date, e.ransomware) for e in entries),
         )
-        return int(self._db.execute("SELECT count(*) FROM kev").fetchone()[0])
+        after = {str(row[0]) for row in self._db.execute("SELECT cve FROM kev")}
+        moved = sorted(before ^ after)
+        if moved and self._has_table("changes"):
+            when = self._clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            self._db.executemany(
+                "INSERT INTO changes (ecosystem, name, at) VALUES (?, ?, ?)",
+                ((KEV_CHANGE, cve, when) for cve in moved),
+            )
+        return len(after)
 
     def replace_epss(self, scores: Iterable[EpssScore]) -> int:
         """Replace the EPSS table; returns the number of CVEs stored."""

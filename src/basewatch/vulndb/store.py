@@ -16,6 +16,8 @@ from basewatch.vulndb.osv import Withdrawn
 # (OSV ecosystem string, package name): as a caller passes it to a lookup, or, in what a writer
 # reports as changed, as the store indexes it (`names.normalize_name`).
 PackageKey = tuple[str, str]
+# the "ecosystem" of change-log entries naming a CVE whose KEV membership changed
+KEV_CHANGE = "@kev"
 
 
 class VulnStore(Protocol):
@@ -52,7 +54,8 @@ class VulnStore(Protocol):
 
     def changes_since(self, seq: int) -> tuple[int, frozenset[PackageKey]]:
         """The newest entry of the store's change log, and the (ecosystem, name) pairs whose
-        advisories changed after entry `seq`; a store that keeps no log says (0, nothing)."""
+        advisories changed after entry `seq`; a store that keeps no log says (0, nothing).
+        A CVE that joined or left the KEV catalog is the pair (`KEV_CHANGE`, CVE id)."""
         return 0, frozenset()
 
     def refused(self, ecosystem: str, name: str) -> Sequence[str]:

@@ -33,7 +33,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from basewatch import __version__
-from basewatch.errors import DigestMismatch, RegistryError, Remedy, TransientError
+from basewatch.errors import DigestMismatch, RateLimited, RegistryError, Remedy, TransientError
 from basewatch.oci.digest import digest_bytes
 from basewatch.oci.manifest import ACCEPT
 from basewatch.oci.reference import DOCKER_HUB, RegistryRef
@@ -695,9 +695,11 @@ class RegistryClient:
         if status == 403:
             raise RegistryError(f"{name}: access to {what} {target} denied (HTTP 403)")
         if status == 429:
-            raise RegistryError(
+            wait = _retry_after_seconds(response.headers.get("Retry-After"), self._clock.now())
+            raise RateLimited(
                 f"{name}: the registry kept answering 'too many requests' (HTTP 429); "
-                "try again later"
+                "try again later",
+                retry_after=wait or 0.0,
             )
         detail = f": {message}" if message else ""
         raise RegistryError(f"{name}: {what} {target}: HTTP {status}{detail}")
