@@ -36,7 +36,7 @@ from basewatch.jobs.seams import Seams
 from basewatch.matching.matcher import query_of
 from basewatch.models import Inventory, Package, PackageType
 from basewatch.service.inventories import SqlInventoryStore
-from basewatch.service.models import Image
+from basewatch.service.watcher import image_row
 from basewatch.settings import Settings
 
 ALPINE_320 = "images/alpine-minirootfs-3.20.3-x86_64.tar.gz"
@@ -167,29 +167,12 @@ def build_fleet(
         inventory = clone(template.inventory, index, digest)
         store.put(digest, inventory)
         with sessions.begin() as session:
-            session.add(_image_row(digest, template.name, inventory, clock))
+            session.add(image_row(digest, digest, f"{REGISTRY}/{template.name}", inventory, clock))
         digests.append(digest)
         if template.affected:
             hits.add(digest)
         counts[template.name] = counts.get(template.name, 0) + 1
     return Fleet(tuple(digests), frozenset(hits), counts)
-
-
-def _image_row(digest: str, name: str, inventory: Inventory, clock: Clock) -> Image:
-    """The row the watcher writes for an indexed image (`watcher._image_row`)."""
-    base = inventory.base
-    return Image(
-        digest=digest,
-        manifest_digest=digest,
-        repository=f"{REGISTRY}/{name}",
-        platform=inventory.image.platform,
-        base_reference=base.reference if base else "",
-        base_digest=base.digest if base else "",
-        base_method=base.method.value if base else "",
-        packages=len(inventory.packages),
-        partial=inventory.partial,
-        indexed_at=clock.now(),
-    )
 
 
 def package_keys(templates: Sequence[Template], affected: bool) -> list[PackageKey]:

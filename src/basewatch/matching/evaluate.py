@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
-from basewatch.matching.matcher import match_inventory, query_of
+from basewatch.matching.matcher import MatchCache, match_inventory, query_of
 from basewatch.matching.policy import Policy
 from basewatch.models import DatabaseInfo, Inventory, ScanResult, is_os_package
 from basewatch.vulndb.store import VulnStore
@@ -14,11 +14,14 @@ def scan_inventory(
     store: VulnStore,
     policy: Policy | None = None,
     database: DatabaseInfo | None = None,
+    cache: MatchCache | None = None,
 ) -> ScanResult:
-    """Match an inventory against the store and apply the user's policy."""
+    """Match an inventory against the store and apply the user's policy; `cache` shares the
+    lookups of a batch of scans against the same unchanging store."""
     policy = policy or Policy()
+    cache = cache or MatchCache()
     base_warnings = policy.check_base(inventory)  # before matching: a refusal costs nothing
-    outcome = match_inventory(inventory, store)
+    outcome = match_inventory(inventory, store, cache)
     kept, suppressed, policy_warnings = policy.apply(outcome.findings)
     warnings = [*outcome.warnings, *base_warnings, *policy_warnings]
     if outcome.unmatched_ecosystems:
@@ -27,7 +30,7 @@ def scan_inventory(
             + ", ".join(sorted(outcome.unmatched_ecosystems))
             + ": those packages were not checked"
         )
-    refused = _refused_packages(inventory, store, outcome.unmatched_ecosystems)
+    refused = _refused_packages(inventory, store, outcome.unmatched_ecosystems, cache)
     for package, ids in refused.items():
         several = len(ids) > 1
         shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
@@ -68,7 +71,7 @@ def _releaseless(inventory: Inventory) -> set[str]:
 
 
 def _refused_packages(
-    inventory: Inventory, store: VulnStore, unmatched: set[str]
+    inventory: Inventory, store: VulnStore, unmatched: set[str], cache: MatchCache
 ) -> dict[str, list[str]]:
     """`ecosystem name` -> ids of malformed records naming that package of the image.
 
@@ -82,7 +85,7 @@ def _refused_packages(
         and package.ecosystem not in unmatched
         and not package.meta(OS_PACKAGE_KEY)
     ]
-    refused = store.refused_many(wanted)  # one batch for the whole image
+    refused = cache.refused_many(store, wanted)  # one batch for the whole image
     found: dict[str, list[str]] = {}
     for ecosystem, name in wanted:
         if ids := refused[(ecosystem, name)]:

@@ -70,10 +70,73 @@ def query_of(package: Package) -> tuple[str, str]:
             return package.name, package.version
 
 
-def match_inventory(inventory: Inventory, store: VulnStore) -> MatchOutcome:
-    """Every finding for every package of `inventory` in `store`."""
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What the advisories say of one (ecosystem, name, version), whichever package has it."""
+
+    invalid: str = ""  # why the version cannot be ordered; nothing else was looked at
+    findings: tuple[Finding, ...] = ()  # built for the first package seen with this version
+    skipped: tuple[str, ...] = ()  # advisories with ranges that cannot be evaluated
+    unreadable_ranges: int = 0
+
+
+@dataclass
+class MatchCache:
+    """What a batch of scans against one unchanging store shares: the lookups, and the verdict
+    for each (ecosystem, package, version), so the thousandth image holding `openssl 3.0.15`
+    costs no query and no range evaluation. Only valid while the store does not change: make
+    one per opened store."""
+
+    known: frozenset[str] | None = None
+    affected: dict[tuple[str, str], Sequence[tuple[Advisory, Affected]]] = field(
+        default_factory=dict
+    )
+    verdicts: dict[tuple[str, str, str, str], _Verdict] = field(default_factory=dict)
+    enrichment: dict[str, Enrichment | None] = field(default_factory=dict)
+    refused: dict[tuple[str, str], Sequence[str]] = field(default_factory=dict)
+
+    def ecosystems(self, store: VulnStore) -> frozenset[str]:
+        if self.known is None:
+            self.known = frozenset(store.ecosystems())
+        return self.known
+
+    def affected_many(
+        self, store: VulnStore, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Sequence[tuple[Advisory, Affected]]]:
+        wanted = list(dict.fromkeys(keys))
+        missing = [k for k in wanted if k not in self.affected]
+        if missing:
+            found = store.affected_many(missing)
+            self.affected.update((k, found[k]) for k in missing)
+        return {k: self.affected[k] for k in wanted}
+
+    def enrich(self, store: VulnStore, cves: Iterable[str]) -> dict[str, Enrichment]:
+        wanted = set(cves)
+        missing = wanted - self.enrichment.keys()
+        if missing:
+            facts = store.enrichment(missing)
+            self.enrichment.update((cve, facts.get(cve)) for cve in missing)
+        return {cve: fact for cve in wanted if (fact := self.enrichment[cve]) is not None}
+
+    def refused_many(
+        self, store: VulnStore, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Sequence[str]]:
+        wanted = list(dict.fromkeys(keys))
+        missing = [k for k in wanted if k not in self.refused]
+        if missing:
+            found = store.refused_many(missing)
+            self.refused.update((k, found[k]) for k in missing)
+        return {k: self.refused[k] for k in wanted}
+
+
+def match_inventory(
+    inventory: Inventory, store: VulnStore, cache: MatchCache | None = None
+) -> MatchOutcome:
+    """Every finding for every package of `inventory` in `store` (through `cache` when given:
+    a batch of scans shares its lookups and verdicts)."""
+    cache = cache or MatchCache()
     outcome = MatchOutcome()
-    known = set(store.ecosystems())
+    known = cache.ecosystems(store)
     missing_release = False
     wanted: list[tuple[Package, str, Comparator]] = []
     for package in inventory.packages:
@@ -92,37 +155,36 @@ def match_inventory(inventory: Inventory, store: VulnStore) -> MatchOutcome:
             continue
         wanted.append((package, ecosystem, comparator))
     # One batch of lookups for the whole image rather than one query per package.
-    found = store.affected_many((ecosystem, query_of(p)[0]) for p, ecosystem, _ in wanted)
+    found = cache.affected_many(store, ((e, query_of(p)[0]) for p, e, _ in wanted))
     for package, ecosystem, comparator in wanted:
-        entries = found[(ecosystem, query_of(package)[0])]
-        outcome.findings.extend(_match_package(package, ecosystem, comparator, entries, outcome))
+        name, version = query_of(package)
+        key = (ecosystem, name, version, package.type.value)
+        verdict = cache.verdicts.get(key)
+        if verdict is None:
+            entries = found[(ecosystem, name)]
+            verdict = cache.verdicts[key] = _verdict(package, comparator, entries)
+        outcome.findings.extend(_report(package, ecosystem, comparator, verdict, outcome))
     if missing_release:
         outcome.warnings.append("the distribution release is unknown: OS packages were not matched")
     cves = {i for f in outcome.findings for i in f.ids if i.startswith("CVE-")}
     if cves:
-        facts = store.enrichment(cves)
+        facts = cache.enrich(store, cves)
         outcome.findings = [_enrich(f, facts) for f in outcome.findings]
     outcome.findings.sort(key=_order)
     return outcome
 
 
-def _match_package(
-    package: Package,
-    ecosystem: str,
-    comparator: Comparator,
-    entries: Sequence[tuple[Advisory, Affected]],
-    outcome: MatchOutcome,
-) -> list[Finding]:
-    name, version = query_of(package)
-    label = f"{package.name} {shortened(package.version)}"
+def _verdict(
+    package: Package, comparator: Comparator, entries: Sequence[tuple[Advisory, Affected]]
+) -> _Verdict:
+    _, version = query_of(package)
     try:
         comparator.key(version)
     except InvalidVersion as exc:
-        outcome.warnings.append(f"{label}: not matched ({exc})")
-        outcome.unchecked.append(f"{ecosystem} {name}")
-        return []
+        return _Verdict(invalid=str(exc))
     hits = []
     skipped: list[str] = []
+    unreadable = 0
     for advisory, affected in entries:
         verdict = evaluate(version, affected, comparator)
         if verdict.affected:
@@ -130,10 +192,31 @@ def _match_package(
         elif verdict.unreadable:
             # Skipped, not passed: this advisory may well apply; the rest are still matched.
             log.debug("%s: %s", advisory.id, verdict.unreadable)
-            outcome.unreadable_ranges += verdict.unreadable_ranges
+            unreadable += verdict.unreadable_ranges
             skipped.append(advisory.id)
-    if skipped:
-        ids = sorted(set(skipped))
+    findings = tuple(_finding(package, version, group, comparator) for group in _group(hits))
+    return _Verdict(
+        findings=findings, skipped=tuple(sorted(set(skipped))), unreadable_ranges=unreadable
+    )
+
+
+def _report(
+    package: Package,
+    ecosystem: str,
+    comparator: Comparator,
+    verdict: _Verdict,
+    outcome: MatchOutcome,
+) -> list[Finding]:
+    """`verdict`'s findings for `package`, its warnings and what it left unchecked added to
+    `outcome`."""
+    name, _ = query_of(package)
+    label = f"{package.name} {shortened(package.version)}"
+    if verdict.invalid:
+        outcome.warnings.append(f"{label}: not matched ({verdict.invalid})")
+        outcome.unchecked.append(f"{ecosystem} {name}")
+        return []
+    if verdict.skipped:
+        ids = verdict.skipped
         shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
         count = f"{len(ids)} {'advisory has' if len(ids) == 1 else 'advisories have'}"
         outcome.warnings.append(
@@ -141,7 +224,8 @@ def _match_package(
             f" order ({shown}); those advisories were skipped"
         )
         outcome.unchecked.append(f"{ecosystem} {name}")
-    return [_finding(package, version, group, comparator) for group in _group(hits)]
+        outcome.unreadable_ranges += verdict.unreadable_ranges
+    return [f if f.package is package else replace(f, package=package) for f in verdict.findings]
 
 
 def _group(hits: Sequence[_Hit]) -> list[list[_Hit]]:

@@ -10,17 +10,20 @@ whole batch (`Matcher`).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from basewatch.clock import Clock
 from basewatch.errors import DatabaseError
 from basewatch.jobs.seams import VulnData
 from basewatch.matching.evaluate import scan_inventory
+from basewatch.matching.matcher import MatchCache
 from basewatch.models import Finding, Inventory, ScanResult, Severity
 from basewatch.service.models import (
     Evaluation,
@@ -33,6 +36,9 @@ from basewatch.service.models import (
 from basewatch.vulndb.store import VulnStore
 
 Key = tuple[str, str, str]  # (advisory, package, version)
+_T = TypeVar("_T")
+_FINDINGS = cast(Table, ImageFinding.__table__)
+_IDS = cast(Table, FindingId.__table__)
 
 
 @dataclass
@@ -57,6 +63,7 @@ class Matcher:
         self.problem = ""
         self._stack = contextlib.ExitStack()
         self._store: VulnStore | None = None
+        self._cache = MatchCache()  # the store does not change while it is open here
 
     def __enter__(self) -> Matcher:
         if not self.vulns.exists():
@@ -78,6 +85,7 @@ class Matcher:
         traceback: TracebackType | None,
     ) -> None:
         self._store = None
+        self._cache = MatchCache()
         self._stack.close()
 
     def match(self, inventory: Inventory) -> ScanResult | str:
@@ -85,7 +93,7 @@ class Matcher:
         if self._store is None:
             return self.problem or "the database is not open"
         try:
-            return scan_inventory(inventory, self._store, database=self._info)
+            return scan_inventory(inventory, self._store, database=self._info, cache=self._cache)
         except DatabaseError as exc:
             return f"the database is unusable: {exc}"
 
@@ -97,19 +105,22 @@ def _key(finding: Finding) -> Key:
 def evaluate_image(
     session: Session, digest: str, inventory: Inventory, matcher: Matcher, clock: Clock
 ) -> Change:
-    """Match `inventory` (image `digest`) and replace its snapshot, adding to the outbox the
-    events the difference makes (none for a first evaluation: that is the baseline). The
-    caller commits, so the snapshot and its events are stored together or not at all."""
+    """Match `inventory` (image `digest`) and bring its snapshot up to date, adding to the
+    outbox the events the difference makes (none for a first evaluation: that is the
+    baseline). Only the findings that changed are written. The caller commits, so the
+    snapshot and its events are stored together or not at all."""
     now = clock.now()
-    first = session.get(Evaluation, digest) is None
+    evaluation = session.get(Evaluation, digest)
     result = matcher.match(inventory)
     if isinstance(result, str):
         database = matcher.vulns.location if matcher.vulns.exists() else ""
-        _record(session, digest, now, database, [result])
+        _record(session, evaluation, digest, now, database, [result])
         return Change(checked=False)
+    table = _FINDINGS
+    columns = [table.c[name] for name in ("advisory", "package", "version", *_FACTS)]
     before = {
         (row.advisory, row.package, row.version): row
-        for row in session.scalars(select(ImageFinding).where(ImageFinding.digest == digest))
+        for row in session.execute(select(*columns).where(table.c.digest == digest))
     }
     after = {_key(f): f for f in result.findings}
     change = Change(
@@ -121,30 +132,12 @@ def evaluate_image(
             if k in before and after[k].fixed_version and not before[k].fixed_version
         ),
         kev=sorted(k for k in after if after[k].kev and (k not in before or not before[k].kev)),
-        baseline=first,
+        baseline=evaluation is None,
     )
-    session.execute(delete(ImageFinding).where(ImageFinding.digest == digest))
-    session.execute(delete(FindingId).where(FindingId.digest == digest))
-    session.flush()
-    session.add_all(
-        ImageFinding(
-            digest=digest,
-            advisory=key[0],
-            package=key[1],
-            version=key[2],
-            aliases=list(finding.aliases),
-            ecosystem=finding.package.ecosystem,
-            severity=finding.severity.value,
-            fixed_version=finding.fixed_version,
-            kev=finding.kev,
-            first_seen=before[key].first_seen if key in before else now,
-        )
-        for key, finding in sorted(after.items())
-    )
-    ids = {(i, f.id) for f in result.findings for i in (f.id, *f.aliases) if i}
-    session.add_all(FindingId(digest=digest, id=i, advisory=a) for i, a in sorted(ids))
-    _record(session, digest, now, matcher.vulns.location, list(result.unchecked))
-    if not first:
+    _write_findings(session, digest, before, after, now)
+    _write_ids(session, digest, result.findings)
+    _record(session, evaluation, digest, now, matcher.vulns.location, list(result.unchecked))
+    if evaluation is not None:
         image = session.get(Image, digest)
         repository = image.repository if image is not None else ""
         gone = [_row_document(before[k]) for k in change.fixed]
@@ -159,6 +152,94 @@ def evaluate_image(
         if gone:
             add_event(session, EventType.FINDINGS_FIXED, digest, repository, gone, now)
     return change
+
+
+_FACTS = ("aliases", "ecosystem", "severity", "fixed_version", "kev")  # what a finding's row says
+
+
+def _facts(finding: Finding) -> dict[str, object]:
+    return {
+        "aliases": list(finding.aliases),
+        "ecosystem": finding.package.ecosystem,
+        "severity": finding.severity.value,
+        "fixed_version": finding.fixed_version,
+        "kev": finding.kev,
+    }
+
+
+def _write_findings(
+    session: Session,
+    digest: str,
+    before: Mapping[Key, Row[Any]],
+    after: Mapping[Key, Finding],
+    now: datetime,
+) -> None:
+    """Bring the snapshot rows from `before` to `after`: the rows of findings gone deleted,
+    new ones inserted, changed ones updated; an unchanged finding costs nothing."""
+    table = _FINDINGS
+    gone = [k for k in before if k not in after]
+    for chunk in _chunks(gone, 300):
+        session.execute(
+            delete(table).where(
+                table.c.digest == digest,
+                tuple_(table.c.advisory, table.c.package, table.c.version).in_(chunk),
+            )
+        )
+    added: list[dict[str, object]] = []
+    changed: list[dict[str, object]] = []
+    for key, finding in after.items():
+        facts = _facts(finding)
+        row = before.get(key)
+        if row is None:
+            added.append(
+                {"digest": digest, "advisory": key[0], "package": key[1], "version": key[2]}
+                | facts
+                | {"first_seen": now}
+            )
+        elif any(getattr(row, name) != facts[name] for name in _FACTS):
+            keys = {"k_advisory": key[0], "k_package": key[1], "k_version": key[2]}
+            changed.append(keys | {f"v_{name}": value for name, value in facts.items()})
+    if added:
+        session.execute(insert(table), added)
+    if changed:
+        session.execute(
+            update(table)
+            .where(
+                table.c.digest == digest,
+                table.c.advisory == bindparam("k_advisory"),
+                table.c.package == bindparam("k_package"),
+                table.c.version == bindparam("k_version"),
+            )
+            .values({name: bindparam(f"v_{name}") for name in _FACTS}),
+            changed,
+        )
+
+
+def _write_ids(session: Session, digest: str, findings: Sequence[Finding]) -> None:
+    """The image's rows of `FindingId` made to match `findings`: every id and alias."""
+    table = _IDS
+    have = {
+        (str(i), str(a))
+        for i, a in session.execute(
+            select(table.c.id, table.c.advisory).where(table.c.digest == digest)
+        )
+    }
+    want = {(i, f.id) for f in findings for i in (f.id, *f.aliases) if i}
+    for chunk in _chunks(sorted(have - want), 300):
+        session.execute(
+            delete(table).where(
+                table.c.digest == digest, tuple_(table.c.id, table.c.advisory).in_(chunk)
+            )
+        )
+    if fresh := sorted(want - have):
+        session.execute(
+            insert(table), [{"digest": digest, "id": i, "advisory": a} for i, a in fresh]
+        )
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def add_event(
@@ -199,7 +280,7 @@ def finding_document(finding: Finding) -> dict[str, object]:
     }
 
 
-def _row_document(row: ImageFinding) -> dict[str, object]:
+def _row_document(row: Row[Any]) -> dict[str, object]:
     return {
         "id": row.advisory,
         "aliases": list(row.aliases),
@@ -212,8 +293,19 @@ def _row_document(row: ImageFinding) -> dict[str, object]:
 
 
 def _record(
-    session: Session, digest: str, when: datetime, database: str, unchecked: list[str]
+    session: Session,
+    evaluation: Evaluation | None,
+    digest: str,
+    when: datetime,
+    database: str,
+    unchecked: list[str],
 ) -> None:
-    session.merge(
-        Evaluation(digest=digest, evaluated_at=when, database=database, unchecked=unchecked)
-    )
+    if evaluation is None:
+        session.add(
+            Evaluation(digest=digest, evaluated_at=when, database=database, unchecked=unchecked)
+        )
+        return
+    evaluation.evaluated_at = when
+    evaluation.database = database
+    if evaluation.unchecked != unchecked:
+        evaluation.unchecked = unchecked

@@ -85,3 +85,26 @@ class SqlInventoryStore:
                     .order_by(InventoryPackage.digest)
                 )
             )
+
+    def by_packages(self, keys: Iterable[tuple[str, str]]) -> set[str]:
+        """The inventories holding any of the (ecosystem, name) `keys`: `by_package` for many
+        at once, a query per ecosystem and few hundred names rather than one per package."""
+        names: dict[str, set[str]] = {}
+        for ecosystem, name in keys:
+            names.setdefault(ecosystem, set()).add(normalize_name(ecosystem, name))
+        found: set[str] = set()
+        with self._sessions() as session:
+            for ecosystem, wanted in sorted(names.items()):
+                ordered = sorted(wanted)
+                for start in range(0, len(ordered), 500):
+                    found.update(
+                        session.scalars(
+                            select(InventoryPackage.digest)
+                            .distinct()
+                            .where(
+                                InventoryPackage.ecosystem == ecosystem,
+                                InventoryPackage.name.in_(ordered[start : start + 500]),
+                            )
+                        )
+                    )
+        return found

@@ -217,7 +217,8 @@ class Evaluation(Base):
 
 
 class Bookmark(Base):
-    """A value the service keeps for itself: `vulndb_seq`, the last change-log entry read."""
+    """A value the service keeps for itself: `vulndb_seq`, the change log read and its last
+    entry read."""
 
     __tablename__ = "service_state"
 

@@ -3,8 +3,9 @@ service or by any other process on the same file), only the stored inventories t
 changed (ecosystem, package) are matched again, from the store, without touching a registry.
 
 What changed comes from the database's own change log (`VulnStore.changes_since`): the service
-remembers the last entry it read (`service_state.vulndb_seq`), so a restart resumes there and a
-change made while it was down is not missed.
+remembers which log it read and its last entry (`service_state.vulndb_seq`, "log:entry"), so a
+restart resumes there, a change made while it was down is not missed, and a database replaced by
+another one (whose log starts again) or entries dropped unread make every image be matched again.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from basewatch.models import Inventory
 from basewatch.service.config import ServeSettings
 from basewatch.service.evaluate import Change, Matcher, evaluate_image
 from basewatch.service.inventories import SqlInventoryStore
-from basewatch.service.models import Bookmark, FindingId, Image
+from basewatch.service.models import Bookmark, Evaluation, FindingId, Image
 from basewatch.settings import Settings
-from basewatch.vulndb.store import KEV_CHANGE
+from basewatch.vulndb.store import EVERYTHING, KEV_CHANGE
 
 log = logging.getLogger(__name__)
 BOOKMARK = "vulndb_seq"
@@ -78,17 +79,25 @@ class Reevaluator:
             return Reevaluation()
         with self._sessions() as session:
             mark = session.get(Bookmark, BOOKMARK)
-            seen = int(mark.value) if mark is not None else 0
+            logged, _, count = (mark.value if mark is not None else "").rpartition(":")
+            seen = int(count or 0)
         with self._vulns.open() as store:
+            log_name = store.change_log()
             newest, changed = store.changes_since(seen)
+            if (logged and logged != log_name) or newest < seen:
+                # not the log that was read: another database at the same path
+                log.warning("the vulnerability database was replaced: every image is re-matched")
+                newest, changed, seen = store.changes_since(0)[0], frozenset({EVERYTHING}), -1
         report = Reevaluation(seq=newest, packages=len(changed))
         if newest == seen:
             return report
-        manifests: set[str] = set()
+        everything = EVERYTHING in changed
         cves = sorted(name for ecosystem, name in changed if ecosystem == KEV_CHANGE)
-        for ecosystem, name in sorted(changed):
-            if ecosystem != KEV_CHANGE:
-                manifests.update(self._inventories.by_package(ecosystem, name))
+        manifests = (
+            set()
+            if everything
+            else self._inventories.by_packages(k for k in changed if k[0] != KEV_CHANGE)
+        )
         with self._sessions() as session, Matcher(self._vulns) as matcher:
             digests: set[str] = set()
             for chunk in _chunks(cves, 500):  # CVEs that joined or left the KEV catalog
@@ -96,6 +105,8 @@ class Reevaluator:
                     session.scalars(select(FindingId.digest).where(FindingId.id.in_(chunk)))
                 )
             images: dict[str, Image] = {}
+            if everything:  # what changed is not known: every image is matched again
+                images.update((i.digest, i) for i in session.scalars(select(Image)))
             for chunk in _chunks(sorted(manifests), 500):
                 images.update(
                     (i.digest, i)
@@ -105,6 +116,12 @@ class Reevaluator:
                 images.update(
                     (i.digest, i)
                     for i in session.scalars(select(Image).where(Image.digest.in_(chunk)))
+                )
+            # held here, so the session finds them without a query an image
+            evaluations: list[Evaluation] = []
+            for chunk in _chunks(sorted(images), 500):
+                evaluations += session.scalars(
+                    select(Evaluation).where(Evaluation.digest.in_(chunk))
                 )
             self.pending = len(images)
             decoded: dict[str, Inventory | None] = {}  # builds of one manifest: decoded once
@@ -126,7 +143,7 @@ class Reevaluator:
                         # short is repeated whole, and an image already matched again diffs
                         # to nothing: no event twice
                         session.commit()
-                session.merge(Bookmark(key=BOOKMARK, value=str(newest)))
+                session.merge(Bookmark(key=BOOKMARK, value=f"{log_name}:{newest}"))
                 session.commit()  # the last snapshots and the bookmark
             finally:
                 self.pending = 0

@@ -225,7 +225,7 @@ class Watcher:
         )
         manifest = inventory.image.manifest_digest or digest
         self.inventories.put_in(session, manifest, inventory)
-        row = _image_row(digest, manifest, repository, inventory, self._clock)
+        row = image_row(digest, manifest, repository, inventory, self._clock)
         self.bases.settle(row, inventory, base)
         row.release, row.eol = self._release(inventory)
         session.merge(row)
@@ -292,9 +292,10 @@ class Watcher:
         return len(reached)
 
 
-def _image_row(
+def image_row(
     digest: str, manifest: str, repository: str, inventory: Inventory, clock: Clock
 ) -> Image:
+    """The row of an image just indexed: what its inventory says of it and its base."""
     base = inventory.base
     return Image(
         digest=digest,

@@ -44,8 +44,10 @@ import sqlite3
 import stat
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -66,7 +68,14 @@ from basewatch.vulndb.model import (
 )
 from basewatch.vulndb.names import normalize_name
 from basewatch.vulndb.osv import Withdrawn, modified_key
-from basewatch.vulndb.store import KEV_CHANGE, PackageKey, VulnStore, VulnWriter, WriteCounts
+from basewatch.vulndb.store import (
+    EVERYTHING,
+    KEV_CHANGE,
+    PackageKey,
+    VulnStore,
+    VulnWriter,
+    WriteCounts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +101,9 @@ _CHANGES_TABLE = (
     "name TEXT NOT NULL, at TEXT NOT NULL);"
 )
 _ADDED_COLUMNS = (("sources", "data_date", "TEXT NOT NULL DEFAULT ''"),)
+# Change-log entries are kept this long: a reader away for longer re-evaluates everything.
+CHANGE_LOG_DAYS = 90
+_LOG_TIME = "%Y-%m-%dT%H:%M:%SZ"
 # Writers wait this long for another writer of the same database, then give up.
 LOCK_TIMEOUT = 600.0
 # What `rebuilding` and `update` leave beside the database while they work (mkstemp names).
@@ -225,7 +237,7 @@ class SqliteStore(VulnStore, VulnWriter):
             connection = sqlite3.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise DatabaseError(f"cannot open the vulnerability database {path}: {exc}") from exc
-        store = cls(connection, path, readonly=False)
+        store = cls(connection, path, readonly=False, clock=clock)
         store._initialise()
         return store
 
@@ -248,9 +260,17 @@ class SqliteStore(VulnStore, VulnWriter):
             self._db.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            self._name_log()
             return
         self._check()
         self._migrate()
+
+    def _name_log(self) -> None:
+        """Give the change log its identity, once: a reader's bookmark names the log it is in,
+        so another database at the same path (deleted, imported anew) is not read as this one."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('change_log', ?)", (uuid.uuid4().hex,)
+        )
 
     def _migrate(self) -> None:
         """Add what schema 1 gained since a database was written (a writer's copy only)."""
@@ -259,6 +279,7 @@ class SqliteStore(VulnStore, VulnWriter):
                 self._db.execute(statement)
         if not self._has_table("changes"):
             self._db.execute(_CHANGES_TABLE)
+        self._name_log()
         for table, column, declaration in _ADDED_COLUMNS:
             if not self._has_column(table, column):
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
@@ -714,11 +735,7 @@ class SqliteStore(VulnStore, VulnWriter):
         after = {str(row[0]) for row in self._db.execute("SELECT cve FROM kev")}
         moved = sorted(before ^ after)
         if moved and self._has_table("changes"):
-            when = self._clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-            self._db.executemany(
-                "INSERT INTO changes (ecosystem, name, at) VALUES (?, ?, ?)",
-                ((KEV_CHANGE, cve, when) for cve in moved),
-            )
+            self._log_changes((KEV_CHANGE, cve) for cve in moved)
         return len(after)
 
     def replace_epss(self, scores: Iterable[EpssScore]) -> int:
@@ -747,12 +764,33 @@ class SqliteStore(VulnStore, VulnWriter):
         self._refused_before = None
         if changed:
             self._begin()
-            when = self._clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-            self._db.executemany(
-                "INSERT INTO changes (ecosystem, name, at) VALUES (?, ?, ?)",
-                ((ecosystem, name, when) for ecosystem, name in sorted(changed)),
-            )
+            self._log_changes(sorted(changed))
         return frozenset(changed)
+
+    def _log_changes(self, keys: Iterable[PackageKey]) -> None:
+        """Append `keys` to the change log, and drop the entries older than `CHANGE_LOG_DAYS`
+        (remembering the newest dropped, so a reader that had not seen them knows)."""
+        now = self._clock.now()
+        self._db.executemany(
+            "INSERT INTO changes (ecosystem, name, at) VALUES (?, ?, ?)",
+            ((ecosystem, name, now.strftime(_LOG_TIME)) for ecosystem, name in keys),
+        )
+        cutoff = (now - timedelta(days=CHANGE_LOG_DAYS)).strftime(_LOG_TIME)
+        (dropped,) = self._db.execute(
+            "SELECT max(seq) FROM changes WHERE at < ?", (cutoff,)
+        ).fetchone()
+        if dropped is not None:
+            self._db.execute("DELETE FROM changes WHERE seq <= ?", (dropped,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('changes_dropped', ?)",
+                (str(dropped),),
+            )
+
+    def change_log(self) -> str:
+        """The change log's identity ("" for a database written before logs had one)."""
+        self._follow_swaps()
+        rows = self._read("SELECT value FROM meta WHERE key = 'change_log'")
+        return str(rows[0][0]) if rows else ""
 
     def changes_since(self, seq: int) -> tuple[int, frozenset[PackageKey]]:
         """The newest change's sequence number, and the packages changed after `seq` (0: the
@@ -760,9 +798,13 @@ class SqliteStore(VulnStore, VulnWriter):
         self._follow_swaps()
         if not self._has_table("changes"):
             return 0, frozenset()
-        newest = self._read("SELECT coalesce(max(seq), 0) FROM changes")[0][0]
+        newest = int(self._read("SELECT coalesce(max(seq), 0) FROM changes")[0][0])
+        dropped = self._read("SELECT value FROM meta WHERE key = 'changes_dropped'")
+        if dropped and seq < int(dropped[0][0]):
+            # entries this reader never saw are gone: it cannot know what they named
+            return max(newest, int(dropped[0][0])), frozenset({EVERYTHING})
         rows = self._read("SELECT DISTINCT ecosystem, name FROM changes WHERE seq > ?", (seq,))
-        return int(newest), frozenset((str(e), str(n)) for e, n in rows)
+        return newest, frozenset((str(e), str(n)) for e, n in rows)
 
     def _remember(self, record_ids: Sequence[str]) -> None:
         """Keep the state of those records not remembered yet, before they are rewritten."""

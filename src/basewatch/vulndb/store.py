@@ -18,6 +18,9 @@ from basewatch.vulndb.osv import Withdrawn
 PackageKey = tuple[str, str]
 # the "ecosystem" of change-log entries naming a CVE whose KEV membership changed
 KEV_CHANGE = "@kev"
+# what `changes_since` answers when entries after the reader's were dropped from the log
+# (`sqlite.CHANGE_LOG_DAYS`): it cannot say what they named, so everything may have changed
+EVERYTHING: PackageKey = ("@all", "*")
 
 
 class VulnStore(Protocol):
@@ -55,8 +58,14 @@ class VulnStore(Protocol):
     def changes_since(self, seq: int) -> tuple[int, frozenset[PackageKey]]:
         """The newest entry of the store's change log, and the (ecosystem, name) pairs whose
         advisories changed after entry `seq`; a store that keeps no log says (0, nothing).
-        A CVE that joined or left the KEV catalog is the pair (`KEV_CHANGE`, CVE id)."""
+        A CVE that joined or left the KEV catalog is the pair (`KEV_CHANGE`, CVE id); entries
+        dropped before the reader saw them make the answer `{EVERYTHING}`."""
         return 0, frozenset()
+
+    def change_log(self) -> str:
+        """The identity of the change log `changes_since` reads: another one at the same
+        place (the database replaced by a new one) starts its entries again from 1."""
+        return ""
 
     def refused(self, ecosystem: str, name: str) -> Sequence[str]:
         """The ids of records refused at import (malformed) that named this package: while

@@ -173,3 +173,38 @@ def test_secrets_never_come_back(api: Api) -> None:
     token = api.admin["Authorization"].split()[1]
     for path in ("/api/v1/watches", "/api/openapi.json", "/readyz"):
         assert token not in api.client.get(path, headers=api.admin).text
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"not a database\n" * 300, id="garbage"),
+        pytest.param(b"SQLite format 3\x00" + b"\xff" * 4080, id="truncated-header"),
+    ],
+)
+def test_an_unusable_vulnerability_database_is_a_503_not_a_crash(
+    tmp_path: Path, content: bytes
+) -> None:
+    vulndb = tmp_path / "vuln.db"
+    vulndb.write_bytes(content)
+    settings = ServeSettings.load(
+        environ={"HOME": str(tmp_path)},
+        default_vulndb=vulndb,
+        flags={"database": f"sqlite+pysqlite:///{tmp_path}/service.db"},
+    )
+    engine = open_engine(settings.database)
+    upgrade(engine)
+    make = sessions(engine)
+    with make() as session:
+        token = bootstrap(session, "")
+        session.commit()
+    try:
+        with TestClient(create_app(ServiceState(settings, engine, make))) as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            body = is_problem(client.get("/api/v1/vulndb", headers=headers), 503)
+            assert "unusable" in str(body["title"])
+            assert client.get("/readyz", headers=headers).status_code == 200  # still serving
+    finally:
+        engine.dispose()
+    assert vulndb.read_bytes() == content  # looked at, never repaired or replaced

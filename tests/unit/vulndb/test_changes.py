@@ -6,20 +6,23 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from basewatch.clock import FixedClock
 from basewatch.vulndb.importer import ImportKind, import_paths
 from basewatch.vulndb.model import Advisory
 from basewatch.vulndb.names import normalize_name
 from basewatch.vulndb.osv import MalformedRecord, modified_key, parse_json
-from basewatch.vulndb.sqlite import SqliteStore, rebuilding
-from basewatch.vulndb.store import PackageKey
+from basewatch.vulndb.sqlite import CHANGE_LOG_DAYS, SqliteStore, rebuilding
+from basewatch.vulndb.store import EVERYTHING, PackageKey
 from basewatch.vulndb.update import update
 from tests.fixtures import shared_fixture
 from tests.unit.vulndb.test_incremental import NEW, Record, bucket, first_then_upstream_moves
@@ -258,3 +261,40 @@ def test_the_change_log_tells_another_process_what_changed_since_it_looked(
         newest, changed = reader.changes_since(seen)
     assert newest == seen + 3
     assert changed == pairs_of(modified)
+
+
+def test_the_change_log_forgets_old_entries_and_a_reader_that_missed_them_is_told(
+    tmp_path: Path,
+) -> None:
+    """Entries older than `CHANGE_LOG_DAYS` go when the next change is logged, so the log stays
+    bounded; a reader whose last entry is older than what was dropped gets `{EVERYTHING}` (it
+    must re-evaluate all it holds), one that saw them gets exactly what changed since."""
+    db = tmp_path / "vuln.db"
+    records = go_records()
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    with SqliteStore.open(db, readonly=False, clock=clock) as store:
+        import_paths(store, [shared_fixture("osv/Go.zip")], now=T1)
+        store.commit()
+        seen, _ = store.changes_since(0)
+        clock.advance(timedelta(days=CHANGE_LOG_DAYS - 1).total_seconds())
+        modified = {**records[f"{TWO}.json"], "modified": "2030-01-01T00:00:00Z", "summary": "x"}
+        (tmp_path / "two.json").write_text(json.dumps(modified))
+        import_paths(store, [tmp_path / "two.json"], now=T2)
+        store.commit()
+        assert store.changes_since(0)[1] == pairs_of(*records.values())  # nothing dropped yet
+        middle, _ = store.changes_since(0)
+
+        clock.advance(timedelta(days=2).total_seconds())  # the first import is now too old
+        modified = {**records[f"{THREE}.json"], "modified": "2030-01-01T00:00:00Z", "summary": "y"}
+        (tmp_path / "three.json").write_text(json.dumps(modified))
+        import_paths(store, [tmp_path / "three.json"], now=T2)
+        store.commit()
+        newest, changed = store.changes_since(middle)
+        assert changed == pairs_of(modified)
+        assert store.changes_since(0) == (newest, frozenset({EVERYTHING}))
+        assert store.changes_since(seen - 1) == (newest, frozenset({EVERYTHING}))
+        # the reader that had seen the whole first import missed nothing that was dropped
+        assert store.changes_since(seen)[1] == pairs_of(records[f"{TWO}.json"], modified)
+    with sqlite3.connect(db) as raw:
+        (kept,) = raw.execute("SELECT count(*) FROM changes").fetchone()
+    assert kept == len(pairs_of(records[f"{TWO}.json"])) + len(pairs_of(modified))
