@@ -163,7 +163,7 @@ COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]],
     ),
     (
         "events",
-        "what changed in the watched images: new and fixed findings, moved bases",
+        "what changed in the watched images: findings new, fixed, fixable, KEV, moved bases, EOL",
         (
             "Lists the events of a running `basewatch serve`, oldest first, one a line (id, "
             "time, type, repository, digest, advisories or images); --follow keeps asking until "

@@ -92,13 +92,18 @@ def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
     from basewatch.service.watcher import Watcher
 
     make_session = sessions(engine)
+    watcher = Watcher(make_session, settings, core)
+    reevaluator = Reevaluator(make_session, settings, core)
+    dispatcher = Dispatcher(make_session, settings)
+    # events written by a poll or a re-evaluation are delivered at once, not at the next look
+    watcher.on_events = reevaluator.on_events = dispatcher.wake
     state = ServiceState(
         settings,
         engine,
         make_session,
-        watcher=Watcher(make_session, settings, core),
-        reevaluator=Reevaluator(make_session, settings, core),
-        dispatcher=Dispatcher(make_session, settings),
+        watcher=watcher,
+        reevaluator=reevaluator,
+        dispatcher=dispatcher,
         updater=Updater(make_session, settings, core),
     )
     app = create_app(state)

@@ -239,6 +239,9 @@ class UpdateOut(BaseModel):
     changed_packages: int
     unavailable: list[str] = Field(description="dumps the server does not have")
     error: str = Field(description="why it failed; empty when it did not")
+    eol_error: str = Field(
+        default="", description="why the end-of-life table was not refreshed; empty when it was"
+    )
 
 
 class VulnDbOut(BaseModel):
@@ -561,6 +564,7 @@ def create_app(state: ServiceState) -> FastAPI:
                 changed_packages=last.changed_packages,
                 unavailable=list(last.unavailable),
                 error=last.error,
+                eol_error=last.eol_error,
             )
             if last is not None
             else None,

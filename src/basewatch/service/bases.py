@@ -19,13 +19,14 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from basewatch.advice.advise import RecommendationKind, compare_bases
 from basewatch.clock import Clock
-from basewatch.errors import Error, UsageError
+from basewatch.errors import Error, RateLimited, UsageError
 from basewatch.inventory.attribution import find_base, label
 from basewatch.models import CatalogEntry, Inventory, Severity
 from basewatch.oci.reference import RegistryRef, parse_reference
@@ -40,6 +41,16 @@ log = logging.getLogger(__name__)
 Indexer = Callable[[str, str], Inventory]
 # (reference without a digest) -> where its tag points now
 Resolver = Callable[[RegistryRef, str], str]
+
+
+class RegistryLimits(Protocol):
+    """Registries that asked to be left alone for a while (429 with or without Retry-After)."""
+
+    def paused(self, registry: str) -> bool: ...
+
+    def pause(self, registry: str, exc: RateLimited) -> str:
+        """Leave `registry` alone for as long as it asked; says so."""
+        ...
 
 
 @dataclass
@@ -173,23 +184,38 @@ class Bases:
     # --- polling -------------------------------------------------------------------------------
 
     def poll(
-        self, session: Session, resolve: Resolver, index: Indexer, matcher: Matcher
+        self,
+        session: Session,
+        resolve: Resolver,
+        index: Indexer,
+        matcher: Matcher,
+        limits: RegistryLimits,
     ) -> tuple[list[BaseMove], list[str]]:
-        """Look at every recorded base tag (one HEAD each); returns the moves, and problems."""
+        """Look at every recorded base tag (one HEAD each); returns the moves, and problems.
+        A registry no longer in `allowed_registries` is not contacted (the base says so), and
+        one that asked to wait (`limits`) is left alone, as for watched tags."""
         moves: list[BaseMove] = []
         problems: list[str] = []
         rows = list(session.scalars(select(BaseTag).order_by(BaseTag.id)))
         for row in rows:
-            if row.problem and "allowed_registries" in row.problem:
-                ref = canonical(row.reference)
-                if ref is None or ref.registry not in self._settings.allowed_registries:
-                    continue
-                row.problem = ""  # allowed since
             ref = canonical(row.reference)
             if ref is None:
                 continue
+            if ref.registry not in self._settings.allowed_registries:
+                row.problem = (
+                    f"the registry {ref.registry} is not in allowed_registries: not polled"
+                )
+                continue
+            if "allowed_registries" in row.problem:
+                row.problem = ""  # allowed since
+            if limits.paused(ref.registry):
+                problems.append(f"base {row.reference}: {ref.registry} asked to wait: skipped")
+                continue
             try:
                 digest = resolve(ref, ref.tag)
+            except RateLimited as exc:
+                problems.append(f"base {row.reference}: {limits.pause(ref.registry, exc)}")
+                continue
             except Error as exc:
                 problems.append(f"base {row.reference}: {exc}")
                 continue

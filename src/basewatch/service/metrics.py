@@ -52,19 +52,31 @@ class StoredCounts(Collector):
             images = session.scalar(select(func.count()).select_from(Image)) or 0
             watches = session.scalar(select(func.count()).select_from(Watch)) or 0
             events = session.scalar(select(func.count()).select_from(Event)) or 0
-            failed, dead = session.execute(
+            failed, dead, pending = session.execute(
                 select(  # every attempt but the one that delivered failed
                     func.coalesce(func.sum(Delivery.attempts), 0)
                     - func.count(Delivery.delivered_at),
                     func.count().filter(Delivery.state == DeliveryState.DEAD.value),
+                    func.count().filter(Delivery.state == DeliveryState.PENDING.value),
                 )
             ).one()
+            unsent = (
+                session.scalar(
+                    select(func.count()).select_from(Event).where(Event.fanned_out.is_(False))
+                )
+                or 0
+            )
             by_severity = session.execute(
                 select(ImageFinding.severity, func.count()).group_by(ImageFinding.severity)
             ).all()
         yield GaugeMetricFamily("basewatch_images", "Indexed image digests", value=images)
         yield GaugeMetricFamily("basewatch_watches", "Watched repositories", value=watches)
-        yield GaugeMetricFamily("basewatch_events", "Events in the outbox", value=events)
+        yield GaugeMetricFamily("basewatch_events", "Events stored", value=events)
+        yield GaugeMetricFamily(
+            "basewatch_outbox_depth",
+            "Work in the outbox: events not yet given to the notifiers, and deliveries pending",
+            value=unsent + pending,
+        )
         yield GaugeMetricFamily("basewatch_delivery_failures", "Failed attempts", value=failed)
         yield GaugeMetricFamily("basewatch_deliveries_dead", "Deliveries given up", value=dead)
         yield GaugeMetricFamily(

@@ -180,6 +180,8 @@ class FindingId(Base):
 Index("ix_finding_ids_id", FindingId.id)
 Index("ix_inventory_packages_package", InventoryPackage.ecosystem, InventoryPackage.name)
 Index("ix_tag_history_tag", TagMove.repository, TagMove.tag)
+Index("ix_tag_history_digest", TagMove.digest)
+Index("ix_tags_digest", TagState.digest)
 Index("ix_images_repository", Image.repository)
 Index("ix_images_base", Image.base_reference, Image.base_digest)
 

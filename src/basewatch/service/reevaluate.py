@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -58,6 +58,9 @@ class Reevaluator:
         self._inventories = SqlInventoryStore(sessions, clock)
         self._stop = threading.Event()
         self.pending = 0  # images left to re-match in the check running now
+        # called after a check that re-matched images (events may be in the outbox): the
+        # dispatcher's wake, so delivery does not wait for its next look
+        self.on_events: Callable[[], None] = _nothing
 
     def stop(self) -> None:
         self._stop.set()
@@ -66,7 +69,8 @@ class Reevaluator:
         """Check every `vulndb_check_interval` until `stop()`."""
         while not self._stop.is_set():
             try:
-                self.check()
+                if self.check().images:
+                    self.on_events()
             except DatabaseError as exc:
                 log.warning("cannot read the vulnerability database: %s", exc)
             except Exception:  # a bug: keep watching, say so loudly
@@ -154,3 +158,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     """`items` in slices of at most `size`: an IN list stays within every database's limits."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _nothing() -> None:
+    return None

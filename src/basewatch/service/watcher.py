@@ -11,7 +11,9 @@ import fnmatch
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,6 +68,7 @@ class Watcher:
         self.bases = Bases(settings, self.inventories, clock)
         self._vulns = SqliteVulnData(settings.vulndb, core.osv_url)
         self._eol = eol_lookup_from_table(core.eol_table)
+        self._eol_file = _identity(core.eol_table)  # the refreshed table the lookup was read from
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one cycle at a time
@@ -73,6 +76,8 @@ class Watcher:
         self._paused: dict[str, float] = {}
         self.timings: Timings | None = None  # set by the app that serves /metrics
         self.cycles = 0  # poll cycles finished
+        # called after each cycle (it may have written events): the dispatcher's wake
+        self.on_events: Callable[[], None] = _nothing
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -91,6 +96,7 @@ class Watcher:
                 report = self.poll_once()
                 for problem in report.errors:
                     log.warning("%s", problem)
+                self.on_events()
             except Exception:  # a bug: keep watching, say so loudly
                 log.exception("a poll cycle failed")
             self._wake.wait(self._settings.poll_interval)
@@ -123,6 +129,7 @@ class Watcher:
                             lambda ref, tag: self._digest(images, ref, tag),
                             lambda repo, found: self._inventory(images, repo, found, store=True),
                             matcher,
+                            self,
                         )
                     report.bases.extend(moves)
                     report.errors.extend(problems)
@@ -140,13 +147,13 @@ class Watcher:
                 f"{watch.repository}: {ref.registry} is no longer in allowed_registries: skipped"
             )
             return
-        if self._paused.get(ref.registry, 0.0) > time.monotonic():
+        if self.paused(ref.registry):
             report.errors.append(f"{watch.repository}: {ref.registry} asked to wait: skipped")
             return
         try:
             tags = images.client().list_tags(ref)
         except RateLimited as exc:
-            self._pause(ref.registry, exc, report)
+            report.errors.append(self.pause(ref.registry, exc))
             return
         except Error as exc:
             report.errors.append(f"{watch.repository}: cannot list its tags: {exc}")
@@ -158,7 +165,7 @@ class Watcher:
             try:
                 digest = self._digest(images, ref, tag)
             except RateLimited as exc:
-                self._pause(ref.registry, exc, report)
+                report.errors.append(self.pause(ref.registry, exc))
                 return
             except Error as exc:
                 report.errors.append(f"{watch.repository}:{tag}: {exc}")
@@ -179,12 +186,15 @@ class Watcher:
                     report.errors.append(f"{watch.repository}@{digest}: cannot index it: {exc}")
             session.commit()
 
-    def _pause(self, registry: str, exc: RateLimited, report: PollReport) -> None:
-        """Leave `registry` alone for as long as it asked (at least a poll interval when it
-        did not say): the rest of its tags wait for a later cycle."""
+    def paused(self, registry: str) -> bool:
+        return self._paused.get(registry, 0.0) > time.monotonic()
+
+    def pause(self, registry: str, exc: RateLimited) -> str:
+        """Leave `registry` alone for as long as it asked (a poll interval when it did not
+        say): the rest of its tags, and its bases, wait for a later cycle."""
         wait = exc.retry_after or self._settings.poll_interval
         self._paused[registry] = time.monotonic() + wait
-        report.errors.append(f"{exc} (not asked again for {wait:.0f}s)")
+        return f"{exc} (not asked again for {wait:.0f}s)"
 
     def _digest(self, images: RegistryImages, ref: RegistryRef, tag: str) -> str:
         """Where `tag` points: HEAD's Docker-Content-Digest, else what a GET resolves."""
@@ -260,8 +270,41 @@ class Watcher:
 
     # --- end of life ---------------------------------------------------------------------------
 
+    def _eol_refresh(self, session: Session) -> int:
+        """When the end-of-life table was refreshed (by `db update`, this service's or another
+        process's), read it again and bring every image's end of life up to date; returns how
+        many changed. A release whose support was extended may reach its end again later."""
+        seen = _identity(self._core.eol_table)
+        if seen == self._eol_file:
+            return 0
+        self._eol_file = seen
+        self._eol = eol_lookup_from_table(self._core.eol_table)
+        day = today(self._clock).isoformat()
+        dates: dict[str, str] = {}  # manifest -> its release's end of life, decoded once
+        changed = 0
+        for image in session.scalars(select(Image).where(Image.release != "")):
+            if image.manifest_digest not in dates:
+                inventory = self.inventories.get(image.manifest_digest)
+                dates[image.manifest_digest] = (
+                    self._release(inventory)[1] if inventory is not None else image.eol
+                )
+            eol = dates[image.manifest_digest]
+            if eol == image.eol:
+                continue
+            image.eol = eol
+            if image.eol_reached_at is not None and (not eol or eol >= day):
+                image.eol_reached_at = None
+            changed += 1
+        session.commit()
+        if changed:
+            log.info(
+                "end-of-life table refreshed: %d image(s) have a new end-of-life date", changed
+            )
+        return changed
+
     def _eol_check(self, session: Session) -> int:
         """One `eol.reached` event for each image whose release's end of life has passed."""
+        self._eol_refresh(session)
         day = today(self._clock).isoformat()
         reached = list(
             session.scalars(
@@ -292,6 +335,15 @@ class Watcher:
         return len(reached)
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells a rewritten (or replaced) file from the one read before."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def image_row(
     digest: str, manifest: str, repository: str, inventory: Inventory, clock: Clock
 ) -> Image:
@@ -313,3 +365,7 @@ def image_row(
         release="",
         eol="",
     )
+
+
+def _nothing() -> None:
+    return None

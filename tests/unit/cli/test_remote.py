@@ -18,9 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +31,7 @@ from basewatch.service.config import ServeSettings
 from basewatch.service.db import open_engine, sessions, upgrade
 from basewatch.service.http import ServiceState, encode_cursor
 from basewatch.service.models import Event, EventType, Role, Watch
+from tests.service_support.server import serving
 from tests.unit.oci.registry.hostile import HostileServer, Request, answer, endless, head
 
 REGISTRY = "127.0.0.1:5000"
@@ -79,29 +78,10 @@ def service(tmp_path: Path) -> Iterator[Service]:
         viewer = create_token(session, Role.VIEWER, "dashboard")
         session.commit()
     assert admin is not None
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port first
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ServiceState(settings, engine, make)), log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("the service did not answer within 20 s") from None
-                time.sleep(0.05)
-        yield Service(url, admin, viewer, make)
+        with serving(create_app(ServiceState(settings, engine, make))) as url:
+            yield Service(url, admin, viewer, make)
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         engine.dispose()
 
 

@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from basewatch.service.reevaluate import Reevaluator
 from basewatch.service.updater import Updater
 from basewatch.service.watcher import Watcher
 from basewatch.settings import Settings
+from basewatch.vulndb.eol import load_eol_table, save_eol_table
 from tests.fixtures import shared_fixture
 from tests.integration import registry_server as rs
 from tests.service_support import images
@@ -63,8 +64,9 @@ class Registry:
         layout = images.stacked_layout(self.work / f"base-{upgraded}", tag, rootfs, extra)
         self.running.push(f"oci:{layout}:{tag}", f"base:{tag}")
 
-    def push_app(self, tag: str, on_upgraded: bool) -> None:
-        """The app: its base's layers, then its own, labelled with the base's tag."""
+    def push_app(self, tag: str, on_upgraded: bool, base_host: str = "") -> None:
+        """The app: its base's layers, then its own, labelled with the base's tag (on
+        `base_host`, by default the registry's address as the service sees it)."""
         rootfs = shared_fixture(images.ALPINE)
         extra = [images.upgraded(rootfs, OLD, NEW)] if on_upgraded else []
         layout = images.stacked_layout(
@@ -72,7 +74,7 @@ class Registry:
             tag,
             rootfs,
             [*extra, images.app_layer()],
-            labels={"org.opencontainers.image.base.name": f"{self.host}/base:3.20"},
+            labels={"org.opencontainers.image.base.name": f"{base_host or self.host}/base:3.20"},
         )
         self.running.push(f"oci:{layout}:{tag}", f"app:{tag}")
 
@@ -327,12 +329,35 @@ def test_an_end_of_life_release_is_said_once(registry: Registry, service: Servic
     assert event.payload["eol"] == "2026-04-01"
     assert "3.20" in event.payload["release"]
 
+    # a refreshed table (what `db update` writes) extends the support: read at the next cycle
+    table = load_eol_table()
+    extended = [
+        dataclasses.replace(c, eol=date(2027, 4, 1))
+        if (c.product, c.cycle) == ("alpine", "3.20")
+        else c
+        for c in table.cycles
+    ]
+    save_eol_table(dataclasses.replace(table, cycles=tuple(extended)), service.core.eol_table)
+    assert watcher.poll_once().eol_reached == 0
+    with service.make() as session:
+        (image,) = session.scalars(select(Image))
+        assert image.eol == "2027-04-01" and image.eol_reached_at is None
+    later = Watcher(
+        service.make, service.settings, service.core, FixedClock(datetime(2027, 5, 1, tzinfo=UTC))
+    )
+    assert later.poll_once().eol_reached == 1  # the new end, reached in its turn
+    assert [e.payload["eol"] for e in service.events("eol.reached")] == [
+        "2026-04-01",
+        "2027-04-01",
+    ]
+
 
 def test_a_registry_answering_429_is_waited_for_then_left_alone(
     registry: Registry, service: Service
 ) -> None:
     registry.push_base("3.20", upgraded=False)
-    service.watch(f"{registry.host}/base")
+    registry.push_app("1", on_upgraded=False)
+    service.watch(f"{registry.host}/app")
     waits: list[float] = []
     options = RegistryOptions(sleep=waits.append, retries=2)
     watcher = Watcher(service.make, service.settings, service.core, FixedClock(DAY), options)
@@ -343,13 +368,47 @@ def test_a_registry_answering_429_is_waited_for_then_left_alone(
 
     registry.proxy.faults.statuses = [(429, {"Retry-After": "120"})] * 3
     report = watcher.poll_once()
-    assert len(report.errors) == 1 and "429" in report.errors[0]
-    assert "not asked again for 120s" in report.errors[0]
+    assert "429" in report.errors[0] and "not asked again for 120s" in report.errors[0]
+    # the base's tag, on the same registry, waits too
+    assert report.errors[1:] == [
+        f"base {registry.host}/base:3.20: {registry.host} asked to wait: skipped"
+    ]
     registry.proxy.reset()
     started = time.monotonic()
     later = watcher.poll_once()  # within the pause: the registry is not asked at all
     assert registry.proxy.requests == [] and time.monotonic() - started < 5
-    assert "asked to wait" in later.errors[0]
+    assert [("asked to wait" in e) for e in later.errors] == [True, True]
+
+
+def test_a_base_in_a_registry_no_longer_allowed_is_not_polled(
+    registry: Registry, service: Service
+) -> None:
+    """The base names the registry by another address (`localhost:PORT`, the same server):
+    allowed at first, so it is recorded and polled; taken out of `allowed_registries`, it is
+    not contacted again, and its move goes unseen rather than asked for."""
+    port = registry.host.rsplit(":", 1)[1]
+    other = f"localhost:{port}"
+    registry.push_base("3.20", upgraded=False)
+    registry.push_app("1", on_upgraded=False, base_host=other)
+    service.watch(f"{registry.host}/app")
+    both = dataclasses.replace(
+        service.settings, allowed_registries=frozenset({registry.host, other})
+    )
+    first = Watcher(service.make, both, service.core, FixedClock(DAY)).poll_once()
+    assert first.errors == [] and len(first.indexed) == 1
+    with service.client() as client:
+        (base,) = client.get("/api/v1/bases", headers=service.admin).json()["items"]
+    assert base["reference"] == f"{other}/base:3.20" and base["digest"] and not base["not_polled"]
+
+    registry.push_base("3.20", upgraded=True)  # the base moves...
+    narrowed = Watcher(service.make, service.settings, service.core, FixedClock(DAY))
+    report = narrowed.poll_once()  # ...but its registry is no longer allowed
+    assert report.errors == [] and report.bases == []
+    assert service.events("base.moved") == []
+    with service.client() as client:
+        (after,) = client.get("/api/v1/bases", headers=service.admin).json()["items"]
+    assert after["digest"] == base["digest"]
+    assert "not in allowed_registries" in after["not_polled"]
 
 
 def test_a_push_notification_indexes_at_once(tmp_path: Path, database_url: str) -> None:

@@ -200,10 +200,13 @@ def test_failures_back_off_and_are_dead_lettered(outbox: Outbox, receiver: Recei
     receiver.status = 500
     outbox.notifier(receiver.url)
     outbox.event()
+    registry, _ = metrics_registry(outbox.make)
+    assert "basewatch_outbox_depth 1.0" in generate_latest(registry).decode()  # not fanned out
     dispatcher = outbox.dispatcher()
     dispatcher.dispatch_once()
     (delivery,) = outbox.deliveries()
     assert (delivery.state, delivery.attempts, delivery.last_error) == ("pending", 1, "HTTP 500")
+    assert "basewatch_outbox_depth 1.0" in generate_latest(registry).decode()  # to be retried
     wait = (delivery.next_attempt_at - outbox.clock.now()).total_seconds()
     assert 2 <= wait <= 2.2  # 2**1 seconds, and a little jitter
     assert dispatcher.dispatch_once().failed == 0  # not due yet: not tried
@@ -220,10 +223,10 @@ def test_failures_back_off_and_are_dead_lettered(outbox: Outbox, receiver: Recei
     outbox.clock.advance(3600)
     assert dispatcher.dispatch_once().failed == 0  # given up: never tried again
     assert len(receiver.received) == attempts
-    registry, _ = metrics_registry(outbox.make)
     text = generate_latest(registry).decode()
     assert f"basewatch_delivery_failures {float(attempts)}" in text
     assert "basewatch_deliveries_dead 1.0" in text
+    assert "basewatch_outbox_depth 0.0" in text  # nothing left to do
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
