@@ -28,8 +28,11 @@ from basewatch.jobs.seams import SqliteVulnData
 from basewatch.oci.reference import parse_reference
 from basewatch.service.api_notifiers import DeliveryOut, deliveries_of
 from basewatch.service.api_notifiers import router as notifiers_router
+from basewatch.service.auth import Caller
 from basewatch.service.bases import tags_of
 from basewatch.service.config import ServeSettings
+from basewatch.service.dashboard.web import error_page, is_page
+from basewatch.service.dashboard.web import install as install_dashboard
 from basewatch.service.http import (
     MAX_BODY_BYTES,
     MAX_PAGE,
@@ -314,6 +317,7 @@ def create_app(state: ServiceState) -> FastAPI:
     )
     app.state.service = state
     app.include_router(notifiers_router)
+    install_dashboard(app, state)
     registry, timings = metrics_registry(state.sessions, state.reevaluator)
     if state.watcher is not None:
         state.watcher.timings = timings
@@ -339,19 +343,26 @@ def create_app(state: ServiceState) -> FastAPI:
         return problem(exc.status, exc.title, exc.detail)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if is_page(request):
+            return error_page(request, exc.status_code, str(exc.detail), "")
         return problem(exc.status_code, str(exc.detail), "")
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         details = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
             for e in exc.errors()[:10]
         )
+        if is_page(request):
+            return error_page(request, 422, "That request is malformed", details)
         return problem(422, "The request is malformed", details)
 
     @app.exception_handler(SQLAlchemyError)
-    async def database_down(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    async def database_down(request: Request, exc: SQLAlchemyError) -> Response:
+        if is_page(request):
+            detail = "the service cannot reach its database: try again shortly"
+            return error_page(request, 503, "The database is unavailable", detail)
         return problem(503, "The database is unavailable", type(exc).__name__)
 
     @app.get("/healthz", tags=["health"])
@@ -383,22 +394,7 @@ def create_app(state: ServiceState) -> FastAPI:
     def add_watch(body: WatchIn, who: Authorized, db: Db) -> WatchOut:
         """Watch a registry repository: the tags matching `tags` (globs) are indexed and
         polled."""
-        repository = _repository(body.repository, state.settings)
-        watch = Watch(
-            repository=repository,
-            tags=list(dict.fromkeys(body.tags)),
-            created_at=state.clock.now(),
-            created_by=who.token_id,
-        )
-        db.add(watch)
-        try:
-            db.commit()
-        except IntegrityError:
-            db.rollback()
-            raise ApiError(409, "Conflict", f"{repository} is watched already") from None
-        if state.watcher is not None:
-            state.watcher.wake()
-        return _watch_out(watch)
+        return _watch_out(create_watch(db, state, body, who))
 
     @app.get("/api/v1/watches", tags=["watches"])
     def list_watches(
@@ -446,7 +442,7 @@ def create_app(state: ServiceState) -> FastAPI:
         more = len(rows) > limit
         rows = rows[:limit]
         digests = [r.digest for r in rows]
-        tags, counts = tags_of(db, digests), _counts(db, rows)
+        tags, counts = tags_of(db, digests), image_counts(db, rows)
         return ImagePage(
             items=[_image_out(r, tags.get(r.digest, []), counts[r.digest]) for r in rows],
             next_cursor=encode_cursor("digest", rows[-1].digest) if more and rows else None,
@@ -464,7 +460,9 @@ def create_app(state: ServiceState) -> FastAPI:
         history = db.scalars(
             select(TagMove).where(TagMove.digest == digest).order_by(TagMove.seen_at, TagMove.id)
         )
-        out = _image_out(row, tags_of(db, [digest]).get(digest, []), _counts(db, [row])[digest])
+        out = _image_out(
+            row, tags_of(db, [digest]).get(digest, []), image_counts(db, [row])[digest]
+        )
         findings = db.scalars(
             select(ImageFinding)
             .where(ImageFinding.digest == digest)
@@ -597,7 +595,7 @@ def create_app(state: ServiceState) -> FastAPI:
         more = len(rows) > limit
         rows = rows[:limit]
         return BasePage(
-            items=_bases_out(db, rows),
+            items=bases_out(db, rows),
             next_cursor=encode_cursor("id", str(rows[-1].id)) if more and rows else None,
         )
 
@@ -607,7 +605,7 @@ def create_app(state: ServiceState) -> FastAPI:
         row = db.get(BaseTag, base_id)
         if row is None:
             raise ApiError(404, "Not found", f"no base {base_id}")
-        (out,) = _bases_out(db, [row])
+        (out,) = bases_out(db, [row])
         images = list(
             db.scalars(
                 select(Image)
@@ -617,7 +615,7 @@ def create_app(state: ServiceState) -> FastAPI:
             )
         )
         digests = [i.digest for i in images]
-        tags, counts = tags_of(db, digests), _counts(db, images)
+        tags, counts = tags_of(db, digests), image_counts(db, images)
         return BaseDetail(
             **out.model_dump(),
             images=[_image_out(i, tags.get(i.digest, []), counts[i.digest]) for i in images],
@@ -691,7 +689,7 @@ def create_app(state: ServiceState) -> FastAPI:
     return app
 
 
-def _bases_out(db: Session, rows: list[BaseTag]) -> list[BaseOut]:
+def bases_out(db: Session, rows: list[BaseTag]) -> list[BaseOut]:
     references = [r.reference for r in rows]
     dependents: dict[str, int] = {}
     current: dict[str, int] = {}
@@ -735,7 +733,7 @@ def _finding_out(row: ImageFinding) -> FindingOut:
 
 
 @dataclass
-class _Counts:
+class ImageCounts:
     by_severity: dict[str, int]
     fixable: int = 0
     kev: int = 0
@@ -743,11 +741,11 @@ class _Counts:
     base_now: str = ""  # where the image's base tag points now, when it is polled
 
 
-def _counts(db: Session, images: list[Image]) -> dict[str, _Counts]:
+def image_counts(db: Session, images: list[Image]) -> dict[str, ImageCounts]:
     """Findings by severity, fixable and KEV counts, the last evaluation and the base tag of
     each image: three queries for a whole page, not three per image."""
     digests = [i.digest for i in images]
-    found = {d: _Counts({}) for d in digests}
+    found = {d: ImageCounts({}) for d in digests}
     if not digests:
         return found
     references = sorted({i.base_reference for i in images if i.base_reference})
@@ -780,7 +778,7 @@ def _counts(db: Session, images: list[Image]) -> dict[str, _Counts]:
     return found
 
 
-def _image_out(row: Image, tags: list[str], counts: _Counts) -> ImageOut:
+def _image_out(row: Image, tags: list[str], counts: ImageCounts) -> ImageOut:
     evaluation = counts.evaluation
     return ImageOut(
         digest=row.digest,
@@ -824,6 +822,27 @@ def _document(app: FastAPI) -> dict[str, Any]:
         if health is not None:
             health["security"] = []
     return app.openapi_schema
+
+
+def create_watch(db: Session, state: ServiceState, body: WatchIn, who: Caller) -> Watch:
+    """Store a watch (the API's and the dashboard's): `ApiError` 422 for a repository not on an
+    allowed registry, 409 when it is watched already; the watcher looks at it at once."""
+    repository = _repository(body.repository, state.settings)
+    watch = Watch(
+        repository=repository,
+        tags=list(dict.fromkeys(body.tags)),
+        created_at=state.clock.now(),
+        created_by=who.token_id,
+    )
+    db.add(watch)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise ApiError(409, "Conflict", f"{repository} is watched already") from None
+    if state.watcher is not None:
+        state.watcher.wake()
+    return watch
 
 
 def _repository(text: str, settings: ServeSettings) -> str:

@@ -29,6 +29,7 @@ from basewatch.service.models import (
     Evaluation,
     Event,
     EventType,
+    FindingCounts,
     FindingId,
     Image,
     ImageFinding,
@@ -136,6 +137,7 @@ def evaluate_image(
     )
     _write_findings(session, digest, before, after, now)
     _write_ids(session, digest, result.findings)
+    _write_counts(session, digest, result.findings, now)
     _record(session, evaluation, digest, now, matcher.vulns.location, list(result.unchecked))
     if evaluation is not None:
         image = session.get(Image, digest)
@@ -235,6 +237,36 @@ def _write_ids(session: Session, digest: str, findings: Sequence[Finding]) -> No
         session.execute(
             insert(table), [{"digest": digest, "id": i, "advisory": a} for i, a in fresh]
         )
+
+
+COUNTED = ("critical", "high", "medium", "low", "other", "fixable", "kev")
+
+
+def counts_of(findings: Sequence[Finding]) -> dict[str, int]:
+    """What `FindingCounts` keeps of an image's findings."""
+    counts = dict.fromkeys(COUNTED, 0)
+    for finding in findings:
+        severity = finding.severity.value
+        counts[severity if severity in counts else "other"] += 1
+        counts["fixable"] += bool(finding.fixed_version)
+        counts["kev"] += finding.kev
+    return counts
+
+
+def _write_counts(
+    session: Session, digest: str, findings: Sequence[Finding], now: datetime
+) -> None:
+    """A row of the image's findings over time, when this evaluation changed its counts."""
+    counts = counts_of(findings)
+    last = session.scalar(
+        select(FindingCounts)
+        .where(FindingCounts.digest == digest)
+        .order_by(FindingCounts.at.desc(), FindingCounts.id.desc())
+        .limit(1)
+    )
+    if last is not None and all(getattr(last, k) == v for k, v in counts.items()):
+        return
+    session.add(FindingCounts(digest=digest, at=now, **counts))
 
 
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:

@@ -313,3 +313,38 @@ class Delivery(Base):
 
 
 Index("ix_deliveries_due", Delivery.state, Delivery.next_attempt_at)
+
+
+class FindingCounts(Base):
+    """An image's finding counts from the evaluation that changed them: its findings over time
+    (an image's counts at a moment are those of its last row before it)."""
+
+    __tablename__ = "finding_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("images.digest", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    critical: Mapped[int] = mapped_column(Integer)
+    high: Mapped[int] = mapped_column(Integer)
+    medium: Mapped[int] = mapped_column(Integer)
+    low: Mapped[int] = mapped_column(Integer)
+    other: Mapped[int] = mapped_column(Integer)  # negligible and unknown
+    fixable: Mapped[int] = mapped_column(Integer)
+    kev: Mapped[int] = mapped_column(Integer)
+
+
+Index("ix_finding_history_digest", FindingCounts.digest, FindingCounts.at)
+Index("ix_finding_history_at", FindingCounts.at)
+
+
+class WebSession(Base):
+    """A dashboard login: the cookie's value is only known to the browser (its SHA-256 is
+    kept), tied to the token it was opened with (deleting the token ends it)."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
+    csrf: Mapped[str] = mapped_column(String(64))  # the forms' token (synchronizer pattern)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -26,7 +26,7 @@ from basewatch.service.config import ServeSettings
 from basewatch.service.db import open_engine, sessions, upgrade
 from basewatch.service.evaluate import Matcher, evaluate_image
 from basewatch.service.inventories import SqlInventoryStore
-from basewatch.service.models import Event, FindingId, ImageFinding
+from basewatch.service.models import Event, FindingCounts, FindingId, ImageFinding
 from basewatch.service.reevaluate import Reevaluator
 from basewatch.service.watcher import image_row
 from basewatch.settings import Settings
@@ -79,6 +79,16 @@ class Store:
                 select(FindingId.id, FindingId.advisory).where(FindingId.digest == digest)
             )
             return {(str(i), str(a)) for i, a in found}
+
+    def history(self, digest: str) -> list[tuple[datetime, int, int, int]]:
+        """(when, medium, high, fixable) of each row of the image's findings over time."""
+        with self.make() as session:
+            rows = session.scalars(
+                select(FindingCounts)
+                .where(FindingCounts.digest == digest)
+                .order_by(FindingCounts.at)
+            )
+            return [(r.at, r.medium, r.high, r.fixable) for r in rows]
 
     def events(self) -> list[Event]:
         with self.make() as session:
@@ -193,6 +203,12 @@ def test_only_what_changed_is_written_and_a_finding_keeps_when_it_was_first_seen
     again = store.evaluate(D1, inventory, later + timedelta(days=2))  # nothing changed
     assert (again.new, again.fixed, again.fixable, again.kev) == ([], [], [], [])
     assert len(store.events()) == 3
+    # the counts over time: a row for each evaluation that changed them, none for the last
+    assert store.history(D1) == [
+        (DAY, 2, 0, 0),
+        (later, 0, 2, 2),
+        (later + timedelta(days=1), 2, 0, 0),
+    ]
 
 
 def test_a_shared_cache_gives_each_package_its_own_findings(store: Store) -> None:
