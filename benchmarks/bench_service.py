@@ -11,9 +11,11 @@
    once with skopeo, then the manifest PUT under each tag), one watch of `*`, indexed once; then
    a cycle in which nothing changed, counted through tests/integration's FaultProxy (requests by
    kind, response body bytes: the proxy counts no headers) and timed against the registry.
-3. API latency. `basewatch serve` (uvicorn) on loopback over the 10,000-image fleet (its
-   findings are those of the baseline), p50/p95 of GET /api/v1/images (first page, limit 100)
-   and GET /api/v1/images/{digest}, with httpx, on SQLite and on a throwaway PostgreSQL.
+3. API and dashboard latency. `basewatch serve` (uvicorn) on loopback over the 10,000-image
+   fleet (its findings are those of the baseline), p50/p95 of GET /api/v1/images (first page,
+   limit 100) and GET /api/v1/images/{digest}, then of each dashboard page (logged in: the
+   overview with its 30-day chart, images, a search by advisory, one image, bases, events, one
+   advisory), with httpx, on SQLite and on a throwaway PostgreSQL.
 4. Peer. `trivy sbom` on CycloneDX files of the same clones. There is no Trivy vulnerability
    database here (it cannot be downloaded), so Trivy only parses the SBOM (`--scanners ""`,
    offline): a lower bound of its re-scan cost, without the matching.
@@ -34,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -297,6 +299,7 @@ class Latency:
     images: int
     list_ms: list[float] = field(default_factory=list)
     detail_ms: list[float] = field(default_factory=list)
+    pages_ms: dict[str, list[float]] = field(default_factory=dict)  # dashboard page -> times
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -345,6 +348,7 @@ def bench_api(
     result = Latency(database, len(digests))
     chosen = random.Random(13).choices(list(digests), k=requests + 10)
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    advisory = ""
     with (
         running_server(work, url, vulndb) as base,
         httpx.Client(base_url=base, headers=headers, timeout=60) as client,
@@ -365,7 +369,38 @@ def bench_api(
             one.raise_for_status()
             if index >= 10:
                 result.detail_ms.append(taken)
+            if not advisory and one.json()["finding_list"]:
+                advisory = one.json()["finding_list"][0]["id"]
+        bench_pages(base, chosen, advisory, max(20, requests // 4), result)
     return result
+
+
+def bench_pages(
+    base: str, digests: Sequence[str], advisory: str, requests: int, result: Latency
+) -> None:
+    """Server-side render time of each dashboard page (logged in with the admin token)."""
+    with httpx.Client(base_url=base, timeout=60) as browser:
+        login = browser.post("/login", data={"token": ADMIN_TOKEN, "next": "/"})
+        login.raise_for_status()  # followed to the overview
+        pages: dict[str, Callable[[int], str]] = {
+            "/ (overview)": lambda n: "/",
+            "/images": lambda n: "/images",
+            "/images?q=ADVISORY": lambda n: f"/images?q={advisory}",
+            "/images/{digest}": lambda n: f"/images/{digests[n % len(digests)]}",
+            "/bases": lambda n: "/bases",
+            "/events": lambda n: "/events",
+            "/advisories/{id}": lambda n: f"/advisories/{advisory}",
+        }
+        for name, path in pages.items():
+            times = result.pages_ms.setdefault(name, [])
+            for index in range(requests + 3):
+                started = time.perf_counter()
+                page = browser.get(path(index))
+                taken = (time.perf_counter() - started) * 1000
+                if page.status_code != 200 or "<main" not in page.text:
+                    raise RuntimeError(f"{path(index)}: HTTP {page.status_code}")
+                if index >= 3:
+                    times.append(taken)
 
 
 # --- 4. Trivy -----------------------------------------------------------------------------------
@@ -463,16 +498,17 @@ def print_polling(result: Polling) -> None:
 
 def print_latency(results: Sequence[Latency], skipped: Sequence[str]) -> None:
     print("API latency (ms, through basewatch serve on loopback, httpx with keep-alive)")
-    header = f"{'database':10} {'images':>7} {'endpoint':28} {'p50':>7} {'p95':>7} {'n':>5}"
+    header = f"{'database':10} {'images':>7} {'endpoint':30} {'p50':>7} {'p95':>7} {'n':>5}"
     print(header)
     print("-" * len(header))
     for r in results:
         for name, values in (
             ("GET /api/v1/images?limit=100", r.list_ms),
             ("GET /api/v1/images/{digest}", r.detail_ms),
+            *((f"page {page}", times) for page, times in r.pages_ms.items()),
         ):
             print(
-                f"{r.database:10} {r.images:7,} {name:28} {percentile(values, 0.5):7.1f} "
+                f"{r.database:10} {r.images:7,} {name:30} {percentile(values, 0.5):7.1f} "
                 f"{percentile(values, 0.95):7.1f} {len(values):5}"
             )
     for reason in skipped:

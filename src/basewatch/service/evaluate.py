@@ -10,7 +10,7 @@ whole batch (`Matcher`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -137,10 +137,17 @@ def evaluate_image(
     )
     _write_findings(session, digest, before, after, now)
     _write_ids(session, digest, result.findings)
-    _write_counts(session, digest, result.findings, now)
+    counts = counts_of(result.findings)
+    if evaluation is None or counts != _counts_of_rows(before.values()):
+        session.add(FindingCounts(digest=digest, at=now, **counts))  # its findings over time
     _record(session, evaluation, digest, now, matcher.vulns.location, list(result.unchecked))
+    image = session.get(Image, digest)
+    if image is not None:
+        image.worst = max((f.severity.rank for f in result.findings), default=-1)
+        image.findings = len(result.findings)
+        image.fixable = counts["fixable"]
+        image.kev = counts["kev"]
     if evaluation is not None:
-        image = session.get(Image, digest)
         repository = image.repository if image is not None else ""
         gone = [_row_document(before[k]) for k in change.fixed]
         for kind, keys in (
@@ -253,20 +260,14 @@ def counts_of(findings: Sequence[Finding]) -> dict[str, int]:
     return counts
 
 
-def _write_counts(
-    session: Session, digest: str, findings: Sequence[Finding], now: datetime
-) -> None:
-    """A row of the image's findings over time, when this evaluation changed its counts."""
-    counts = counts_of(findings)
-    last = session.scalar(
-        select(FindingCounts)
-        .where(FindingCounts.digest == digest)
-        .order_by(FindingCounts.at.desc(), FindingCounts.id.desc())
-        .limit(1)
-    )
-    if last is not None and all(getattr(last, k) == v for k, v in counts.items()):
-        return
-    session.add(FindingCounts(digest=digest, at=now, **counts))
+def _counts_of_rows(rows: Iterable[Row[Any]]) -> dict[str, int]:
+    """`counts_of` for the rows of a stored snapshot."""
+    counts = dict.fromkeys(COUNTED, 0)
+    for row in rows:
+        counts[row.severity if row.severity in counts else "other"] += 1
+        counts["fixable"] += bool(row.fixed_version)
+        counts["kev"] += bool(row.kev)
+    return counts
 
 
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:

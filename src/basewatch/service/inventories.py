@@ -68,6 +68,23 @@ class SqlInventoryStore:
                 log.warning("stored inventory %s is unreadable (%s): ignored", manifest_digest, exc)
                 return None
 
+    def get_many(self, session: Session, manifest_digests: Iterable[str]) -> dict[str, Inventory]:
+        """`get` for many, in the caller's session: one query; unreadable ones left out."""
+        found: dict[str, Inventory] = {}
+        wanted = sorted(set(manifest_digests))
+        for start in range(0, len(wanted), 500):
+            rows = session.execute(
+                select(StoredInventory.digest, StoredInventory.document).where(
+                    StoredInventory.digest.in_(wanted[start : start + 500])
+                )
+            )
+            for digest, document in rows:
+                try:
+                    found[str(digest)] = decode_inventory(document)
+                except CodecError as exc:
+                    log.warning("stored inventory %s is unreadable (%s): ignored", digest, exc)
+        return found
+
     def has(self, manifest_digest: str) -> bool:
         with self._sessions() as session:
             found = session.scalar(

@@ -124,6 +124,18 @@ class Image(Base):
     release: Mapped[str] = mapped_column(String(200), default="")  # "Debian 12 (bookworm)"
     eol: Mapped[str] = mapped_column(String(10), default="")  # its end of life (ISO day), or ""
     eol_reached_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # its findings now, kept by each evaluation (the image list sorts and filters by them):
+    # the highest severity's rank (`Severity.rank`; -1: no finding), how many, fixable, on KEV
+    worst: Mapped[int] = mapped_column(Integer, default=-1)
+    findings: Mapped[int] = mapped_column(Integer, default=0)
+    fixable: Mapped[int] = mapped_column(Integer, default=0)
+    kev: Mapped[int] = mapped_column(Integer, default=0)
+
+
+Index("ix_images_worst", Image.worst)
+Index("ix_images_findings", Image.findings)
+Index("ix_images_fixable", Image.fixable)
+Index("ix_images_kev", Image.kev)
 
 
 class StoredInventory(Base):

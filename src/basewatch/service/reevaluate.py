@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from basewatch.clock import SYSTEM_CLOCK, Clock
 from basewatch.errors import DatabaseError
 from basewatch.jobs.seams import SqliteVulnData
-from basewatch.models import Inventory
 from basewatch.service.config import ServeSettings
 from basewatch.service.evaluate import Change, Matcher, evaluate_image
 from basewatch.service.inventories import SqlInventoryStore
@@ -31,6 +31,7 @@ from basewatch.vulndb.store import EVERYTHING, KEV_CHANGE
 
 log = logging.getLogger(__name__)
 BOOKMARK = "vulndb_seq"
+_T = TypeVar("_T")
 BATCH = 200  # images re-matched per transaction: no writer waits long behind a big change
 
 
@@ -128,25 +129,26 @@ class Reevaluator:
                     select(Evaluation).where(Evaluation.digest.in_(chunk))
                 )
             self.pending = len(images)
-            decoded: dict[str, Inventory | None] = {}  # builds of one manifest: decoded once
             try:
-                for done, (_, image) in enumerate(sorted(images.items()), start=1):
-                    if self._stop.is_set():
-                        return report  # the bookmark stays: the next start does the rest
-                    self.pending -= 1
-                    manifest = image.manifest_digest
-                    if manifest not in decoded:
-                        decoded[manifest] = self._inventories.get(manifest)
-                    inventory = decoded[manifest]
-                    if inventory is not None:
-                        report.images[image.digest] = evaluate_image(
-                            session, image.digest, inventory, matcher, self._clock
-                        )
-                    if done % BATCH == 0:
-                        # each image's snapshot and its events together; a re-evaluation cut
-                        # short is repeated whole, and an image already matched again diffs
-                        # to nothing: no event twice
-                        session.commit()
+                ordered = [image for _, image in sorted(images.items())]
+                for batch in _chunks(ordered, BATCH):
+                    # the batch's inventories in one query, each manifest decoded once
+                    stored = self._inventories.get_many(
+                        session, {image.manifest_digest for image in batch}
+                    )
+                    for image in batch:
+                        if self._stop.is_set():
+                            return report  # the bookmark stays: the next start does the rest
+                        self.pending -= 1
+                        inventory = stored.get(image.manifest_digest)
+                        if inventory is not None:
+                            report.images[image.digest] = evaluate_image(
+                                session, image.digest, inventory, matcher, self._clock
+                            )
+                    # each image's snapshot and its events together; a re-evaluation cut short
+                    # is repeated whole, and an image already matched again diffs to nothing:
+                    # no event twice
+                    session.commit()
                 session.merge(Bookmark(key=BOOKMARK, value=f"{log_name}:{newest}"))
                 session.commit()  # the last snapshots and the bookmark
             finally:
@@ -154,7 +156,7 @@ class Reevaluator:
         return report
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     """`items` in slices of at most `size`: an IN list stays within every database's limits."""
     for start in range(0, len(items), size):
         yield items[start : start + size]

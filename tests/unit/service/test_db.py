@@ -93,3 +93,79 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     finally:
         engine.dispose()
+
+
+def test_images_evaluated_before_the_history_existed_start_it_with_their_counts(
+    database_url: str,
+) -> None:
+    """Migration 0008 gives every image evaluated under 0007 one row of its findings over
+    time: the counts of its snapshot, as of its last evaluation."""
+    from alembic import command
+
+    from basewatch.service.db import _config
+
+    engine = open_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config = _config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0007")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO images (digest, manifest_digest, repository, platform, "
+                    "base_reference, base_digest, base_method, packages, partial, indexed_at) "
+                    "VALUES ('sha256:a', 'sha256:a', 'r/app', '', '', '', '', 1, false, "
+                    "'2026-11-01 00:00:00+00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO evaluations (digest, evaluated_at, database, unchecked) "
+                    "VALUES ('sha256:a', '2026-11-02 00:00:00+00:00', 'vuln.db', '[]')"
+                )
+            )
+            for advisory, severity, fixed, kev in (
+                ("CVE-1", "critical", "1.1", True),
+                ("CVE-2", "high", "", False),
+                ("CVE-3", "unknown", "", False),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO image_findings (digest, advisory, package, version, "
+                        "aliases, ecosystem, severity, fixed_version, kev, first_seen) VALUES "
+                        "('sha256:a', :a, 'p', '1', '[]', 'Debian:12', :s, :f, :k, "
+                        "'2026-11-02 00:00:00+00:00')"
+                    ),
+                    {"a": advisory, "s": severity, "f": fixed, "k": kev},
+                )
+        upgrade(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT digest, critical, high, medium, low, other, fixable, kev "
+                    "FROM finding_history"
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [("sha256:a", 1, 1, 0, 0, 1, 1, 1)]
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_make_exactly_the_schema_the_models_describe(database_url: str) -> None:
+    """No drift between models.py and the migrations: autogenerate finds nothing to add,
+    drop or change (tables, columns, indexes) after upgrading an empty database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from basewatch.service.models import Base
+
+    engine = open_engine(database_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            differences = compare_metadata(context, Base.metadata)
+        assert differences == []
+    finally:
+        engine.dispose()

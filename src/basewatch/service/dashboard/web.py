@@ -303,13 +303,21 @@ def _summary(event: Event) -> str:
 
 # --- images --------------------------------------------------------------------------------------
 
-SORTS: dict[str, Callable[[bool], Any]] = {
-    "repository": lambda down: (
-        Image.repository.desc() if down else Image.repository,
-        Image.digest,
-    ),
-    "indexed": lambda down: (Image.indexed_at.desc() if down else Image.indexed_at, Image.digest),
-    "digest": lambda down: (Image.digest.desc() if down else Image.digest,),
+
+def _by(column: Any) -> Callable[[bool], tuple[Any, ...]]:
+    return lambda down: (column.desc() if down else column, Image.digest)
+
+
+# the columns the image list sorts by (each indexed), and their labels
+SORTS: dict[str, tuple[str, Callable[[bool], tuple[Any, ...]]]] = {
+    "repository": ("repository", _by(Image.repository)),
+    "worst": ("worst severity", _by(Image.worst)),
+    "findings": ("findings", _by(Image.findings)),
+    "fixable": ("fixable", _by(Image.fixable)),
+    "kev": ("KEV", _by(Image.kev)),
+    "rebuild": ("rebuild needed", _by(Image.rebuild_needed)),
+    "indexed": ("last indexed", _by(Image.indexed_at)),
+    "digest": ("digest", _by(Image.digest)),
 }
 
 
@@ -377,14 +385,12 @@ def images_page(
     if rebuild == "yes":
         query = query.where(Image.rebuild_needed.is_(True))
     if kev == "yes":
-        query = query.where(
-            exists().where(ImageFinding.digest == Image.digest, ImageFinding.kev.is_(True))
-        )
+        query = query.where(Image.kev > 0)
     key = sort if sort in SORTS else "repository"
     down = order == "desc"
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
     found = list(
-        db.scalars(query.order_by(*SORTS[key](down)).offset((page - 1) * PAGE).limit(PAGE))
+        db.scalars(query.order_by(*SORTS[key][1](down)).offset((page - 1) * PAGE).limit(PAGE))
     )
     pages = max(1, (total + PAGE - 1) // PAGE)
     return render(
@@ -402,6 +408,7 @@ def images_page(
         rebuild=rebuild == "yes",
         kev=kev == "yes",
         severities=ORDER,
+        sorts={name: label for name, (label, _) in SORTS.items()},
         link=_link(request),
     )
 

@@ -226,3 +226,16 @@ def test_hostile_text_is_escaped(dashboard: Dashboard) -> None:
     dashboard.login(dashboard.viewer)
     page = dashboard.client.get("/images?q=<script>alert(1)</script>").text
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_the_image_list_sorts_by_what_the_evaluations_keep(dashboard: Dashboard) -> None:
+    dashboard.login(dashboard.viewer)
+    for sort in ("findings", "worst", "fixable"):
+        most = dashboard.client.get(f"/images?sort={sort}&order=desc").text
+        least = dashboard.client.get(f"/images?sort={sort}&order=asc").text
+        assert most.index(D1) < most.index(D2), sort  # D1 has findings, D2 none
+        assert least.index(D2) < least.index(D1), sort
+        assert 'aria-sort="descending"' in most and 'aria-sort="ascending"' in least
+    assert D1 not in dashboard.client.get("/images?kev=yes").text  # nothing is on KEV
+    page = dashboard.client.get("/images?sort=nonsense&order=sideways")
+    assert page.status_code == 200 and "by repository" in page.text  # unknown: the default
