@@ -237,5 +237,5 @@ def test_the_image_list_sorts_by_what_the_evaluations_keep(dashboard: Dashboard)
         assert least.index(D2) < least.index(D1), sort
         assert 'aria-sort="descending"' in most and 'aria-sort="ascending"' in least
     assert D1 not in dashboard.client.get("/images?kev=yes").text  # nothing is on KEV
-    page = dashboard.client.get("/images?sort=nonsense&order=sideways")
+    page = dashboard.client.get("/images?sort=nonsense&order=up")
     assert page.status_code == 200 and "by repository" in page.text  # unknown: the default
