@@ -163,6 +163,12 @@ class DeliveryOut(BaseModel):
 def add_notifier(body: NotifierIn, request: Request, _who: Authorized, db: Db) -> NotifierOut:
     """Send events to a webhook, Slack or email. The destination must be public (not
     loopback, private, link-local...) unless its host is in `allowed_notifier_hosts`."""
+    return notifier_out(create_notifier(db, request, body))
+
+
+def create_notifier(db: Session, request: Request, body: NotifierIn) -> Notifier:
+    """Store a notifier (the API's and the dashboard's), its destination checked first:
+    `ApiError` 422 for one the rules refuse."""
     state = service_state(request)
     with _sender(request) as sender:
         if body.email is not None:
@@ -195,7 +201,7 @@ def add_notifier(body: NotifierIn, request: Request, _who: Authorized, db: Db) -
     )
     db.add(notifier)
     db.commit()
-    return notifier_out(notifier)
+    return notifier
 
 
 @router.get("")

@@ -736,6 +736,7 @@ def _watches(request: Request, db: Db, viewer: Viewer, problem: str, status: int
         notifiers=notifiers,
         problem=problem,
         status=status,
+        kinds=[k.value for k in EventType],
         allowed=sorted(service_state(request).settings.allowed_registries),
     )
 
@@ -774,5 +775,76 @@ def remove_watch(
     watch = db.get(Watch, watch_id)
     if watch is not None:
         db.delete(watch)
+        db.commit()
+    return RedirectResponse("/watches", status_code=303, headers=SECURITY_HEADERS)
+
+
+@router.post("/notifiers", response_class=HTMLResponse)
+def add_notifier(
+    request: Request,
+    db: Db,
+    viewer: Looker,
+    name: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[str, Form(max_length=20)] = "webhook",
+    url: Annotated[str, Form(max_length=2000)] = "",
+    secret: Annotated[str, Form(max_length=500)] = "",
+    event_types: Annotated[list[str] | None, Form(max_length=20)] = None,
+    min_severity: Annotated[str, Form(max_length=20)] = "unknown",
+    repositories: Annotated[str, Form(max_length=5000)] = "",
+    email_host: Annotated[str, Form(max_length=253)] = "",
+    email_port: Annotated[int, Form(ge=1, le=65535)] = 587,
+    email_username: Annotated[str, Form(max_length=200)] = "",
+    email_password: Annotated[str, Form(max_length=500)] = "",
+    email_from: Annotated[str, Form(max_length=320)] = "",
+    email_to: Annotated[str, Form(max_length=5000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    from pydantic import ValidationError
+
+    from basewatch.service.api_notifiers import NotifierIn, create_notifier
+
+    _admin_form(viewer, csrf)
+    document: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "event_types": event_types or [],
+        "min_severity": min_severity,
+        "repositories": repositories.split(),
+    }
+    if kind == "email":
+        document["email"] = {
+            "host": email_host,
+            "port": email_port,
+            "username": email_username,
+            "password": email_password,
+            "from": email_from,
+            "to": email_to.replace(",", " ").split(),
+        }
+    else:
+        document["url"] = url or None
+        document["secret"] = secret
+    try:
+        create_notifier(db, request, NotifierIn.model_validate(document))
+    except ApiError as exc:
+        return _watches(request, db, viewer, problem=exc.detail or exc.title, status=exc.status)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return _watches(request, db, viewer, problem=problems, status=422)
+    return RedirectResponse("/watches", status_code=303, headers=SECURITY_HEADERS)
+
+
+@router.post("/notifiers/{notifier_id}/delete", response_class=HTMLResponse)
+def remove_notifier(
+    db: Db,
+    viewer: Looker,
+    notifier_id: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    _admin_form(viewer, csrf)
+    notifier = db.get(Notifier, notifier_id)
+    if notifier is not None:
+        db.delete(notifier)
         db.commit()
     return RedirectResponse("/watches", status_code=303, headers=SECURITY_HEADERS)

@@ -21,7 +21,7 @@ from basewatch.service.auth import bootstrap, create_token
 from basewatch.service.config import ServeSettings
 from basewatch.service.dashboard.sessions import COOKIE
 from basewatch.service.http import ServiceState
-from basewatch.service.models import ApiToken, Event, Role, Watch
+from basewatch.service.models import ApiToken, Event, Notifier, Role, Watch
 from tests.unit.service.test_evaluate import (
     CURL,
     D1,
@@ -62,7 +62,11 @@ def dashboard(store: Store, database_url: str, tmp_path: Path) -> Iterator[Dashb
     settings = ServeSettings.load(
         environ={"HOME": str(tmp_path)},
         default_vulndb=store.core.db_path,
-        flags={"database": database_url, "allowed_registries": REGISTRY},
+        flags={
+            "database": database_url,
+            "allowed_registries": REGISTRY,
+            "allowed_notifier_hosts": "127.0.0.1:9",
+        },
     )
     clock = FixedClock(NOW)
     with store.make() as session:
@@ -239,3 +243,41 @@ def test_the_image_list_sorts_by_what_the_evaluations_keep(dashboard: Dashboard)
     assert D1 not in dashboard.client.get("/images?kev=yes").text  # nothing is on KEV
     page = dashboard.client.get("/images?sort=nonsense&order=up")
     assert page.status_code == 200 and "by repository" in page.text  # unknown: the default
+
+
+def test_an_admin_adds_and_removes_a_notifier_with_the_form(dashboard: Dashboard) -> None:
+    dashboard.login(dashboard.admin)
+    token = dashboard.csrf()
+    form = {
+        "name": "hooks",
+        "kind": "webhook",
+        "url": "http://127.0.0.1:9/hook",
+        "secret": "s3cret-s3cret-s3cret",
+        "event_types": ["findings.new", "base.moved"],
+        "min_severity": "high",
+        "repositories": "127.0.0.1:5000/*",
+        "csrf": token,
+    }
+    short = dashboard.client.post("/notifiers", data={**form, "secret": "short"})
+    assert short.status_code == 422 and "at least 16 characters" in short.text
+    private = dashboard.client.post("/notifiers", data={**form, "url": "http://10.1.2.3/hook"})
+    assert private.status_code == 422 and "allowed_notifier_hosts" in private.text
+    added = dashboard.client.post("/notifiers", data=form, follow_redirects=False)
+    assert added.status_code == 303
+    page = dashboard.client.get("/watches").text
+    assert "hooks" in page and "findings.new, base.moved" in page and "high" in page
+    assert "s3cret" not in page  # a secret is taken, never shown
+    with dashboard.store.make() as session:
+        (notifier,) = session.scalars(select(Notifier))
+        assert (notifier.kind, notifier.target) == ("webhook", "http://127.0.0.1:9/hook")
+        notifier_id = notifier.id
+
+    dashboard.login(dashboard.viewer)
+    refused = dashboard.client.post(
+        f"/notifiers/{notifier_id}/delete", data={"csrf": dashboard.csrf("/")}
+    )
+    assert refused.status_code == 403
+    dashboard.login(dashboard.admin)
+    dashboard.client.post(f"/notifiers/{notifier_id}/delete", data={"csrf": dashboard.csrf()})
+    with dashboard.store.make() as session:
+        assert list(session.scalars(select(Notifier))) == []
