@@ -381,7 +381,11 @@ def bench_pages(
     """Server-side render time of each dashboard page (logged in with the admin token)."""
     with httpx.Client(base_url=base, timeout=60) as browser:
         login = browser.post("/login", data={"token": ADMIN_TOKEN, "next": "/"})
-        login.raise_for_status()  # followed to the overview
+        if login.status_code != 303 or "bw_session" not in login.cookies:
+            raise RuntimeError(f"login: HTTP {login.status_code}")
+        # the cookie is Secure: browsers send it to a loopback http:// origin, httpx does not
+        browser.headers["Cookie"] = f"bw_session={login.cookies['bw_session']}"
+        browser.cookies.clear()
         pages: dict[str, Callable[[int], str]] = {
             "/ (overview)": lambda n: "/",
             "/images": lambda n: "/images",

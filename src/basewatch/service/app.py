@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,20 +16,17 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import case, func, select, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from basewatch import __version__
-from basewatch.errors import DatabaseError, UsageError
+from basewatch.errors import DatabaseError
 from basewatch.jobs.seams import SqliteVulnData
-from basewatch.oci.reference import parse_reference
 from basewatch.service.api_notifiers import DeliveryOut, deliveries_of
 from basewatch.service.api_notifiers import router as notifiers_router
-from basewatch.service.auth import Caller
 from basewatch.service.bases import tags_of
-from basewatch.service.config import ServeSettings
 from basewatch.service.dashboard.web import error_page, is_page
 from basewatch.service.dashboard.web import install as install_dashboard
 from basewatch.service.http import (
@@ -54,7 +50,6 @@ from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.metrics import metrics_registry
 from basewatch.service.models import (
     BaseTag,
-    Evaluation,
     Event,
     EventType,
     FindingId,
@@ -63,17 +58,16 @@ from basewatch.service.models import (
     TagMove,
     Watch,
 )
+from basewatch.service.records import (
+    BaseOut,
+    ImageCounts,
+    WatchIn,
+    bases_out,
+    create_watch,
+    image_counts,
+)
 
 # --- the wire types -----------------------------------------------------------------------------
-
-
-class WatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    repository: str = Field(min_length=1, max_length=512, examples=["127.0.0.1:5000/app"])
-    tags: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
-        default_factory=lambda: ["*"], min_length=1, max_length=100
-    )
 
 
 class WatchOut(BaseModel):
@@ -115,17 +109,6 @@ class ImageOut(BaseModel):
 class ImagePage(BaseModel):
     items: list[ImageOut]
     next_cursor: str | None
-
-
-class BaseOut(BaseModel):
-    id: int
-    reference: str = Field(description="the base's tag: host[:port]/name:tag")
-    digest: str = Field(description="where the tag points now; empty until resolved")
-    checked_at: datetime
-    changed_at: datetime
-    not_polled: str = Field(description="why the tag is not polled; empty when it is")
-    dependents: int = Field(description="indexed images built on this tag")
-    on_current: int = Field(description="of those, built on the digest it points at now")
 
 
 class BasePage(BaseModel):
@@ -689,35 +672,6 @@ def create_app(state: ServiceState) -> FastAPI:
     return app
 
 
-def bases_out(db: Session, rows: list[BaseTag]) -> list[BaseOut]:
-    references = [r.reference for r in rows]
-    dependents: dict[str, int] = {}
-    current: dict[str, int] = {}
-    if references:
-        for reference, digest, count in db.execute(
-            select(Image.base_reference, Image.base_digest, func.count())
-            .where(Image.base_reference.in_(references))
-            .group_by(Image.base_reference, Image.base_digest)
-        ):
-            dependents[reference] = dependents.get(reference, 0) + int(count)
-            now = next(r.digest for r in rows if r.reference == reference)
-            if now and digest == now:
-                current[reference] = current.get(reference, 0) + int(count)
-    return [
-        BaseOut(
-            id=r.id,
-            reference=r.reference,
-            digest=r.digest,
-            checked_at=r.checked_at,
-            changed_at=r.changed_at,
-            not_polled=r.problem,
-            dependents=dependents.get(r.reference, 0),
-            on_current=current.get(r.reference, 0),
-        )
-        for r in rows
-    ]
-
-
 def _finding_out(row: ImageFinding) -> FindingOut:
     return FindingOut(
         id=row.advisory,
@@ -730,52 +684,6 @@ def _finding_out(row: ImageFinding) -> FindingOut:
         kev=row.kev,
         first_seen=row.first_seen,
     )
-
-
-@dataclass
-class ImageCounts:
-    by_severity: dict[str, int]
-    fixable: int = 0
-    kev: int = 0
-    evaluation: Evaluation | None = None
-    base_now: str = ""  # where the image's base tag points now, when it is polled
-
-
-def image_counts(db: Session, images: list[Image]) -> dict[str, ImageCounts]:
-    """Findings by severity, fixable and KEV counts, the last evaluation and the base tag of
-    each image: three queries for a whole page, not three per image."""
-    digests = [i.digest for i in images]
-    found = {d: ImageCounts({}) for d in digests}
-    if not digests:
-        return found
-    references = sorted({i.base_reference for i in images if i.base_reference})
-    now = {
-        reference: digest
-        for reference, digest in db.execute(
-            select(BaseTag.reference, BaseTag.digest).where(BaseTag.reference.in_(references))
-        )
-    }
-    for image in images:
-        found[image.digest].base_now = now.get(image.base_reference, "")
-    rows = db.execute(
-        select(
-            ImageFinding.digest,
-            ImageFinding.severity,
-            func.count(),
-            func.sum(case((ImageFinding.fixed_version != "", 1), else_=0)),
-            func.sum(case((ImageFinding.kev, 1), else_=0)),
-        )
-        .where(ImageFinding.digest.in_(digests))
-        .group_by(ImageFinding.digest, ImageFinding.severity)
-    )
-    for digest, severity, count, fixable, kev in rows:
-        counts = found[digest]
-        counts.by_severity[severity] = int(count)
-        counts.fixable += int(fixable or 0)
-        counts.kev += int(kev or 0)
-    for evaluation in db.scalars(select(Evaluation).where(Evaluation.digest.in_(digests))):
-        found[evaluation.digest].evaluation = evaluation
-    return found
 
 
 def _image_out(row: Image, tags: list[str], counts: ImageCounts) -> ImageOut:
@@ -822,47 +730,6 @@ def _document(app: FastAPI) -> dict[str, Any]:
         if health is not None:
             health["security"] = []
     return app.openapi_schema
-
-
-def create_watch(db: Session, state: ServiceState, body: WatchIn, who: Caller) -> Watch:
-    """Store a watch (the API's and the dashboard's): `ApiError` 422 for a repository not on an
-    allowed registry, 409 when it is watched already; the watcher looks at it at once."""
-    repository = _repository(body.repository, state.settings)
-    watch = Watch(
-        repository=repository,
-        tags=list(dict.fromkeys(body.tags)),
-        created_at=state.clock.now(),
-        created_by=who.token_id,
-    )
-    db.add(watch)
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise ApiError(409, "Conflict", f"{repository} is watched already") from None
-    if state.watcher is not None:
-        state.watcher.wake()
-    return watch
-
-
-def _repository(text: str, settings: ServeSettings) -> str:
-    """The canonical `host[:port]/name` of a repository to watch, from an allowed registry."""
-    try:
-        ref = parse_reference(text.strip().removeprefix("registry:"))
-    except UsageError as exc:
-        raise ApiError(422, "The request is malformed", f"repository: {exc}") from None
-    if ref.tag not in ("", "latest") or ref.digest or ":" in text.rsplit("/", 1)[-1]:
-        raise ApiError(
-            422, "The request is malformed", "repository: name a repository, not a tag or digest"
-        )
-    if ref.registry not in settings.allowed_registries:
-        allowed = ", ".join(sorted(settings.allowed_registries)) or "none"
-        raise ApiError(
-            422,
-            "The request is malformed",
-            f"repository: the registry {ref.registry} is not in allowed_registries ({allowed})",
-        )
-    return f"{ref.registry}/{ref.repository}"
 
 
 def _find_watch(db: Session, watch_id: int) -> Watch:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -24,7 +25,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from basewatch.advice.advise import RecommendationKind, compare_bases
+from basewatch.advice.advise import RecommendationKind, compare_bases, newer_tags
 from basewatch.clock import Clock
 from basewatch.errors import Error, RateLimited, UsageError
 from basewatch.inventory.attribution import find_base, label
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 Indexer = Callable[[str, str], Inventory]
 # (reference without a digest) -> where its tag points now
 Resolver = Callable[[RegistryRef, str], str]
+# a repository (`RegistryRef` without tag) -> its tags (every page)
+TagLister = Callable[[RegistryRef], list[str]]
+
+TAG_LIST_SECONDS = 3600.0  # how often a base's repository is listed for a newer tag
 
 
 class RegistryLimits(Protocol):
@@ -88,6 +93,7 @@ class Bases:
         self._settings = settings
         self._inventories = inventories
         self._clock = clock
+        self._listed: dict[str, float] = {}  # repository -> when its tags were last listed
 
     # --- when an image is indexed ------------------------------------------------------------
 
@@ -190,12 +196,16 @@ class Bases:
         index: Indexer,
         matcher: Matcher,
         limits: RegistryLimits,
+        tags: TagLister | None = None,
     ) -> tuple[list[BaseMove], list[str]]:
         """Look at every recorded base tag (one HEAD each); returns the moves, and problems.
         A registry no longer in `allowed_registries` is not contacted (the base says so), and
-        one that asked to wait (`limits`) is left alone, as for watched tags."""
+        one that asked to wait (`limits`) is left alone, as for watched tags. With `tags`, the
+        candidates a rebuild could move to are recorded first (`candidates`)."""
         moves: list[BaseMove] = []
         problems: list[str] = []
+        if tags is not None:
+            problems.extend(self.candidates(session, resolve, index, tags, limits))
         rows = list(session.scalars(select(BaseTag).order_by(BaseTag.id)))
         for row in rows:
             ref = canonical(row.reference)
@@ -237,6 +247,72 @@ class Bases:
                     moves.append(move)
             session.commit()  # the tag's new place, the images' verdicts and the event together
         return moves, problems
+
+    def candidates(
+        self,
+        session: Session,
+        resolve: Resolver,
+        index: Indexer,
+        tags: TagLister,
+        limits: RegistryLimits,
+    ) -> list[str]:
+        """Record (resolve and inventory, like a base) what the advise job compares a base
+        against: the configured `alternatives`, and the newest tag of the same line as each
+        base in use (`3.20` -> `3.21`, `bookworm-slim` -> `trixie-slim`; each repository
+        listed at most once an hour). They are polled like bases from then on; the image
+        pages compare each image's base with them. Returns the problems met."""
+        problems: list[str] = []
+        wanted: list[RegistryRef] = []
+        for text in self._settings.alternatives:
+            ref = canonical(text)
+            if ref is not None:
+                wanted.append(ref)
+        used = session.execute(
+            select(BaseTag.repository, BaseTag.tag)
+            .where(BaseTag.reference.in_(select(Image.base_reference).distinct()))
+            .order_by(BaseTag.repository, BaseTag.tag)
+        ).all()
+        now = time.monotonic()
+        listed: dict[str, list[str] | None] = {}
+        for repository, tag in used:
+            ref = canonical(f"{repository}:{tag}")
+            if ref is None or not tag or ref.registry not in self._settings.allowed_registries:
+                continue
+            last = self._listed.get(repository)
+            if repository not in listed and last is not None and now - last < TAG_LIST_SECONDS:
+                continue
+            if limits.paused(ref.registry):
+                continue
+            if repository not in listed:
+                try:
+                    listed[repository] = tags(ref)
+                except RateLimited as exc:
+                    problems.append(f"base {repository}: {limits.pause(ref.registry, exc)}")
+                    listed[repository] = None
+                except Error as exc:
+                    problems.append(f"base {repository}: cannot list its tags: {exc}")
+                    listed[repository] = None
+                self._listed[repository] = now
+            available = listed[repository]
+            newer = newer_tags(tag, available) if available else []
+            if newer:
+                found = canonical(f"{repository}:{newer[0]}")
+                if found is not None:
+                    wanted.append(found)
+        for ref in wanted:
+            if limits.paused(ref.registry):
+                continue
+            known = session.scalar(
+                select(BaseTag.id).where(BaseTag.reference == reference_text(ref))
+            )
+            if known is not None:
+                continue
+            session.commit()  # the inventory is written in a transaction of its own
+            row = self._tag(session, ref, resolve, index)
+            if row is not None and row.problem:
+                problems.append(f"candidate {row.reference}: {row.problem}")
+            session.commit()
+        return problems
 
     def _moved(
         self, session: Session, row: BaseTag, old: str, old_manifest: str, matcher: Matcher

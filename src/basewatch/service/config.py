@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from basewatch.config_file import read_toml
-from basewatch.errors import ConfigError
-from basewatch.oci.reference import parse_host
+from basewatch.errors import ConfigError, UsageError
+from basewatch.oci.reference import parse_host, parse_reference
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_POLL_SECONDS = 300.0
@@ -24,6 +24,7 @@ DEFAULT_VULNDB_CHECK_SECONDS = 60.0
 DEFAULT_VULNDB_UPDATE_SECONDS = 86400.0  # the service's own `db update`; "off": never
 DEFAULT_DELIVERY_TIMEOUT = 10.0  # one delivery attempt (connect, send, read the answer)
 DEFAULT_DELIVERY_RETRY_MAX = 600.0  # the longest wait between two attempts (backoff's cap)
+MAX_ALTERNATIVES = 20  # each is polled and inventoried like a base
 DEFAULT_DEAD_LETTER_AFTER = 86400.0  # give up on a delivery this long after its event
 
 # key -> environment variable; the config file's [serve] section uses the keys themselves
@@ -36,6 +37,7 @@ ENVIRONMENT = {
     "vulndb_update_interval": "BASEWATCH_VULNDB_UPDATE_INTERVAL",
     "allowed_registries": "BASEWATCH_ALLOWED_REGISTRIES",
     "allowed_notifier_hosts": "BASEWATCH_ALLOWED_NOTIFIER_HOSTS",
+    "alternatives": "BASEWATCH_ALTERNATIVES",
     "delivery_timeout": "BASEWATCH_DELIVERY_TIMEOUT",
     "delivery_retry_max": "BASEWATCH_DELIVERY_RETRY_MAX",
     "dead_letter_after": "BASEWATCH_DEAD_LETTER_AFTER",
@@ -101,6 +103,8 @@ class ServeSettings:
     vulndb_update_interval: float = DEFAULT_VULNDB_UPDATE_SECONDS  # 0: no scheduled update
     allowed_registries: frozenset[str] = frozenset()
     allowed_notifier_hosts: frozenset[str] = frozenset()
+    # bases every image's base is compared with on its page (the advise job's alternatives)
+    alternatives: tuple[str, ...] = ()
     delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT
     delivery_retry_max: float = DEFAULT_DELIVERY_RETRY_MAX
     dead_letter_after: float = DEFAULT_DEAD_LETTER_AFTER
@@ -158,6 +162,31 @@ class ServeSettings:
                 raise ConfigError(f"{origin}: expected a list of {what}")
             return frozenset(parse_host(i.strip(), origin) for i in items if i.strip())
 
+        def alternatives(registries: frozenset[str]) -> tuple[str, ...]:
+            if "alternatives" not in values:
+                return ()
+            value, origin = values["alternatives"]
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+                raise ConfigError(f"{origin}: expected a list of image references")
+            found: list[str] = []
+            for item in (i.strip() for i in items if i.strip()):
+                try:
+                    ref = parse_reference(item)
+                except UsageError as exc:
+                    raise ConfigError(f"{origin}: {item!r}: {exc}") from None
+                if ref.digest or not ref.repository:
+                    raise ConfigError(f"{origin}: {item!r}: name a tag (host/name:tag)")
+                if ref.registry not in registries:
+                    raise ConfigError(
+                        f"{origin}: {item!r}: its registry {ref.registry} is not in "
+                        "allowed_registries"
+                    )
+                found.append(f"{ref.registry}/{ref.repository}:{ref.tag or 'latest'}")
+            if len(found) > MAX_ALTERNATIVES:
+                raise ConfigError(f"{origin}: at most {MAX_ALTERNATIVES} alternatives")
+            return tuple(dict.fromkeys(found))
+
         listen = text("listen")
         host, port = parse_listen(*listen) if listen else parse_listen(DEFAULT_LISTEN, "default")
         database = text("database")
@@ -167,6 +196,7 @@ class ServeSettings:
             found = text(key)
             return parse_duration(*found) if found else default
 
+        registries = hosts("allowed_registries", "registry hosts")
         default_db = "sqlite+pysqlite:///" + str(user_data_dir(environ) / "service.db")
         return cls(
             host=host,
@@ -183,7 +213,8 @@ class ServeSettings:
             delivery_timeout=duration("delivery_timeout", DEFAULT_DELIVERY_TIMEOUT),
             delivery_retry_max=duration("delivery_retry_max", DEFAULT_DELIVERY_RETRY_MAX),
             dead_letter_after=duration("dead_letter_after", DEFAULT_DEAD_LETTER_AFTER),
-            allowed_registries=hosts("allowed_registries", "registry hosts"),
+            allowed_registries=registries,
+            alternatives=alternatives(registries),
             allowed_notifier_hosts=hosts("allowed_notifier_hosts", "host names"),
             admin_token=environ.get(ENV_ADMIN_TOKEN, "").strip(),
         )

@@ -230,6 +230,26 @@ class Evaluation(Base):
     unchecked: Mapped[list[str]] = mapped_column(JSON)  # what the database could not check
 
 
+class ImageCompat(Base):
+    """Whether an image's ELF files load on its own filesystem (its base and its app layers),
+    as the compat job predicts it when the image is indexed (`compat_summary`)."""
+
+    __tablename__ = "image_compat"
+
+    digest: Mapped[str] = mapped_column(
+        String(100), ForeignKey("images.digest", ondelete="CASCADE"), primary_key=True
+    )
+    verdict: Mapped[str] = mapped_column(String(20))  # `CompatVerdict`
+    libc: Mapped[str] = mapped_column(String(100))  # "musl 1.2.5", "glibc 2.36"; "" unknown
+    files: Mapped[int] = mapped_column(Integer)  # ELF files checked
+    failing: Mapped[int] = mapped_column(Integer)  # of those, how many would not load
+    # the failing files' problems, worst first: path, severity, cause, message, fix
+    problems: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    notes: Mapped[list[str]] = mapped_column(JSON)  # the report's warnings, then its notes
+    not_checked: Mapped[list[str]] = mapped_column(JSON)  # why the check could not run
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class Bookmark(Base):
     """A value the service keeps for itself: `vulndb_seq`, the change log read and its last
     entry read."""

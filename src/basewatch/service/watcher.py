@@ -2,7 +2,8 @@
 tag, no manifest body while nothing changed), and indexing every digest not seen before.
 
 An image is pulled and inventoried once per digest, by the sbom job through the same seams as
-the CLI (its analysis cache included); the inventory goes to the service's `InventoryStore`.
+the CLI (its analysis cache included); the inventory goes to the service's `InventoryStore`,
+and the compat job's verdict on its ELF files to `image_compat`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from basewatch.advice.compare import eol_lookup_from_table, release_cycle
 from basewatch.clock import SYSTEM_CLOCK, Clock, today
 from basewatch.errors import Error, RateLimited
+from basewatch.jobs.compat import CompatChecker
 from basewatch.jobs.inventory import Scanner
 from basewatch.jobs.sbom import SbomRequest, sbom
 from basewatch.jobs.seams import RegistryImages, Seams, SqliteVulnData, registry_options_for
@@ -28,6 +30,7 @@ from basewatch.models import Inventory, Severity
 from basewatch.oci.reference import RegistryRef, parse_reference
 from basewatch.oci.registry.options import RegistryOptions
 from basewatch.service.bases import BaseMove, Bases
+from basewatch.service.compat_summary import CompatSummary, summarize, unchecked
 from basewatch.service.config import ServeSettings
 from basewatch.service.evaluate import Matcher, evaluate_image
 from basewatch.service.inventories import SqlInventoryStore
@@ -130,6 +133,7 @@ class Watcher:
                             lambda repo, found: self._inventory(images, repo, found, store=True),
                             matcher,
                             self,
+                            lambda ref: images.client().list_tags(ref),
                         )
                     report.bases.extend(moves)
                     report.errors.extend(problems)
@@ -233,6 +237,8 @@ class Watcher:
             lambda ref, tag: self._digest(images, ref, tag),
             lambda repo, found: self._inventory(images, repo, found, store=True),
         )
+        # read before this transaction writes anything (SQLite has one writer at a time)
+        compat = self._compat(images, repository, digest)
         manifest = inventory.image.manifest_digest or digest
         self.inventories.put_in(session, manifest, inventory)
         row = image_row(digest, manifest, repository, inventory, self._clock)
@@ -240,6 +246,7 @@ class Watcher:
         row.release, row.eol = self._release(inventory)
         session.merge(row)
         session.flush()
+        session.merge(compat.row(digest))
         with Matcher(self._vulns) as matcher:
             evaluate_image(session, digest, inventory, matcher, self._clock)
 
@@ -258,6 +265,24 @@ class Watcher:
         if store:
             self.inventories.put(inventory.image.manifest_digest or digest, inventory)
         return inventory
+
+    def _compat(self, images: RegistryImages, repository: str, digest: str) -> CompatSummary:
+        """Whether the ELF files of `repository@digest` load on its own filesystem, by the
+        compat job's checker; a check that fails is recorded as not run, never fatal."""
+        started = time.monotonic()
+        # sharing the scanner's analysis cache: a layer's ELF facts are read once, and the
+        # layers sbom just pulled come from the blob cache
+        checker = CompatChecker.around(Scanner.from_settings(self._core))
+        try:
+            source = images.open(images.parse(f"{repository}@{digest}"), checker.scanner)
+            summary = summarize(checker.check(source), self._clock.now())
+        except Error as exc:
+            log.warning("%s@%s: cannot check its ELF files: %s", repository, digest, exc)
+            summary = unchecked(str(exc), self._clock.now())
+        log.debug(
+            "%s@%s: ELF files checked in %.2fs", repository, digest, time.monotonic() - started
+        )
+        return summary
 
     def _release(self, inventory: Inventory) -> tuple[str, str]:
         """The release an image runs ("Alpine Linux 3.20") and its end of life (ISO day)."""

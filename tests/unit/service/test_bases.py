@@ -30,7 +30,7 @@ from basewatch.service.auth import bootstrap, create_token
 from basewatch.service.config import ServeSettings
 from basewatch.service.db import open_engine, sessions, upgrade
 from basewatch.service.http import ServiceState
-from basewatch.service.models import Event, Image, Role, Watch
+from basewatch.service.models import BaseTag, Event, Image, Role, Watch
 from basewatch.service.reevaluate import Reevaluator
 from basewatch.service.updater import Updater
 from basewatch.service.watcher import Watcher
@@ -61,7 +61,7 @@ class Registry:
     def push_base(self, tag: str, upgraded: bool) -> None:
         rootfs = shared_fixture(images.ALPINE)
         extra = [images.upgraded(rootfs, OLD, NEW)] if upgraded else []
-        layout = images.stacked_layout(self.work / f"base-{upgraded}", tag, rootfs, extra)
+        layout = images.stacked_layout(self.work / f"base-{tag}-{upgraded}", tag, rootfs, extra)
         self.running.push(f"oci:{layout}:{tag}", f"base:{tag}")
 
     def push_app(self, tag: str, on_upgraded: bool, base_host: str = "") -> None:
@@ -534,3 +534,60 @@ def test_a_failed_update_is_reported_and_changes_nothing(service: Service) -> No
     summary = updater.update_once()
     assert summary is not None and summary.error
     assert not service.settings.vulndb.exists()
+
+
+def test_the_newer_tag_of_a_base_and_the_alternatives_are_read_and_compared_on_the_page(
+    registry: Registry, service: Service, tmp_path: Path
+) -> None:
+    """Listing the base's repository finds `3.21` (the line's next tag, not `3.20.1` nor
+    `edge`), the configured alternative `edge` is read too; both are inventoried like bases,
+    and the image's page compares its base with each: the update fixes the busybox advisory."""
+    import_files(
+        [write_records(tmp_path / "osv", busybox_record("ALPINE-TEST-0110", NEW, "CVE-2099-0110"))],
+        service.core,
+    )
+    registry.push_base("3.20", upgraded=False)
+    registry.push_base("3.21", upgraded=True)
+    registry.push_base("3.20.1", upgraded=True)
+    registry.push_base("edge", upgraded=True)
+    registry.push_app("1", on_upgraded=False)
+    service.watch(f"{registry.host}/app")
+    settings = dataclasses.replace(service.settings, alternatives=(f"{registry.host}/base:edge",))
+    watcher = Watcher(service.make, settings, service.core, FixedClock(DAY))
+
+    first = watcher.poll_once()
+    assert first.errors == [] and len(first.indexed) == 1
+    (app,) = first.indexed
+    with service.make() as session:
+        rows = {b.tag: b for b in session.scalars(select(BaseTag))}
+    assert sorted(rows) == ["3.20", "3.21", "edge"]
+    assert all(r.manifest_digest and not r.problem for r in rows.values())
+
+    registry.proxy.reset()
+    again = watcher.poll_once()  # within the hour: the base's repository is not listed again
+    assert again.errors == []
+    listed = [path for _, path, _ in registry.proxy.requests if "/tags/list" in path]
+    assert listed == ["/v2/app/tags/list?n=1000"]  # the watched repository alone
+    heads = [path for method, path, _ in registry.proxy.requests if method == "HEAD"]
+    assert sorted(heads) == sorted(
+        ["/v2/app/manifests/1"] + [f"/v2/base/manifests/{tag}" for tag in ("3.20", "3.21", "edge")]
+    )
+
+    state = ServiceState(settings, service.engine, service.make)
+    with TestClient(create_app(state), base_url="https://testserver") as client:
+        login = client.post(
+            "/login", data={"token": service.token, "next": "/"}, follow_redirects=False
+        )
+        assert login.status_code == 303
+        page = client.get(f"/images/{app}")
+    assert page.status_code == 200
+    advice = page.text.split('id="advice-heading"', 1)[1].split("</section>", 1)[0]
+    rows_html = advice.split("<tr>")[2:]  # the header row first
+    kinds = [r.split('<th scope="row">', 1)[1].split("<", 1)[0] for r in rows_html]
+    assert kinds == ["update", "alternative"]  # no refresh: 3.20 did not move
+    update, alternative = rows_html
+    assert f"{registry.host}/base:3.21" in update and "CVE-2099-0110</a> (busybox)" in update
+    assert (
+        f"{registry.host}/base:edge" in alternative and "CVE-2099-0110</a> (busybox)" in alternative
+    )
+    assert 'id="unchecked-heading"' not in page.text  # everything was checked

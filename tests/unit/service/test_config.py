@@ -97,3 +97,34 @@ def test_durations_and_listen() -> None:
     assert parse_duration("1.5h", "x") == 5400.0
     assert parse_duration("10", "x") == 10.0
     assert parse_listen("localhost:1", "x") == ("localhost", 1)
+
+
+def test_alternatives_are_tags_on_allowed_registries(tmp_path: Path) -> None:
+    config = tmp_path / "serve.toml"
+    config.write_text(
+        '[serve]\nallowed_registries = ["127.0.0.1:5000"]\n'
+        'alternatives = ["127.0.0.1:5000/debian:bookworm-slim", "127.0.0.1:5000/alpine"]\n'
+    )
+    assert load(config=config).alternatives == (
+        "127.0.0.1:5000/debian:bookworm-slim",
+        "127.0.0.1:5000/alpine:latest",
+    )
+    environ = {"HOME": "/h", "BASEWATCH_ALTERNATIVES": "127.0.0.1:5000/a:1, 127.0.0.1:5000/a:1"}
+    assert load(environ, config=config).alternatives == ("127.0.0.1:5000/a:1",)
+    for bad, message in (
+        ('["ghcr.io/a:1"]', r"registry ghcr.io is not in allowed_registries"),
+        ('["127.0.0.1:5000/a@sha256:' + "0" * 64 + '"]', r"name a tag"),
+        ("3", r"expected a list of image references"),
+        ('["UPPER/Case:1"]', r"UPPER/Case:1"),
+    ):
+        config.write_text(
+            f'[serve]\nallowed_registries = ["127.0.0.1:5000"]\nalternatives = {bad}\n'
+        )
+        with pytest.raises(ConfigError, match=message):
+            load(config=config)
+    many = ", ".join(f'"127.0.0.1:5000/a:{n}"' for n in range(21))
+    config.write_text(
+        f'[serve]\nallowed_registries = ["127.0.0.1:5000"]\nalternatives = [{many}]\n'
+    )
+    with pytest.raises(ConfigError, match="at most 20"):
+        load(config=config)

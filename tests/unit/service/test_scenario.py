@@ -12,120 +12,23 @@ killed in the middle of a re-evaluation, PostgreSQL restarted under it.
 
 from __future__ import annotations
 
-import base64
-import json
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from basewatch.service.models import Evaluation, Event, Image
-from tests.fixtures import shared_fixture
+from basewatch.service.models import Evaluation, Image
 from tests.integration import registry_server as rs
-from tests.service_support import images
 from tests.service_support.postgres import PostgresCluster
 from tests.service_support.process import ServeProcess, wait_for
-from tests.service_support.webhook import Receiver, reserve_port
+from tests.service_support.scenario import ALIAS, World, record, running_world
 
 pytestmark = pytest.mark.integration
-
-OLD, NEW = "1.36.1-r29", "1.36.1-r30"
-SECRET = "whsec_" + base64.b64encode(b"a shared secret of 32 bytes long").decode()
-ADMIN = "bw_" + "a" * 43  # BASEWATCH_ADMIN_TOKEN: the first admin token
-ADVISORY = "ALPINE-TEST-0300"
-ALIAS = "CVE-2099-0300"
-
-
-def record(modified: str = "2026-11-01T00:00:00Z") -> dict[str, Any]:
-    return {
-        "id": ADVISORY,
-        "aliases": [ALIAS],
-        "modified": modified,
-        "affected": [
-            {
-                "package": {"ecosystem": "Alpine:v3.20", "name": "busybox"},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": NEW}]}],
-            }
-        ],
-        "database_specific": {"severity": "CRITICAL"},
-    }
-
-
-@dataclass
-class World:
-    registry: rs.RunningRegistry
-    serve: ServeProcess
-    receiver: Receiver
-    work: Path
-
-    def push_base(self, upgraded: bool) -> None:
-        rootfs = shared_fixture(images.ALPINE)
-        extra = [images.upgraded(rootfs, OLD, NEW)] if upgraded else []
-        layout = images.stacked_layout(self.work / f"base-{upgraded}", "3.20", rootfs, extra)
-        self.registry.push(f"oci:{layout}:3.20", "base:3.20")
-
-    def push_app(self, tag: str) -> None:
-        rootfs = shared_fixture(images.ALPINE)
-        layout = images.stacked_layout(
-            self.work / f"app-{tag}",
-            tag,
-            rootfs,
-            [images.app_layer()],
-            labels={"org.opencontainers.image.base.name": f"{self.registry.host}/base:3.20"},
-        )
-        self.registry.push(f"oci:{layout}:{tag}", f"app:{tag}")
-
-    def import_records(self, *records: dict[str, Any]) -> None:
-        """`basewatch db import`, run as another process on the service's database file."""
-        directory = self.work / f"records-{time.monotonic_ns()}"
-        directory.mkdir(parents=True)
-        for item in records:
-            (directory / f"{item['id']}.json").write_text(json.dumps(item))
-        command = [sys.executable, "-m", "basewatch", "db", "import", str(directory), "-q"]
-        command += ["--db", str(self.serve.vulndb)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-        assert done.returncode == 0, done.stderr
-
-    def events(self, kind: str = "") -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            params: dict[str, Any] = {"limit": 500}
-            if kind:
-                params["type"] = kind
-            if cursor:
-                params["cursor"] = cursor
-            page = self.serve.get("/api/v1/events", **params)
-            found.extend(page["items"])
-            cursor = page["next_cursor"]
-            if not cursor:
-                return found
-
-    def events_in_database(self, kind: str) -> int:
-        """Events of `kind` in the outbox, read from the database (the service may be down)."""
-        engine = create_engine(self.serve.database)
-        try:
-            with Session(engine) as session:
-                found = session.scalars(select(Event.id).where(Event.type == kind)).all()
-                return len(found)
-        finally:
-            engine.dispose()
-
-    def start_watching(self) -> None:
-        self.serve.post(
-            "/api/v1/notifiers",
-            {"name": "hook", "kind": "webhook", "url": self.receiver.url, "secret": SECRET},
-        )
-        self.serve.post("/api/v1/watches", {"repository": f"{self.registry.host}/app"})
 
 
 @pytest.fixture
@@ -133,33 +36,8 @@ def world(tmp_path: Path, database_url: str) -> Iterator[World]:
     missing = rs.missing_tools()
     if missing:
         pytest.skip(f"registry tests need {', '.join(missing)}")
-    port = reserve_port()
-    receiver = Receiver(SECRET)
-    receiver.start()
-    with rs.run_registry(
-        tmp_path / "registry",
-        notify=(f"http://127.0.0.1:{port}/api/v1/events/registry", ADMIN),
-    ) as registry:
-        serve = ServeProcess(
-            workdir=tmp_path / "serve",
-            port=port,
-            database=database_url,
-            vulndb=tmp_path / "vuln.db",
-            config={
-                "allowed_registries": [registry.host],
-                "allowed_notifier_hosts": ["127.0.0.1"],
-                # pushes are noticed by notification; the poll is only the backstop
-                "poll_interval": "1h",
-                "vulndb_check_interval": "500ms",
-                "delivery_retry_max": "1s",
-            },
-            admin_token=ADMIN,
-        )
-        try:
-            yield World(registry, serve, receiver, tmp_path / "work")
-        finally:
-            serve.close()
-            receiver.stop()
+    with running_world(tmp_path, database_url) as running:
+        yield running
 
 
 def test_the_scenario(world: World) -> None:

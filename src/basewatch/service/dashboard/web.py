@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+from pydantic import ValidationError
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -23,8 +24,9 @@ from basewatch import __version__
 from basewatch.clock import today
 from basewatch.jobs.seams import SqliteVulnData
 from basewatch.models import Inventory, Origin, Severity
-from basewatch.service.api_notifiers import deliveries_of
+from basewatch.service.api_notifiers import NotifierIn, create_notifier, deliveries_of
 from basewatch.service.bases import tags_of
+from basewatch.service.dashboard.advice import image_advice
 from basewatch.service.dashboard.charts import Series, line_chart
 from basewatch.service.dashboard.history import Day, fleet_history, image_history
 from basewatch.service.dashboard.sessions import (
@@ -40,10 +42,12 @@ from basewatch.service.http import ApiError, Db, ServiceState, service_state
 from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.models import (
     BaseTag,
+    Evaluation,
     Event,
     EventType,
     FindingId,
     Image,
+    ImageCompat,
     ImageFinding,
     InventoryPackage,
     Notifier,
@@ -51,6 +55,7 @@ from basewatch.service.models import (
     TagState,
     Watch,
 )
+from basewatch.service.records import WatchIn, bases_out, create_watch, image_counts
 from basewatch.vulndb.names import normalize_name
 
 PAGE = 50  # rows of a table page
@@ -79,7 +84,21 @@ def _short(digest: str) -> str:
     return digest.split(":", 1)[-1][:12] if digest else ""
 
 
+def _size(delta: int | None) -> str:
+    """A signed size change ("+1.2 MB", "-340 kB"); "unknown" when either size is."""
+    if delta is None:
+        return "unknown"
+    sign = "+" if delta > 0 else "-" if delta < 0 else "±"
+    value = float(abs(delta))
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
 _env.filters["short"] = _short
+_env.globals["size"] = _size
 _env.filters["quote"] = lambda text: urllib.parse.quote(str(text), safe="")
 _env.globals["version"] = __version__
 
@@ -335,7 +354,6 @@ class Row:
 
 
 def _rows(db: Session, images: list[Image]) -> list[Row]:
-    from basewatch.service.app import image_counts
 
     counts = image_counts(db, images)
     tags = tags_of(db, [i.digest for i in images])
@@ -491,12 +509,24 @@ def image_page(
     )
     days = image_history(db, digest, today(state.clock))
     (row,) = _rows(db, [image])
+    evaluation = db.get(Evaluation, digest)
+    advice = image_advice(
+        db,
+        SqlInventoryStore(state.sessions),
+        SqliteVulnData(state.settings.vulndb, ""),
+        image,
+        inventory,
+        state.settings.alternatives,
+    )
     return render(
         request,
         "image.html",
         viewer,
         row=row,
         image=image,
+        unchecked=evaluation.unchecked if evaluation is not None else ["not evaluated yet"],
+        advice=advice,
+        compat=db.get(ImageCompat, digest),
         inventory=inventory,
         groups=_grouped(findings, inventory),
         history=history,
@@ -517,7 +547,6 @@ def image_page(
 def bases_page(
     request: Request, db: Db, viewer: Looker, page: Annotated[int, Query(ge=1, le=100_000)] = 1
 ) -> HTMLResponse:
-    from basewatch.service.app import bases_out
 
     rows = list(
         db.scalars(
@@ -552,7 +581,6 @@ def base_page(
     viewer: Looker,
     base_id: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)],
 ) -> HTMLResponse:
-    from basewatch.service.app import bases_out
 
     base = db.get(BaseTag, base_id)
     if base is None:
@@ -750,7 +778,6 @@ def add_watch(
     tags: Annotated[str, Form(max_length=2000)] = "*",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    from basewatch.service.app import WatchIn, create_watch
 
     _admin_form(viewer, csrf)
     globs = [t.strip() for t in tags.replace(",", " ").split() if t.strip()] or ["*"]
@@ -799,10 +826,6 @@ def add_notifier(
     email_to: Annotated[str, Form(max_length=5000)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    from pydantic import ValidationError
-
-    from basewatch.service.api_notifiers import NotifierIn, create_notifier
-
     _admin_form(viewer, csrf)
     document: dict[str, Any] = {
         "name": name,
