@@ -1,4 +1,4 @@
-"""What the browser tests share: a headless Chromium, guarded pages, screenshots, HTML goldens.
+"""What the browser tests share: a headless Chromium, guarded pages, screenshots.
 
 The browser is Debian's `chromium` (/usr/bin/chromium) driven by Playwright; Playwright's own
 browser downloads are not used. `unavailable()` says why no browser can run here, for a skip.
@@ -13,10 +13,6 @@ the guards recorded. Viewports: `desktop` (1280x800) and `phone` (390x844, mobil
 BASEWATCH_SCREENSHOT_DIR when set) on every run, CI's included, unless BASEWATCH_SCREENSHOTS=0;
 `./dev screenshots` runs the browser tests alone for them.
 
-`structure(html)` reduces a page to its stable skeleton and `assert_golden(name, html)` compares
-that with tests/e2e/golden/<name>.txt (the directory from BASEWATCH_GOLDEN_DIR when set), or
-rewrites it when BASEWATCH_UPDATE_GOLDEN=1: `./dev golden`.
-
 Nothing here imports Playwright at import time, so a conftest can import this module and skip
 when Playwright is not installed.
 """
@@ -24,8 +20,6 @@ when Playwright is not installed.
 from __future__ import annotations
 
 import contextlib
-import difflib
-import html.parser
 import importlib.util
 import os
 import re
@@ -42,7 +36,6 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT_DIR = ROOT / "build" / "screenshots"
-GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 # Every wait (navigation, locator, expect) gives up after this, so a broken page fails quickly.
 TIMEOUT_MS = 10_000
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -232,184 +225,3 @@ def screenshot(page: Page, name: str) -> Path | None:
     path = directory / f"{name}-{suffix}.png"
     page.screenshot(path=path, full_page=True, animations="disabled", caret="hide")
     return path
-
-
-# HTML structure -------------------------------------------------------------------------------
-
-KEPT_ATTRIBUTES = (
-    "id",
-    "role",
-    "aria-label",
-    "aria-labelledby",
-    "aria-current",
-    "name",
-    "type",
-    "method",
-    "action",
-    "class",
-)
-TEXT_ELEMENTS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "label", "legend", "th", "button"})
-_VOID_ELEMENTS = frozenset(
-    {
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    }
-)
-# Applied in order: what changes from run to run becomes a placeholder.
-_MASKS = (
-    (re.compile(r"\bsha(?:256|384|512):[0-9a-fA-F]{8,}"), "sha256:<digest>"),
-    (
-        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-        "<uuid>",
-    ),
-    (re.compile(r"\b[0-9a-fA-F]{32,}\b"), "<digest>"),
-    (
-        re.compile(
-            r"\b\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}|\b)"
-        ),
-        "<datetime>",
-    ),
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
-    (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\b"), "<time>"),
-    # Opaque tokens (CSRF, session, API keys): 20+ URL-safe or base64 characters mixing
-    # digits, capitals and small letters (lower-case kebab-case ids stay).
-    (
-        re.compile(
-            r"(?<![\w+/=-])(?=[\w+/=-]*\d)(?=[\w+/=-]*[A-Z])(?=[\w+/=-]*[a-z])[\w+/=-]{20,}"
-        ),
-        "<token>",
-    ),
-    (re.compile(r"(?<![\w.<])\d+(?:[.,]\d+)*"), "<n>"),
-)
-
-
-def mask(text: str) -> str:
-    """`text` with its digests, UUIDs, dates, times, tokens and numbers as placeholders."""
-    for pattern, placeholder in _MASKS:
-        text = pattern.sub(placeholder, text)
-    return text
-
-
-@dataclass
-class _Element:
-    tag: str
-    attributes: list[tuple[str, str | None]]
-    children: list[_Element] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)
-
-
-class _TreeBuilder(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = _Element("", [])
-        self.open: list[_Element] = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = _Element(tag, attrs)
-        self.open[-1].children.append(element)
-        if tag not in _VOID_ELEMENTS:
-            self.open.append(element)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.open[-1].children.append(_Element(tag, attrs))
-
-    def handle_endtag(self, tag: str) -> None:
-        # An end tag closes the innermost open element of its name and what is open inside it;
-        # a stray one closes nothing.
-        for depth in range(len(self.open) - 1, 0, -1):
-            if self.open[depth].tag == tag:
-                del self.open[depth:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        for element in self.open:
-            if element.tag in TEXT_ELEMENTS:
-                element.text.append(data)
-
-
-def _attribute(name: str, value: str | None) -> str:
-    if value is None:
-        return name
-    value = " ".join(value.split())
-    if name == "action":
-        value = urlsplit(value).path
-    elif name in {"method", "type"}:
-        value = value.lower()
-    return f'{name}="{mask(value)}"'
-
-
-def _render(element: _Element, depth: int, lines: list[str]) -> None:
-    values = dict(element.attributes)
-    parts = [element.tag] + [
-        _attribute(name, values[name]) for name in KEPT_ATTRIBUTES if name in values
-    ]
-    text = mask(" ".join("".join(element.text).split()))
-    if text:
-        parts.append(f'"{text}"')
-    lines.append("  " * depth + " ".join(parts))
-    for child in element.children:
-        _render(child, depth + 1, lines)
-
-
-def structure(html: str) -> str:
-    """The stable skeleton of a page: one line per element, indented by depth, with only the
-    attributes in KEPT_ATTRIBUTES (an action without its query) and only the text of headings,
-    labels, legends, table headers and buttons; digests, UUIDs, dates, times, tokens and numbers
-    are masked (see `mask`). Other text, comments and the doctype are dropped; a hidden input's
-    value (the CSRF token) is never kept. Expects well-formed HTML (every element closed)."""
-    builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
-    lines: list[str] = []
-    for child in builder.root.children:
-        _render(child, 0, lines)
-    return "\n".join(lines) + "\n"
-
-
-def golden_path(name: str) -> Path:
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"golden name {name!r}: letters, digits, '.', '_' and '-' only")
-    return Path(os.environ.get("BASEWATCH_GOLDEN_DIR") or GOLDEN_DIR) / f"{name}.txt"
-
-
-def assert_golden(name: str, html: str) -> None:
-    """`structure(html)` must equal the golden file <dir>/<name>.txt (<dir>:
-    BASEWATCH_GOLDEN_DIR, else tests/e2e/golden); with BASEWATCH_UPDATE_GOLDEN=1 the file is
-    (re)written instead."""
-    path = golden_path(name)
-    actual = structure(html)
-    if _enabled("BASEWATCH_UPDATE_GOLDEN"):
-        if not path.is_file() or path.read_text(encoding="utf-8") != actual:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(actual, encoding="utf-8")
-        return
-    if not path.is_file():
-        raise AssertionError(
-            f"no golden file {path}: `./dev golden` creates it (review it, then commit it)"
-        )
-    expected = path.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.splitlines(keepends=True),
-                actual.splitlines(keepends=True),
-                fromfile=str(path),
-                tofile="this page",
-            )
-        )
-        raise AssertionError(
-            f"the page's structure differs from {path} (if the change is intended, "
-            f"`./dev golden` rewrites it):\n{diff}"
-        )

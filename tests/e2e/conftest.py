@@ -1,6 +1,6 @@
 """The browser tests' fixtures (tests/e2e/browser.py has the machinery).
 
-Every test under tests/e2e is marked `e2e` (`./dev screenshots` and `./dev golden` run those).
+Every test under tests/e2e is marked `e2e` (`./dev screenshots` runs those).
 `chromium` is one headless Debian Chromium for all of tests/e2e; where it cannot run (no
 chromium package, no playwright) the tests that need it are skipped with the reason, except
 under CI (`CI=true`), where that is a broken setup and fails. `open_page(base_url, viewport)`

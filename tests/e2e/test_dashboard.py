@@ -239,3 +239,58 @@ def test_a_viewer_looks_and_is_refused_changes(fleet: Fleet, open_page: OpenPage
     ]
     page.goto(f"/images/{fleet.app['digest']}")  # looking is allowed
     assert ALIAS in main_text(page)
+
+
+# the rules axe-core runs: WCAG 2.0 and 2.1, levels A and AA (contrast, labels, names, roles),
+# and its best practices (landmarks, one main, headings in order)
+AXE_RULES = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+    },
+    "resultTypes": ["violations"],
+}
+
+
+def pages_of(fleet: Fleet) -> list[str]:
+    return [
+        "/",
+        "/images",
+        "/images?q=busybox&severity=critical",
+        f"/images/{fleet.app['digest']}",
+        "/bases",
+        f"/bases/{fleet.base_id}",
+        f"/advisories/{ADVISORY}",
+        "/events",
+        "/watches",
+        "/advisories?id=CVE-1999-0001",  # a page saying nothing has it
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_passes_wcag_aa_in_light_and_dark(
+    fleet: Fleet, open_page: OpenPage, scheme: str
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    page = open_page(fleet.url)
+    page.emulate_media(color_scheme="dark" if scheme == "dark" else "light")
+    page.goto("/login")
+    found: dict[str, list[str]] = {}
+    login = axe.run(page, options=AXE_RULES).response["violations"]
+    if login:
+        found["/login"] = [v["id"] for v in login]
+    log_in(page, ADMIN)
+    for path in pages_of(fleet):
+        page.goto(path)
+        if scheme == "dark" and path in ("/", f"/images/{fleet.app['digest']}"):
+            screenshot(page, "overview-dark" if path == "/" else "image-dark")
+        violations = axe.run(page, options=AXE_RULES).response["violations"]
+        if violations:
+            found[path] = [
+                f"{v['id']} ({v['impact']}): {v['help']}: "
+                + "; ".join(n["target"][0] for n in v["nodes"][:3])
+                for v in violations
+            ]
+    assert found == {}

@@ -4,6 +4,7 @@ token); a form that changes something needs an admin's session and the session's
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from pydantic import ValidationError
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from basewatch import __version__
@@ -290,6 +291,7 @@ def overview(request: Request, db: Db, viewer: Looker) -> HTMLResponse:
         request,
         "overview.html",
         viewer,
+        unchecked=_fleet_unchecked(db, state, images),
         images=images,
         rebuild=rebuild,
         by=by,
@@ -304,6 +306,29 @@ def overview(request: Request, db: Db, viewer: Looker) -> HTMLResponse:
         events=events,
         summary=_summary,
     )
+
+
+def _fleet_unchecked(db: Session, state: ServiceState, images: int) -> list[str]:
+    """What the fleet's numbers leave out, said before them: images never evaluated, and the
+    reasons evaluations gave for what they could not check (with how many images each)."""
+    found: list[str] = []
+    if not state.settings.vulndb.is_file():
+        found.append(f"no vulnerability database at {state.settings.vulndb}: nothing is matched")
+    evaluated = db.scalar(select(func.count()).select_from(Evaluation)) or 0
+    if images > evaluated:
+        found.append(f"{images - evaluated} image(s) not evaluated yet: their findings are unknown")
+    reasons: dict[str, int] = {}
+    for unchecked, count in db.execute(
+        select(cast(Evaluation.unchecked, String), func.count())
+        .where(cast(Evaluation.unchecked, String) != "[]")
+        .group_by(cast(Evaluation.unchecked, String))
+        .limit(200)
+    ):
+        for reason in json.loads(unchecked):
+            reasons[str(reason)] = reasons.get(str(reason), 0) + int(count)
+    for reason, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:10]:
+        found.append(f"{count} image(s): {reason}")
+    return found
 
 
 def _summary(event: Event) -> str:
@@ -347,6 +372,7 @@ class Row:
     counts: dict[str, int]
     fixable: int
     kev: int
+    evaluation: Evaluation | None = None  # None: never evaluated (nothing was checked)
 
     @property
     def worst(self) -> str:
@@ -354,7 +380,6 @@ class Row:
 
 
 def _rows(db: Session, images: list[Image]) -> list[Row]:
-
     counts = image_counts(db, images)
     tags = tags_of(db, [i.digest for i in images])
     return [
@@ -364,6 +389,7 @@ def _rows(db: Session, images: list[Image]) -> list[Row]:
             counts[i.digest].by_severity,
             counts[i.digest].fixable,
             counts[i.digest].kev,
+            counts[i.digest].evaluation,
         )
         for i in images
     ]

@@ -281,3 +281,28 @@ def test_an_admin_adds_and_removes_a_notifier_with_the_form(dashboard: Dashboard
     dashboard.client.post(f"/notifiers/{notifier_id}/delete", data={"csrf": dashboard.csrf()})
     with dashboard.store.make() as session:
         assert list(session.scalars(select(Notifier))) == []
+
+
+def test_what_was_not_checked_comes_first(dashboard: Dashboard) -> None:
+    """An image never evaluated is not shown clean: the overview counts it first, the list
+    says "not evaluated" where its worst severity would be, and its page lists it first."""
+    d3 = "sha256:" + "3" * 64
+    stored_image(dashboard.store, d3, inventory_with(REQUESTS))
+    assert dashboard.login(dashboard.viewer).status_code == 303
+    overview = dashboard.client.get("/").text
+    assert overview.index('id="unchecked-heading"') < overview.index('id="counts-heading"')
+    assert "1 image(s) not evaluated yet: their findings are unknown" in overview
+    listed = dashboard.client.get("/images", params={"sort": "digest"}).text
+    rows = listed.split("<tbody>", 1)[1].split("</tr>")
+    assert "not evaluated" in rows[2] and "not evaluated" not in rows[0] + rows[1]
+    page = dashboard.client.get(f"/images/{d3}").text
+    assert page.index('id="unchecked-heading"') < page.index('id="trend-heading"')
+    assert "<li>not evaluated yet</li>" in page
+    assert "binary compatibility: not checked yet" in page
+
+
+def test_no_database_is_said_on_the_overview(dashboard: Dashboard) -> None:
+    dashboard.store.core.db_path.unlink()
+    assert dashboard.login(dashboard.viewer).status_code == 303
+    overview = dashboard.client.get("/").text
+    assert "no vulnerability database at" in overview and "nothing is matched" in overview
