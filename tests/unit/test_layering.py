@@ -25,7 +25,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"jobs"}),
     frozenset({"report"}),
     frozenset({"store"}),
-    frozenset({"matching", "sbom", "lint", "compat", "advice"}),
+    frozenset({"matching", "policy", "sbom", "lint", "compat", "advice"}),
     frozenset({"oci", "inventory", "vulndb", "elf"}),
     frozenset({"versions"}),
     frozenset(

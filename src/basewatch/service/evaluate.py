@@ -246,17 +246,29 @@ def _write_ids(session: Session, digest: str, findings: Sequence[Finding]) -> No
         )
 
 
-COUNTED = ("critical", "high", "medium", "low", "other", "fixable", "kev")
+SEVERITY_COUNTS = ("critical", "high", "medium", "low", "other")  # other: negligible, unknown
+COUNTED = (
+    *SEVERITY_COUNTS,
+    "fixable",
+    "kev",
+    *(f"fixable_{name}" for name in SEVERITY_COUNTS),
+)
+
+
+def _count(counts: dict[str, int], severity: str, fixable: bool, kev: bool) -> None:
+    name = severity if severity in SEVERITY_COUNTS else "other"
+    counts[name] += 1
+    if fixable:
+        counts["fixable"] += 1
+        counts[f"fixable_{name}"] += 1
+    counts["kev"] += kev
 
 
 def counts_of(findings: Sequence[Finding]) -> dict[str, int]:
     """What `FindingCounts` keeps of an image's findings."""
     counts = dict.fromkeys(COUNTED, 0)
     for finding in findings:
-        severity = finding.severity.value
-        counts[severity if severity in counts else "other"] += 1
-        counts["fixable"] += bool(finding.fixed_version)
-        counts["kev"] += finding.kev
+        _count(counts, finding.severity.value, bool(finding.fixed_version), finding.kev)
     return counts
 
 
@@ -264,9 +276,7 @@ def _counts_of_rows(rows: Iterable[Row[Any]]) -> dict[str, int]:
     """`counts_of` for the rows of a stored snapshot."""
     counts = dict.fromkeys(COUNTED, 0)
     for row in rows:
-        counts[row.severity if row.severity in counts else "other"] += 1
-        counts["fixable"] += bool(row.fixed_version)
-        counts["kev"] += bool(row.kev)
+        _count(counts, row.severity, bool(row.fixed_version), bool(row.kev))
     return counts
 
 

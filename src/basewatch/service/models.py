@@ -191,6 +191,7 @@ class FindingId(Base):
 
 Index("ix_finding_ids_id", FindingId.id)
 Index("ix_inventory_packages_package", InventoryPackage.ecosystem, InventoryPackage.name)
+Index("ix_inventory_packages_name", InventoryPackage.name)
 Index("ix_tag_history_tag", TagMove.repository, TagMove.tag)
 Index("ix_tag_history_digest", TagMove.digest)
 Index("ix_tags_digest", TagState.digest)
@@ -363,6 +364,13 @@ class FindingCounts(Base):
     other: Mapped[int] = mapped_column(Integer)  # negligible and unknown
     fixable: Mapped[int] = mapped_column(Integer)
     kev: Mapped[int] = mapped_column(Integer)
+    # of the fixable ones, by severity (0 in rows older than migration 0010, but each image's
+    # latest)
+    fixable_critical: Mapped[int] = mapped_column(Integer, default=0)
+    fixable_high: Mapped[int] = mapped_column(Integer, default=0)
+    fixable_medium: Mapped[int] = mapped_column(Integer, default=0)
+    fixable_low: Mapped[int] = mapped_column(Integer, default=0)
+    fixable_other: Mapped[int] = mapped_column(Integer, default=0)
 
 
 Index("ix_finding_history_digest", FindingCounts.digest, FindingCounts.at)

@@ -1,4 +1,5 @@
-"""An OCI distribution API client: manifests, blobs, auth challenges, retries, redirects.
+"""An OCI distribution API client: manifests, blobs, referrers, auth challenges, retries,
+redirects.
 
 TLS is verified. Hosts named as insecure and loopback addresses are treated as Docker treats
 them: HTTPS when they speak it (without verifying their certificate), else plain HTTP. 429 and
@@ -33,10 +34,24 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from basewatch import __version__
-from basewatch.errors import DigestMismatch, RateLimited, RegistryError, Remedy, TransientError
-from basewatch.oci.digest import digest_bytes
-from basewatch.oci.manifest import ACCEPT
+from basewatch.errors import (
+    DigestMismatch,
+    ImageError,
+    RateLimited,
+    RegistryError,
+    Remedy,
+    TransientError,
+)
+from basewatch.oci.digest import digest_bytes, parse_digest
+from basewatch.oci.manifest import ACCEPT, OCI_INDEX, is_index
 from basewatch.oci.reference import DOCKER_HUB, RegistryRef
+from basewatch.oci.referrers import (
+    Referrer,
+    Referrers,
+    Source,
+    referrers_in_index,
+    referrers_tag,
+)
 from basewatch.oci.registry import deadline
 from basewatch.oci.registry.auth import (
     Challenge,
@@ -60,6 +75,7 @@ _MAX_REDIRECTS = 5
 _CHUNK = 1 << 20
 _ERROR_BODY_BYTES = 64 << 10
 _MAX_TAG_PAGES = 1000  # 1000 tags a page: a million tags, far beyond any real repository
+_MAX_REFERRER_PAGES = 100  # each a capped document: thousands of referrers, more than any image has
 # Token services known to belong to a registry on another host.
 _KNOWN_TOKEN_HOSTS = {DOCKER_HUB: frozenset({"auth.docker.io"})}
 
@@ -153,7 +169,14 @@ class RegistryClient:
 
     def get_manifest(self, ref: RegistryRef, target: str) -> Manifest:
         """A manifest or index; verified when `target` (or the registry) names its digest."""
+        manifest = self._fetch_manifest(ref, target, missing_ok=False)
+        assert manifest is not None  # only a missing manifest is None, and that raised
+        return manifest
+
+    def _fetch_manifest(self, ref: RegistryRef, target: str, missing_ok: bool) -> Manifest | None:
         with self._request("GET", ref, f"manifests/{target}", {"Accept": ACCEPT}) as response:
+            if response.status_code == 404 and missing_ok:
+                return None
             if response.status_code != 200:
                 self._raise_for(response, ref, "manifest", target)
             data = self._read_small(
@@ -205,6 +228,65 @@ class RegistryClient:
             tags.extend(t for t in names or [] if isinstance(t, str))
             path = _next_page(link, ref.repository)
         return tags
+
+    def list_referrers(self, ref: RegistryRef, digest: str, artifact_type: str = "") -> Referrers:
+        """The manifests whose `subject` is `digest`: from the referrers API, else (it answers
+        404) from the index under the referrers tag schema's tag, else none (source "none").
+        With `artifact_type`, only those of that type, whether or not the registry filters."""
+        name = f"{ref.host}/{ref.repository}"
+        digest = parse_digest(digest, f"{name}: referrers of")
+        path = f"referrers/{digest}"
+        if artifact_type:
+            path += "?" + urlencode({"artifactType": artifact_type})
+        found: list[Referrer] = []
+        seen: set[str] = set()
+        while path:
+            if path in seen or len(seen) >= _MAX_REFERRER_PAGES:
+                raise RegistryError(
+                    f"{name}: the referrers list of {digest} loops or goes on past "
+                    f"{_MAX_REFERRER_PAGES} pages; the registry's pagination does not end, so "
+                    "the list was not read"
+                )
+            seen.add(path)
+            with self._request("GET", ref, path, {"Accept": OCI_INDEX}) as response:
+                if response.status_code == 404 and len(seen) == 1:
+                    # no referrers API (an error body is not read: it could be without end)
+                    return self._tagged_referrers(ref, digest, artifact_type)
+                if response.status_code != 200:
+                    self._raise_for(response, ref, "referrers list", digest)
+                what = f"{name} referrers of {digest}"
+                data = self._read_small(response, what, None)
+                link = response.headers.get("Link", "")
+            try:
+                found += referrers_in_index(parse_json(data, what), what)
+            except (UnicodeDecodeError, ValueError, ImageError) as exc:
+                raise RegistryError(
+                    f"{name}: the referrers API answered with no image index for {digest} "
+                    f"({exc}); the registry is broken"
+                ) from exc
+            path = _next_page(link, ref.repository)
+            if not path.startswith("referrers/"):
+                path = ""  # a next page that is not a referrers list is not followed
+        return Referrers(_of_type(found, artifact_type), Source.API)
+
+    def _tagged_referrers(self, ref: RegistryRef, digest: str, artifact_type: str) -> Referrers:
+        """The referrers in the index under the referrers tag schema's tag, which clients keep
+        on registries without the referrers API; no index there means none."""
+        tag = referrers_tag(digest)
+        manifest = self._fetch_manifest(ref, tag, missing_ok=True)
+        if manifest is None:
+            return Referrers((), Source.NONE)
+        what = f"{ref.host}/{ref.repository}:{tag}"
+        try:
+            document = parse_json(manifest.data, what)
+            if not is_index(manifest.media_type, document if isinstance(document, dict) else {}):
+                raise ImageError(f"{what}: a {manifest.media_type or 'manifest'}, not an index")
+            found = referrers_in_index(document, what)
+        except (UnicodeDecodeError, ValueError, ImageError) as exc:
+            # the spec's rule: a tag that holds no valid index means there are no referrers
+            log.warning("%s; taken as no referrers of %s", exc, digest)
+            return Referrers((), Source.NONE)
+        return Referrers(_of_type(found, artifact_type), Source.TAG_SCHEMA)
 
     def get_blob(self, ref: RegistryRef, digest: str, what: str, size: int | None = None) -> bytes:
         """A small blob (a config) of `size` bytes when known, read whole and verified."""
@@ -711,6 +793,12 @@ def _credential_store(options: RegistryOptions) -> CredentialStore:
     if options.docker_config is not None:
         return DockerConfigCredentials(options.docker_config)
     return _NoCredentials()
+
+
+def _of_type(referrers: list[Referrer], artifact_type: str) -> tuple[Referrer, ...]:
+    # filtered here too: the spec leaves filtering to the registry's choice (a SHOULD), and a
+    # tag schema index is never filtered
+    return tuple(r for r in referrers if not artifact_type or r.artifact_type == artifact_type)
 
 
 def _next_page(link: str, repository: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, cast, func, select
 from sqlalchemy.orm import Session
 
 from basewatch.service.evaluate import COUNTED
@@ -31,46 +32,81 @@ def _end(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
+def _latest(before: datetime | None = None) -> Any:
+    """Each image's last counts row (before `before`, when given), as a subquery."""
+    query = select(
+        FindingCounts,
+        func.row_number()
+        .over(
+            partition_by=FindingCounts.digest,
+            order_by=(FindingCounts.at.desc(), FindingCounts.id.desc()),
+        )
+        .label("n"),
+    )
+    if before is not None:
+        query = query.where(FindingCounts.at < before)
+    return query.subquery()
+
+
+def _sums(session: Session, before: datetime | None = None) -> Day:
+    latest = _latest(before)
+    values = session.execute(
+        select(*(func.coalesce(func.sum(latest.c[name]), 0) for name in COUNTED)).where(
+            latest.c.n == 1
+        )
+    ).one()
+    return _row(values)
+
+
+def fleet_now(session: Session) -> Day:
+    """The fleet's open findings now: the sum of every image's latest counts (one query)."""
+    return _sums(session)
+
+
+def _day_of(session: Session, column: Any) -> Any:
+    """The UTC day of a stored moment, in SQL (SQLite keeps moments as UTC text)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
+
+
 def fleet_history(session: Session, today: date, days: int = 30) -> list[tuple[date, Day]]:
-    """The fleet's open findings on each of the last `days` days (today included)."""
+    """The fleet's open findings on each of the last `days` days (today included): the sums
+    before the first day, then each day's changes (each row minus the image's row before it),
+    both added up by the database; Python walks at most `days` rows."""
     first = today - timedelta(days=days - 1)
     start = datetime.combine(first, time(), tzinfo=UTC)
-    columns = [getattr(FindingCounts, name) for name in COUNTED]
-    latest = (
-        select(FindingCounts.digest, func.max(FindingCounts.at).label("at"))
-        .where(FindingCounts.at < start)
-        .group_by(FindingCounts.digest)
-        .subquery()
-    )
-    current: dict[str, Day] = {}
-    for digest, *values in session.execute(
-        select(FindingCounts.digest, *columns).join(
-            latest, (latest.c.digest == FindingCounts.digest) & (latest.c.at == FindingCounts.at)
-        )
+    total = _sums(session, start)
+    deltas = select(
+        FindingCounts.at,
+        *(
+            (
+                getattr(FindingCounts, name)
+                - func.coalesce(
+                    func.lag(getattr(FindingCounts, name)).over(
+                        partition_by=FindingCounts.digest,
+                        order_by=(FindingCounts.at, FindingCounts.id),
+                    ),
+                    0,
+                )
+            ).label(name)
+            for name in COUNTED
+        ),
+    ).subquery()
+    day = _day_of(session, deltas.c.at)
+    changes: dict[date, Day] = {}
+    for when, *values in session.execute(
+        select(day, *(func.sum(deltas.c[name]) for name in COUNTED))
+        .where(deltas.c.at >= start)
+        .group_by(day)
     ):
-        current[str(digest)] = _row(values)
-    later = session.execute(
-        select(FindingCounts.digest, FindingCounts.at, *columns)
-        .where(FindingCounts.at >= start)
-        .order_by(FindingCounts.at, FindingCounts.id)
-    ).all()
-    total = dict.fromkeys((*COUNTED, "total"), 0)
-    for counts in current.values():
-        for name, value in counts.items():
-            total[name] += value
+        key = when if isinstance(when, date) else date.fromisoformat(str(when))
+        changes[key] = _row(values)
     out: list[tuple[date, Day]] = []
-    index = 0
-    for day in _days(first, today):
-        end = _end(day)
-        while index < len(later) and later[index][1] < end:
-            digest, _, *values = later[index]
-            new = _row(values)
-            old = current.get(str(digest))
-            for name, value in new.items():
-                total[name] += value - (old[name] if old is not None else 0)
-            current[str(digest)] = new
-            index += 1
-        out.append((day, dict(total)))
+    for each in _days(first, today):
+        for name, value in changes.get(each, {}).items():
+            total[name] += value
+        out.append((each, dict(total)))
     return out
 
 

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from pydantic import ValidationError
-from sqlalchemy import String, cast, exists, func, or_, select
+from sqlalchemy import String, cast, exists, func, select, union
 from sqlalchemy.orm import Session
 
 from basewatch import __version__
@@ -29,7 +29,7 @@ from basewatch.service.api_notifiers import NotifierIn, create_notifier, deliver
 from basewatch.service.bases import tags_of
 from basewatch.service.dashboard.advice import image_advice
 from basewatch.service.dashboard.charts import Series, line_chart
-from basewatch.service.dashboard.history import Day, fleet_history, image_history
+from basewatch.service.dashboard.history import Day, fleet_history, fleet_now, image_history
 from basewatch.service.dashboard.sessions import (
     COOKIE,
     LIFETIME,
@@ -237,22 +237,15 @@ def logout(request: Request, db: Db, viewer: Looker, csrf: Annotated[str, Form()
 
 
 def _severity_totals(db: Session) -> tuple[dict[str, int], dict[str, int], int]:
-    """Open findings by severity over the fleet, the fixable ones by severity, and KEV."""
-    by: dict[str, int] = dict.fromkeys(ORDER, 0)
-    fixable: dict[str, int] = dict.fromkeys(ORDER, 0)
-    kev = 0
-    for severity, count, fixes, known in db.execute(
-        select(
-            ImageFinding.severity,
-            func.count(),
-            func.count().filter(ImageFinding.fixed_version != ""),
-            func.count().filter(ImageFinding.kev.is_(True)),
-        ).group_by(ImageFinding.severity)
-    ):
-        by[str(severity)] = int(count)
-        fixable[str(severity)] = int(fixes)
-        kev += int(known)
-    return by, fixable, kev
+    """Open findings by severity over the fleet, the fixable ones by severity, and KEV: the
+    sums of each image's latest counts ("other": negligible and unknown)."""
+    now = fleet_now(db)
+    names = (*ORDER[:4], "other")
+    return (
+        {name: now[name] for name in names},
+        {name: now[f"fixable_{name}"] for name in names},
+        now["kev"],
+    )
 
 
 def _chart(title: str, description: str, days: list[tuple[date, Day]]) -> Markup:
@@ -411,17 +404,16 @@ def images_page(
     query = select(Image)
     text = q.strip()
     if text:
-        known = {FindingId.id == text}
-        query = query.where(
-            or_(
-                Image.repository.contains(text, autoescape=True),
-                exists().where(FindingId.digest == Image.digest, *known),
-                exists().where(
-                    InventoryPackage.digest == Image.manifest_digest,
-                    InventoryPackage.name.in_({text, normalize_name("PyPI", text)}),
-                ),
-            )
+        # each way of matching on its own index, then one set of digests
+        holding = select(InventoryPackage.digest).where(
+            InventoryPackage.name.in_({text, normalize_name("PyPI", text)})
         )
+        matching = union(
+            select(Image.digest).where(Image.repository.contains(text, autoescape=True)),
+            select(FindingId.digest).where(FindingId.id == text),
+            select(Image.digest).where(Image.manifest_digest.in_(holding)),
+        )
+        query = query.where(Image.digest.in_(matching))
     if severity in ORDER:
         query = query.where(
             exists().where(ImageFinding.digest == Image.digest, ImageFinding.severity == severity)
@@ -668,13 +660,25 @@ def advisory_page(
     db: Db,
     viewer: Looker,
     advisory: Annotated[str, FastApiPath(max_length=200)],
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     state = service_state(request)
-    pairs = db.execute(
-        select(FindingId.digest, FindingId.advisory).where(FindingId.id == advisory).limit(2000)
-    ).all()
-    digests = sorted({str(d) for d, _ in pairs})
-    preferred = sorted({str(a) for _, a in pairs})
+    # every query goes through an index: finding ids by id, findings by their preferred id
+    preferred = sorted(
+        str(a)
+        for a in db.scalars(
+            select(FindingId.advisory).where(FindingId.id == advisory).distinct().limit(100)
+        )
+    )
+    holders = select(FindingId.digest).where(FindingId.id == advisory).distinct()
+    total = db.scalar(select(func.count()).select_from(holders.subquery())) or 0
+    pages = max(1, (total + PAGE - 1) // PAGE)
+    digests = [
+        str(d)
+        for d in db.scalars(
+            holders.order_by(FindingId.digest).offset((page - 1) * PAGE).limit(PAGE)
+        )
+    ]
     findings = (
         list(
             db.scalars(
@@ -686,24 +690,33 @@ def advisory_page(
         if digests
         else []
     )
-    images = {
-        i.digest: i for i in db.scalars(select(Image).where(Image.digest.in_(digests[: PAGE * 4])))
-    }
-    aliases = sorted({a for f in findings for a in f.aliases} | set(preferred) - {advisory})
+    images = {i.digest: i for i in db.scalars(select(Image).where(Image.digest.in_(digests)))}
+    of_it = ImageFinding.advisory.in_(preferred)
+    severities = {str(v) for v in db.scalars(select(ImageFinding.severity).where(of_it).distinct())}
+    known = db.scalar(select(ImageFinding.aliases).where(of_it).limit(1)) or []
+    aliases = sorted(({str(a) for a in known} | set(preferred)) - {advisory})
     rank = {s: n for n, s in enumerate(ORDER)}
-    severity = min((f.severity for f in findings), key=lambda s: rank.get(s, 99), default="")
+    severity = min(severities, key=lambda s: rank.get(s, 99), default="")
     epss = _epss(state, [advisory, *aliases])
-    bases: dict[str, int] = {}
-    for finding in findings:
-        image = images.get(finding.digest)
-        if image is not None and image.base_reference:
-            bases[image.base_reference] = bases.get(image.base_reference, 0) + 1
+    bases = [
+        (str(reference), int(count))
+        for reference, count in db.execute(
+            select(Image.base_reference, func.count())
+            .where(Image.digest.in_(holders), Image.base_reference != "")
+            .group_by(Image.base_reference)
+            .order_by(Image.base_reference)
+            .limit(100)
+        )
+    ]
     base_ids = {
         str(reference): int(row_id)
         for reference, row_id in db.execute(
-            select(BaseTag.reference, BaseTag.id).where(BaseTag.reference.in_(bases))
+            select(BaseTag.reference, BaseTag.id).where(
+                BaseTag.reference.in_([r for r, _ in bases])
+            )
         )
     }
+    kev = bool(db.scalar(select(exists().where(of_it, ImageFinding.kev.is_(True)))))
     return render(
         request,
         "advisory.html",
@@ -711,12 +724,16 @@ def advisory_page(
         advisory=advisory,
         aliases=aliases,
         severity=severity,
-        kev=any(f.kev for f in findings),
+        kev=kev,
         epss=epss,
         findings=findings,
         images=images,
-        bases=sorted(bases.items()),
+        holders=total,
+        bases=bases,
         base_ids=base_ids,
+        page=page,
+        pages=pages,
+        link=_link(request),
     )
 
 
