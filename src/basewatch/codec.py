@@ -292,6 +292,7 @@ def encode_image(image: ImageInfo) -> JsonObject:
         "annotations": dict(image.annotations),
         "repo_tags": list(image.repo_tags),
         "env": list(image.env),
+        "user": image.user,
     }
 
 
@@ -314,6 +315,7 @@ def decode_image(value: object, where: str = "image") -> ImageInfo:
         annotations=text_map(data, "annotations", where),
         repo_tags=texts(data, "repo_tags", where),
         env=texts(data, "env", where),
+        user=None if data.get("user") is None else text(data, "user", where) or None,
     )
 
 

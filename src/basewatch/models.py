@@ -167,6 +167,8 @@ class ImageInfo:
     annotations: tuple[tuple[str, str], ...] = ()
     repo_tags: tuple[str, ...] = ()
     env: tuple[str, ...] = ()  # the config's Env ("PATH=...", "LD_LIBRARY_PATH=..."), in order
+    # the config's User ("app", "1000:1000", "root"); None when it sets none (it runs as root)
+    user: str | None = None
 
     def env_value(self, name: str) -> str | None:
         """The value the image's config gives variable `name`, or None when unset."""

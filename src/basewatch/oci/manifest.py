@@ -197,6 +197,7 @@ def image_info(
         layers=layers,
         labels=jsondoc.str_map(inner.get("Labels"), f"{what} Labels"),
         env=jsondoc.texts(inner.get("Env"), f"{what} Env"),
+        user=jsondoc.text(inner.get("User"), f"{what} User").strip() or None,
         annotations=annotations,
         repo_tags=repo_tags,
     )

@@ -451,6 +451,10 @@ def test_a_server_error_is_reported_with_its_problem(
 # --- as a process ---------------------------------------------------------------------------
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_follow_prints_new_events_as_they_come_and_ends_on_ctrl_c(service: Service) -> None:
     first = service.add_event(EventType.FINDINGS_NEW, findings("CVE-2026-1"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASEWATCH_")}
@@ -461,6 +465,9 @@ def test_follow_prints_new_events_as_they_come_and_ends_on_ctrl_c(service: Servi
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a test run started in the background by a shell without job control ignores SIGINT,
+        # and a child would inherit that: Ctrl-C must reach it as it does from a terminal
+        preexec_fn=_default_sigint,
     )
     watchdog = threading.Timer(60, process.kill)  # a hung client fails the test, not the run
     watchdog.start()
