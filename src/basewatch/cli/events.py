@@ -39,7 +39,7 @@ def add_events_arguments(events: argparse.ArgumentParser) -> None:
         "--type",
         metavar="TYPE",
         help="only this type: findings.new, findings.fixed, findings.fixable, kev.added, "
-        "base.moved, eol.reached",
+        "base.moved, eol.reached, policy.failed, policy.passed",
     )
     events.add_argument(
         "--since", type=_event_id, default=0, metavar="ID", help="only events after this id"

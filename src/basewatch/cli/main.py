@@ -20,6 +20,7 @@ from basewatch.cli.events import add_events_arguments, run_events
 from basewatch.cli.exit_codes import ExitCode, exit_code_for
 from basewatch.cli.lint import add_lint_arguments, run_lint
 from basewatch.cli.output import write_output
+from basewatch.cli.policy import add_policy_arguments, run_policy
 from basewatch.cli.progress import progress_for
 from basewatch.cli.registry import (
     add_cache_command_arguments,
@@ -68,6 +69,17 @@ COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]],
         "find known vulnerabilities in an image or an SBOM",
         "IMAGE is any reference `basewatch sbom` takes; or give --sbom FILE.",
         add_scan_arguments,
+    ),
+    (
+        "policy",
+        "evaluate policies on an image: pass, fail or not evaluated, and why (exit 1 on a failure)",
+        (
+            "IMAGE is any reference `basewatch sbom` takes. Without --policy every built-in "
+            "policy runs with its defaults: no-fixable-severe, no-kev, base-up-to-date, "
+            "supported-base, approved-base, non-root, license, attestations (docs/policies/). "
+            "A policy whose action is `warn` never fails the run."
+        ),
+        add_policy_arguments,
     ),
     (
         "db",
@@ -252,6 +264,8 @@ def _main(argv: Sequence[str] | None) -> int:
                 return _sbom(args)
             case "scan":
                 return run_scan(args)
+            case "policy":
+                return run_policy(args)
             case "db":
                 return run_db(args)
             case "resolve":

@@ -14,6 +14,7 @@ from basewatch.cli.arguments import (
 from basewatch.cli.db import add_osv_url_argument
 from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.output import write_output
+from basewatch.cli.policy import add_policy_file_argument, policy_exit
 from basewatch.cli.progress import progress_for
 from basewatch.cli.registry import add_registry_arguments, registry_options
 from basewatch.cli.remedies import phrase
@@ -87,6 +88,7 @@ def add_scan_arguments(scan: argparse.ArgumentParser) -> None:
         help="exit 1 when a finding at or above this severity remains",
     )
 
+    add_policy_file_argument(scan)
     add_registry_arguments(scan)
 
 
@@ -105,9 +107,11 @@ def _severity(word: str) -> Severity:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from basewatch.jobs.policy import scan_with_policies
     from basewatch.jobs.scan import ScanRequest, scan
     from basewatch.jobs.seams import Seams
     from basewatch.matching.policy import IGNORE_FILE, Policy, load_ignore_file, load_openvex
+    from basewatch.report.policy.combined import COMBINABLE, with_policy
 
     if (args.image is None) == (args.sbom is None):
         if args.image is None and args.vex:
@@ -139,21 +143,35 @@ def run_scan(args: argparse.Namespace) -> int:
         fetch=not args.offline,
         refresh=not args.skip_db_update,
     )
+    if args.policy is not None and args.format not in COMBINABLE:
+        raise UsageError(
+            f"--policy adds the verdict to a {', '.join(COMBINABLE)} report, not to "
+            f"{args.format} (run `basewatch policy` beside it)"
+        )
     settings = settings_from(args)
     options = registry_options(args, args.image) if args.image is not None else None
+    run = None
     with (
         progress_for(quiet=args.quiet) as progress,
         Seams.default(settings, options, progress=progress) as seams,
     ):
-        outcome = scan(request, seams)
+        if args.policy is not None:
+            both = scan_with_policies(request, args.policy, seams)
+            outcome, run = both.scan, both.run
+        else:
+            outcome = scan(request, seams)
     inventory, result = outcome.inventory, outcome.result
     data = scan_renderer(ScanFormat(args.format)).render(result)
+    if run is not None:
+        data = with_policy(args.format, data, run)
     write_output(data, args.output)
-    for warning in (*inventory.warnings, *result.warnings):
+    for warning in (*inventory.warnings, *result.warnings, *(run.report.warnings if run else ())):
         print(f"basewatch: warning: {warning}", file=sys.stderr)
     if result.unchecked:  # advisories missing, refused or unreadable: newer data may check them
         print(f"basewatch: hint: {phrase(Remedy.UPDATE_DATABASE)}", file=sys.stderr)
     if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in result.findings):
+        return ExitCode.FINDINGS
+    if run is not None and policy_exit(run.report) != ExitCode.OK:
         return ExitCode.FINDINGS
     if inventory.partial or result.unchecked:
         return ExitCode.PARTIAL

@@ -35,6 +35,7 @@ from basewatch.settings import Settings
 
 if TYPE_CHECKING:
     from basewatch.advice.advise import TagSource
+    from basewatch.oci.referrers import Referrers
     from basewatch.oci.registry.client import RegistryClient
     from basewatch.oci.registry.source import Resolved
     from basewatch.vulndb.store import VulnStore
@@ -63,6 +64,11 @@ class ImageOpener(Protocol):
 
     def resolve(self, reference: str | RegistryRef, platform: str | None = None) -> Resolved:
         """The digests a registry reference resolves to now (HEAD requests where it can)."""
+        ...
+
+    def referrers(self, ref: RegistryRef, digest: str) -> Referrers | None:
+        """What refers to `ref@digest` (attestations, signatures), from the referrers API or
+        the referrers tag schema; None when the registry may not be used."""
         ...
 
 
@@ -143,6 +149,11 @@ class RegistryImages:
         from basewatch.oci.registry.source import resolve  # registry code: when it is used
 
         return resolve(ref, platform, self.options, self.client())
+
+    def referrers(self, ref: RegistryRef, digest: str) -> Referrers | None:
+        if self.offline:
+            return None
+        return self.client().list_referrers(ref, digest)
 
     def client(self) -> RegistryClient:
         """The registry client of these seams (made on first use: httpx loads only then)."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from basewatch.compat.model import CompatReport
     from basewatch.lint.model import LintResult
     from basewatch.models import Inventory, ScanResult
+    from basewatch.policy.model import PolicyRun
     from basewatch.report.renderer import Renderer
 
 
@@ -223,5 +224,42 @@ def lint_renderer(
             from basewatch.report.lint.github import LintGithubReporter
 
             return LintGithubReporter()
+        case _:
+            assert_never(fmt)
+
+
+class PolicyFormat(StrEnum):
+    """An output format of `basewatch policy`, spelled as its `--format` value."""
+
+    TABLE = "table"
+    JSON = "json"
+    SARIF = "sarif"
+    MARKDOWN = "markdown"
+
+
+def policy_renderer(
+    fmt: PolicyFormat, *, now: datetime | None = None, docs_base: str = ""
+) -> Renderer[PolicyRun]:
+    """The renderer for `fmt`. `now` pins SARIF's invocation time (the current time by
+    default); `docs_base` is where SARIF's and Markdown's policy links point (relative
+    `docs/policies/<id>.md` in SARIF, no link in Markdown, without it). Other formats ignore
+    both."""
+    match fmt:
+        case PolicyFormat.TABLE:
+            from basewatch.report.policy.table import PolicyTableReporter
+
+            return PolicyTableReporter()
+        case PolicyFormat.JSON:
+            from basewatch.report.policy.json import PolicyJsonReporter
+
+            return PolicyJsonReporter()
+        case PolicyFormat.SARIF:
+            from basewatch.report.policy.sarif import PolicySarifReporter
+
+            return PolicySarifReporter(now=now, docs_base=docs_base)
+        case PolicyFormat.MARKDOWN:
+            from basewatch.report.policy.markdown import PolicyMarkdownReporter
+
+            return PolicyMarkdownReporter(docs_base=docs_base)
         case _:
             assert_never(fmt)

@@ -13,6 +13,7 @@ from basewatch.report import formats, renderer
 RENDERERS: list[tuple[type[StrEnum], object]] = [
     (formats.SbomFormat, formats.sbom_renderer),
     (formats.ScanFormat, formats.scan_renderer),
+    (formats.PolicyFormat, formats.policy_renderer),
     (formats.CompatFormat, formats.compat_renderer),
     (formats.CompareFormat, formats.compare_renderer),
     (formats.AdviseFormat, formats.advise_renderer),
@@ -21,6 +22,7 @@ RENDERERS: list[tuple[type[StrEnum], object]] = [
 COMMANDS: dict[str, type[StrEnum]] = {
     "sbom": formats.SbomFormat,
     "scan": formats.ScanFormat,
+    "policy": formats.PolicyFormat,
     "compat": formats.CompatFormat,
     "compare": formats.CompareFormat,
     "advise": formats.AdviseFormat,

@@ -17,7 +17,7 @@ SRC = Path(basewatch.__file__).parent
 REPORT = SRC / "report"
 PACKAGE = "basewatch.report"
 DISPATCHER = "basewatch.report.formats"  # every format's renderer, imported when asked for
-FAMILIES = frozenset({"sbom", "scan", "compat", "compare", "advise", "lint"})
+FAMILIES = frozenset({"sbom", "scan", "policy", "compat", "compare", "advise", "lint"})
 # The layers above report/ (DESIGN.md): only they may render.
 RENDERING_LAYERS = frozenset({"cli", "service", "jobs", "report"})
 

@@ -1,0 +1,1 @@
+"""The built-in policies, one module per concern; each exports its `PolicySpec`s."""

@@ -1,0 +1,91 @@
+"""What a scan could not check, in the words a verdict's reason uses.
+
+A finding policy passes only on what was checked: the packages the matcher looked up, less
+those `ScanResult.unchecked` names (an ecosystem the database has no advisories for, or
+"ecosystem name" of a package whose advisories were refused at import) and OS packages whose
+release is unknown (the matcher never guesses one). Counted the way the scan reports count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from basewatch.inventory.ownership import OS_PACKAGE_KEY
+from basewatch.matching.matcher import query_of
+from basewatch.models import Package, ScanResult, is_os_package
+from basewatch.policy.outcome import plural
+
+_SHOWN = 3  # unchecked ecosystems or packages named in a reason
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    looked_up: int  # packages the matcher looks up on their own
+    unchecked: int  # of those, the ones that were not (fully) checked
+    unchecked_names: tuple[str, ...]  # what ScanResult.unchecked said, and unknown releases
+    inventory_warnings: int  # the inventory is partial: packages may be missing from it
+
+    @property
+    def checked(self) -> int:
+        return self.looked_up - self.unchecked
+
+    def notes(self) -> list[str]:
+        """What a reason must add so a pass hides nothing that was not checked."""
+        found: list[str] = []
+        if self.unchecked:
+            names = ", ".join(self.unchecked_names[:_SHOWN])
+            more = len(self.unchecked_names) - _SHOWN
+            if more > 0:
+                names += f", +{more} more"
+            verb = "was" if self.unchecked == 1 else "were"
+            found.append(
+                f"{plural(self.unchecked, 'package')} {verb} not (fully) checked ({names})"
+            )
+        if self.inventory_warnings:
+            found.append(
+                f"the inventory is partial ({plural(self.inventory_warnings, 'warning')}): "
+                "packages may be missing from it"
+            )
+        return found
+
+    def nothing_checked(self) -> str:
+        """Why no package was checked ("" when some were)."""
+        if not self.looked_up:
+            return "no package that advisories name was found in the image: nothing to check"
+        if not self.checked:
+            names = ", ".join(self.unchecked_names[:_SHOWN])
+            return f"none of the {plural(self.looked_up, 'package')} could be checked ({names})"
+        return ""
+
+
+def _looked_up(package: Package) -> bool:
+    # Copies an OS package installed are matched through that package, never on their own.
+    return bool(package.ecosystem) and not package.meta(OS_PACKAGE_KEY)
+
+
+def coverage_of(scan: ScanResult) -> Coverage:
+    entries = {e for e in scan.unchecked if e.strip()}
+    looked_up = 0
+    unchecked = 0
+    names: dict[str, None] = {}
+    for package in scan.inventory.packages:
+        if not _looked_up(package):
+            continue
+        looked_up += 1
+        ecosystem = package.ecosystem
+        by_name = f"{ecosystem} {query_of(package)[0]}"
+        if ecosystem in entries:
+            names.setdefault(f"no advisories for {ecosystem}", None)
+        elif by_name in entries:
+            names.setdefault(f"{by_name} not fully checked", None)
+        elif is_os_package(package.type) and ":" not in ecosystem:
+            names.setdefault(f"{ecosystem} release unknown", None)
+        else:
+            continue
+        unchecked += 1
+    return Coverage(
+        looked_up=looked_up,
+        unchecked=unchecked,
+        unchecked_names=tuple(names),
+        inventory_warnings=len(scan.inventory.warnings),
+    )
