@@ -106,12 +106,20 @@ def _severity(word: str) -> Severity:
         raise UsageError(f"unknown severity {word!r} (one of: {choices})") from exc
 
 
+def _check_combinable(fmt: str) -> None:
+    from basewatch.report.policy.combined import COMBINABLE
+
+    if fmt not in COMBINABLE:
+        raise UsageError(
+            f"--policy adds the verdict to a {', '.join(COMBINABLE)} report, not to {fmt} "
+            "(run `basewatch policy` beside it)"
+        )
+
+
 def run_scan(args: argparse.Namespace) -> int:
-    from basewatch.jobs.policy import scan_with_policies
     from basewatch.jobs.scan import ScanRequest, scan
     from basewatch.jobs.seams import Seams
     from basewatch.matching.policy import IGNORE_FILE, Policy, load_ignore_file, load_openvex
-    from basewatch.report.policy.combined import COMBINABLE, with_policy
 
     if (args.image is None) == (args.sbom is None):
         if args.image is None and args.vex:
@@ -143,11 +151,8 @@ def run_scan(args: argparse.Namespace) -> int:
         fetch=not args.offline,
         refresh=not args.skip_db_update,
     )
-    if args.policy is not None and args.format not in COMBINABLE:
-        raise UsageError(
-            f"--policy adds the verdict to a {', '.join(COMBINABLE)} report, not to "
-            f"{args.format} (run `basewatch policy` beside it)"
-        )
+    if args.policy is not None:
+        _check_combinable(args.format)
     settings = settings_from(args)
     options = registry_options(args, args.image) if args.image is not None else None
     run = None
@@ -156,6 +161,8 @@ def run_scan(args: argparse.Namespace) -> int:
         Seams.default(settings, options, progress=progress) as seams,
     ):
         if args.policy is not None:
+            from basewatch.jobs.policy import scan_with_policies  # loaded only when used
+
             both = scan_with_policies(request, args.policy, seams)
             outcome, run = both.scan, both.run
         else:
@@ -163,6 +170,8 @@ def run_scan(args: argparse.Namespace) -> int:
     inventory, result = outcome.inventory, outcome.result
     data = scan_renderer(ScanFormat(args.format)).render(result)
     if run is not None:
+        from basewatch.report.policy.combined import with_policy
+
         data = with_policy(args.format, data, run)
     write_output(data, args.output)
     for warning in (*inventory.warnings, *result.warnings, *(run.report.warnings if run else ())):

@@ -63,7 +63,7 @@ class PolicyOutcome:
 def read_policies(path: Path | None) -> tuple[list[PolicyConfig], str]:
     """The policies of the file at `path` (bounded, a regular file), or the defaults."""
     if path is None:
-        return [normalized(c) for c in default_policies()], ""
+        return list(_defaults()), ""
     try:
         text = read_regular_file(path, max_bytes=MAX_POLICY_FILE).decode("utf-8")
     except FileNotFoundError as exc:
@@ -73,6 +73,11 @@ def read_policies(path: Path | None) -> tuple[list[PolicyConfig], str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not a readable policy file ({exc})") from exc
     return [normalized(c) for c in load_policy_file(text, str(path))], str(path)
+
+
+@functools.cache
+def _defaults() -> tuple[PolicyConfig, ...]:
+    return tuple(normalized(c) for c in default_policies())
 
 
 def evaluate_policies(request: PolicyRequest, seams: Seams) -> PolicyOutcome:

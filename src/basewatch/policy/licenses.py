@@ -40,6 +40,10 @@ class LicenseCheck:
     unreadable: tuple[str, ...] = ()  # unknown ids or strings that do not parse (for UNKNOWN)
 
 
+# SPDX ids known to be canonical: the `license` policy's default deny list
+_CANONICAL = frozenset({"AGPL-3.0-only", "AGPL-3.0-or-later"})
+
+
 @functools.cache
 def _library() -> Any:
     # Imported on first use: loading the SPDX license list costs a fraction of a second.
@@ -59,6 +63,8 @@ def normalize_license_id(text: str) -> str:
     ValueError when it is not one license id of the SPDX list."""
     value = text.strip()
     if value.startswith(("LicenseRef-", "DocumentRef-")) and " " not in value:
+        return value
+    if value in _CANONICAL:  # the defaults: no need to load the SPDX list to know them
         return value
     try:
         parsed = _licensing().parse(value, validate=False, strict=False)
