@@ -10,7 +10,6 @@ itself is served by a small HTTP server on loopback, to cover filtering, paging 
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import json
 import threading
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
 from basewatch.cli.main import main
@@ -28,7 +26,6 @@ from basewatch.errors import ImageError, RegistryError
 from basewatch.oci.manifest import OCI_INDEX, OCI_MANIFEST
 from basewatch.oci.reference import RegistryRef
 from basewatch.oci.referrers import (
-    EMPTY_JSON,
     IN_TOTO,
     PREDICATE_TYPE,
     REFERENCE_DIGEST,
@@ -44,8 +41,10 @@ from basewatch.oci.referrers import (
 from basewatch.oci.registry.client import RegistryClient
 from basewatch.oci.registry.options import RegistryOptions
 from tests.fixtures import shared_fixture
+from tests.integration import referrer_push as rp
 from tests.integration import registry_server as rs
 from tests.integration.conftest import in_ci
+from tests.integration.referrer_push import Uploader
 from tests.service_support import images
 
 pytestmark = pytest.mark.integration
@@ -61,14 +60,6 @@ BUNDLE_PREDICATE = "dev.sigstore.bundle.predicateType"
 
 def _options(**changes: Any) -> RegistryOptions:
     return RegistryOptions(use_cache=False, retries=0, sleep=lambda _: None, **changes)
-
-
-def _sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _json(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True).encode()
 
 
 # --- classification: no network ----------------------------------------------------------------
@@ -170,7 +161,7 @@ class FakeReferrers:
                         headers["Link"] = f'<{link}>; rel="next"'
                     entries = entries[start : start + fake.pages]
                 index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
-                body = fake.body if fake.body is not None else _json(index)
+                body = fake.body if fake.body is not None else rp.canonical_json(index)
                 self._send(200, body, OCI_INDEX, headers)
 
             def _send(
@@ -379,40 +370,6 @@ def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushed]:
         yield Pushed(registry, layout, documents["spdx-json"], documents["cyclonedx-json"])
 
 
-class Uploader:
-    """Pushes blobs and manifests with plain HTTP, as `oras` does (monolithic uploads)."""
-
-    def __init__(self, ref: RegistryRef) -> None:
-        self.ref = ref
-        self.http = httpx.Client(base_url=f"http://{ref.registry}/v2/{ref.repository}/")
-
-    def blob(self, data: bytes, media_type: str, **extra: Any) -> dict[str, Any]:
-        digest = _sha256(data)
-        started = self.http.post("blobs/uploads/")
-        assert started.status_code == 202, started.text
-        location = started.headers["Location"]
-        location += ("&" if "?" in location else "?") + f"digest={digest}"
-        put = self.http.put(
-            location, content=data, headers={"Content-Type": "application/octet-stream"}
-        )
-        assert put.status_code == 201, put.text
-        return {"mediaType": media_type, "digest": digest, "size": len(data), **extra}
-
-    def manifest(self, document: dict[str, Any], reference: str = "") -> dict[str, Any]:
-        data = _json(document)
-        digest = _sha256(data)
-        media_type = document["mediaType"]
-        put = self.http.put(
-            f"manifests/{reference or digest}", content=data, headers={"Content-Type": media_type}
-        )
-        assert put.status_code == 201, put.text
-        assert put.headers["Docker-Content-Digest"] == digest
-        return {"mediaType": media_type, "digest": digest, "size": len(data)}
-
-    def close(self) -> None:
-        self.http.close()
-
-
 @pytest.fixture
 def image(pushed: Pushed, request: pytest.FixtureRequest) -> Iterator[tuple[RegistryRef, Uploader]]:
     """The image pushed to a repository of this test's own, and an uploader for it."""
@@ -421,46 +378,6 @@ def image(pushed: Pushed, request: pytest.FixtureRequest) -> Iterator[tuple[Regi
     uploader = Uploader(ref)
     yield ref, uploader
     uploader.close()
-
-
-def _descriptor(client: RegistryClient, ref: RegistryRef, target: str) -> dict[str, Any]:
-    manifest = client.get_manifest(ref, target)
-    return {"mediaType": manifest.media_type, "digest": manifest.digest, "size": len(manifest.data)}
-
-
-def _artifact(
-    up: Uploader,
-    subject: dict[str, Any],
-    artifact_type: str,
-    layer: dict[str, Any],
-    annotations: dict[str, str],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """An image-spec v1.1 artifact about `subject` pushed by digest: its descriptor as a
-    referrers index lists it (artifactType and annotations copied in), and its manifest."""
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": artifact_type,
-        "config": up.blob(b"{}", EMPTY_JSON),
-        "layers": [layer],
-        "subject": subject,
-        "annotations": annotations,
-    }
-    descriptor = up.manifest(manifest)
-    return {**descriptor, "artifactType": artifact_type, "annotations": annotations}, manifest
-
-
-def _statement(subject: dict[str, Any], predicate_type: str, predicate: Any) -> bytes:
-    """An in-toto statement about `subject`, as BuildKit and cosign write them."""
-    hex_digest = subject["digest"].split(":", 1)[1]
-    return _json(
-        {
-            "_type": "https://in-toto.io/Statement/v0.1",
-            "subject": [{"name": "_", "digest": {"sha256": hex_digest}}],
-            "predicateType": predicate_type,
-            "predicate": predicate,
-        }
-    )
 
 
 PROVENANCE = {
@@ -487,17 +404,17 @@ def test_referrers_found_through_the_tag_schema(
 ) -> None:
     ref, up = image
     with RegistryClient(_options()) as client:
-        subject = _descriptor(client, ref, "1")
+        subject = rp.descriptor(client, ref, "1")
         title = {"org.opencontainers.image.title": "sbom.spdx.json"}
-        sbom, sbom_manifest = _artifact(
+        sbom, sbom_manifest = rp.artifact(
             up,
             subject,
             SPDX,
             up.blob(pushed.sbom, SPDX, annotations=title),
             {"org.opencontainers.image.created": "2026-01-01T00:00:00Z"},
         )
-        statement = _statement(subject, SLSA_V1, PROVENANCE)
-        provenance, _ = _artifact(
+        statement = rp.statement(subject, SLSA_V1, PROVENANCE)
+        provenance, _ = rp.artifact(
             up, subject, IN_TOTO, up.blob(statement, IN_TOTO), {PREDICATE_TYPE: SLSA_V1}
         )
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [sbom, provenance]}
@@ -530,7 +447,7 @@ def test_a_referrers_tag_that_holds_no_index_means_none(
 ) -> None:
     ref, up = image
     with RegistryClient(_options()) as client:
-        subject = _descriptor(client, ref, "1")
+        subject = rp.descriptor(client, ref, "1")
         # the tag names the image manifest itself: not an index, so no referrers (the spec)
         up.manifest(
             json.loads(client.get_manifest(ref, "1").data), referrers_tag(subject["digest"])
@@ -544,10 +461,10 @@ def test_buildkit_attestations_in_the_image_index(
 ) -> None:
     ref, up = image
     with RegistryClient(_options()) as client:
-        subject = _descriptor(client, ref, "1")
-        sbom = _statement(subject, "https://spdx.dev/Document", json.loads(pushed.sbom))
-        cyclonedx = _statement(subject, "https://cyclonedx.org/bom", json.loads(pushed.cyclonedx))
-        provenance = _statement(subject, SLSA_V02, PROVENANCE)
+        subject = rp.descriptor(client, ref, "1")
+        sbom = rp.statement(subject, "https://spdx.dev/Document", json.loads(pushed.sbom))
+        cyclonedx = rp.statement(subject, "https://cyclonedx.org/bom", json.loads(pushed.cyclonedx))
+        provenance = rp.statement(subject, SLSA_V02, PROVENANCE)
         layers = [
             up.blob(data, IN_TOTO, annotations={PREDICATE_TYPE: predicate})
             for data, predicate in (
@@ -567,7 +484,9 @@ def test_buildkit_attestations_in_the_image_index(
             {
                 "schemaVersion": 2,
                 "mediaType": OCI_MANIFEST,
-                "config": up.blob(_json(config), "application/vnd.oci.image.config.v1+json"),
+                "config": up.blob(
+                    rp.canonical_json(config), "application/vnd.oci.image.config.v1+json"
+                ),
                 "layers": layers,
             }
         )

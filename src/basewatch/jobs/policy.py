@@ -34,7 +34,7 @@ from basewatch.policy import (
     evaluate_all,
     load_policy_file,
 )
-from basewatch.policy.builtin import normalized
+from basewatch.policy.builtin import in_scope, normalized
 from basewatch.untrusted import UntrustedInput, read_regular_file
 
 MAX_POLICY_FILE = 1 << 20  # bytes
@@ -116,8 +116,18 @@ def policy_run(
 ) -> PolicyRun:
     """The verdicts on an inventoried (and matched) image; `registry` is where the image itself
     is, None for a local one. `scan_inventory` + this is what `scan --policy` runs too."""
-    base_now, base_why = _base_now(inventory, request, seams)
-    attestations, attestations_why = _attestations(inventory, registry, request, seams)
+    wanted = {c.id for c in configs if in_scope(normalized(c), _repository(inventory, registry))}
+    # the registry is asked only for what a configured policy reads
+    base_now, base_why = (
+        _base_now(inventory, request, seams)
+        if "base-up-to-date" in wanted
+        else (None, "not looked up: no policy needs it")
+    )
+    attestations, attestations_why = (
+        _attestations(inventory, registry, request, seams)
+        if "attestations" in wanted
+        else (None, "not looked up: no policy needs them")
+    )
     facts = Facts(
         inventory=inventory,
         scan=scan,
@@ -129,10 +139,7 @@ def policy_run(
         attestations=attestations,
         attestations_why=attestations_why,
     )
-    repository = f"{registry.registry}/{registry.repository}" if registry else ""
-    if not repository:
-        repository = _repository_of(inventory)
-    report = evaluate_all(configs, facts, repository)
+    report = evaluate_all(configs, facts, _repository(inventory, registry))
     return PolicyRun(
         report=report,
         image=inventory.image,
@@ -157,8 +164,11 @@ def _eol_lookup_of(table: Path, identity: tuple[int, int, int] | None) -> EolLoo
     return eol_lookup_from_table(table)
 
 
-def _repository_of(inventory: Inventory) -> str:
-    """The repository a local image names (its first RepoTags entry), for policy scopes."""
+def _repository(inventory: Inventory, registry: RegistryRef | None) -> str:
+    """The image's `registry/repository` for policy scopes: where it is, else the repository
+    a local image names (its first RepoTags entry), else ""."""
+    if registry is not None:
+        return f"{registry.registry}/{registry.repository}"
     for tag in inventory.image.repo_tags:
         try:
             ref = parse_reference(tag)
@@ -180,13 +190,13 @@ def _base_now(inventory: Inventory, request: PolicyRequest, seams: Seams) -> tup
         return None, f"the digest of {base.reference} the image was built on is not known"
     tags = seams.images.tags(request.platform)
     if tags is None:
-        return None, f"where {base.reference} points now: no registry access (offline)"
+        return None, "no registry access (offline)"
     try:
         pointing = tags.digests(base.reference)
     except Error as exc:
-        return None, f"where {base.reference} points now: {exc}"
+        return None, str(exc)
     if not pointing:
-        return None, f"{base.reference} resolves to no digest"
+        return None, "the registry resolves it to no digest"
     return (base.digest if base.digest in pointing else pointing[0]), ""
 
 
