@@ -451,8 +451,13 @@ def test_a_server_error_is_reported_with_its_problem(
 # --- as a process ---------------------------------------------------------------------------
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# `python -m basewatch ARGS` with Ctrl-C raising KeyboardInterrupt, as from a terminal: a test
+# run started in the background by a shell without job control ignores SIGINT, and a child
+# inherits that (Python then installs no handler of its own)
+WITH_CTRL_C = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'basewatch'; runpy.run_module('basewatch', run_name='__main__')"
+)
 
 
 def test_follow_prints_new_events_as_they_come_and_ends_on_ctrl_c(service: Service) -> None:
@@ -460,14 +465,11 @@ def test_follow_prints_new_events_as_they_come_and_ends_on_ctrl_c(service: Servi
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASEWATCH_")}
     env |= {"BASEWATCH_TOKEN": service.viewer, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "basewatch", "events", "--follow", "--server", service.url],
+        [sys.executable, "-c", WITH_CTRL_C, "events", "--follow", "--server", service.url],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # a test run started in the background by a shell without job control ignores SIGINT,
-        # and a child would inherit that: Ctrl-C must reach it as it does from a terminal
-        preexec_fn=_default_sigint,
     )
     watchdog = threading.Timer(60, process.kill)  # a hung client fails the test, not the run
     watchdog.start()
