@@ -252,7 +252,11 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Severity).index(self)
+        return _SEVERITY_RANK[self]
+
+
+# looked up, not recomputed: matching and policies ask for ranks hundreds of thousands of times
+_SEVERITY_RANK: dict[Severity, int] = {severity: n for n, severity in enumerate(Severity)}
 
 
 class FixStatus(StrEnum):

@@ -123,13 +123,21 @@ def test_every_page_reads_right_at_each_width(
     assert "base.moved" in main_text(page) and "findings.new" in main_text(page)
     points, series, rows = chart_points(page, "trend-heading")
     assert (series, rows) == (4, 30) and points == 4 * 30  # four lines, a point a day
+    # the fail gap: a line for each policy the app fails, a point a day
+    points, series, rows = chart_points(page, "policy-trend-heading")
+    assert series >= 2 and rows == 30 and points == series * 30
+    fail_gap = page.locator("section[aria-labelledby=policy-trend-heading]")
+    assert fail_gap.locator("svg [data-series=base-up-to-date]").count() >= 1
     screenshot(page, "overview")
 
     page.goto("/images")
     row = page.locator("tbody tr", has_text="/app")
     assert row.count() == 1
     assert "rebuild needed" in row.inner_text() and "critical" in row.inner_text()
+    assert "fails" in row.inner_text() and "base-up-to-date" in row.inner_text()
     screenshot(page, "images")
+    page.goto("/images?policy=failed")
+    assert page.locator("tbody tr", has_text="/app").count() == 1
 
     page.goto(f"/images/{fleet.app['digest']}")
     text = main_text(page)
@@ -142,6 +150,14 @@ def test_every_page_reads_right_at_each_width(
     assert advice.count() == 1 and f"{ALIAS} (busybox)" in advice.inner_text()
     assert page.locator("#unchecked-heading").count() == 0  # everything was checked
     assert "Every one of its" in text and "musl" in text  # the binaries load on its base
+    # its policies: what was not evaluated first, then every verdict; the base moved under it
+    policies = page.locator("section[aria-labelledby=policies-heading]")
+    assert policies.inner_text().index("Not evaluated (") < policies.inner_text().index("pass")
+    assert "approved-base: no approved bases configured" in policies.inner_text()
+    up_to_date = policies.locator("tbody tr", has_text="(base-up-to-date)")
+    assert "fail" in up_to_date.inner_text() and "the base has moved" in up_to_date.inner_text()
+    severe = policies.locator("tbody tr", has_text="(no-fixable-severe)")
+    assert ALIAS in severe.inner_text() and "fail" in severe.inner_text()
     points, series, rows = chart_points(page, "trend-heading")
     assert series == 4 and points == 4 * rows and rows >= 1
     screenshot(page, "image")
@@ -171,6 +187,8 @@ def test_every_page_reads_right_at_each_width(
     assert events.count() >= 2 and "delivered" in page.locator("tbody").inner_text()
     page.goto("/events?type=base.moved")
     assert page.locator("tbody tr").count() == 1
+    page.goto("/events?type=policy.failed")  # base-up-to-date among them, after the move
+    assert page.locator("tbody tr", has_text="fails base-up-to-date").count() == 1
     screenshot(page, "events")
 
     page.goto("/watches")
@@ -257,6 +275,7 @@ def pages_of(fleet: Fleet) -> list[str]:
         "/",
         "/images",
         "/images?q=busybox&severity=critical",
+        "/images?policy=failed",
         f"/images/{fleet.app['digest']}",
         "/bases",
         f"/bases/{fleet.base_id}",

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from basewatch import __version__
 from basewatch.errors import DatabaseError
 from basewatch.jobs.seams import SqliteVulnData
+from basewatch.policy import Action, Status
 from basewatch.service.api_notifiers import DeliveryOut, deliveries_of
 from basewatch.service.api_notifiers import router as notifiers_router
 from basewatch.service.bases import tags_of
@@ -55,6 +56,7 @@ from basewatch.service.models import (
     FindingId,
     Image,
     ImageFinding,
+    ImagePolicy,
     TagMove,
     Watch,
 )
@@ -65,6 +67,7 @@ from basewatch.service.records import (
     bases_out,
     create_watch,
     image_counts,
+    policies_of,
 )
 
 # --- the wire types -----------------------------------------------------------------------------
@@ -104,6 +107,10 @@ class ImageOut(BaseModel):
     rebuild_reason: str
     release: str = Field(description="the distribution release it runs; empty when unknown")
     eol: str = Field(description="that release's end of life (ISO day); empty when unknown")
+    policy_failed: bool = Field(
+        description="a policy whose action is `fail` fails (what makes `basewatch policy` exit "
+        "1); false also before its policies were evaluated"
+    )
 
 
 class ImagePage(BaseModel):
@@ -250,11 +257,32 @@ class TagMoveOut(BaseModel):
     seen_at: datetime
 
 
+class PolicyItemOut(BaseModel):
+    subject: str = Field(description="what fails it, as a person reads it")
+    id: str = Field(description="the advisory, package, reference... it is about")
+    severity: str = Field(default="", description="a finding's severity; empty for others")
+
+
+class PolicyOut(BaseModel):
+    id: str = Field(description="the policy's id (docs/policies/ID.md)")
+    title: str
+    status: Status = Field(description="not-evaluated: no data to decide on, `reason` says why")
+    action: Action = Field(description="fail: a failure blocks; warn: it is only reported")
+    reason: str = Field(description="why it passed, failed or could not be evaluated")
+    items: list[PolicyItemOut] = Field(description="the items that fail it (the first 50)")
+    item_count: int = Field(description="how many items fail it, all told")
+    changed_at: datetime = Field(description="when this verdict last changed")
+
+
 class ImageDetail(ImageOut):
     packages_list: list[PackageOut] = Field(alias="package_list")
     layers: list[str] = Field(description="the diffID of each layer, bottom first")
     tag_history: list[TagMoveOut]
     finding_list: list[FindingOut]
+    policies: list[PolicyOut] = Field(
+        description="every configured policy's verdict, from the stored facts; empty until "
+        "they were first evaluated"
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -435,7 +463,8 @@ def create_app(state: ServiceState) -> FastAPI:
     def get_image(
         digest: Annotated[str, FastApiPath(max_length=100)], _who: Authorized, db: Db
     ) -> ImageDetail:
-        """One image: its packages, layers and the history of the tags that pointed at it."""
+        """One image: its packages, layers, findings, policy verdicts and the history of the
+        tags that pointed at it."""
         row = db.get(Image, digest)
         if row is None:
             raise ApiError(404, "Not found", f"no indexed image {digest}")
@@ -471,6 +500,7 @@ def create_app(state: ServiceState) -> FastAPI:
                 for m in history
             ],
             finding_list=[_finding_out(f) for f in findings],
+            policies=[_policy_out(p) for p in policies_of(db, digest, state.settings)],
         )
 
     @app.get("/api/v1/findings", tags=["findings"])
@@ -686,6 +716,26 @@ def _finding_out(row: ImageFinding) -> FindingOut:
     )
 
 
+def _policy_out(row: ImagePolicy) -> PolicyOut:
+    return PolicyOut(
+        id=row.policy,
+        title=row.title,
+        status=Status(row.status),
+        action=Action(row.action),
+        reason=row.reason,
+        items=[
+            PolicyItemOut(
+                subject=str(item.get("subject", "")),
+                id=str(item.get("id", "")),
+                severity=str(item.get("severity", "")),
+            )
+            for item in row.items
+        ],
+        item_count=row.item_count,
+        changed_at=row.changed_at,
+    )
+
+
 def _image_out(row: Image, tags: list[str], counts: ImageCounts) -> ImageOut:
     evaluation = counts.evaluation
     return ImageOut(
@@ -710,6 +760,7 @@ def _image_out(row: Image, tags: list[str], counts: ImageCounts) -> ImageOut:
         rebuild_reason=row.rebuild_reason,
         release=row.release,
         eol=row.eol,
+        policy_failed=bool(row.policy_failed),
     )
 
 

@@ -10,7 +10,8 @@ older base: it needs a rebuild.
 When a polled base tag moves, every image built on the old digest needs a rebuild, and one
 `base.moved` event lists them with what the refresh fixes and brings, computed as the advise
 job computes a refresh (`advice.advise.compare_bases`: the base's findings in the image
-against the new base's).
+against the new base's), and the policies of every image built on the tag are evaluated again
+with where it points now (`base-up-to-date`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from basewatch.service.config import ServeSettings
 from basewatch.service.evaluate import Matcher
 from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.models import BaseTag, Event, EventType, Image, TagState
+from basewatch.service.policies import ImagePolicies
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +90,16 @@ class Bases:
     cycle: one registry client and one database session at a time)."""
 
     def __init__(
-        self, settings: ServeSettings, inventories: SqlInventoryStore, clock: Clock
+        self,
+        settings: ServeSettings,
+        inventories: SqlInventoryStore,
+        clock: Clock,
+        policies: ImagePolicies | None = None,
     ) -> None:
         self._settings = settings
         self._inventories = inventories
         self._clock = clock
+        self._policies = policies  # evaluated again on the images of a base that moved
         self._listed: dict[str, float] = {}  # repository -> when its tags were last listed
 
     # --- when an image is indexed ------------------------------------------------------------
@@ -245,6 +252,7 @@ class Bases:
                 move = self._moved(session, row, old, old_manifest, matcher)
                 if move is not None:
                     moves.append(move)
+            self._evaluate_policies(session, row, matcher)
             session.commit()  # the tag's new place, the images' verdicts and the event together
         return moves, problems
 
@@ -313,6 +321,21 @@ class Bases:
                 problems.append(f"candidate {row.reference}: {row.problem}")
             session.commit()
         return problems
+
+    def _evaluate_policies(self, session: Session, row: BaseTag, matcher: Matcher) -> None:
+        """The policies of every image built on `row`'s tag, with where it points now (those
+        built on where it pointed before fail `base-up-to-date`; any built on where it points
+        now pass it again)."""
+        if self._policies is None:
+            return
+        images = list(
+            session.scalars(
+                select(Image)
+                .where(Image.base_reference == row.reference)
+                .order_by(Image.repository, Image.digest)
+            )
+        )
+        self._policies.reevaluate(session, images, self._inventories, matcher)
 
     def _moved(
         self, session: Session, row: BaseTag, old: str, old_manifest: str, matcher: Matcher

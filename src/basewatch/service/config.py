@@ -17,6 +17,7 @@ from typing import Any
 from basewatch.config_file import read_toml
 from basewatch.errors import ConfigError, UsageError
 from basewatch.oci.reference import parse_host, parse_reference
+from basewatch.policy import PolicyConfig, default_policies
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_POLL_SECONDS = 300.0
@@ -41,6 +42,7 @@ ENVIRONMENT = {
     "delivery_timeout": "BASEWATCH_DELIVERY_TIMEOUT",
     "delivery_retry_max": "BASEWATCH_DELIVERY_RETRY_MAX",
     "dead_letter_after": "BASEWATCH_DEAD_LETTER_AFTER",
+    "policy": "BASEWATCH_POLICY",
 }
 ENV_ADMIN_TOKEN = "BASEWATCH_ADMIN_TOKEN"  # noqa: S105 - the variable's name, not a token
 
@@ -92,6 +94,18 @@ def user_data_dir(environ: Mapping[str, str]) -> Path:
     return home / ".local" / "share" / "basewatch"
 
 
+def read_policy_file(path: Path, origin: str) -> tuple[PolicyConfig, ...]:
+    """The policies of the YAML policy file at `path` (as `basewatch policy --policy` reads
+    it); ConfigError naming `origin` (the setting that gave it) and what is wrong."""
+    from basewatch.jobs.policy import read_policies
+
+    try:
+        configs, _ = read_policies(path)
+    except UsageError as exc:  # PolicyFileError says FILE:LINE and what is wrong there
+        raise ConfigError(f"{origin}: {exc}", path=str(path)) from None
+    return tuple(configs)
+
+
 @dataclass(frozen=True, slots=True)
 class ServeSettings:
     host: str
@@ -109,6 +123,12 @@ class ServeSettings:
     delivery_retry_max: float = DEFAULT_DELIVERY_RETRY_MAX
     dead_letter_after: float = DEFAULT_DEAD_LETTER_AFTER
     admin_token: str = field(default="", repr=False)  # the first admin token, when given
+    # the policies every image is evaluated with: those of the `policy` file (None: every
+    # built-in with its defaults), read and validated when the settings are loaded
+    policy: Path | None = None
+    policies: tuple[PolicyConfig, ...] = field(
+        default_factory=lambda: tuple(default_policies()), compare=False, repr=False
+    )
 
     @property
     def listen(self) -> str:
@@ -197,6 +217,10 @@ class ServeSettings:
             return parse_duration(*found) if found else default
 
         registries = hosts("allowed_registries", "registry hosts")
+        policy = text("policy")
+        policy_file = Path(policy[0]).expanduser() if policy else None
+        # read now: a bad policy file stops the service before it starts, saying where
+        policies = read_policy_file(policy_file, policy[1]) if policy_file and policy else None
         default_db = "sqlite+pysqlite:///" + str(user_data_dir(environ) / "service.db")
         return cls(
             host=host,
@@ -217,4 +241,6 @@ class ServeSettings:
             alternatives=alternatives(registries),
             allowed_notifier_hosts=hosts("allowed_notifier_hosts", "host names"),
             admin_token=environ.get(ENV_ADMIN_TOKEN, "").strip(),
+            policy=policy_file,
+            policies=policies if policies is not None else tuple(default_policies()),
         )

@@ -53,6 +53,8 @@ class Change:
     checked: bool = True  # False: there was no usable database, the snapshot was left alone
     # True for an image's first evaluation: its findings are the baseline, not news
     baseline: bool = False
+    # the scan made (what the image's policies are evaluated on); None: nothing was matched
+    scan: ScanResult | None = field(default=None, repr=False)
 
 
 class Matcher:
@@ -134,6 +136,7 @@ def evaluate_image(
         ),
         kev=sorted(k for k in after if after[k].kev and (k not in before or not before[k].kev)),
         baseline=evaluation is None,
+        scan=result,
     )
     _write_findings(session, digest, before, after, now)
     _write_ids(session, digest, result.findings)

@@ -130,6 +130,12 @@ class Image(Base):
     findings: Mapped[int] = mapped_column(Integer, default=0)
     fixable: Mapped[int] = mapped_column(Integer, default=0)
     kev: Mapped[int] = mapped_column(Integer, default=0)
+    # its policies now (`image_policies`): True when a policy whose action is `fail` fails
+    # (what makes `basewatch policy` exit 1); None until its policies were first evaluated
+    policy_failed: Mapped[bool | None] = mapped_column(nullable=True, default=None)
+    # the fingerprint of the policy configuration those verdicts were made under ("" none):
+    # an image made under another one is evaluated again (`policies.fingerprint`)
+    policy_config: Mapped[str] = mapped_column(String(64), default="")
 
 
 Index("ix_images_worst", Image.worst)
@@ -262,6 +268,61 @@ class Bookmark(Base):
 
 
 Index("ix_image_findings_advisory", ImageFinding.advisory)
+Index("ix_images_policy_failed", Image.policy_failed)
+
+
+class ImagePolicy(Base):
+    """One policy's current verdict on an image (`service.policies`): what `basewatch policy`
+    would say of it, from the stored facts, and which of pass/fail was last announced."""
+
+    __tablename__ = "image_policies"
+
+    digest: Mapped[str] = mapped_column(
+        ForeignKey("images.digest", ondelete="CASCADE"), primary_key=True
+    )
+    policy: Mapped[str] = mapped_column(String(100), primary_key=True)  # its id
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20))  # `policy.Status`
+    action: Mapped[str] = mapped_column(String(10))  # `policy.Action`
+    reason: Mapped[str] = mapped_column(String(2000))
+    # the failing items, at most `policies.MAX_ITEMS`: subject, id, severity (findings)
+    items: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    item_count: Mapped[int] = mapped_column(Integer)  # how many fail it, all told
+    # "fail" or "pass": what the last policy.failed / policy.passed event (or the silent first
+    # evaluation) said; "" when nothing was said yet (every verdict so far not evaluated)
+    reported: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())  # when the verdict last changed
+
+
+class ImageAttestations(Base):
+    """The image's supply-chain attestations as its registry listed them when it was indexed
+    (referrers of its manifest and of its index): policies read them without asking again."""
+
+    __tablename__ = "image_attestations"
+
+    digest: Mapped[str] = mapped_column(
+        String(100), ForeignKey("images.digest", ondelete="CASCADE"), primary_key=True
+    )
+    # kind, artifact_type, digest of each; None: not known (`why` says why)
+    attestations: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
+    why: Mapped[str] = mapped_column(String(1000))
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PolicyHistory(Base):
+    """An image's failing policies from the evaluation that changed them: the policies it
+    fails at a moment are those of its last row before it (the dashboard's "fail gap")."""
+
+    __tablename__ = "policy_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("images.digest", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    failing: Mapped[list[str]] = mapped_column(JSON)  # policy ids whose status is fail, sorted
+
+
+Index("ix_policy_history_digest", PolicyHistory.digest, PolicyHistory.at)
+Index("ix_policy_history_at", PolicyHistory.at)
 
 
 class EventType(StrEnum):
@@ -271,6 +332,8 @@ class EventType(StrEnum):
     KEV_ADDED = "kev.added"  # a finding was added to CISA's Known Exploited Vulnerabilities
     BASE_MOVED = "base.moved"  # a base tag moved: the images built on the old digest need a rebuild
     EOL_REACHED = "eol.reached"  # the release of an image's base reached its end of life
+    POLICY_FAILED = "policy.failed"  # a policy's verdict on an image became fail
+    POLICY_PASSED = "policy.passed"  # ... and went from fail back to pass
 
 
 class Event(Base):

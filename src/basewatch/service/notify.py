@@ -217,10 +217,32 @@ def summary(event: Event) -> tuple[str, list[str]]:
         lines += [f"  - {_image_line(i)}" for i in images[:MAX_LISTED]]
         if len(images) > MAX_LISTED:
             lines.append(f"  ... and {len(images) - MAX_LISTED} more")
+    policy = event.payload.get("policy")
+    if event.type in _POLICY_EVENTS and isinstance(policy, dict):
+        verb = "fails" if event.type == EventType.POLICY_FAILED else "passes again"
+        lines.append(f"policy: {verb} {policy.get('id', '?')} ({policy.get('action', '')})")
+        lines.append(f"why: {policy.get('reason', '')}")
+        items = event.payload.get("items")
+        count = event.payload.get("item_count")
+        if isinstance(items, list) and items:
+            lines.append("failing:")
+            lines += [f"  - {_item_line(i)}" for i in items[:MAX_LISTED]]
+            more = (count if isinstance(count, int) else len(items)) - MAX_LISTED
+            if more > 0:
+                lines.append(f"  ... and {more} more")
     message = event.payload.get("message")
     if isinstance(message, str) and message:
         lines.append(message)
     return title, lines
+
+
+_POLICY_EVENTS = frozenset({EventType.POLICY_FAILED.value, EventType.POLICY_PASSED.value})
+
+
+def _item_line(item: object) -> str:
+    if isinstance(item, dict):
+        return str(item.get("subject") or item.get("id") or "?")
+    return str(item)
 
 
 def slack_payload(event: Event) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """What the API and the dashboard both read and write: the watch a caller adds, a base tag with
-its dependents, and the finding counts of a page of images."""
+its dependents, the finding counts of a page of images and their policy verdicts."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from basewatch.errors import UsageError
 from basewatch.oci.reference import parse_reference
+from basewatch.policy import Status
 from basewatch.service.auth import Caller
 from basewatch.service.config import ServeSettings
 from basewatch.service.http import ApiError, ServiceState
-from basewatch.service.models import BaseTag, Evaluation, Image, ImageFinding, Watch
+from basewatch.service.models import BaseTag, Evaluation, Image, ImageFinding, ImagePolicy, Watch
 
 
 class WatchIn(BaseModel):
@@ -112,6 +113,27 @@ def image_counts(db: Session, images: list[Image]) -> dict[str, ImageCounts]:
         counts.kev += int(kev or 0)
     for evaluation in db.scalars(select(Evaluation).where(Evaluation.digest.in_(digests))):
         found[evaluation.digest].evaluation = evaluation
+    return found
+
+
+def policies_of(db: Session, digest: str, settings: ServeSettings) -> list[ImagePolicy]:
+    """The image's stored verdicts, in the order the configuration lists the policies (those
+    it no longer lists last)."""
+    order = {config.id: n for n, config in enumerate(settings.policies)}
+    rows = db.scalars(select(ImagePolicy).where(ImagePolicy.digest == digest))
+    return sorted(rows, key=lambda r: (order.get(r.policy, len(order)), r.policy))
+
+
+def failing_policies(db: Session, digests: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """(policy id, action) of the policies each image fails now: one query for a page."""
+    found: dict[str, list[tuple[str, str]]] = {d: [] for d in digests}
+    if digests:
+        for digest, policy, action in db.execute(
+            select(ImagePolicy.digest, ImagePolicy.policy, ImagePolicy.action)
+            .where(ImagePolicy.digest.in_(digests), ImagePolicy.status == Status.FAIL.value)
+            .order_by(ImagePolicy.digest, ImagePolicy.policy)
+        ):
+            found[digest].append((str(policy), str(action)))
     return found
 
 

@@ -6,6 +6,10 @@ What changed comes from the database's own change log (`VulnStore.changes_since`
 remembers which log it read and its last entry (`service_state.vulndb_seq`, "log:entry"), so a
 restart resumes there, a change made while it was down is not missed, and a database replaced by
 another one (whose log starts again) or entries dropped unread make every image be matched again.
+
+Each image matched again has its policies evaluated again on that match (`policies`); so do the
+images whose verdicts were made under another policy configuration, or without a database when
+there is one now (a check's second step).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from basewatch.service.config import ServeSettings
 from basewatch.service.evaluate import Change, Matcher, evaluate_image
 from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.models import Bookmark, Evaluation, FindingId, Image
+from basewatch.service.policies import ImagePolicies, without_database
 from basewatch.settings import Settings
 from basewatch.vulndb.store import EVERYTHING, KEV_CHANGE
 
@@ -42,6 +47,9 @@ class Reevaluation:
     seq: int = 0  # the change-log entry read up to
     packages: int = 0  # changed packages seen
     images: dict[str, Change] = field(default_factory=dict)  # digest -> what changed
+    # images whose policies were evaluated only because their verdicts were made under
+    # another policy configuration, or never (indexed before the service kept policies)
+    policies: int = 0
 
 
 class Reevaluator:
@@ -57,6 +65,7 @@ class Reevaluator:
         self._vulns = SqliteVulnData(settings.vulndb, core.osv_url)
         self._clock = clock
         self._inventories = SqlInventoryStore(sessions, clock)
+        self._policies = ImagePolicies(settings.policies, core.eol_table, clock)
         self._stop = threading.Event()
         self.pending = 0  # images left to re-match in the check running now
         # called after a check that re-matched images (events may be in the outbox): the
@@ -70,7 +79,8 @@ class Reevaluator:
         """Check every `vulndb_check_interval` until `stop()`."""
         while not self._stop.is_set():
             try:
-                if self.check().images:
+                report = self.check()
+                if report.images or report.policies:
                     self.on_events()
             except DatabaseError as exc:
                 log.warning("cannot read the vulnerability database: %s", exc)
@@ -79,7 +89,45 @@ class Reevaluator:
             self._stop.wait(self._settings.vulndb_check_interval)
 
     def check(self) -> Reevaluation:
-        """Re-match the images holding a package changed since the last check."""
+        """Re-match the images holding a package changed since the last check (and evaluate
+        their policies again), then evaluate the policies of images whose verdicts were made
+        under another policy configuration, or never."""
+        report = self._changes()
+        if not self._stop.is_set():
+            report.policies = self._stale_policies()
+        return report
+
+    def _stale_policies(self) -> int:
+        """Evaluate the policies of every image whose verdicts are not of the configuration
+        in force (a policy file changed, or images indexed before the service kept them), or
+        were made without a database when there is one now (or with one when it is gone)."""
+        done = 0
+        marker = self._policies.fingerprint
+        bare = without_database(marker)
+
+        def stale(session: Session, wanted: str) -> list[str]:
+            query = select(Image.digest).where(Image.policy_config != wanted)
+            return list(session.scalars(query.order_by(Image.digest)))
+
+        with self._sessions() as session:
+            # one query when nothing is stale: the database is opened only when something is
+            digests = stale(session, marker if self._vulns.exists() else bare)
+            if not digests:
+                return 0
+        with self._sessions() as session, Matcher(self._vulns) as matcher:
+            if matcher.problem:  # a database that cannot be used: made as without one
+                digests = stale(session, bare)
+            for chunk in _chunks(digests, BATCH):
+                if self._stop.is_set():
+                    break
+                images = list(session.scalars(select(Image).where(Image.digest.in_(chunk))))
+                done += self._policies.reevaluate(session, images, self._inventories, matcher)
+                session.commit()
+        if done:
+            log.info("policies evaluated on %d image(s) under the configuration in force", done)
+        return done
+
+    def _changes(self) -> Reevaluation:
         if not self._vulns.exists():
             return Reevaluation()
         with self._sessions() as session:
@@ -136,15 +184,18 @@ class Reevaluator:
                     stored = self._inventories.get_many(
                         session, {image.manifest_digest for image in batch}
                     )
+                    self._policies.prefetch(session, batch)  # their verdicts and facts at once
                     for image in batch:
                         if self._stop.is_set():
                             return report  # the bookmark stays: the next start does the rest
                         self.pending -= 1
                         inventory = stored.get(image.manifest_digest)
                         if inventory is not None:
-                            report.images[image.digest] = evaluate_image(
+                            change = evaluate_image(
                                 session, image.digest, inventory, matcher, self._clock
                             )
+                            report.images[image.digest] = change
+                            self._policies.evaluate(session, image, inventory, change.scan)
                     # each image's snapshot and its events together; a re-evaluation cut short
                     # is repeated whole, and an image already matched again diffs to nothing:
                     # no event twice

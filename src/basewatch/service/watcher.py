@@ -3,7 +3,8 @@ tag, no manifest body while nothing changed), and indexing every digest not seen
 
 An image is pulled and inventoried once per digest, by the sbom job through the same seams as
 the CLI (its analysis cache included); the inventory goes to the service's `InventoryStore`,
-and the compat job's verdict on its ELF files to `image_compat`.
+the compat job's verdict on its ELF files to `image_compat`, the attestations its registry lists
+(referrers) to `image_attestations`, and its policies' verdicts to `image_policies`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from basewatch.service.evaluate import Matcher, evaluate_image
 from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.metrics import Timings
 from basewatch.service.models import Event, EventType, Image, TagMove, TagState, Watch
+from basewatch.service.policies import ImagePolicies, look_up_attestations
 from basewatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,8 @@ class Watcher:
         self._clock = clock
         self._registry = registry_options_for(core, registry)
         self.inventories = SqlInventoryStore(sessions, clock)
-        self.bases = Bases(settings, self.inventories, clock)
+        self.policies = ImagePolicies(settings.policies, core.eol_table, clock)
+        self.bases = Bases(settings, self.inventories, clock, self.policies)
         self._vulns = SqliteVulnData(settings.vulndb, core.osv_url)
         self._eol = eol_lookup_from_table(core.eol_table)
         self._eol_file = _identity(core.eol_table)  # the refreshed table the lookup was read from
@@ -240,15 +243,21 @@ class Watcher:
         # read before this transaction writes anything (SQLite has one writer at a time)
         compat = self._compat(images, repository, digest)
         manifest = inventory.image.manifest_digest or digest
+        # the only time the registry is asked for its attestations: policies read them stored
+        attestations = look_up_attestations(
+            images, repository, (manifest, digest), self._clock, digest
+        )
         self.inventories.put_in(session, manifest, inventory)
         row = image_row(digest, manifest, repository, inventory, self._clock)
         self.bases.settle(row, inventory, base)
         row.release, row.eol = self._release(inventory)
-        session.merge(row)
+        image = session.merge(row)
         session.flush()
         session.merge(compat.row(digest))
+        session.merge(attestations)
         with Matcher(self._vulns) as matcher:
-            evaluate_image(session, digest, inventory, matcher, self._clock)
+            change = evaluate_image(session, digest, inventory, matcher, self._clock)
+            self.policies.evaluate(session, image, inventory, change.scan, indexed=True)
 
     def _inventory(
         self, images: RegistryImages, repository: str, digest: str, *, store: bool
@@ -356,6 +365,9 @@ class Watcher:
                     created_at=now,
                 )
             )
+        if reached:  # `supported-base` fails now: their policies are evaluated again
+            with Matcher(self._vulns) as matcher:
+                self.policies.reevaluate(session, reached, self.inventories, matcher)
         session.commit()
         return len(reached)
 

@@ -128,3 +128,22 @@ def test_alternatives_are_tags_on_allowed_registries(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="at most 20"):
         load(config=config)
+
+
+def test_the_policy_file_is_read_and_checked_when_the_settings_are(tmp_path: Path) -> None:
+    assert [c.id for c in load().policies][:2] == ["no-fixable-severe", "no-kev"]  # built-ins
+    assert load().policy is None
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("policies:\n  - id: no-kev\n    action: warn\n")
+    config = tmp_path / "serve.toml"
+    config.write_text(f'[serve]\npolicy = "{policy}"\n')
+    (only,) = load(config=config).policies
+    assert (only.id, only.action.value, load(config=config).policy) == ("no-kev", "warn", policy)
+    policy.write_text("policies:\n  - id: no-kev\n    action: block\n")
+    with pytest.raises(ConfigError, match=rf"^policy in {config} \[serve\]: {policy}:3: "):
+        load(config=config)
+    with pytest.raises(ConfigError, match=r"^BASEWATCH_POLICY: .*no-such.yaml: no such policy"):
+        load({"HOME": "/h", "BASEWATCH_POLICY": str(tmp_path / "no-such.yaml")})
+    policy.write_text("policies:\n  - id: no-such-policy\n")
+    with pytest.raises(ConfigError, match=r"unknown policy 'no-such-policy'"):
+        load({"HOME": "/h", "BASEWATCH_POLICY": str(policy)})

@@ -152,3 +152,19 @@ def test_bad_settings_are_usage_errors(tmp_path: Path, argv: list[str], message:
     assert proc.returncode == ExitCode.USAGE
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_bad_policy_file_stops_the_start_saying_where(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("policies:\n  - id: no-fixable-severe\n    severty: high\n")
+    proc = subprocess.run(
+        [*SERVE, "--database", f"sqlite:///{tmp_path}/service.db"],
+        env=environment(tmp_path, BASEWATCH_POLICY=str(policy)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == ExitCode.USAGE
+    assert f"BASEWATCH_POLICY: {policy}:3: no-fixable-severe: unknown parameter" in proc.stderr
+    assert "Traceback" not in proc.stderr and "serving on" not in proc.stderr

@@ -1,5 +1,6 @@
 """Findings over time, from the rows `evaluate.counts_of` leaves at each change: an image's
-counts on a day are those of its last row by the end of that day; the fleet's are their sum."""
+counts on a day are those of its last row by the end of that day; the fleet's are their sum.
+Policy failures over time the same way, from the rows `policies` leaves."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from basewatch.service.evaluate import COUNTED
-from basewatch.service.models import FindingCounts
+from basewatch.service.models import FindingCounts, PolicyHistory
 
 SEVERITIES = ("critical", "high", "medium", "low", "other")
 
@@ -133,4 +134,60 @@ def image_history(
             index += 1
         if current is not None:
             out.append((day, dict(current)))
+    return out
+
+
+def policy_failures(
+    session: Session, today: date, days: int = 30
+) -> list[tuple[date, dict[str, int]]]:
+    """How many images fail each policy on each of the last `days` days (today included), the
+    "fail gap": an image fails on a day the policies of its last `PolicyHistory` row by the
+    end of that day. The rows before the first day are read once (each image's last, if it
+    fails something), then the changes in order; a policy no image failed has no count."""
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, time(), tzinfo=UTC)
+    latest = (
+        select(
+            PolicyHistory.digest,
+            PolicyHistory.failing,
+            func.row_number()
+            .over(
+                partition_by=PolicyHistory.digest,
+                order_by=(PolicyHistory.at.desc(), PolicyHistory.id.desc()),
+            )
+            .label("n"),
+        )
+        .where(PolicyHistory.at < start)
+        .subquery()
+    )
+    state: dict[str, frozenset[str]] = {}
+    counts: dict[str, int] = {}
+
+    def move(digest: str, failing: frozenset[str]) -> None:
+        for policy in state.get(digest, frozenset()):
+            counts[policy] -= 1
+        for policy in failing:
+            counts[policy] = counts.get(policy, 0) + 1
+        state[digest] = failing
+
+    for digest, failing in session.execute(
+        select(latest.c.digest, latest.c.failing).where(
+            latest.c.n == 1, cast(latest.c.failing, String) != "[]"
+        )
+    ):
+        move(str(digest), frozenset(str(p) for p in failing))
+    changes = session.execute(
+        select(PolicyHistory.digest, PolicyHistory.at, PolicyHistory.failing)
+        .where(PolicyHistory.at >= start)
+        .order_by(PolicyHistory.at, PolicyHistory.id)
+    ).all()
+    out: list[tuple[date, dict[str, int]]] = []
+    index = 0
+    for each in _days(first, today):
+        end = _end(each)
+        while index < len(changes) and changes[index][1] < end:
+            digest, _, failing = changes[index]
+            move(str(digest), frozenset(str(p) for p in failing))
+            index += 1
+        out.append((each, dict(counts)))  # a policy failed once keeps its count, 0 or not
     return out

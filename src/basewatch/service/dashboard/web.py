@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -25,11 +25,19 @@ from basewatch import __version__
 from basewatch.clock import today
 from basewatch.jobs.seams import SqliteVulnData
 from basewatch.models import Inventory, Origin, Severity
+from basewatch.policy import Status
 from basewatch.service.api_notifiers import NotifierIn, create_notifier, deliveries_of
 from basewatch.service.bases import tags_of
+from basewatch.service.config import ServeSettings
 from basewatch.service.dashboard.advice import image_advice
 from basewatch.service.dashboard.charts import Series, line_chart
-from basewatch.service.dashboard.history import Day, fleet_history, fleet_now, image_history
+from basewatch.service.dashboard.history import (
+    Day,
+    fleet_history,
+    fleet_now,
+    image_history,
+    policy_failures,
+)
 from basewatch.service.dashboard.sessions import (
     COOKIE,
     LIFETIME,
@@ -56,7 +64,14 @@ from basewatch.service.models import (
     TagState,
     Watch,
 )
-from basewatch.service.records import WatchIn, bases_out, create_watch, image_counts
+from basewatch.service.records import (
+    WatchIn,
+    bases_out,
+    create_watch,
+    failing_policies,
+    image_counts,
+    policies_of,
+)
 from basewatch.vulndb.names import normalize_name
 
 PAGE = 50  # rows of a table page
@@ -261,6 +276,30 @@ def _chart(title: str, description: str, days: list[tuple[date, Day]]) -> Markup
     return Markup(line_chart(series, title=title, description=description))  # noqa: S704
 
 
+def _policy_chart(
+    days: list[tuple[date, dict[str, int]]], settings: ServeSettings
+) -> Markup | None:
+    """The fail gap: a line per policy some image failed in the period, in the order the
+    configuration lists them; None when none did."""
+    failed = {policy for _, counts in days for policy in counts}
+    if not failed:
+        return None
+    order = {config.id: n for n, config in enumerate(settings.policies)}
+    series = [
+        Series(policy, [(day, counts.get(policy, 0)) for day, counts in days])
+        for policy in sorted(failed, key=lambda p: (order.get(p, len(order)), p))
+    ]
+    chart = line_chart(
+        series,
+        title="Policy failures over the fleet, last 30 days",
+        description=(
+            "For each policy, how many images fail it each day (the fail gap), from the "
+            "stored policy verdicts."
+        ),
+    )
+    return Markup(chart)  # noqa: S704
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, db: Db, viewer: Looker) -> HTMLResponse:
     state = service_state(request)
@@ -268,6 +307,7 @@ def overview(request: Request, db: Db, viewer: Looker) -> HTMLResponse:
     by, fixable, kev = _severity_totals(db)
     images = db.scalar(select(func.count()).select_from(Image)) or 0
     rebuild = db.scalar(select(func.count()).where(Image.rebuild_needed.is_(True))) or 0
+    policy_failed = db.scalar(select(func.count()).where(Image.policy_failed.is_(True))) or 0
     soon = (day + timedelta(days=90)).isoformat()
     ending = list(
         db.execute(
@@ -295,6 +335,11 @@ def overview(request: Request, db: Db, viewer: Looker) -> HTMLResponse:
             "Open findings over the fleet, last 30 days",
             "Findings of every indexed image each day, from the stored evaluations.",
             history,
+        ),
+        policy_failed=policy_failed,
+        policy_chart=_policy_chart(policy_failures(db, day), state.settings),
+        policies_evaluated=bool(
+            db.scalar(select(exists().where(Image.policy_failed.is_not(None))))
         ),
         events=events,
         summary=_summary,
@@ -331,7 +376,11 @@ def _summary(event: Event) -> str:
         return (
             f"{len(images)} image(s) to rebuild on {payload.get('base', {}).get('reference', '')}"
         )
-    if event.type == EventType.EOL_REACHED.value:
+    if event.type in (
+        EventType.EOL_REACHED.value,
+        EventType.POLICY_FAILED.value,
+        EventType.POLICY_PASSED.value,
+    ):
         return str(payload.get("summary", ""))
     findings = payload.get("findings", [])
     ids = sorted({str(f.get("id", "")) for f in findings})
@@ -366,6 +415,7 @@ class Row:
     fixable: int
     kev: int
     evaluation: Evaluation | None = None  # None: never evaluated (nothing was checked)
+    failing: list[tuple[str, str]] = field(default_factory=list)  # (policy, action) it fails
 
     @property
     def worst(self) -> str:
@@ -374,7 +424,9 @@ class Row:
 
 def _rows(db: Session, images: list[Image]) -> list[Row]:
     counts = image_counts(db, images)
-    tags = tags_of(db, [i.digest for i in images])
+    digests = [i.digest for i in images]
+    tags = tags_of(db, digests)
+    failing = failing_policies(db, digests)
     return [
         Row(
             i,
@@ -383,6 +435,7 @@ def _rows(db: Session, images: list[Image]) -> list[Row]:
             counts[i.digest].fixable,
             counts[i.digest].kev,
             counts[i.digest].evaluation,
+            failing.get(i.digest, []),
         )
         for i in images
     ]
@@ -397,6 +450,7 @@ def images_page(
     severity: Annotated[str, Query(max_length=20)] = "",
     rebuild: Annotated[str, Query(max_length=5)] = "",
     kev: Annotated[str, Query(max_length=5)] = "",
+    policy: Annotated[str, Query(max_length=10)] = "",
     sort: Annotated[str, Query(max_length=20)] = "repository",
     order: Annotated[str, Query(max_length=4)] = "asc",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -422,6 +476,8 @@ def images_page(
         query = query.where(Image.rebuild_needed.is_(True))
     if kev == "yes":
         query = query.where(Image.kev > 0)
+    if policy == "failed":
+        query = query.where(Image.policy_failed.is_(True))
     key = sort if sort in SORTS else "repository"
     down = order == "desc"
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -443,6 +499,7 @@ def images_page(
         severity=severity if severity in ORDER else "",
         rebuild=rebuild == "yes",
         kev=kev == "yes",
+        policy_failed=policy == "failed",
         severities=ORDER,
         sorts={name: label for name, (label, _) in SORTS.items()},
         link=_link(request),
@@ -528,6 +585,7 @@ def image_page(
     days = image_history(db, digest, today(state.clock))
     (row,) = _rows(db, [image])
     evaluation = db.get(Evaluation, digest)
+    policies = policies_of(db, digest, state.settings)
     advice = image_advice(
         db,
         SqlInventoryStore(state.sessions),
@@ -545,6 +603,8 @@ def image_page(
         unchecked=evaluation.unchecked if evaluation is not None else ["not evaluated yet"],
         advice=advice,
         compat=db.get(ImageCompat, digest),
+        policies=policies,
+        not_evaluated=[p for p in policies if p.status == Status.NOT_EVALUATED.value],
         inventory=inventory,
         groups=_grouped(findings, inventory),
         history=history,
