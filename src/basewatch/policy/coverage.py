@@ -63,7 +63,20 @@ def _looked_up(package: Package) -> bool:
     return bool(package.ecosystem) and not package.meta(OS_PACKAGE_KEY)
 
 
+# the last scan's coverage: the finding policies each ask for it, of the same scan in a row
+_LAST: list[tuple[ScanResult, Coverage]] = []
+
+
 def coverage_of(scan: ScanResult) -> Coverage:
+    last = _LAST[0] if _LAST else None  # read once: another thread may replace it
+    if last is not None and last[0] is scan:
+        return last[1]
+    found = _coverage_of(scan)
+    _LAST[:] = [(scan, found)]
+    return found
+
+
+def _coverage_of(scan: ScanResult) -> Coverage:
     entries = {e for e in scan.unchecked if e.strip()}
     looked_up = 0
     unchecked = 0

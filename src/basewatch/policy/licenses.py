@@ -79,6 +79,7 @@ def normalize_license_id(text: str) -> str:
     return str(parsed.key)
 
 
+@functools.lru_cache(maxsize=8192)  # the same packages recur across a fleet's images
 def check_licenses(declared: tuple[str, ...], deny: frozenset[str]) -> LicenseCheck:
     """The verdict on a package's declared license strings, every one of which applies (they
     are read as joined by AND); `deny` holds normalised ids (`normalize_license_id`)."""
