@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from basewatch.models import (
     Severity,
     is_os_package,
 )
-from basewatch.vulndb.eol import EolStatus, eol_status, load_eol_table
+from basewatch.vulndb.eol import EolStatus, eol_status, load_eol_table, table_identity
 
 SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 # Every severity a finding can have, in report order: a row left out would make the
@@ -211,6 +212,17 @@ def coverage(scan: ScanResult) -> Coverage:
             continue
         return Coverage.PARTIAL
     return Coverage.NONE if unchecked else Coverage.PARTIAL
+
+
+def current_eol_lookup(refreshed: Path) -> EolLookup:
+    """`eol_lookup_from_table(refreshed)`, read again only when `db update` rewrote the table
+    (every policy evaluation asks for it)."""
+    return _lookup_of(refreshed, table_identity(refreshed))
+
+
+@functools.lru_cache(maxsize=4)
+def _lookup_of(refreshed: Path, identity: tuple[int, int, int] | None) -> EolLookup:
+    return eol_lookup_from_table(refreshed)
 
 
 def eol_lookup_from_table(refreshed: Path) -> EolLookup:

@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from basewatch.advice.compare import eol_lookup_from_table
+from basewatch.advice.compare import current_eol_lookup
 from basewatch.clock import today
 from basewatch.errors import Error, UsageError
 from basewatch.jobs.scan import ScanOutcome, ScanRequest, fetch_advisories, scan
@@ -26,7 +26,6 @@ from basewatch.oci.reference import RegistryRef, parse_reference
 from basewatch.oci.referrers import Kind
 from basewatch.policy import (
     Attestation,
-    EolLookup,
     Facts,
     PolicyConfig,
     PolicyRun,
@@ -132,7 +131,7 @@ def policy_run(
         inventory=inventory,
         scan=scan,
         today=today(seams.clock),
-        eol=_eol_lookup(seams.settings.eol_table),
+        eol=current_eol_lookup(seams.settings.eol_table),
         user=inventory.image.user,
         base_now=base_now,
         base_now_why=base_why,
@@ -147,21 +146,6 @@ def policy_run(
         database=database,
         policy_file=origin,
     )
-
-
-def _eol_lookup(table: Path) -> EolLookup:
-    """The end-of-life lookup of `table` (else the shipped one), read once while unchanged."""
-    try:
-        stat = table.stat()
-        identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        identity = None
-    return _eol_lookup_of(table, identity)
-
-
-@functools.lru_cache(maxsize=4)
-def _eol_lookup_of(table: Path, identity: tuple[int, int, int] | None) -> EolLookup:
-    return eol_lookup_from_table(table)
 
 
 def _repository(inventory: Inventory, registry: RegistryRef | None) -> str:

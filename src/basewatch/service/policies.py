@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +30,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from basewatch.advice.compare import eol_lookup_from_table
+from basewatch.advice.compare import current_eol_lookup
 from basewatch.clock import Clock, today
 from basewatch.errors import Error
 from basewatch.models import Inventory, ScanResult, Severity
@@ -39,7 +38,6 @@ from basewatch.oci.reference import RegistryRef, parse_reference
 from basewatch.oci.referrers import Referrers
 from basewatch.policy import (
     Attestation,
-    EolLookup,
     Facts,
     PolicyConfig,
     PolicyReport,
@@ -67,7 +65,6 @@ MAX_ITEMS = 50  # failing items kept per verdict (and sent in an event); `item_c
 _REASON = 2000  # the columns' sizes
 _TITLE = 300
 _SUBJECT = 500
-_EOL_RECHECK = 5.0  # seconds between looks at whether the end-of-life table was refreshed
 NO_DATABASE = ":no-database"
 NOT_KEPT = "the image was indexed before the service kept attestations: index it again"
 
@@ -163,9 +160,6 @@ class ImagePolicies:
         self.fingerprint = fingerprint(self.configs)
         self._clock = clock
         self._eol_table = eol_table
-        self._eol_file = _identity(eol_table)
-        self._eol: EolLookup = eol_lookup_from_table(eol_table)
-        self._eol_seen = time.monotonic()
         self._stored: dict[str, _Stored] = {}  # prefetched for a batch
         self._bases: dict[str, BaseTag | None] = {}
 
@@ -206,17 +200,6 @@ class ImagePolicies:
             return self._bases[reference]
         return session.scalar(select(BaseTag).where(BaseTag.reference == reference))
 
-    def _eol_lookup(self) -> EolLookup:
-        """The end-of-life dates, read again once `db update` refreshed the table."""
-        now = time.monotonic()
-        if now - self._eol_seen >= _EOL_RECHECK:
-            self._eol_seen = now
-            seen = _identity(self._eol_table)
-            if seen != self._eol_file:
-                self._eol_file = seen
-                self._eol = eol_lookup_from_table(self._eol_table)
-        return self._eol
-
     # --- the facts -----------------------------------------------------------------------------
 
     def facts(
@@ -238,7 +221,7 @@ class ImagePolicies:
             inventory=inventory,
             scan=scan,
             today=today(self._clock),
-            eol=self._eol_lookup(),
+            eol=current_eol_lookup(self._eol_table),
             user=inventory.image.user,
             base_now=base_now,
             base_now_why=base_why,
@@ -469,11 +452,3 @@ def _attestations_of(
         ),
         "",
     )
-
-
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +38,7 @@ from basewatch.service.metrics import Timings
 from basewatch.service.models import Event, EventType, Image, TagMove, TagState, Watch
 from basewatch.service.policies import ImagePolicies, look_up_attestations
 from basewatch.settings import Settings
+from basewatch.vulndb.eol import table_identity
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,9 @@ class Watcher:
         self.bases = Bases(settings, self.inventories, clock, self.policies)
         self._vulns = SqliteVulnData(settings.vulndb, core.osv_url)
         self._eol = eol_lookup_from_table(core.eol_table)
-        self._eol_file = _identity(core.eol_table)  # the refreshed table the lookup was read from
+        self._eol_file = table_identity(
+            core.eol_table
+        )  # the refreshed table the lookup was read from
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one cycle at a time
@@ -308,7 +310,7 @@ class Watcher:
         """When the end-of-life table was refreshed (by `db update`, this service's or another
         process's), read it again and bring every image's end of life up to date; returns how
         many changed. A release whose support was extended may reach its end again later."""
-        seen = _identity(self._core.eol_table)
+        seen = table_identity(self._core.eol_table)
         if seen == self._eol_file:
             return 0
         self._eol_file = seen
@@ -370,15 +372,6 @@ class Watcher:
                 self.policies.reevaluate(session, reached, self.inventories, matcher)
         session.commit()
         return len(reached)
-
-
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    """What tells a rewritten (or replaced) file from the one read before."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def image_row(

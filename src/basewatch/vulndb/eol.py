@@ -309,3 +309,12 @@ def cycles_in(ref: TaggedImage, table: EolTable) -> list[Cycle]:
         if entry is not None and entry not in found:
             found.append(entry)
     return found
+
+
+def table_identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells a rewritten (or replaced) table from the one read before; None: no file."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
