@@ -62,6 +62,11 @@ class Settings:
         return self.cache_dir / "eol.json"
 
     @property
+    def license_table(self) -> Path:
+        """The SPDX license list as the `license` policy reads it, kept between runs."""
+        return self.cache_dir / "spdx-ids.json"
+
+    @property
     def blob_dir(self) -> Path:
         """The root of the content-addressed blob cache (registry pulls)."""
         return self.cache_dir

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 
 from basewatch.compat.model import LibcFamily, LibcInfo
-from basewatch.errors import EolError
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
 from basewatch.matching.matcher import query_of
 from basewatch.models import (
@@ -28,7 +24,7 @@ from basewatch.models import (
     Severity,
     is_os_package,
 )
-from basewatch.vulndb.eol import EolStatus, eol_status, load_eol_table, table_identity
+from basewatch.vulndb.eol import EolLookup, EolStatus, eol_status, release_cycle
 
 SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 # Every severity a finding can have, in report order: a row left out would make the
@@ -74,23 +70,11 @@ class Candidate:
     warnings: tuple[str, ...] = ()
 
 
-EolLookup = Callable[[str, str], dt.date | None]
-
-
 def libc_text(libc: LibcInfo | None) -> str:
     """How a report names the libc compat found: "glibc 2.41", "musl"; "" when there is none."""
     if libc is None or libc.family in (LibcFamily.NONE, LibcFamily.UNKNOWN):
         return ""
     return f"{libc.family.value} {libc.version}".strip()
-
-
-def release_cycle(os_id: str, version_id: str) -> str:
-    """The end-of-life table's cycle of a release: alpine 3.20.3 -> 3.20, debian 12.5 -> 12."""
-    if os_id in ("alpine",):
-        return ".".join(version_id.split(".")[:2])
-    if os_id in ("debian", "rhel", "almalinux", "rocky"):
-        return version_id.split(".", maxsplit=1)[0]
-    return version_id
 
 
 def candidate(
@@ -212,30 +196,3 @@ def coverage(scan: ScanResult) -> Coverage:
             continue
         return Coverage.PARTIAL
     return Coverage.NONE if unchecked else Coverage.PARTIAL
-
-
-def current_eol_lookup(refreshed: Path) -> EolLookup:
-    """`eol_lookup_from_table(refreshed)`, read again only when `db update` rewrote the table
-    (every policy evaluation asks for it)."""
-    return _lookup_of(refreshed, table_identity(refreshed))
-
-
-@functools.lru_cache(maxsize=4)
-def _lookup_of(refreshed: Path, identity: tuple[int, int, int] | None) -> EolLookup:
-    return eol_lookup_from_table(refreshed)
-
-
-def eol_lookup_from_table(refreshed: Path) -> EolLookup:
-    """End-of-life dates: the refreshed copy at `refreshed` (`Settings.eol_table`), else the
-    table shipped with basewatch."""
-
-    try:
-        table = load_eol_table(refreshed) if refreshed.is_file() else load_eol_table()
-    except EolError:
-        table = load_eol_table()
-
-    def lookup(product: str, cycle: str) -> dt.date | None:
-        found = table.find(product, cycle)
-        return found.eol if found is not None else None
-
-    return lookup

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from basewatch.advice.advise import Advice, advise, unread_base
-from basewatch.advice.compare import eol_lookup_from_table, release_cycle
 from basewatch.clock import today
 from basewatch.errors import DockerfileReadError, LintError, UsageError
 from basewatch.jobs.seams import Seams
@@ -18,6 +17,7 @@ from basewatch.lint.read import read_dockerfile
 from basewatch.matching.evaluate import scan_inventory
 from basewatch.models import BaseImage, BaseMethod, Confidence, Inventory, ScanResult
 from basewatch.oci.reference import split_pinned
+from basewatch.vulndb.eol import eol_lookup_from_table, release_cycle
 from basewatch.vulndb.store import VulnStore
 
 

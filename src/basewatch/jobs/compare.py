@@ -7,11 +7,12 @@ import contextlib
 import dataclasses
 from dataclasses import dataclass
 
-from basewatch.advice.compare import Candidate, candidate, eol_lookup_from_table
+from basewatch.advice.compare import Candidate, candidate
 from basewatch.clock import today
 from basewatch.jobs.compat import CompatChecker
 from basewatch.jobs.seams import Seams, missing_database
 from basewatch.matching.evaluate import scan_inventory
+from basewatch.vulndb.eol import eol_lookup_from_table
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from basewatch.advice.compare import current_eol_lookup
 from basewatch.clock import today
 from basewatch.errors import Error, UsageError
 from basewatch.jobs.scan import ScanOutcome, ScanRequest, fetch_advisories, scan
@@ -23,7 +22,6 @@ from basewatch.matching.evaluate import scan_inventory
 from basewatch.matching.policy import Policy
 from basewatch.models import DatabaseInfo, Inventory, ScanResult
 from basewatch.oci.reference import RegistryRef, parse_reference
-from basewatch.oci.referrers import Kind
 from basewatch.policy import (
     Attestation,
     Facts,
@@ -34,7 +32,9 @@ from basewatch.policy import (
     load_policy_file,
 )
 from basewatch.policy.builtin import in_scope, normalized
+from basewatch.policy.licenses import cached_spdx_ids
 from basewatch.untrusted import UntrustedInput, read_regular_file
+from basewatch.vulndb.eol import current_eol_lookup
 
 MAX_POLICY_FILE = 1 << 20  # bytes
 
@@ -137,6 +137,7 @@ def policy_run(
         base_now_why=base_why,
         attestations=attestations,
         attestations_why=attestations_why,
+        spdx=cached_spdx_ids(seams.settings.license_table) if "license" in wanted else None,
     )
     report = evaluate_all(configs, facts, _repository(inventory, registry))
     return PolicyRun(
@@ -188,6 +189,8 @@ def _attestations(
     inventory: Inventory, registry: RegistryRef | None, request: PolicyRequest, seams: Seams
 ) -> tuple[tuple[Attestation, ...] | None, str]:
     """The image's referrers, of its platform manifest and of the index above it."""
+    from basewatch.oci.referrers import Kind  # not on the offline path: it costs start-up time
+
     if registry is None:
         return None, "a local image has no referrers (push it and check it in its registry)"
     digests = [inventory.image.manifest_digest]

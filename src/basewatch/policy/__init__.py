@@ -6,7 +6,7 @@ policies live in `checks/`, one module per concern; `config` reads policy files.
 
 from basewatch.policy.builtin import BUILTINS, evaluate, evaluate_all
 from basewatch.policy.config import PolicyFileError, default_policies, load_policy_file
-from basewatch.policy.facts import Attestation, EolLookup, Facts
+from basewatch.policy.facts import Attestation, Facts
 from basewatch.policy.model import (
     Action,
     Item,
@@ -23,7 +23,6 @@ __all__ = [
     "BUILTINS",
     "Action",
     "Attestation",
-    "EolLookup",
     "Facts",
     "Item",
     "Parameter",

@@ -25,7 +25,6 @@ for line numbers.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
@@ -122,6 +121,8 @@ class _Shape:
 
 
 def _suggest(word: str, known: tuple[str, ...] | list[str]) -> str:
+    import difflib  # only for a misspelled key
+
     close = difflib.get_close_matches(word, known, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 

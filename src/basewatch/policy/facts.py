@@ -7,15 +7,15 @@ so a policy that cannot decide says "not evaluated" with that reason instead of 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from basewatch.models import Inventory, ScanResult
+from basewatch.policy.licenses import SpdxIds
+from basewatch.vulndb.eol import EolLookup
 
-# (endoflife.date product, cycle) -> the day free security support ends, None when unknown:
-# `basewatch.advice.compare.eol_lookup_from_table` gives one. The os-release ID is the product
-# (debian, ubuntu, alpine); policies turn VERSION_ID into the cycle with `release_cycle`.
-EolLookup = Callable[[str, str], dt.date | None]
+# `EolLookup`: (endoflife.date product, cycle) -> the day free security support ends, None when
+# unknown; `eol_lookup_from_table` gives one. The os-release ID is the product (debian, ubuntu,
+# alpine); policies turn VERSION_ID into the cycle with `release_cycle`.
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,7 @@ class Facts:
     base_now_why: str = ""  # ... why: "offline", "a local image", "registry error: ..."
     attestations: tuple[Attestation, ...] | None = None  # None: not looked up...
     attestations_why: str = ""  # ... why: "a local image has no referrers", "offline"...
+    spdx: SpdxIds | None = None  # the SPDX license list (`cached_spdx_ids`); None: the library's
 
     @property
     def image(self) -> str:

@@ -30,7 +30,6 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from basewatch.advice.compare import current_eol_lookup
 from basewatch.clock import Clock, today
 from basewatch.errors import Error
 from basewatch.models import Inventory, ScanResult, Severity
@@ -57,6 +56,7 @@ from basewatch.service.models import (
     PolicyHistory,
     TagState,
 )
+from basewatch.vulndb.eol import current_eol_lookup
 
 log = logging.getLogger(__name__)
 

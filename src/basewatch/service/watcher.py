@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from basewatch.advice.compare import eol_lookup_from_table, release_cycle
 from basewatch.clock import SYSTEM_CLOCK, Clock, today
 from basewatch.errors import Error, RateLimited
 from basewatch.jobs.compat import CompatChecker
@@ -38,7 +37,7 @@ from basewatch.service.metrics import Timings
 from basewatch.service.models import Event, EventType, Image, TagMove, TagState, Watch
 from basewatch.service.policies import ImagePolicies, look_up_attestations
 from basewatch.settings import Settings
-from basewatch.vulndb.eol import table_identity
+from basewatch.vulndb.eol import eol_lookup_from_table, release_cycle, table_identity
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,13 @@ day; "today" is always passed in (from a `Clock`), never read here.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -318,3 +319,43 @@ def table_identity(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def release_cycle(os_id: str, version_id: str) -> str:
+    """The end-of-life table's cycle of a release: alpine 3.20.3 -> 3.20, debian 12.5 -> 12."""
+    if os_id in ("alpine",):
+        return ".".join(version_id.split(".")[:2])
+    if os_id in ("debian", "rhel", "almalinux", "rocky"):
+        return version_id.split(".", maxsplit=1)[0]
+    return version_id
+
+
+# product (os-release ID or table product), cycle -> the cycle's end of life; None: unknown
+EolLookup = Callable[[str, str], date | None]
+
+
+def current_eol_lookup(refreshed: Path) -> EolLookup:
+    """`eol_lookup_from_table(refreshed)`, read again only when `db update` rewrote the table
+    (every policy evaluation asks for it)."""
+    return _lookup_of(refreshed, table_identity(refreshed))
+
+
+@functools.lru_cache(maxsize=4)
+def _lookup_of(refreshed: Path, identity: tuple[int, int, int] | None) -> EolLookup:
+    return eol_lookup_from_table(refreshed)
+
+
+def eol_lookup_from_table(refreshed: Path) -> EolLookup:
+    """End-of-life dates: the refreshed copy at `refreshed` (`Settings.eol_table`), else the
+    table shipped with basewatch."""
+
+    try:
+        table = load_eol_table(refreshed) if refreshed.is_file() else load_eol_table()
+    except EolError:
+        table = load_eol_table()
+
+    def lookup(product: str, cycle: str) -> date | None:
+        found = table.find(product, cycle)
+        return found.eol if found is not None else None
+
+    return lookup

@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from basewatch.advice.compare import release_cycle
 from basewatch.models import BaseImage
 from basewatch.policy.facts import Facts
 from basewatch.policy.model import Action, Item, PolicyConfig, Verdict
@@ -25,6 +24,7 @@ from basewatch.policy.spec import (
     parse_days,
     text_list,
 )
+from basewatch.vulndb.eol import release_cycle
 
 _RECORD_BASE = (
     "record it in the catalog or build the image with the "

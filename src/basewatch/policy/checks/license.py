@@ -49,7 +49,7 @@ def _license(config: PolicyConfig, facts: Facts) -> Verdict:
     items = []
     unchecked: Counter[LicenseStatus] = Counter()
     for package in sorted(packages, key=lambda p: (p.name, p.version, p.purl)):
-        check = check_licenses(package.licenses, deny)
+        check = check_licenses(package.licenses, deny, facts.spdx)
         match check.status:
             case LicenseStatus.DENIED:
                 items.append(_item(package, check.expression, check.denied))
