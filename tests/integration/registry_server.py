@@ -235,6 +235,16 @@ class TokenServer:
         }
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"x5c": [self._x5c]})
 
+    def token_for(self, scope: str) -> str:
+        """A JWT for USERNAME with `scope` (say `repository:NAME:pull`), issued here without a
+        request: what Harbor hands a scanner as `Bearer TOKEN`."""
+        return self.issue(USERNAME, scope, SERVICE)
+
+    @property
+    def received(self) -> int:
+        """Requests the token endpoint has received (GET and POST) since it started."""
+        return len(self.requests) + len(self.posts)
+
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()

@@ -86,6 +86,8 @@ def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
     from basewatch.service.app import create_app
     from basewatch.service.db import sessions
     from basewatch.service.delivery import Dispatcher
+    from basewatch.service.harbor.scans import HarborScans
+    from basewatch.service.harbor.sealing import sealer_for
     from basewatch.service.http import ServiceState
     from basewatch.service.reevaluate import Reevaluator
     from basewatch.service.updater import Updater
@@ -97,6 +99,11 @@ def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
     dispatcher = Dispatcher(make_session, settings)
     # events written by a poll or a re-evaluation are delivered at once, not at the next look
     watcher.on_events = reevaluator.on_events = dispatcher.wake
+    harbor = (
+        HarborScans(make_session, settings, watcher, sealer_for(settings.harbor))
+        if settings.harbor.enabled
+        else None
+    )
     state = ServiceState(
         settings,
         engine,
@@ -105,6 +112,7 @@ def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
         reevaluator=reevaluator,
         dispatcher=dispatcher,
         updater=Updater(make_session, settings, core),
+        harbor=harbor,
     )
     app = create_app(state)
     config = uvicorn.Config(

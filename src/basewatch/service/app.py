@@ -300,7 +300,13 @@ def create_app(state: ServiceState) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         workers = [
             w
-            for w in (state.watcher, state.reevaluator, state.dispatcher, state.updater)
+            for w in (
+                state.watcher,
+                state.reevaluator,
+                state.dispatcher,
+                state.updater,
+                state.harbor,
+            )
             if w is not None
         ]
         threads = [
@@ -328,6 +334,18 @@ def create_app(state: ServiceState) -> FastAPI:
     )
     app.state.service = state
     app.include_router(notifiers_router)
+    harbor_api = ""
+    if state.settings.harbor.enabled:
+        from basewatch.service.harbor import api as harbor
+
+        harbor_api = state.settings.harbor.prefix + "/api/v1/"
+        app.include_router(harbor.router(state))
+        app.include_router(harbor.webhook_router(state))
+
+        @app.exception_handler(harbor.HarborError)
+        async def harbor_error(_request: Request, exc: harbor.HarborError) -> Response:
+            return harbor.error_response(exc.status, exc.message)
+
     install_dashboard(app, state)
     registry, timings = metrics_registry(state.sessions, state.reevaluator)
     if state.watcher is not None:
@@ -353,8 +371,15 @@ def create_app(state: ServiceState) -> FastAPI:
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return problem(exc.status, exc.title, exc.detail)
 
+    def harbor_path(request: Request) -> bool:
+        return bool(harbor_api) and request.url.path.startswith(harbor_api)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if harbor_path(request):
+            from basewatch.service.harbor.api import error_response
+
+            return error_response(exc.status_code, str(exc.detail))
         if is_page(request):
             return error_page(request, exc.status_code, str(exc.detail), "")
         return problem(exc.status_code, str(exc.detail), "")
@@ -371,6 +396,10 @@ def create_app(state: ServiceState) -> FastAPI:
 
     @app.exception_handler(SQLAlchemyError)
     async def database_down(request: Request, exc: SQLAlchemyError) -> Response:
+        if harbor_path(request):  # the spec knows no 503
+            from basewatch.service.harbor.api import error_response
+
+            return error_response(500, "the service cannot reach its database: try again")
         if is_page(request):
             detail = "the service cannot reach its database: try again shortly"
             return error_page(request, 503, "The database is unavailable", detail)

@@ -45,6 +45,16 @@ ENVIRONMENT = {
     "policy": "BASEWATCH_POLICY",
 }
 ENV_ADMIN_TOKEN = "BASEWATCH_ADMIN_TOKEN"  # noqa: S105 - the variable's name, not a token
+# key -> environment variable of the `[serve.harbor]` table (Harbor's scanner adapter)
+HARBOR_ENVIRONMENT = {
+    "prefix": "BASEWATCH_HARBOR_PREFIX",
+    "token": "BASEWATCH_HARBOR_TOKEN",
+    "concurrency": "BASEWATCH_HARBOR_CONCURRENCY",
+    "key": "BASEWATCH_HARBOR_KEY",
+}
+DEFAULT_HARBOR_PREFIX = "/harbor"
+DEFAULT_HARBOR_CONCURRENCY = 3
+MAX_HARBOR_CONCURRENCY = 64
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -107,6 +117,84 @@ def read_policy_file(path: Path, origin: str) -> tuple[PolicyConfig, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class HarborSettings:
+    """Harbor's scanner adapter: served under `prefix` ("" when turned off), its endpoints
+    accepting `token` (Bearer, or Basic with it as the password) or, when no token is set, the
+    service's own tokens; `concurrency` artifacts pulled at once. Credentials Harbor sends are
+    sealed with `key` (a Fernet key), else with the one kept in `key_file` (made on first use)."""
+
+    prefix: str = DEFAULT_HARBOR_PREFIX
+    token: str = field(default="", repr=False)
+    concurrency: int = DEFAULT_HARBOR_CONCURRENCY
+    key: str = field(default="", repr=False)
+    key_file: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.prefix)
+
+
+def _harbor_settings(
+    section: object, config: Path | None, environ: Mapping[str, str], data_dir: Path
+) -> HarborSettings:
+    values: dict[str, tuple[Any, str]] = {}
+    if section is not None:
+        if not isinstance(section, dict):
+            raise ConfigError(f"{config}: [serve.harbor] must be a table")
+        unknown = sorted(set(section) - set(HARBOR_ENVIRONMENT))
+        if unknown:
+            raise ConfigError(
+                f"{config} [serve.harbor]: unknown setting(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(HARBOR_ENVIRONMENT))})"
+            )
+        for key, value in section.items():
+            values[key] = (value, f"{key} in {config} [serve.harbor]")
+    for key, variable in HARBOR_ENVIRONMENT.items():
+        if environ.get(variable, "").strip():
+            values[key] = (environ[variable].strip(), variable)
+
+    def text(key: str, default: str) -> str:
+        if key not in values:
+            return default
+        value, origin = values[key]
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin}: expected a string")
+        return value.strip()
+
+    prefix = text("prefix", DEFAULT_HARBOR_PREFIX)
+    if prefix.lower() in ("", "off"):
+        prefix = ""
+    elif not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix.rstrip("/") or "/"):
+        origin = values["prefix"][1]
+        raise ConfigError(f"{origin}: {prefix!r} is not a path prefix (e.g. /harbor) or off")
+    else:
+        prefix = prefix.rstrip("/")
+    if prefix in ("/api", "/ui", "/static", "/login", "/healthz", "/readyz", "/metrics"):
+        raise ConfigError(f"{values['prefix'][1]}: {prefix!r} is one of the service's own paths")
+    concurrency = DEFAULT_HARBOR_CONCURRENCY
+    if "concurrency" in values:
+        value, origin = values["concurrency"]
+        number = value if isinstance(value, int) else str(value).strip()
+        if isinstance(number, str) and number.isdigit():
+            number = int(number)
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise ConfigError(f"{origin}: expected a whole number of artifacts")
+        if not 1 <= number <= MAX_HARBOR_CONCURRENCY:
+            raise ConfigError(f"{origin}: between 1 and {MAX_HARBOR_CONCURRENCY}")
+        concurrency = number
+    token = text("token", "")
+    if token and len(token) < 16:
+        raise ConfigError(f"{values['token'][1]}: a token of at least 16 characters")
+    return HarborSettings(
+        prefix=prefix,
+        token=token,
+        concurrency=concurrency,
+        key=text("key", ""),
+        key_file=data_dir / "harbor.key",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ServeSettings:
     host: str
     port: int
@@ -129,6 +217,7 @@ class ServeSettings:
     policies: tuple[PolicyConfig, ...] = field(
         default_factory=lambda: tuple(default_policies()), compare=False, repr=False
     )
+    harbor: HarborSettings = field(default_factory=HarborSettings)
 
     @property
     def listen(self) -> str:
@@ -146,10 +235,13 @@ class ServeSettings:
         """Defaults < `[serve]` of `config` < `environ` < `flags` (keys as in `ENVIRONMENT`).
         Raises ConfigError naming where a bad value came from."""
         values: dict[str, tuple[Any, str]] = {}
+        harbor_section: object = None
         if config is not None:
             section = read_toml(config).get("serve", {})
             if not isinstance(section, dict):
                 raise ConfigError(f"{config}: [serve] must be a table")
+            section = dict(section)
+            harbor_section = section.pop("harbor", None)
             unknown = sorted(set(section) - set(ENVIRONMENT))
             if unknown:
                 raise ConfigError(
@@ -243,4 +335,5 @@ class ServeSettings:
             admin_token=environ.get(ENV_ADMIN_TOKEN, "").strip(),
             policy=policy_file,
             policies=policies if policies is not None else tuple(default_policies()),
+            harbor=_harbor_settings(harbor_section, config, environ, user_data_dir(environ)),
         )

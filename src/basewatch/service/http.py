@@ -22,6 +22,7 @@ from basewatch.service.config import ServeSettings
 
 if TYPE_CHECKING:
     from basewatch.service.delivery import Dispatcher
+    from basewatch.service.harbor.scans import HarborScans
     from basewatch.service.reevaluate import Reevaluator
     from basewatch.service.updater import Updater
     from basewatch.service.watcher import Watcher
@@ -42,6 +43,7 @@ class ServiceState:
     reevaluator: Reevaluator | None = None  # follows the vulnerability database's changes
     dispatcher: Dispatcher | None = None  # delivers the outbox to the notifiers
     updater: Updater | None = None  # the service's own `db update`
+    harbor: HarborScans | None = None  # runs Harbor's scan requests
 
 
 class Problem(BaseModel):

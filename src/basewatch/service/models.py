@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -451,3 +461,39 @@ class WebSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))  # the forms' token (synchronizer pattern)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class HarborScanState(StrEnum):
+    QUEUED = "queued"  # accepted, waiting for a worker (also after a restart cut one short)
+    RUNNING = "running"  # a worker is pulling and inventorying the artifact
+    DONE = "done"  # the artifact is an indexed image: its report is made on each request
+    FAILED = "failed"  # it could not be pulled or read: the report is an error
+
+
+class HarborScan(Base):
+    """A scan request Harbor made (`POST /scan`): a durable job, polled by its id."""
+
+    __tablename__ = "harbor_scans"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    registry_url: Mapped[str] = mapped_column(String(2000))
+    repository: Mapped[str] = mapped_column(String(500))  # in Harbor's registry: project/name
+    digest: Mapped[str] = mapped_column(String(100))  # the artifact's manifest digest
+    tag: Mapped[str] = mapped_column(String(200))
+    mime_type: Mapped[str] = mapped_column(String(200))
+    # what Harbor enabled: {"vulnerability": [media types], "sbom": [media types]}
+    capabilities: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Harbor's `registry.authorization`, sealed (`harbor.sealing`); None once the artifact was
+    # pulled (or when Harbor sent none)
+    credential: Mapped[str | None] = mapped_column(Text, nullable=True)
+    image_digest: Mapped[str | None] = mapped_column(String(100), nullable=True)  # images.digest
+    reused: Mapped[bool] = mapped_column(default=False)  # indexed before: not pulled again
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+Index("ix_harbor_scans_state", HarborScan.state, HarborScan.created_at)
+Index("ix_harbor_scans_digest", HarborScan.digest)

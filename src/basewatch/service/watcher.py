@@ -231,6 +231,29 @@ class Watcher:
         session.add(TagMove(repository=repository, tag=tag, digest=digest, seen_at=now))
         return True
 
+    def index_artifact(self, repository: str, digest: str, registry: RegistryOptions) -> bool:
+        """Index `repository@digest` (an image nobody watches: Harbor asked for it) pulled
+        with `registry`'s options (its credentials) unless it is indexed already; True when it
+        was pulled now. Its base is attributed and polled, and it is re-evaluated, like a
+        watched image's."""
+        images = RegistryImages(registry_options_for(self._core, registry))
+        try:
+            with self._sessions() as session:
+                if session.get(Image, digest) is not None:
+                    return False
+                started = time.monotonic()
+                self._index(session, images, repository, digest)
+                session.commit()
+                if self.timings is not None:
+                    self.timings.index.observe(time.monotonic() - started)
+                return True
+        finally:
+            images.close()
+
+    @property
+    def registry_options(self) -> RegistryOptions:
+        return self._registry
+
     def _index(
         self, session: Session, images: RegistryImages, repository: str, digest: str
     ) -> None:

@@ -4,6 +4,8 @@ Credentials come from, in order: what the user gave on the command line, then Do
 `config.json` (`credHelpers`, `auths`, `credsStore`, as `docker login` writes them) in the
 directory the caller names. Secrets are kept out of every `repr`, log line and error message.
 Bearer tokens are kept until shortly before they expire (`TokenCache`, on an injected clock).
+A caller handed a ready HTTP `Authorization` value (Harbor's scanner API does that) turns it
+into credentials with `credentials_from_authorization`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ _RENEW_EARLY = 10.0
 
 # What credential helpers answer as the Username when the Secret is an identity token.
 IDENTITY_TOKEN_USER = "<token>"  # noqa: S105 - a marker, not a secret
+# An Authorization value longer than this is no credential but garbage (or an attack on the
+# parser); real ones, JWTs with certificate chains included, stay far below.
+MAX_AUTHORIZATION_CHARS = 16 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +52,98 @@ class Credentials:
     `identity_token` is the OAuth2 refresh token `docker login` stores (`identitytoken` in
     Docker's config) for registries whose token service issues one: it is exchanged for access
     tokens with a POST to the token service, and there is then no password.
+
+    `registry_token` is an access token for the registry itself (what a `Bearer` Authorization
+    value carries): it answers the registry's Bearer challenge as it is, the token service is
+    never asked, and a registry that wants Basic authentication cannot use it. With one, the
+    username and password are not used.
     """
 
     username: str
     password: str = field(repr=False)
     identity_token: str = field(default="", repr=False)
+    registry_token: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
-        kind = "identity_token" if self.identity_token else "password"
+        if self.registry_token:
+            kind = "registry_token"
+        elif self.identity_token:
+            kind = "identity_token"
+        else:
+            kind = "password"
         return f"Credentials(username={self.username!r}, {kind}=<hidden>)"
 
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def credentials_from_authorization(value: str) -> Credentials:
+    """The credentials in an HTTP `Authorization` value: `Basic base64(user:password)` gives a
+    username and password, `Bearer TOKEN` a `registry_token` (scheme in any case, surrounding
+    whitespace ignored). Anything else raises ValueError, whose message never holds the secret."""
+    # every message below is fixed text: the value is a secret, and so is any part of it
+    if len(value) > MAX_AUTHORIZATION_CHARS:
+        raise ValueError(
+            f"the Authorization value is longer than {MAX_AUTHORIZATION_CHARS} characters; "
+            "it is not a credential"
+        )
+    text = value.strip()
+    if not text:
+        raise ValueError("the Authorization value is empty; expected 'Basic ...' or 'Bearer ...'")
+    if any(c < " " or c == "\x7f" for c in text):
+        raise ValueError(
+            "the Authorization value contains control characters or line breaks; it cannot "
+            "be sent as an HTTP header"
+        )
+    scheme, _, rest = text.partition(" ")
+    secret = rest.lstrip(" ")
+    match scheme.lower():
+        case "basic":
+            return _basic_credentials(secret)
+        case "bearer":
+            if not secret:
+                raise ValueError("the Authorization value 'Bearer' carries no token")
+            # RFC 6750's b64token is narrower; visible ASCII is what any registry's token is
+            if not all("!" <= c <= "~" for c in secret):
+                raise ValueError(
+                    "the bearer token in the Authorization value holds spaces or characters "
+                    "that are not ASCII; it is not a token"
+                )
+            return Credentials("", "", registry_token=secret)
+        case _:
+            # the scheme is not repeated: a bare token with no scheme would be the secret itself
+            raise ValueError(
+                "the Authorization value's scheme is neither Basic nor Bearer; expected "
+                "'Basic base64(user:password)' or 'Bearer TOKEN'"
+            )
+
+
+def _basic_credentials(encoded: str) -> Credentials:
+    if not encoded:
+        raise ValueError("the Authorization value 'Basic' carries no credentials")
+    # `from None` throughout: the decoders' own messages quote bytes of the secret
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            "the credentials of the Basic Authorization value are not valid base64"
+        ) from None
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(
+            "the credentials of the Basic Authorization value do not decode to UTF-8 text"
+        ) from None
+    username, sep, password = decoded.partition(":")  # a password may hold colons, a user not
+    if not sep:
+        raise ValueError(
+            "the credentials of the Basic Authorization value are not 'user:password' "
+            "(there is no colon)"
+        )
+    if not username:
+        raise ValueError("the credentials of the Basic Authorization value name no user")
+    return Credentials(username, password)
 
 
 class CredentialStore(Protocol):

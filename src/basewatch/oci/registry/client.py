@@ -7,7 +7,8 @@ them: HTTPS when they speak it (without verifying their certificate), else plain
 cannot succeed on a retry (an unknown host name, a refused connection, a certificate that does
 not verify) fails at once. A redirect to another host (blob storage) is followed without the
 registry's `Authorization` header, and the registry's credentials go to a token service only
-on the registry's own host (or one the user allowed).
+on the registry's own host (or one the user allowed); a registry token given with them answers
+the registry's Bearer challenge as it is, and no token service is asked.
 
 Nothing is read past what it may be: every request has one deadline for all of it (see
 `deadline`), manifests and configs a size cap, and a blob never more bytes than its descriptor
@@ -552,10 +553,15 @@ class RegistryClient:
         state = self._auth.get(ref.host)
         if state is None or state.challenge is None:
             return ""
+        creds = self._credentials_for(ref)
         if state.challenge.scheme == "basic":
-            creds = self._credentials_for(ref)
-            # an identity token is no password: Basic authentication cannot use it
-            return creds.basic_header() if creds and not creds.identity_token else ""
+            # an identity token or a registry token is no password: Basic cannot use either
+            if creds is None or creds.identity_token or creds.registry_token:
+                return ""
+            return creds.basic_header()
+        if creds is not None and creds.registry_token:
+            # handed over ready for this registry (Harbor's scanner API does): never exchanged
+            return f"Bearer {creds.registry_token}"
         token = state.tokens.get(scope)
         if token is None:
             token, lifetime = self._fetch_token(ref, state.challenge, scope)
@@ -582,10 +588,21 @@ class RegistryClient:
             )
         state.tokens.drop(scope)
         creds = self._credentials_for(ref)
+        if chosen.scheme == "basic" and creds is not None and creds.registry_token:
+            raise RegistryError(
+                f"{ref.host}: the registry wants a username and password (Basic "
+                f"authentication) for {ref.repository}; the bearer token given for "
+                f"{ref.registry} cannot answer that",
+                remedy=Remedy.GIVE_CREDENTIALS,
+                registry=ref.registry,
+            )
         if chosen.scheme == "basic" and (creds is None or creds.identity_token):
             self._fail_auth(ref)
         state.challenge = chosen
         if had_auth and chosen.scheme == "basic":
+            self._fail_auth(ref)
+        if had_auth and creds is not None and creds.registry_token:
+            # the refused header was the registry token itself, and there is no other to try
             self._fail_auth(ref)
 
     def _fetch_token(self, ref: RegistryRef, challenge: Challenge, scope: str) -> tuple[str, float]:
@@ -747,6 +764,14 @@ class RegistryClient:
             raise RegistryError(
                 f"{ref.host}: authentication required for {ref.repository}, and basewatch has "
                 f"no credentials for {ref.registry}",
+                remedy=Remedy.GIVE_CREDENTIALS,
+                registry=ref.registry,
+            )
+        if creds.registry_token:
+            raise RegistryError(
+                f"{ref.host}: the registry refused the bearer token given for {ref.registry} "
+                f"for access to {ref.repository} (expired, issued for another repository, or "
+                "without pull access)",
                 remedy=Remedy.GIVE_CREDENTIALS,
                 registry=ref.registry,
             )

@@ -16,6 +16,7 @@ from basewatch.oci.registry.auth import (
     DockerConfigCredentials,
     StaticCredentials,
     TokenCache,
+    credentials_from_authorization,
     normalize_registry_key,
     parse_challenges,
     token_lifetime,
@@ -192,3 +193,93 @@ def test_static_credentials_apply_to_their_registry_only() -> None:
     chained = ChainedCredentials(static, StaticCredentials(Credentials("any", "z")))
     assert chained.get("ghcr.io") == Credentials("x", "y")
     assert chained.get("docker.io") == Credentials("any", "z")
+
+
+# --- Authorization values as Harbor's scanner API hands them over ---------------------------
+
+SECRET = "pa:ss-w0rd-S3CRET"
+
+
+def basic(raw: bytes) -> str:
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        basic(f"robot$proj+scanner:{SECRET}".encode()),
+        "basic " + base64.b64encode(f"robot$proj+scanner:{SECRET}".encode()).decode(),
+        "  BASIC   " + base64.b64encode(f"robot$proj+scanner:{SECRET}".encode()).decode() + "\n",
+    ],
+)
+def test_basic_authorization_gives_user_and_password(value: str) -> None:
+    creds = credentials_from_authorization(value)
+    # the password keeps its colons: only the first one ends the user
+    assert creds == Credentials("robot$proj+scanner", SECRET)
+    assert not creds.registry_token
+    assert creds.basic_header() == basic(f"robot$proj+scanner:{SECRET}".encode())
+    assert SECRET not in repr(creds)
+
+
+def test_basic_authorization_takes_utf8_and_an_empty_password() -> None:
+    assert credentials_from_authorization(basic("jürgen:päss".encode())) == Credentials(
+        "jürgen", "päss"
+    )
+    assert credentials_from_authorization(basic(b"bob:")) == Credentials("bob", "")
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "  Bearer"])
+def test_bearer_authorization_gives_a_registry_token_only(scheme: str) -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyb2JvdCJ9.c2lnbmF0dXJl-_+/="
+    creds = credentials_from_authorization(f"{scheme} {token}\r\n")
+    assert creds.registry_token == token
+    assert (creds.username, creds.password, creds.identity_token) == ("", "", "")
+    assert token not in repr(creds)
+    assert token not in str(creds)
+    assert "registry_token=<hidden>" in repr(creds)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "empty"),
+        ("   \t\n", "empty"),
+        ("Basic", "carries no credentials"),
+        ("Bearer", "carries no token"),
+        ("Bearer   ", "carries no token"),
+        (f"Digest {SECRET}", "neither Basic nor Bearer"),
+        (f"Token {SECRET}", "neither Basic nor Bearer"),
+        (SECRET, "neither Basic nor Bearer"),  # a bare secret: its "scheme" is the secret
+        ("Basic " + SECRET, "not valid base64"),
+        ("Basic " + base64.b64encode(f"u:{SECRET}".encode()).decode()[:-2], "not valid base64"),
+        ("Basic " + base64.b64encode(b"u:" + SECRET.encode() + b"\xff").decode(), "UTF-8"),
+        (basic(SECRET.replace(":", "").encode()), "no colon"),
+        (basic(f":{SECRET}".encode()), "name no user"),
+        (f"Bearer {SECRET}\nX-Injected: 1", "control characters or line breaks"),
+        (f"Bearer {SECRET}\r\nX-Injected: 1", "control characters or line breaks"),
+        (f"Bearer {SECRET}\x00", "control characters or line breaks"),
+        (f"Bearer {SECRET}\x7f", "control characters or line breaks"),
+        (f"Bearer \t{SECRET}", "control characters or line breaks"),
+        (f"Bearer {SECRET} more", "spaces or characters that are not ASCII"),
+        (f"Bearer {SECRET}é", "spaces or characters that are not ASCII"),
+        ("Bearer " + SECRET + "x" * (16 << 10), "longer than 16384"),
+        (basic(SECRET.encode() * 1000), "longer than 16384"),
+    ],
+)
+def test_bad_authorization_values_are_refused_without_the_secret(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        credentials_from_authorization(value)
+    error = info.value
+    encoded = value.strip().partition(" ")[2].strip()  # what follows the scheme, as given
+    for text in (str(error), repr(error), *map(str, error.args)):
+        assert SECRET not in text
+        assert SECRET.replace(":", "") not in text
+        assert not encoded or encoded not in text
+    # no chained exception whose message quotes bytes of the secret
+    assert error.__cause__ is None
+    assert error.__suppress_context__ or error.__context__ is None
+
+
+def test_a_value_just_under_the_cap_is_read() -> None:
+    token = "t" * ((16 << 10) - len("Bearer "))
+    assert credentials_from_authorization("Bearer " + token).registry_token == token

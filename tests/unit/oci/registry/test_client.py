@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -18,7 +19,11 @@ import pytest
 from basewatch.clock import FixedClock
 from basewatch.errors import DigestMismatch, ImageError, RegistryError, Remedy
 from basewatch.oci.reference import parse_reference
-from basewatch.oci.registry.auth import Credentials, StaticCredentials
+from basewatch.oci.registry.auth import (
+    Credentials,
+    StaticCredentials,
+    credentials_from_authorization,
+)
 from basewatch.oci.registry.client import RegistryClient, _fatal_cause
 from basewatch.oci.registry.options import RegistryOptions
 from basewatch.oci.registry.source import RegistrySource, resolve
@@ -499,3 +504,90 @@ def test_credentials_go_to_the_registrys_own_token_service(reference: str, token
     token_request = next(r for r in registry.requests if r.url.path == "/token")
     assert token_request.url.host == token_host
     assert token_request.headers["Authorization"].startswith("Basic ")
+
+
+# --- a registry token handed over as an Authorization value (Harbor's scanner API) ----------
+
+
+def bearer(token: str) -> StaticCredentials:
+    return StaticCredentials(credentials_from_authorization(f"Bearer {token}"), HOST)
+
+
+def test_a_registry_token_answers_the_bearer_challenge_as_it_is(tmp_path: Path) -> None:
+    registry, digest = seeded(auth="bearer")
+    with client(registry, credentials=bearer(TOKEN), cache_dir=tmp_path) as c:
+        assert c.get_manifest(REF, "12").digest == digest
+        # known now to want a Bearer token: sent up front, one request
+        registry.requests.clear()
+        assert c.get_manifest(REF, digest).digest == digest
+        assert len(registry.requests) == 1
+        source = RegistrySource(str(REF), options(registry, cache_dir=tmp_path), client=c)
+        with source.open() as image:
+            for layer in image.info.layers:
+                with image.layer(layer) as reader:
+                    assert list(reader.entries())
+    assert token_requests(registry) == 0  # never exchanged at the token service
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in registry.requests)
+
+
+def test_a_refused_registry_token_fails_at_once_without_showing_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    registry, _ = seeded(auth="bearer")
+    secret = "expired-registry-token-9f8e7d"
+    with client(registry, credentials=bearer(secret)) as c:
+        with pytest.raises(RegistryError, match="refused the bearer token") as info:
+            c.get_manifest(REF, "12")
+        # anonymous, then the token once: no loop, no token service
+        assert [r.headers.get("Authorization", "") for r in registry.requests] == [
+            "",
+            f"Bearer {secret}",
+        ]
+        registry.requests.clear()
+        with pytest.raises(RegistryError, match="refused the bearer token"):
+            c.get_manifest(REF, "12")
+        assert len(registry.requests) == 1  # sent up front, refused, not tried again
+    assert token_requests(registry) == 0
+    assert info.value.remedy is Remedy.GIVE_CREDENTIALS
+    assert info.value.registry == HOST
+    assert "library/debian" in str(info.value)
+    assert secret not in str(info.value)
+    assert secret not in repr(info.value)
+    assert secret not in caplog.text
+
+
+def test_a_registry_token_cannot_answer_a_basic_challenge() -> None:
+    registry, _ = seeded(auth="basic")
+    with (
+        client(registry, credentials=bearer(TOKEN)) as c,
+        pytest.raises(RegistryError, match="Basic authentication") as info,
+    ):
+        c.get_manifest(REF, "12")
+    assert info.value.remedy is Remedy.GIVE_CREDENTIALS
+    assert TOKEN not in str(info.value)
+    assert len(registry.requests) == 1  # the token was offered to nobody
+    assert "Authorization" not in registry.requests[0].headers
+
+
+def test_a_registry_token_is_not_sent_along_a_redirect_to_storage() -> None:
+    registry, _ = seeded(auth="bearer", redirect_blobs_to="storage.test")
+    image_blob = next(d for d, b in registry.blobs.items() if b.startswith(b"\x1f\x8b"))
+    with (
+        client(registry, credentials=bearer(TOKEN)) as c,
+        c.open_blob(REF, image_blob) as stream,
+    ):
+        assert sha256(b"".join(stream.chunks)) == image_blob
+    storage = [r for r in registry.requests if r.url.host == "storage.test"]
+    assert storage
+    assert all("Authorization" not in r.headers for r in storage)
+    assert token_requests(registry) == 0
+
+
+def test_basic_credentials_from_an_authorization_value() -> None:
+    registry, digest = seeded(auth="basic")
+    value = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    creds = StaticCredentials(credentials_from_authorization(value), HOST)
+    with client(registry, credentials=creds) as c:
+        assert c.get_manifest(REF, "12").digest == digest
+    assert registry.requests[-1].headers["Authorization"] == value
