@@ -17,7 +17,9 @@ from fastapi import FastAPI
 def serving(app: FastAPI, port: int = 0) -> Iterator[str]:
     """Serve `app` on `port` (0: any free one; its lifespan runs, so background workers start)
     and yield its base URL; stopped, as by SIGTERM, on exit."""
-    sock = socket.socket()
+    # IPPROTO_TCP named, as uvicorn's own binding does: asyncio sets TCP_NODELAY only on such
+    # sockets, and without it every kept-alive answer waits for a delayed ACK (40 ms)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))  # bound here, so no other process can take the port first
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"

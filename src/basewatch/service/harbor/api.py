@@ -14,6 +14,8 @@ import base64
 import binascii
 import hmac
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,9 +87,36 @@ def error_response(status: int, message: str) -> Response:
     )
 
 
+class ReportCache:
+    """The reports made lately, by what they were made from: the artifact's manifest (its
+    inventory never changes), the report type, and the state of the vulnerability data (its
+    change log's newest entry and its sources' update times), so Harbor's many polls of the
+    same artifacts do not match it again until the data changes."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[object, ...], dict[str, Any] | str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> dict[str, Any] | str | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], report: dict[str, Any] | str) -> None:
+        with self._lock:
+            self._items[key] = report
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 def router(state: ServiceState) -> APIRouter:
     settings = state.settings.harbor
     api = APIRouter(prefix=settings.prefix + "/api/v1", include_in_schema=False)
+    cache = ReportCache()
 
     def caller(request: Request, session: Session) -> None:
         if not _authorized(request.headers.get("authorization", ""), session, state):
@@ -128,7 +157,7 @@ def router(state: ServiceState) -> APIRouter:
                 return Response(status_code=302, headers={"Refresh-After": str(REFRESH_AFTER)})
             if job.state == HarborScanState.FAILED.value:
                 raise HarborError(500, job.error or "the scan failed")
-            document = _report(session, state, job, wanted, sbom_type)
+            document = _report(session, state, job, wanted, sbom_type, cache)
         # names read from an image may hold undecodable bytes: escaped, not a failed report
         body = document if isinstance(document, str) else dumps(document)
         return Response(body, media_type=wanted)
@@ -369,9 +398,48 @@ def _normal(media: str) -> str:
 
 
 def _report(
-    session: Session, state: ServiceState, job: HarborScan, wanted: str, sbom_type: str
+    session: Session,
+    state: ServiceState,
+    job: HarborScan,
+    wanted: str,
+    sbom_type: str,
+    cache: ReportCache,
 ) -> dict[str, Any] | str:
     image = session.get(Image, job.image_digest or job.digest)
+    data = _data_state(state) if wanted != SBOM_REPORT else ()
+    key = (
+        (image.manifest_digest, wanted, sbom_type, job.repository, job.tag, job.mime_type, data)
+        if image is not None and data is not None
+        else None
+    )
+    found = cache.get(key) if key is not None else None
+    if found is not None:
+        return found
+    report = _make_report(state, image, job, wanted, sbom_type)
+    if key is not None:
+        cache.put(key, report)
+    return report
+
+
+def _data_state(state: ServiceState) -> tuple[object, ...] | None:
+    """What tells the vulnerability data now from before a change; None when it cannot say
+    (no change log, no database): such reports are made again each time."""
+    data = SqliteVulnData(state.settings.vulndb, "")
+    if not data.exists():
+        return None
+    try:
+        with data.open() as store:
+            log_name = store.change_log()
+            newest = store.changes_since(2**62)[0]
+            sources = tuple(sorted((s.name, s.updated_at) for s in store.sources()))
+    except DatabaseError:
+        return None
+    return (str(state.settings.vulndb), log_name, newest, sources) if log_name else None
+
+
+def _make_report(
+    state: ServiceState, image: Image | None, job: HarborScan, wanted: str, sbom_type: str
+) -> dict[str, Any] | str:
     inventory = (
         SqlInventoryStore(state.sessions, state.clock).get(image.manifest_digest)
         if image is not None

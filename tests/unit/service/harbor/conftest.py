@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -29,6 +30,7 @@ from basewatch.settings import Settings
 from tests.fixtures import shared_fixture
 from tests.integration import images as built
 from tests.integration import registry_server as rs
+from tests.service_support.server import serving
 
 HARBOR_TOKEN = "harbor-adapter-token-0123456789"
 SCAN_REQUEST = "application/vnd.scanner.adapter.scan.request+json; version=1.1"
@@ -40,12 +42,13 @@ def basic(user: str, password: str) -> str:
 
 @dataclass
 class Harbor:
-    client: TestClient
+    client: TestClient | httpx.Client
     state: ServiceState
     scans: HarborScans
     admin: str  # the service's own admin token
     core: Settings
     home: Path
+    url: str = ""  # over HTTP: the service's base URL
 
     @property
     def auth(self) -> dict[str, str]:
@@ -88,11 +91,11 @@ def harbor_on_both(
 
 @contextmanager
 def running_harbor(
-    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest, *, over_http: bool = False
 ) -> Iterator[Harbor]:
     """The service with the adapter at /harbor. The test's `harbor` marker may set `allowed`
     (allowed_registries; else 127.0.0.1:9, where nothing answers) and `token` (the adapter's,
-    "" for none; else HARBOR_TOKEN)."""
+    "" for none; else HARBOR_TOKEN) and `concurrency` (3)."""
     marker = request.node.get_closest_marker("harbor")
     options = dict(marker.kwargs) if marker else {}
     allowed = str(options.get("allowed", "127.0.0.1:9"))
@@ -101,7 +104,7 @@ def running_harbor(
     settings = ServeSettings.load(
         environ={
             "HOME": str(home),
-            "BASEWATCH_HARBOR_CONCURRENCY": "3",
+            "BASEWATCH_HARBOR_CONCURRENCY": str(options.get("concurrency", 3)),
             **({"BASEWATCH_HARBOR_TOKEN": token} if token else {}),
         },
         default_vulndb=tmp_path / "vuln.db",
@@ -121,8 +124,12 @@ def running_harbor(
     state = ServiceState(settings, engine, make, clock, harbor=scans)
     app = create_app(state)
     try:
-        with TestClient(app) as client:
-            yield Harbor(client, state, scans, admin, core, home)
+        if over_http:  # a real server (its lifespan runs the workers), at `Harbor.url`
+            with serving(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+                yield Harbor(client, state, scans, admin, core, home, url)
+        else:
+            with TestClient(app) as test_client:
+                yield Harbor(test_client, state, scans, admin, core, home)
     finally:
         engine.dispose()
 

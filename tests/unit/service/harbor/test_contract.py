@@ -29,7 +29,6 @@ from basewatch.settings import Settings
 from tests.fixtures import shared_fixture
 from tests.integration import registry_server as rs
 from tests.service_support.process import wait_for
-from tests.service_support.server import serving
 from tests.unit.service.harbor.conftest import (
     HARBOR_TOKEN,
     SCAN_REQUEST,
@@ -75,49 +74,49 @@ def served(pushed: Pushed, tmp_path: Path, request: pytest.FixtureRequest) -> It
         environ={}, cache_dir=tmp_path / "cli-cache", db=tmp_path / "vuln.db", read_config=False
     )
     import_files([shared_fixture("alpine-secdb-2020/main.json")], cli)
-    with running_harbor(f"sqlite+pysqlite:///{tmp_path}/c.db", tmp_path, request) as harbor:
-        app = harbor.client.app
-        with serving(app) as url:  # type: ignore[arg-type]
-            headers = {"Authorization": f"Bearer {HARBOR_TOKEN}", "Content-Type": SCAN_REQUEST}
-            ids = []
-            for repository, digest, authorization in (
-                ("library/alpine", pushed.alpine, basic(rs.USERNAME, rs.PASSWORD)),
-                ("library/pip", pushed.pip, basic("x", "wrong")),
-            ):
-                body = request_body(pushed.registry.host, repository, digest, authorization)
-                answer = httpx.post(f"{url}/harbor/api/v1/scan", json=body, headers=headers)
-                assert answer.status_code == 202, answer.text
-                ids.append(answer.json()["id"])
+    database = f"sqlite+pysqlite:///{tmp_path}/c.db"
+    with running_harbor(database, tmp_path, request, over_http=True) as harbor:
+        url = harbor.url
+        headers = {"Authorization": f"Bearer {HARBOR_TOKEN}", "Content-Type": SCAN_REQUEST}
+        ids = []
+        for repository, digest, authorization in (
+            ("library/alpine", pushed.alpine, basic(rs.USERNAME, rs.PASSWORD)),
+            ("library/pip", pushed.pip, basic("x", "wrong")),
+        ):
+            body = request_body(pushed.registry.host, repository, digest, authorization)
+            answer = httpx.post(f"{url}/harbor/api/v1/scan", json=body, headers=headers)
+            assert answer.status_code == 202, answer.text
+            ids.append(answer.json()["id"])
 
-            def settled() -> bool:
-                with harbor.state.sessions() as session:
-                    states = [session.get(HarborScan, i) for i in ids]
-                    return all(s is not None and s.state in ("done", "failed") for s in states)
-
-            wait_for(settled, 120, "both scans to finish")
+        def settled() -> bool:
             with harbor.state.sessions() as session:
-                now = datetime(2026, 12, 2, tzinfo=UTC)
-                session.add(
-                    HarborScan(
-                        id="running-" + "0" * 20,
-                        state="running",  # what a worker holds: its report is not ready
-                        registry_url=f"http://{pushed.registry.host}",
-                        repository="library/alpine",
-                        digest=pushed.alpine,
-                        tag="",
-                        mime_type="",
-                        capabilities={},
-                        credential=None,
-                        image_digest=None,
-                        reused=False,
-                        attempts=1,
-                        error="",
-                        created_at=now,
-                        updated_at=now,
-                    )
+                states = [session.get(HarborScan, i) for i in ids]
+                return all(s is not None and s.state in ("done", "failed") for s in states)
+
+        wait_for(settled, 120, "both scans to finish")
+        with harbor.state.sessions() as session:
+            now = datetime(2026, 12, 2, tzinfo=UTC)
+            session.add(
+                HarborScan(
+                    id="running-" + "0" * 20,
+                    state="running",  # what a worker holds: its report is not ready
+                    registry_url=f"http://{pushed.registry.host}",
+                    repository="library/alpine",
+                    digest=pushed.alpine,
+                    tag="",
+                    mime_type="",
+                    capabilities={},
+                    credential=None,
+                    image_digest=None,
+                    reused=False,
+                    attempts=1,
+                    error="",
+                    created_at=now,
+                    updated_at=now,
                 )
-                session.commit()
-            yield Served(url, ids[0], ids[1], "running-" + "0" * 20)
+            )
+            session.commit()
+        yield Served(url, ids[0], ids[1], "running-" + "0" * 20)
 
 
 def _schema(served: Served) -> Any:

@@ -19,7 +19,8 @@ from sqlalchemy import MetaData, select
 from basewatch.jobs.db import import_files
 from basewatch.jobs.scan import ScanRequest, scan
 from basewatch.jobs.seams import Seams
-from basewatch.service.models import HarborScan, Image
+from basewatch.service.models import Event, HarborScan, Image
+from basewatch.service.reevaluate import Reevaluator
 from basewatch.settings import Settings
 from tests.fixtures import shared_fixture
 from tests.integration import registry_server as rs
@@ -204,6 +205,16 @@ def test_the_same_report_id_has_the_new_findings_after_a_db_import(
         import_files([directory], cli)
 
         after = _report(harbor, scan_id, VULN).json()
+        # and the artifact is re-evaluated like a watched image: its findings, with events
+        reevaluator = Reevaluator(
+            harbor.state.sessions, harbor.state.settings, harbor.core, harbor.state.clock
+        )
+        assert list(reevaluator.check().images) == [pushed.alpine]
+        with harbor.state.sessions() as session:
+            new = session.scalars(
+                select(Event).where(Event.type == "findings.new", Event.digest == pushed.alpine)
+            ).all()
+            assert len(new) == 1 and new[0].repository == f"{pushed.registry.host}/library/alpine"
         # busybox is the source package of three installed ones
         assert sorted((v["id"], v["package"]) for v in after["vulnerabilities"]) == [
             ("CVE-2099-0300", "busybox"),
