@@ -12,7 +12,16 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from basewatch.service.models import Delivery, DeliveryState, Event, Image, ImageFinding, Watch
+from basewatch.service.models import (
+    Delivery,
+    DeliveryState,
+    Event,
+    HarborScan,
+    HarborScanState,
+    Image,
+    ImageFinding,
+    Watch,
+)
 
 if TYPE_CHECKING:
     from basewatch.service.reevaluate import Reevaluator
@@ -69,6 +78,12 @@ class StoredCounts(Collector):
             by_severity = session.execute(
                 select(ImageFinding.severity, func.count()).group_by(ImageFinding.severity)
             ).all()
+            harbor: dict[str, int] = {
+                str(state): int(count)
+                for state, count in session.execute(
+                    select(HarborScan.state, func.count()).group_by(HarborScan.state)
+                ).all()
+            }
         yield GaugeMetricFamily("basewatch_images", "Indexed image digests", value=images)
         yield GaugeMetricFamily("basewatch_watches", "Watched repositories", value=watches)
         yield GaugeMetricFamily("basewatch_events", "Events stored", value=events)
@@ -90,6 +105,12 @@ class StoredCounts(Collector):
         for severity, count in sorted(by_severity):
             findings.add_metric([severity], count)
         yield findings
+        scans = GaugeMetricFamily(
+            "basewatch_harbor_scans", "Harbor's scan requests, by state", labels=["state"]
+        )
+        for state in HarborScanState:  # every state, also at 0: a queue that drained shows it
+            scans.add_metric([state.value], harbor.get(state.value, 0))
+        yield scans
 
 
 def metrics_registry(

@@ -130,6 +130,11 @@ def test_fifty_requests_for_ten_digests_pull_each_once(
         pulled = collections.Counter(j.digest for j in jobs if not j.reused)
         assert pulled == {digest: 1 for _, digest in ten.artifacts}  # once each
         assert harbor.scans.pulled == DIGESTS
+        metrics = harbor.client.get(
+            "/metrics", headers={"Authorization": f"Bearer {harbor.admin}"}
+        ).text
+        assert f'basewatch_harbor_scans{{state="done"}} {float(REQUESTS)}' in metrics
+        assert 'basewatch_harbor_scans{state="queued"} 0.0' in metrics
     # each image's own layer fetched once; the base layer the ten share is not fetched for
     # each of them (the blob and analysis caches), but it may be by each worker that started
     # on it at the same time, and by the ELF check of the first image (it reads the layer
