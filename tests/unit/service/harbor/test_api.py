@@ -309,6 +309,8 @@ def _push(kind: str, repository: str, host: str) -> dict[str, Any]:
             "type": "harbor.artifact.pushed",
             "datacontenttype": "application/json",
             "time": "2026-12-02T09:00:00Z",
+            "requestid": "2eedfab8-61d3-4f3c-8ec3-8f82d1ec4c84",
+            "operator": "admin",
             "data": data,
         }
     return {
@@ -333,10 +335,12 @@ def test_a_harbor_push_to_a_watched_repository_is_polled(harbor_service: Harbor,
         )
         session.commit()
     client = harbor_service.client
+    # as Harbor sends them: CloudEvents in structured mode
+    media = "application/cloudevents+json" if kind == "cloudevents" else "application/json"
     answer = client.post(
         "/harbor/webhook",
-        json=_push(kind, "library/app", "harbor.example"),
-        headers=harbor_service.auth,
+        content=json.dumps(_push(kind, "library/app", "harbor.example")),
+        headers={**harbor_service.auth, "Content-Type": media},
     )
     assert answer.status_code == 202, answer.text
     assert answer.json() == {"pushes": 1, "watched": ["harbor.example/library/app"]}

@@ -160,6 +160,15 @@ def test_the_harbor_flow_with_a_robot_account(
             job = session.get(HarborScan, scan_id)
             assert job is not None
             assert job.state == "done" and job.credential is None and not job.reused
+        # and on the dashboard, like a watched image
+        login = harbor.client.post(
+            "/login", data={"token": harbor.admin, "next": "/images"}, follow_redirects=False
+        )
+        assert login.status_code == 303
+        cookie = login.headers["set-cookie"].split(";", 1)[0]
+        page = harbor.client.get("/images", headers={"Cookie": cookie})
+        assert page.status_code == 200
+        assert f"{pushed.registry.host}/library/pip" in page.text
 
         stored = _everything_stored(harbor)
         for secret in secrets:
