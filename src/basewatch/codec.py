@@ -421,6 +421,7 @@ def encode_finding(finding: Finding) -> JsonObject:
         "advisories": list(finding.advisories),
         "published": finding.published,
         "modified": finding.modified,
+        "cwe_ids": list(finding.cwe_ids),
         "package": encode_package(finding.package),
     }
 
@@ -446,6 +447,8 @@ def decode_finding(value: object, where: str = "finding") -> Finding:
         advisories=texts(data, "advisories", where),
         published=text(data, "published", where),
         modified=text(data, "modified", where),
+        # absent from documents written before findings carried weaknesses
+        cwe_ids=texts(data, "cwe_ids", where),
     )
 
 

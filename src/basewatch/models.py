@@ -287,10 +287,21 @@ class Finding:
     advisories: tuple[str, ...] = ()  # the OSV record ids merged into this finding
     published: str = ""
     modified: str = ""
+    # The weaknesses (CWE) the merged advisories name, "CWE-79" form, sorted by number.
+    cwe_ids: tuple[str, ...] = ()
 
     @property
     def ids(self) -> tuple[str, ...]:
         return (self.id, *self.aliases)
+
+
+def cwe_key(cwe_id: str) -> tuple[int, str]:
+    """Sort key putting CWE ids in numeric order ("CWE-20" before "CWE-116"), others last."""
+    digits = cwe_id.removeprefix("CWE-")
+    # a length bound too: int() refuses strings of more than 4,300 digits
+    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        return int(digits), ""
+    return 1 << 63, cwe_id
 
 
 @dataclass(frozen=True, slots=True)

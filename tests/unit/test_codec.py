@@ -11,6 +11,7 @@ from basewatch.advice.codec import ADVICE_SCHEMA, decode_advice, encode_advice
 from basewatch.advice.compare import Coverage
 from basewatch.codec import (
     INVENTORY_SCHEMA,
+    decode_finding,
     decode_inventory,
     decode_package,
     decode_scan_result,
@@ -171,3 +172,17 @@ def test_codec_error_is_a_cache_error() -> None:
 def test_package_defaults_optional_fields() -> None:
     package = decode_package({"name": "a", "version": "1", "type": "pypi"})
     assert package == Package("a", "1", PackageType.PYPI)
+
+
+def test_finding_weaknesses_round_trip_and_default_when_absent() -> None:
+    finding = dataclasses.replace(
+        make_scan_result().findings[0], cwe_ids=("CWE-20", "CWE-116", "CWE-670")
+    )
+    document = through_json(encode_finding(finding))
+    assert document["cwe_ids"] == ["CWE-20", "CWE-116", "CWE-670"]
+    assert decode_finding(document) == finding
+    # a finding stored or cached by a basewatch from before weaknesses
+    del document["cwe_ids"]
+    assert decode_finding(document).cwe_ids == ()
+    with pytest.raises(CodecError, match=r"finding\.cwe_ids: expected a list of strings"):
+        decode_finding({**document, "cwe_ids": "CWE-79"})

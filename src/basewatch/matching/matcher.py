@@ -25,6 +25,7 @@ from basewatch.models import (
     Package,
     PackageType,
     Severity,
+    cwe_key,
     is_os_package,
 )
 from basewatch.versions.base import Comparator, shortened
@@ -286,6 +287,7 @@ def _finding(package: Package, version: str, hits: list[_Hit], comparator: Compa
         advisories=tuple(sorted({h.advisory.id for h in hits})),
         published=min((h.advisory.published for h in hits if h.advisory.published), default=""),
         modified=max((h.advisory.modified for h in hits if h.advisory.modified), default=""),
+        cwe_ids=tuple(sorted({c for h in hits for c in h.advisory.cwe_ids}, key=cwe_key)),
     )
 
 

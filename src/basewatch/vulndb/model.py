@@ -57,6 +57,8 @@ class Advisory:
     modified: str = ""
     references: tuple[str, ...] = ()
     affected: tuple[Affected, ...] = ()
+    # Weaknesses from database_specific.cwe_ids (GHSA's), canonical "CWE-79", sorted by number.
+    cwe_ids: tuple[str, ...] = ()
 
     def all_ids(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.id, *self.aliases, *self.upstream)))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from basewatch.models import cwe_key
 from basewatch.vulndb.model import Advisory, Affected, AffectedRange, EventKind, RangeEvent
 from basewatch.vulndb.names import base_ecosystem
 
@@ -27,6 +28,10 @@ MAX_VERSION_LENGTH = 256
 _EVENT_KINDS = {kind.value: kind for kind in EventKind}
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 MAX_PROBLEMS = 100  # refusal reasons kept per import (all are counted)
+# Real records name a handful; the cap keeps a hostile record from bloating every finding.
+MAX_CWE_IDS = 50
+# [0-9], not \d: \d also matches other scripts' digits. CWE numbers have four digits today.
+_CWE_ID = re.compile(r"CWE-([0-9]{1,7})")
 
 
 class MalformedRecord(ValueError):
@@ -161,8 +166,11 @@ def _parse_record(data: object) -> Advisory | Withdrawn:
             affected.append(parsed)
     database_specific = data.get("database_specific")
     database_severity = ""
-    if isinstance(database_specific, dict) and isinstance(database_specific.get("severity"), str):
-        database_severity = database_specific["severity"]
+    cwe_ids: tuple[str, ...] = ()
+    if isinstance(database_specific, dict):
+        if isinstance(database_specific.get("severity"), str):
+            database_severity = database_specific["severity"]
+        cwe_ids = _cwe_ids(database_specific.get("cwe_ids"))
     return Advisory(
         id=record_id,
         aliases=_str_list(data, "aliases", where),
@@ -176,7 +184,29 @@ def _parse_record(data: object) -> Advisory | Withdrawn:
         modified=modified,
         references=_references(data, where),
         affected=tuple(affected),
+        cwe_ids=cwe_ids,
     )
+
+
+def _cwe_ids(value: object) -> tuple[str, ...]:
+    """The well-formed CWE ids of `database_specific.cwe_ids`, canonical and sorted by number.
+
+    database_specific is free-form in the OSV schema, so anything else there is dropped
+    silently: it never costs the record (its ranges matter far more than its weakness tags).
+    """
+    if not isinstance(value, list):
+        return ()
+    found: dict[str, None] = {}
+    for item in value:
+        if len(found) >= MAX_CWE_IDS:
+            break
+        # The length check first: fullmatch on a megabyte of text is wasted work.
+        if not isinstance(item, str) or len(item) > 32:
+            continue
+        match = _CWE_ID.fullmatch(item.strip().upper())
+        if match is not None and (number := int(match.group(1))) > 0:
+            found[f"CWE-{number}"] = None  # "CWE-079" (CodeQL's spelling) is CWE-79
+    return tuple(sorted(found, key=cwe_key))
 
 
 def modified_key(value: str, where: str = "the record") -> str:

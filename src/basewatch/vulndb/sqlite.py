@@ -1077,7 +1077,9 @@ def _fsync(path: Path) -> None:
 
 def advisory_to_json(advisory: Advisory) -> str:
     data: dict[str, Any] = {"id": advisory.id}
-    for key in ("aliases", "upstream", "related", "references"):
+    # Empty lists are left out, so a key added later ("cwe_ids") needs no schema version: a
+    # record written before it reads back as empty.
+    for key in ("aliases", "upstream", "related", "references", "cwe_ids"):
         if value := getattr(advisory, key):
             data[key] = list(value)
     for key in ("summary", "details", "database_severity", "published", "modified"):
@@ -1102,6 +1104,7 @@ def advisory_from_json(text: str) -> Advisory:
         published=data.get("published", ""),
         modified=data.get("modified", ""),
         references=tuple(data.get("references", ())),
+        cwe_ids=tuple(data.get("cwe_ids", ())),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import pathlib
 from typing import Any
 
 import pytest
@@ -245,3 +246,48 @@ def test_one_lookup_query_for_the_whole_image(store: SqliteStore) -> None:
     assert len([sql for sql in seen if "JOIN affected" in sql]) == 1
     assert {(f.package.name, f.id) for f in outcome.findings} == alone
     assert len(alone) == 4
+
+
+def test_a_finding_carries_the_weaknesses_of_every_advisory_merged_into_it(
+    tmp_path: pathlib.Path,
+) -> None:
+    records = [
+        record(
+            "GHSA-v845-jxx5-vc9f",
+            "PyPI",
+            "urllib3",
+            [{"introduced": "0"}, {"fixed": "1.26.17"}],
+            aliases=["CVE-2023-43804"],
+            database_specific={"cwe_ids": ["CWE-200", "CWE-116"], "severity": "HIGH"},
+        ),
+        # the same problem from another database, which names a weakness GitHub does not
+        record(
+            "PYSEC-2023-192",
+            "PyPI",
+            "urllib3",
+            [{"introduced": "0"}, {"fixed": "1.26.17"}],
+            aliases=["CVE-2023-43804"],
+            database_specific={"cwe_ids": ["cwe-20", "CWE-200", "bogus"]},
+        ),
+        record(
+            "PYSEC-2021-108",
+            "PyPI",
+            "urllib3",
+            [{"introduced": "0"}, {"fixed": "1.26.5"}],
+            aliases=["CVE-2021-33503"],
+        ),
+    ]
+    for item in records:
+        (tmp_path / f"{item['id']}.json").write_text(json.dumps(item))
+    path = tmp_path / "vuln.db"
+    with rebuilding(path) as writable:
+        import_paths(writable, sorted(tmp_path.glob("*.json")))
+    urllib3 = Package("urllib3", "1.26.4", PackageType.PYPI, ecosystem="PyPI")
+    with SqliteStore.open(path) as store:
+        findings = match_inventory(inventory(urllib3), store).findings
+    by_id = {f.id: f for f in findings}
+    merged = by_id["CVE-2023-43804"]
+    assert merged.advisories == ("GHSA-v845-jxx5-vc9f", "PYSEC-2023-192")
+    # the union, by number: 20 < 116 < 200 (as text "CWE-116" would come first)
+    assert merged.cwe_ids == ("CWE-20", "CWE-116", "CWE-200")
+    assert by_id["CVE-2021-33503"].cwe_ids == ()

@@ -8,6 +8,7 @@ and review the diff.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -145,3 +146,25 @@ def test_broken_documents_do_not_validate(breakage: Callable[[dict[str, Any]], N
 
 def test_scan_document_is_json_ready() -> None:
     assert json.loads(json.dumps(scan_document(make_scan_result()))) == render()
+
+
+def test_weaknesses_validate_and_documents_without_them_still_do() -> None:
+    result = make_scan_result()
+    first = dataclasses.replace(result.findings[0], cwe_ids=("CWE-20", "CWE-787"))
+    document = json.loads(
+        ScanJsonReporter().render(
+            dataclasses.replace(result, findings=(first, *result.findings[1:]))
+        )
+    )
+    (written,) = [f for f in document["findings"] if f["cwe_ids"]]
+    assert (written["id"], written["cwe_ids"]) == (first.id, ["CWE-20", "CWE-787"])
+    check = validator()
+    assert [e.message for e in check.iter_errors(document)] == []
+    older = copy.deepcopy(document)
+    for finding in older["findings"]:
+        del finding["cwe_ids"]
+    assert [e.message for e in check.iter_errors(older)] == []
+    for bad in (["CWE-x"], ["cwe-20"], "CWE-20", ["CWE-20", "CWE-20"]):
+        broken = copy.deepcopy(document)
+        broken["findings"][0]["cwe_ids"] = bad
+        assert list(check.iter_errors(broken)) != [], bad

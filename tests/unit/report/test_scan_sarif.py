@@ -224,3 +224,31 @@ def test_fingerprint_key_is_golden() -> None:
     recipe = "\0".join(("CVE-2023-4911", "deb", "debian", "libc6", "amd64", "/var/lib/dpkg/status"))
     expected = hashlib.sha256(recipe.encode()).hexdigest()[:32]
     assert fingerprint(_finding("CVE-2023-4911")) == expected == "b2f778643d81c7aa3bb0bddd05d01fa4"
+
+
+def test_rules_are_tagged_with_the_weaknesses_of_all_their_findings() -> None:
+    scan = make_scan_result()
+
+    def with_cwes(finding: Finding) -> Finding:
+        if finding.id != "CVE-2024-35195":
+            return finding
+        # the two copies of requests: one rule, tagged with what either names
+        cwes = ("CWE-670",) if finding in scan.findings else ("CWE-20", "CWE-670")
+        return dataclasses.replace(finding, cwe_ids=cwes)
+
+    tagged = dataclasses.replace(
+        scan,
+        findings=tuple(map(with_cwes, scan.findings)),
+        suppressed=tuple(
+            dataclasses.replace(s, finding=with_cwes(s.finding)) for s in scan.suppressed
+        ),
+    )
+    rules = {r["id"]: r for r in run_of(tagged)["tool"]["driver"]["rules"]}
+    assert rules["CVE-2024-35195"]["properties"]["tags"][-2:] == [
+        "external/cwe/cwe-020",
+        "external/cwe/cwe-670",
+    ]
+    assert not any(
+        t.startswith("external/cwe/") for t in rules["CVE-2023-4911"]["properties"]["tags"]
+    )
+    assert [e.message for e in validator().iter_errors(render(tagged))] == []

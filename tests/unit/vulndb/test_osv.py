@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from basewatch.vulndb.model import Advisory, AffectedRange, EventKind, RangeEvent
-from basewatch.vulndb.osv import MalformedRecord, Withdrawn, modified_key, parse_json, parse_record
+from basewatch.vulndb.osv import (
+    MAX_CWE_IDS,
+    MalformedRecord,
+    Withdrawn,
+    modified_key,
+    parse_json,
+    parse_record,
+)
 from tests.fixtures import shared_fixture
 
 
@@ -196,3 +203,88 @@ def test_modified_key_orders_times() -> None:
     assert keys == sorted(keys)
     assert keys[4] == keys[5] == "2021-07-05T01:01:17.500000Z"
     assert modified_key("0001-01-01T00:00:00Z") == "0001-01-01T00:00:00.000000Z"
+
+
+def ghsa_record(cwe_ids: object) -> dict[str, Any]:
+    """A GitHub advisory as OSV publishes it, with `cwe_ids` where GHSA keeps them."""
+    return {
+        "schema_version": "1.4.0",
+        "id": "GHSA-9wx4-h78v-vm56",
+        "modified": "2024-06-10T18:37:35Z",
+        "published": "2024-05-20T20:15:00Z",
+        "aliases": ["CVE-2024-35195"],
+        "summary": "Requests `Session` object does not verify requests after making first "
+        "request with verify=False",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "requests", "purl": "pkg:pypi/requests"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.32.0"}]}
+                ],
+            }
+        ],
+        "references": [
+            {"type": "ADVISORY", "url": "https://nvd.nist.gov/vuln/detail/CVE-2024-35195"}
+        ],
+        "database_specific": {
+            "cwe_ids": cwe_ids,
+            "github_reviewed": True,
+            "github_reviewed_at": "2024-05-20T20:15:00Z",
+            "nvd_published_at": "2024-05-20T21:15:09Z",
+            "severity": "MODERATE",
+        },
+    }
+
+
+def test_cwe_ids_are_kept_canonical_and_sorted_by_number() -> None:
+    parsed = parse_record(
+        ghsa_record(
+            [
+                "CWE-670",
+                " cwe-20 ",  # case and white space are normalised
+                "CWE-0670",  # zero-padded (CodeQL's spelling): the same weakness
+                "CWE-116",
+                "CWE-20",  # a duplicate
+                "NVD-CWE-noinfo",  # NVD's placeholders are not weaknesses
+                "NVD-CWE-Other",
+                "CWE-",
+                "CWE-0",
+                "CWE-79a",
+                "CWE-\u0661\u0662",  # Arabic-Indic digits: str.isdigit() says yes, CWE no
+                "CWE-" + "9" * 40,
+                79,
+                None,
+                ["CWE-1"],
+                {"id": "CWE-2"},
+            ]
+        )
+    )
+    assert isinstance(parsed, Advisory)
+    assert parsed.cwe_ids == ("CWE-20", "CWE-116", "CWE-670")
+    # the rest of the record is untouched by what was dropped
+    assert parsed.database_severity == "MODERATE"
+    assert parsed.aliases == ("CVE-2024-35195",)
+
+
+@pytest.mark.parametrize("cwe_ids", ["CWE-79", {"CWE-79": True}, 79, None, []])
+def test_cwe_ids_of_the_wrong_shape_cost_nothing(cwe_ids: object) -> None:
+    parsed = parse_record(ghsa_record(cwe_ids))
+    assert isinstance(parsed, Advisory)
+    assert parsed.cwe_ids == ()
+    assert parsed.affected[0].ranges[0].events[-1] == RangeEvent(EventKind.FIXED, "2.32.0")
+
+
+def test_records_without_cwe_ids() -> None:
+    plain = parse_record(record())
+    non_object = parse_record(record(database_specific=["CWE-79"]))
+    assert isinstance(plain, Advisory) and isinstance(non_object, Advisory)
+    assert plain.cwe_ids == non_object.cwe_ids == ()
+
+
+def test_cwe_ids_are_capped() -> None:
+    parsed = parse_json(json.dumps(ghsa_record([f"CWE-{n}" for n in range(1000, 0, -1)])))
+    assert isinstance(parsed, Advisory)
+    assert len(parsed.cwe_ids) == MAX_CWE_IDS
+    # the first ones the record lists, then ordered by number
+    assert parsed.cwe_ids[0] == f"CWE-{1000 - MAX_CWE_IDS + 1}"
+    assert parsed.cwe_ids[-1] == "CWE-1000"

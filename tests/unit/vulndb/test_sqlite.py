@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -405,3 +406,66 @@ def test_a_reader_keeps_its_file_while_the_path_is_gone(tmp_path: Path) -> None:
     with SqliteStore.open(db, recheck_after=0.0) as reader:
         db.unlink()
         assert _fixed(reader) == ["1.0"]
+
+
+GHSA_WITH_CWES = {
+    "schema_version": "1.4.0",
+    "id": "GHSA-9wx4-h78v-vm56",
+    "modified": "2024-06-10T18:37:35Z",
+    "published": "2024-05-20T20:15:00Z",
+    "aliases": ["CVE-2024-35195"],
+    "summary": "Requests `Session` object does not verify requests after making first request "
+    "with verify=False",
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "requests", "purl": "pkg:pypi/requests"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.32.0"}]}],
+        }
+    ],
+    "database_specific": {
+        "cwe_ids": ["CWE-670", "cwe-20", "CWE-20", "NVD-CWE-noinfo", 670],
+        "github_reviewed": True,
+        "severity": "MODERATE",
+    },
+}
+
+
+def test_cwe_ids_are_imported_stored_and_read_back(tmp_path: Path) -> None:
+    feed = tmp_path / "GHSA-9wx4-h78v-vm56.json"
+    feed.write_text(json.dumps(GHSA_WITH_CWES))
+    path = tmp_path / "vuln.db"
+    with rebuilding(path) as writer:
+        import_paths(writer, [feed])
+    with SqliteStore.open(path) as store:
+        ((found, entry),) = store.affected("PyPI", "Requests")
+        assert found.cwe_ids == ("CWE-20", "CWE-670")
+        assert entry.name == "requests"
+        stored = store.advisory("GHSA-9wx4-h78v-vm56")
+        assert stored is not None
+        assert stored.cwe_ids == ("CWE-20", "CWE-670")
+        assert stored.database_severity == "MODERATE"
+        (record,) = store._read("SELECT record FROM advisories")
+        assert json.loads(record[0])["cwe_ids"] == ["CWE-20", "CWE-670"]
+
+
+def test_a_record_stored_before_cwe_ids_reads_without_them(store: SqliteStore) -> None:
+    store.write_records([("osv:PyPI", replace(advisory(), cwe_ids=("CWE-79",)))])
+    store.commit()
+    # the row as a basewatch without weaknesses wrote it: same JSON, no key
+    store._db.execute("UPDATE advisories SET record = json_remove(record, '$.cwe_ids')")
+    store._db.commit()
+    (record,) = store._read("SELECT record FROM advisories")
+    assert "cwe_ids" not in json.loads(record[0])
+    stored = store.advisory("PYSEC-1")
+    assert stored is not None
+    assert stored == advisory()
+    assert stored.cwe_ids == ()
+    ((found, _),) = store.affected("PyPI", "demo-pkg")
+    assert found.cwe_ids == ()
+
+
+def test_records_without_cwe_ids_are_stored_as_before(store: SqliteStore) -> None:
+    store.write_records([("osv:PyPI", advisory())])
+    store.commit()
+    (record,) = store._read("SELECT record FROM advisories")
+    assert "cwe_ids" not in json.loads(record[0])

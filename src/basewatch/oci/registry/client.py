@@ -491,7 +491,8 @@ class RegistryClient:
                     if attempt <= self.options.retries:
                         self._pause(attempt, None)
                         continue
-                    raise RegistryError(
+                    # a caller that can wait longer (a service's job) may try again later
+                    raise TransientError(
                         f"{host}: {what} failed after {attempt} attempts: {_describe(exc)}"
                     ) from exc
                 status = response.status_code
@@ -809,6 +810,8 @@ class RegistryClient:
                 retry_after=wait or 0.0,
             )
         detail = f": {message}" if message else ""
+        if status >= 500 or status == 408:  # still failing after the retries: it may pass
+            raise TransientError(f"{name}: {what} {target}: HTTP {status}{detail}")
         raise RegistryError(f"{name}: {what} {target}: HTTP {status}{detail}")
 
 

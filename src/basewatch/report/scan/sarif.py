@@ -1,7 +1,8 @@
 """`basewatch scan --format sarif`: SARIF 2.1.0 for code-scanning dashboards (GitHub, GitLab...).
 
 - One rule per vulnerability id, with the highest severity any of its findings has; GitHub reads
-  the rule's `security-severity` (the CVSS score, else a score standing for the severity).
+  the rule's `security-severity` (the CVSS score, else a score standing for the severity). Its
+  tags carry the weaknesses its findings name, as CodeQL spells them (`external/cwe/cwe-079`).
 - One result per finding. Its location is the file that proves the package, relative to the
   image root (`uriBaseId` IMAGE_ROOT, described with the image reference), and a logical
   location naming the package by purl.
@@ -30,7 +31,7 @@ from urllib.parse import quote
 from packageurl import PackageURL
 
 from basewatch import __version__
-from basewatch.models import FixStatus, Severity
+from basewatch.models import FixStatus, Severity, cwe_key
 from basewatch.report.common import TOOL_NAME, display_name, layer_index
 from basewatch.report.jsondoc import dumps
 from basewatch.report.sarif import SARIF_VERSION, SCHEMA_URI, level
@@ -137,12 +138,17 @@ def _blank_version(path: str, version: str) -> str:
 
 def _rules(findings: list[Finding]) -> list[dict[str, Any]]:
     worst: dict[str, Finding] = {}
+    weaknesses: dict[str, set[str]] = {}
     for finding in findings:  # sorted worst first: the first one seen per id is its worst
         worst.setdefault(finding.id, finding)
-    return [_rule(worst[vuln_id]) for vuln_id in sorted(worst)]
+        # one rule stands for every finding of its id, whose advisories may differ by package
+        weaknesses.setdefault(finding.id, set()).update(finding.cwe_ids)
+    return [
+        _rule(worst[vuln_id], sorted(weaknesses[vuln_id], key=cwe_key)) for vuln_id in sorted(worst)
+    ]
 
 
-def _rule(finding: Finding) -> dict[str, Any]:
+def _rule(finding: Finding, cwe_ids: list[str]) -> dict[str, Any]:
     url = advisory_url(finding.id)
     summary = _one_line(finding.summary) or finding.id
     text_lines = [summary]
@@ -168,7 +174,7 @@ def _rule(finding: Finding) -> dict[str, Any]:
         "defaultConfiguration": {"level": level(finding.severity)},
     }
     properties: dict[str, Any] = {
-        "tags": ["security", "vulnerability", finding.severity.value],
+        "tags": ["security", "vulnerability", finding.severity.value, *map(_cwe_tag, cwe_ids)],
         "precision": "very-high",
     }
     # The CVSS score only when it is what the severity came from: a Debian "unimportant" issue
@@ -180,6 +186,13 @@ def _rule(finding: Finding) -> dict[str, Any]:
         properties["security-severity"] = f"{score:.1f}"
     rule["properties"] = properties
     return rule
+
+
+def _cwe_tag(cwe_id: str) -> str:
+    """CodeQL's spelling, three digits at least ("CWE-79" -> "external/cwe/cwe-079"), so one
+    tag filter in a dashboard finds basewatch's alerts and CodeQL's alike."""
+    number = cwe_id.removeprefix("CWE-")
+    return f"external/cwe/cwe-{number.zfill(3)}"
 
 
 def _result(

@@ -169,8 +169,7 @@ def _item(finding: Finding, layers: Mapping[str, LayerInfo]) -> dict[str, Any]:
     cvss, cvss_v4 = _cvss(finding)
     if cvss:
         item["preferred_cvss"] = cvss
-    # Finding carries no CWE ids: the store keeps none of OSV's `database_specific.cwe_ids`.
-    item["cwe_ids"] = []
+    item["cwe_ids"] = list(finding.cwe_ids)  # from OSV's `database_specific.cwe_ids`
     item["vendor_attributes"] = _item_attributes(finding, package, layers, cvss_v4)
     return item
 

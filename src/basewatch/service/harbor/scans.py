@@ -24,10 +24,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from basewatch.clock import SYSTEM_CLOCK, Clock
-from basewatch.errors import Error
+from basewatch.errors import Error, TransientError
 from basewatch.oci.registry.auth import (
     ChainedCredentials,
     CredentialStore,
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 
 MAX_ERROR = 1000
 IDLE_WAIT = 5.0  # seconds between looks at the queue when nothing woke the workers
+# a pull that failed for a reason that passes (the registry busy or unreachable, the store
+# locked by another writer) is tried again this many times, after 1 s, 2 s, 4 s
+TRANSIENT_TRIES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +85,10 @@ class HarborScans:
         watcher: Watcher,
         sealer: Sealer,
         clock: Clock = SYSTEM_CLOCK,
+        transient_wait: float = 1.0,
     ) -> None:
         self._sessions = sessions
+        self._transient_wait = transient_wait  # before the first retry; doubled for each next
         self._settings = settings
         self._watcher = watcher
         self._sealer = sealer
@@ -207,14 +213,33 @@ class HarborScans:
             sealed = job.credential
         state, error, pulled = HarborScanState.DONE, "", False
         with self._digest_lock(artifact.digest):
-            try:
-                registry = self._registry_options(artifact, sealed)
-                pulled = self._watcher.index_artifact(artifact.reference, artifact.digest, registry)
-            except Error as exc:
-                state, error = HarborScanState.FAILED, str(exc)
-            except Exception:
-                log.exception("harbor: scanning %s@%s failed", artifact.reference, artifact.digest)
-                state, error = HarborScanState.FAILED, "internal error (see the service's log)"
+            for attempt in range(TRANSIENT_TRIES):
+                try:
+                    registry = self._registry_options(artifact, sealed)
+                    pulled = self._watcher.index_artifact(
+                        artifact.reference, artifact.digest, registry
+                    )
+                    state, error = HarborScanState.DONE, ""
+                    break
+                except (TransientError, OperationalError) as exc:
+                    state, error = HarborScanState.FAILED, _transient(exc)
+                    log.info("harbor: %s@%s: %s", artifact.reference, artifact.digest, error)
+                    if attempt + 1 < TRANSIENT_TRIES and not self._stop.wait(
+                        self._transient_wait * 2**attempt
+                    ):
+                        continue
+                    if self._stop.is_set():
+                        return  # stopping: left running, run again at the next start
+                    break
+                except Error as exc:
+                    state, error = HarborScanState.FAILED, str(exc)
+                    break
+                except Exception:
+                    log.exception(
+                        "harbor: scanning %s@%s failed", artifact.reference, artifact.digest
+                    )
+                    state, error = HarborScanState.FAILED, "internal error (see the service's log)"
+                    break
         if pulled:
             self.pulled += 1
         with self._sessions() as session:
@@ -268,6 +293,12 @@ class HarborScans:
                 options, insecure_registries=options.insecure_registries | {artifact.host}
             )
         return options
+
+
+def _transient(exc: Exception) -> str:
+    if isinstance(exc, OperationalError):  # SQLite busy, PostgreSQL gone: says which below
+        return "(transient) the service's database: " + type(exc.orig or exc).__name__
+    return f"(transient) {exc}"
 
 
 class _Refused(Error):

@@ -120,7 +120,9 @@ def running_harbor(
         session.commit()
     assert admin is not None
     watcher = Watcher(make, settings, core, clock)
-    scans = HarborScans(make, settings, watcher, sealer_for(settings.harbor), clock)
+    scans = HarborScans(
+        make, settings, watcher, sealer_for(settings.harbor), clock, transient_wait=0.05
+    )
     state = ServiceState(settings, engine, make, clock, harbor=scans)
     app = create_app(state)
     try:

@@ -155,6 +155,33 @@ def test_fifty_requests_for_ten_digests_pull_each_once(
     assert set(manifests) >= {digest for _, digest in ten.artifacts}
 
 
+def test_a_registry_that_fails_for_a_while_is_asked_again(
+    ten: Ten, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    request.node.add_marker(pytest.mark.harbor(allowed=ten.host, concurrency=1))
+    _database(tmp_path / "vuln.db")
+    ten.proxy.reset()
+    # more 503s than the registry client's own retries: the job's first try fails
+    ten.proxy.faults.statuses = [(503, {})] * 8
+    repository, digest = ten.artifacts[0]
+    database = f"sqlite+pysqlite:///{tmp_path}/s.db"
+    try:
+        with running_harbor(database, tmp_path, request) as harbor:
+            body = request_body(ten.host, repository, digest, basic(rs.USERNAME, rs.PASSWORD))
+            scan_id = harbor.scan(body).json()["id"]
+
+            def settled() -> HarborScan | None:
+                with harbor.state.sessions() as session:
+                    job = session.get(HarborScan, scan_id)
+                    return job if job is not None and job.state in ("done", "failed") else None
+
+            job = wait_for(settled, 120, "the scan")
+            assert job.state == "done", job.error
+            assert not ten.proxy.faults.statuses  # every 503 was answered, then it worked
+    finally:
+        ten.proxy.reset()
+
+
 def test_a_service_killed_half_way_loses_no_request(ten: Ten, tmp_path: Path) -> None:
     serve = ServeProcess(
         workdir=tmp_path / "serve",

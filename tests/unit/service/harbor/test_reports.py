@@ -440,6 +440,12 @@ def test_kev_and_epss() -> None:
     assert zero["vulnerabilities"][0]["vendor_attributes"]["epss"] == 0.0
 
 
+def test_cwe_ids_are_the_findings() -> None:
+    report = harbor_report(with_finding(cwe_ids=("CWE-20", "CWE-787")))
+    assert report["vulnerabilities"][0]["cwe_ids"] == ["CWE-20", "CWE-787"]
+    assert harbor_report(with_finding())["vulnerabilities"][0]["cwe_ids"] == []
+
+
 def test_links_are_the_http_references_only() -> None:
     references = (
         "https://security-tracker.debian.org/tracker/CVE-2023-4911",
