@@ -152,11 +152,17 @@ class Pushed:
         self.pip = self.digest("library/pip:1")
 
     def digest(self, repo_tag: str) -> str:
+        return self.digest_in(self.registry, repo_tag)
+
+    @staticmethod
+    def digest_in(registry: rs.RunningRegistry, repo_tag: str) -> str:
+        """The digest `repo_tag` points to in `registry` (asked with skopeo, with the test's
+        credentials)."""
         done = subprocess.run(
             [
                 *("skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}"),
                 *("--creds", f"{rs.USERNAME}:{rs.PASSWORD}"),
-                f"docker://{self.registry.host}/{repo_tag}",
+                f"docker://{registry.host}/{repo_tag}",
             ],
             capture_output=True,
             text=True,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -102,6 +104,11 @@ def test_the_harbor_flow_with_a_robot_account(
     secrets = (rs.PASSWORD, authorization.split()[1])
     with running_harbor(database_url, tmp_path, request) as harbor:
         answers: list[str] = []
+        properties = harbor.client.get("/harbor/api/v1/metadata", headers=harbor.auth).json()[
+            "properties"
+        ]
+        updated = properties["harbor.scanner-adapter/vulnerability-database-updated-at"]
+        assert datetime.fromisoformat(updated.replace("Z", "+00:00")).tzinfo is not None
         accepted = harbor.scan(
             request_body(
                 pushed.registry.host,
@@ -265,3 +272,45 @@ def test_a_wrong_password_fails_the_scan_without_showing_it(
         encoded = base64.b64encode(f"x:{wrong}".encode()).decode()
         for text in (message, caplog.text, _everything_stored(harbor)):
             assert wrong not in text and encoded not in text
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rs.RunningRegistry]:
+    """A registry with token auth (the Docker Hub flow): the Alpine fixture as library/alpine."""
+    missing = rs.missing_tools()
+    if missing:
+        pytest.skip(f"registry tests need {', '.join(missing)}")
+    work = tmp_path_factory.mktemp("harbor-token-registry")
+    layout = rs.layout_from_rootfs(shared_fixture(ALPINE), work / "alpine", "3.20.3")
+    with rs.run_registry(work / "registry", auth="token") as registry:
+        registry.push(f"oci:{layout}:3.20.3", "library/alpine:3.20.3")
+        yield registry
+
+
+def test_a_bearer_token_is_used_as_harbor_gave_it(
+    token_registry: rs.RunningRegistry, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from tests.unit.service.harbor.conftest import running_harbor
+
+    server = token_registry.token_server
+    assert server is not None
+    jwt = server.token_for("repository:library/alpine:pull")
+    digest = Pushed.digest_in(token_registry, "library/alpine:3.20.3")
+    request.node.add_marker(pytest.mark.harbor(allowed=token_registry.host))
+    cli = Settings.load(
+        environ={}, cache_dir=tmp_path / "cli-cache", db=tmp_path / "vuln.db", read_config=False
+    )
+    import_files([shared_fixture(PYPI)], cli)
+    asked = server.received
+    with running_harbor(f"sqlite+pysqlite:///{tmp_path}/s.db", tmp_path, request) as harbor:
+        accepted = harbor.scan(
+            request_body(token_registry.host, "library/alpine", digest, f"Bearer {jwt}")
+        )
+        scan_id = accepted.json()["id"]
+        report = _report(harbor, scan_id, VULN).json()
+        assert report["artifact"]["digest"] == digest
+        with harbor.state.sessions() as session:
+            job = session.get(HarborScan, scan_id)
+            assert job is not None and job.state == "done" and job.credential is None
+        assert jwt not in _everything_stored(harbor)
+    assert server.received == asked  # the token went to the registry as it is: no exchange
