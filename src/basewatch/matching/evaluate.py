@@ -5,8 +5,10 @@ from __future__ import annotations
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
 from basewatch.matching.matcher import MatchCache, match_inventory, query_of
 from basewatch.matching.policy import Policy
-from basewatch.models import DatabaseInfo, Inventory, ScanResult, is_os_package
+from basewatch.models import DatabaseInfo, Inventory, OSInfo, Package, ScanResult, is_os_package
 from basewatch.vulndb.store import VulnStore
+
+_UNKNOWN_DISTRIBUTION = "unknown distribution"
 
 
 def scan_inventory(
@@ -24,6 +26,11 @@ def scan_inventory(
     outcome = match_inventory(inventory, store, cache)
     kept, suppressed, policy_warnings = policy.apply(outcome.findings)
     warnings = [*outcome.warnings, *base_warnings, *policy_warnings]
+    sourceless = _sourceless(inventory)
+    for entry, count in sorted(sourceless.items()):
+        verb = "was" if count == 1 else "were"
+        noun = "package" if count == 1 else "packages"
+        warnings.append(f"no advisory source for {entry}: {count} {noun} {verb} not checked")
     if outcome.unmatched_ecosystems:
         warnings.append(
             "no advisories in the database for "
@@ -48,7 +55,7 @@ def scan_inventory(
         unchecked=tuple(
             dict.fromkeys(
                 (
-                    *sorted(outcome.unmatched_ecosystems | _releaseless(inventory)),
+                    *sorted(outcome.unmatched_ecosystems | _releaseless(inventory) | {*sourceless}),
                     *refused,
                     *outcome.unchecked,
                 )
@@ -68,6 +75,29 @@ def _releaseless(inventory: Inventory) -> set[str]:
         and is_os_package(p.type)
         and not p.meta(OS_PACKAGE_KEY)
     }
+
+
+def sourceless_entry(package: Package, os: OSInfo | None) -> str:
+    """The `ScanResult.unchecked` entry of an OS package no advisory ecosystem covers (an rpm of
+    Fedora): "fedora 39 (rpm)", "unknown distribution (rpm)"; "" for any other package.
+
+    The parenthesised package type keeps it apart from every OSV ecosystem and "ecosystem name"
+    entry, whatever the image's os-release says.
+    """
+    if package.ecosystem or not is_os_package(package.type) or package.meta(OS_PACKAGE_KEY):
+        return ""
+    distribution = " ".join(os.id.split() + os.version_id.split()) if os and os.id.strip() else ""
+    return f"{distribution or _UNKNOWN_DISTRIBUTION} ({package.type.value})"
+
+
+def _sourceless(inventory: Inventory) -> dict[str, int]:
+    """`sourceless_entry` -> how many packages of the inventory it names: the matcher skips
+    them (there is nothing to look them up in), so the scan must not look clean for them."""
+    found: dict[str, int] = {}
+    for package in inventory.packages:
+        if entry := sourceless_entry(package, inventory.os):
+            found[entry] = found.get(entry, 0) + 1
+    return found
 
 
 def _refused_packages(

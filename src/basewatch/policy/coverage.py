@@ -3,7 +3,9 @@
 A finding policy passes only on what was checked: the packages the matcher looked up, less
 those `ScanResult.unchecked` names (an ecosystem the database has no advisories for, or
 "ecosystem name" of a package whose advisories were refused at import) and OS packages whose
-release is unknown (the matcher never guesses one). Counted the way the scan reports count.
+release is unknown (the matcher never guesses one). OS packages no advisory ecosystem covers
+(rpms of Fedora), which the scan names by distribution, count as looked up and not checked.
+Counted the way the scan reports count.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
+from basewatch.matching.evaluate import sourceless_entry
 from basewatch.matching.matcher import query_of
 from basewatch.models import Package, ScanResult, is_os_package
 from basewatch.policy.outcome import plural
@@ -20,7 +23,8 @@ _SHOWN = 3  # unchecked ecosystems or packages named in a reason
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
-    looked_up: int  # packages the matcher looks up on their own
+    # packages the matcher looks up on their own, and OS packages it had nothing to look up in
+    looked_up: int
     unchecked: int  # of those, the ones that were not (fully) checked
     unchecked_names: tuple[str, ...]  # what ScanResult.unchecked said, and unknown releases
     inventory_warnings: int  # the inventory is partial: packages may be missing from it
@@ -81,8 +85,14 @@ def _coverage_of(scan: ScanResult) -> Coverage:
     looked_up = 0
     unchecked = 0
     names: dict[str, None] = {}
+    os = scan.inventory.os
     for package in scan.inventory.packages:
         if not _looked_up(package):
+            sourceless = sourceless_entry(package, os)
+            if sourceless and sourceless in entries:
+                looked_up += 1
+                unchecked += 1
+                names.setdefault(f"no advisory source for {sourceless}", None)
             continue
         looked_up += 1
         ecosystem = package.ecosystem

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from basewatch.models import DatabaseInfo, Severity, Suppression
+from basewatch.models import DatabaseInfo, OSInfo, Package, PackageType, Severity, Suppression
 from basewatch.policy import Action, Item, Status
 from tests.unit.policy.build import deb, facts, finding, inventory, pypi, run, scan
 
@@ -145,6 +145,25 @@ def test_a_pass_says_what_was_not_checked() -> None:
     assert verdict.reason == (
         "no fixable finding at or above high; 2 packages were not (fully) checked (no advisories "
         "for PyPI); the inventory is partial (1 warning): packages may be missing from it"
+    )
+
+
+def test_os_packages_without_an_advisory_source_are_not_checked() -> None:
+    """Fedora's rpms have no OSV ecosystem: a pass on the PyPI packages beside them says so."""
+    fedora = OSInfo(id="fedora", version_id="39")
+    rpms = [Package(f"lib{i}", "1.0-1.fc39", PackageType.RPM) for i in range(3)]
+    inv = inventory((*rpms, pypi("requests", "2.32.3")), os=fedora)
+    verdict = run("no-fixable-severe", facts(inv, scan(inv, unchecked=("fedora 39 (rpm)",))))
+    assert verdict.status is Status.PASS
+    assert verdict.reason == (
+        "no fixable finding at or above high; 3 packages were not (fully) checked "
+        "(no advisory source for fedora 39 (rpm))"
+    )
+    only = inventory(rpms, os=fedora)
+    verdict = run("no-kev", facts(only, scan(only, unchecked=("fedora 39 (rpm)",))))
+    assert verdict.status is Status.NOT_EVALUATED
+    assert verdict.reason == (
+        "none of the 3 packages could be checked (no advisory source for fedora 39 (rpm))"
     )
 
 

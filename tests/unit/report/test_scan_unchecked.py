@@ -19,6 +19,7 @@ from basewatch.report.formats import ScanFormat, scan_renderer
 from basewatch.report.scan.json import load_schema
 from basewatch.report.scan.summary import summarize
 from basewatch.vulndb.sqlite import SqliteStore, rebuilding
+from tests.unit.matching.test_evaluate import FEDORA, image_inventory, real_pypi_store
 from tests.unit.report.conftest import NOW, SERIAL, make_inventory
 from tests.unit.report.test_scan_sarif import validator as sarif_validator
 
@@ -171,3 +172,87 @@ def test_many_unchecked_packages_are_counted_in_linear_time() -> None:
     assert time.monotonic() - started < 5
     assert (unchecked.ecosystem, unchecked.packages) == ("Debian:12", 20_000)
     assert unchecked.describe().endswith("(p0, p1, p10, p100, p1000, +19995 more)")
+
+
+# --- OS packages no advisory ecosystem covers (rpms of Fedora) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def pypi_store(tmp_path_factory: pytest.TempPathFactory) -> SqliteStore:
+    return real_pypi_store(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def fedora_scan(pypi_store: SqliteStore) -> ScanResult:
+    """129 real rpm records of a Fedora 39 image (no OSV ecosystem) beside 5 clean PyPI
+    packages checked against the real PyPI advisories."""
+    return scan_inventory(image_inventory(FEDORA), pypi_store)
+
+
+FEDORA_NOTICE = "not checked: fedora 39 (rpm), 129 packages"
+FEDORA_VERDICT = (
+    "No vulnerabilities found in the 5 packages checked; 129 packages were not checked."
+)
+
+
+@pytest.mark.parametrize("fmt", [ScanFormat.TABLE, ScanFormat.MARKDOWN])
+def test_fedora_rpms_are_said_first_and_limit_the_verdict(
+    fedora_scan: ScanResult, fmt: ScanFormat
+) -> None:
+    text = render(fedora_scan, fmt)
+    assert "No vulnerabilities found." not in text
+    assert FEDORA_VERDICT in text
+    assert text.index(FEDORA_NOTICE) < text.index("Image" if fmt is ScanFormat.TABLE else "**")
+    if fmt is ScanFormat.TABLE:
+        assert text.startswith(f"WARNING: {FEDORA_NOTICE}\n")
+    assert "no advisory source for fedora 39 (rpm): 129 packages were not checked" in text
+
+
+def test_fedora_rpms_in_json(fedora_scan: ScanResult) -> None:
+    import jsonschema
+
+    document: dict[str, Any] = json.loads(render(fedora_scan, ScanFormat.JSON))
+    jsonschema.Draft202012Validator(load_schema()).validate(document)
+    assert list(document)[:3] == ["schema_version", "tool", "unchecked"]
+    assert document["unchecked"] == [{"ecosystem": "fedora 39 (rpm)", "packages": 129, "names": []}]
+    assert (document["summary"]["checked"], document["summary"]["unchecked"]) == (5, 129)
+    assert document["summary"]["packages"] == 134
+    assert document["findings"] == []
+    assert document["partial"] is True
+
+
+def test_fedora_rpms_in_sarif(fedora_scan: ScanResult) -> None:
+    document: dict[str, Any] = json.loads(render(fedora_scan, ScanFormat.SARIF))
+    sarif_validator().validate(document)
+    run = document["runs"][0]
+    invocation = run["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"][0]["message"]["text"] == FEDORA_NOTICE
+    assert run["properties"]["unchecked"] == [
+        {"ecosystem": "fedora 39 (rpm)", "packages": 129, "names": []}
+    ]
+    assert run["properties"]["partial"] is True
+
+
+def test_fedora_rpms_in_cyclonedx(fedora_scan: ScanResult) -> None:
+    document: dict[str, Any] = json.loads(render(fedora_scan, ScanFormat.CYCLONEDX_JSON))
+    properties = {p["name"]: p["value"] for p in document["metadata"]["properties"]}
+    assert properties["basewatch:scan:unchecked:0"] == FEDORA_NOTICE
+
+
+@pytest.mark.parametrize("fmt", [ScanFormat.TABLE, ScanFormat.MARKDOWN])
+def test_only_fedora_rpms_say_what_was_not_checked(
+    pypi_store: SqliteStore, fmt: ScanFormat
+) -> None:
+    result = scan_inventory(image_inventory(FEDORA, pypi={}), pypi_store)
+    text = render(result, fmt)
+    assert "Nothing was checked: 129 packages could not be checked." in text
+    assert "No packages to check were found" not in text
+    assert text.index(FEDORA_NOTICE) < text.index("Nothing was checked")
+
+
+def test_fedora_rpms_without_os_release(pypi_store: SqliteStore) -> None:
+    result = scan_inventory(image_inventory(None), pypi_store)
+    text = render(result, ScanFormat.TABLE)
+    assert text.startswith("WARNING: not checked: unknown distribution (rpm), 129 packages\n")
+    assert FEDORA_VERDICT in text

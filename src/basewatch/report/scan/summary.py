@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from basewatch.errors import InvalidVersion
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
+from basewatch.matching.evaluate import sourceless_entry
 from basewatch.matching.matcher import query_of
 from basewatch.models import FixStatus, Severity
 from basewatch.report.common import package_sort_key
@@ -111,9 +112,11 @@ class SeverityCount:
 class Unchecked:
     """Packages of one ecosystem that were not (fully) checked against any advisory.
 
-    `names` is empty when no package of the ecosystem was checked (the database has no
-    advisories for it); otherwise it names the packages (as advisories name them) that were
-    not fully checked, and `packages` counts the inventory's packages under those names.
+    `ecosystem` is OSV's spelling, or the distribution of OS packages no advisory ecosystem
+    covers ("fedora 39 (rpm)"). `names` is empty when no package of the ecosystem was checked
+    (the database has no advisories for it, or there is no advisory source); otherwise it
+    names the packages (as advisories name them) that were not fully checked, and `packages`
+    counts the inventory's packages under those names.
     """
 
     ecosystem: str
@@ -144,7 +147,8 @@ class ScanSummary:
     """The numbers every scan report shows; suppressed findings are counted apart."""
 
     packages: int
-    # Packages matched against advisories: those with an ecosystem, less the unchecked ones.
+    # Packages matched against advisories: those with an ecosystem, less the unchecked ones
+    # (OS packages with no advisory ecosystem are unchecked, never checked).
     checked: int
     unchecked: tuple[Unchecked, ...]  # whole ecosystems first, then by ecosystem
     findings: int
@@ -180,23 +184,39 @@ class ScanSummary:
 def unchecked_of(result: ScanResult) -> tuple[Unchecked, ...]:
     """`result.unchecked` grouped by ecosystem and counted against the inventory.
 
-    An entry is an ecosystem (`Debian:12`) or "ecosystem name" (`PyPI requests`); ecosystems
+    An entry is an ecosystem (`Debian:12`), "ecosystem name" (`PyPI requests`) or the OS
+    packages no advisory ecosystem covers (`fedora 39 (rpm)`, see `sourceless_entry`); ecosystems
     may hold spaces (`Red Hat`), so an entry is read against the inventory's own ecosystems.
     Linear in the inventory and the entries: a hostile image can have every package unchecked.
     """
+    return _unchecked(result)[0]
+
+
+def _unchecked(result: ScanResult) -> tuple[tuple[Unchecked, ...], int]:
+    """`unchecked_of`, and how many of the packages with an ecosystem it covers (the others
+    have none: they were never counted as checked)."""
 
     per_ecosystem: Counter[str] = Counter()
     per_name: Counter[tuple[str, str]] = Counter()
+    per_sourceless: Counter[str] = Counter()
+    os = result.inventory.os
     for package in result.inventory.packages:
         # Copies an OS package installed are matched through that package, never on their own.
         if package.ecosystem and not package.meta(OS_PACKAGE_KEY):
             per_ecosystem[package.ecosystem] += 1
             per_name[package.ecosystem, query_of(package)[0]] += 1
+        elif entry := sourceless_entry(package, os):
+            per_sourceless[entry] += 1
     whole: dict[str, int] = {}
+    sourceless: set[str] = set()
     partly: dict[str, dict[str, int]] = {}
     for entry in dict.fromkeys(e for e in result.unchecked if e.strip()):
         if entry in per_ecosystem:
             whole[entry] = per_ecosystem[entry]
+            continue
+        if entry in per_sourceless:
+            whole[entry] = per_sourceless[entry]
+            sourceless.add(entry)
             continue
         ecosystem, name = _split_entry(entry, per_ecosystem)
         if not ecosystem:  # one word: an ecosystem the inventory does not show
@@ -209,7 +229,8 @@ def unchecked_of(result: ScanResult) -> tuple[Unchecked, ...]:
         for e, names in sorted(partly.items())
         if e not in whole
     ]
-    return tuple(found)
+    covered = sum(u.packages for u in found if u.ecosystem not in sourceless)
+    return tuple(found), covered
 
 
 # Ecosystem names hold a space or two at most ("Red Hat"): an entry is split at its first few.
@@ -231,16 +252,17 @@ def summarize(result: ScanResult) -> ScanSummary:
     totals = Counter(f.severity for f in result.findings)
     fixable = Counter(f.severity for f in result.findings if is_fixable(f))
     sources = Counter(s.source for s in result.suppressed)
-    unchecked = unchecked_of(result)
+    unchecked, covered = _unchecked(result)
 
-    # Packages without an ecosystem match no advisory; copies an OS package installed are
-    # checked as that package.
+    # Packages without an ecosystem match no advisory (those of the OS are among `unchecked`,
+    # the rest are not counted at all); copies an OS package installed are checked as that
+    # package.
     with_ecosystem = sum(
         1 for p in result.inventory.packages if p.ecosystem and not p.meta(OS_PACKAGE_KEY)
     )
     return ScanSummary(
         packages=len(result.inventory.packages),
-        checked=max(with_ecosystem - sum(u.packages for u in unchecked), 0),
+        checked=max(with_ecosystem - covered, 0),
         unchecked=unchecked,
         findings=len(result.findings),
         fixable=sum(fixable.values()),

@@ -20,8 +20,8 @@ as a clean image, so what basewatch could not check must come before anything el
   sbom      not_checked {inventory_partial, warnings}, packages, base_image
 
 `partial` is true when packages were not (fully) checked or the inventory itself is partial;
-unlike the scan JSON's it also counts packages with no advisory ecosystem (`without_ecosystem`),
-which basewatch's scan summary does not count as unchecked.
+it also counts the packages with no advisory ecosystem that the scan does not already name
+(`without_ecosystem`: OS packages of a distribution with no advisory source are named).
 Unknown values are left out rather than written empty (a missing `epss` is unknown, a 0.0 is
 a score), except `origin` ("unknown") and `base_image`/`database` (null).
 """
@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit
 
 from basewatch.codec import database_sources, encode_base
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
+from basewatch.matching.evaluate import sourceless_entry
 from basewatch.models import Severity
 from basewatch.report.common import display_name
 from basewatch.report.formats import SbomFormat, sbom_renderer
@@ -271,10 +272,16 @@ def _links(references: Iterable[str]) -> list[str]:
 def _scan_attributes(scan: ScanResult) -> dict[str, Any]:
     summary = summarize(scan)
     unchecked = unchecked_of(scan)
-    # The matcher looks up no advisory for a package with no ecosystem (an rpm of a distribution
-    # OSV does not cover): it is neither found clean nor counted as unchecked by the summary.
+    # Packages with no ecosystem are never matched. The scan names OS packages of a
+    # distribution with no advisory source (`sourceless_entry`); any other such package (or one
+    # of a result stored before it did) is counted here, never both.
+    named = {e for e in scan.unchecked if e}
     without_ecosystem = sum(
-        1 for p in scan.inventory.packages if not p.ecosystem and not p.meta(OS_PACKAGE_KEY)
+        1
+        for p in scan.inventory.packages
+        if not p.ecosystem
+        and not p.meta(OS_PACKAGE_KEY)
+        and sourceless_entry(p, scan.inventory.os) not in named
     )
     not_checked = {
         "packages": sum(u.packages for u in unchecked) + without_ecosystem,

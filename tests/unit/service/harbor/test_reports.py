@@ -823,3 +823,22 @@ def test_other_sbom_media_types_are_refused(media_type: str) -> None:
         sbom_report(
             make_inventory(), media_type, artifact=ARTIFACT, scanner=SCANNER, generated_at=NOW
         )
+
+
+def test_packages_of_a_distribution_with_no_advisory_source_are_counted_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from basewatch.matching.evaluate import scan_inventory
+    from basewatch.models import OSInfo
+    from tests.unit.matching.test_evaluate import RPMS, image_inventory, real_pypi_store
+
+    store = real_pypi_store(tmp_path_factory)
+    fedora = OSInfo(id="fedora", version_id="39", pretty_name="Fedora Linux 39")
+    result = scan_inventory(image_inventory(fedora), store)
+    report = harbor_report(result)
+    assert report["vulnerabilities"] == []
+    not_checked = report["vendor_attributes"]["not_checked"]
+    assert not_checked["packages"] == RPMS  # the scan's own entry, not counted again
+    assert [e["ecosystem"] for e in not_checked["ecosystems"]] == ["fedora 39 (rpm)"]
+    assert not_checked["without_ecosystem"] == 0
+    assert report["vendor_attributes"]["partial"] is True
