@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from basewatch import __version__
 from basewatch.errors import DatabaseError, ImageError, UsageError
@@ -130,7 +131,11 @@ def router(state: ServiceState) -> APIRouter:
 
     @api.post("/scan")
     async def accept(request: Request) -> Response:
-        body = await request.body()
+        body = await request.body()  # bounded by the app's middleware
+        # the store is written in a worker thread: a busy database never stalls the loop
+        return await run_in_threadpool(_accept, request, body)
+
+    def _accept(request: Request, body: bytes) -> Response:
         with state.sessions() as session:
             caller(request, session)
             artifact = _artifact(body, state)
@@ -142,14 +147,14 @@ def router(state: ServiceState) -> APIRouter:
 
     @api.get("/scan/{scan_request_id}/report")
     def report(request: Request, scan_request_id: str) -> Response:
-        wanted = _negotiate(request.headers.get("accept", ""))
-        sbom_type = request.query_params.get("sbom_media_type", "")
-        if wanted == SBOM_REPORT and sbom_type not in SBOM_TYPES:
-            raise HarborError(
-                400, f"an SBOM report needs sbom_media_type: one of {', '.join(SBOM_TYPES)}"
-            )
         with state.sessions() as session:
-            caller(request, session)
+            caller(request, session)  # before anything else is said about the request
+            wanted = _negotiate(request.headers.get("accept", ""))
+            sbom_type = request.query_params.get("sbom_media_type", "")
+            if wanted == SBOM_REPORT and sbom_type not in SBOM_TYPES:
+                raise HarborError(
+                    400, f"an SBOM report needs sbom_media_type: one of {', '.join(SBOM_TYPES)}"
+                )
             job = session.get(HarborScan, scan_request_id[:100])
             if job is None:
                 raise HarborError(404, "no such scan request")
@@ -174,6 +179,10 @@ def webhook_router(state: ServiceState) -> APIRouter:
 
     @api.post("/webhook", status_code=202)
     async def webhook(request: Request) -> JSONResponse:
+        body = await request.body()  # bounded by the app's middleware
+        return await run_in_threadpool(_webhook, request, body)
+
+    def _webhook(request: Request, body: bytes) -> JSONResponse:
         with state.sessions() as session:
             if not _authorized(request.headers.get("authorization", ""), session, state):
                 return JSONResponse(
@@ -188,7 +197,7 @@ def webhook_router(state: ServiceState) -> APIRouter:
                     headers={"WWW-Authenticate": 'Bearer realm="basewatch"'},
                 )
             try:
-                payload = json.loads(await request.body())
+                payload = json.loads(body)
             except (ValueError, UnicodeDecodeError):
                 payload = None
             pushes = _pushes(payload)

@@ -88,6 +88,11 @@ def test_anything_else_is_refused(harbor_service: Harbor, header: str) -> None:
         assert answer.headers["content-type"] == ERROR
         assert "WWW-Authenticate" in answer.headers
         assert HARBOR_TOKEN not in answer.text
+    # nothing else is said before the caller is known: not even that a type is not produced
+    answer = harbor_service.client.get(
+        "/harbor/api/v1/scan/x/report", headers={**headers, "Accept": "text/html"}
+    )
+    assert answer.status_code == 401
 
 
 @pytest.mark.harbor(token="")
