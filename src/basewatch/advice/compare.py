@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from basewatch.compat.model import LibcFamily, LibcInfo
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
+from basewatch.matching.evaluate import is_sourceless
 from basewatch.matching.matcher import query_of
 from basewatch.models import (
     FixStatus,
@@ -167,15 +168,21 @@ def unchecked_of(scan: ScanResult) -> tuple[str, ...]:
         for p in scan.inventory.packages
         if _matched(p) and _release_unknown(p)
     ]
-    if not any(_matched(p) for p in scan.inventory.packages):
+    if not any(_matched(p) for p in scan.inventory.packages) and not any(
+        is_sourceless(u) for u in scan.unchecked
+    ):
         extra.append(NO_PACKAGES)
     return tuple(dict.fromkeys((*scan.unchecked, *extra)))
 
 
 def why_unchecked(unchecked: tuple[str, ...]) -> str:
-    """A reader's reason for `unchecked_of` entries: "no advisories for Alpine:v3.20"."""
-    named = [u for u in unchecked if u != NO_PACKAGES]
+    """A reader's reason for `unchecked_of` entries: "no advisories for Alpine:v3.20", "no
+    advisory source for fedora 39 (rpm)"."""
+    named = [u for u in unchecked if u != NO_PACKAGES and not is_sourceless(u)]
+    sourceless = [u for u in unchecked if is_sourceless(u)]
     parts = [f"no advisories for {', '.join(named)}"] if named else []
+    if sourceless:
+        parts.append(f"no advisory source for {', '.join(sourceless)}")
     if NO_PACKAGES in unchecked:
         parts.append(NO_PACKAGES)
     return "; ".join(parts)

@@ -176,7 +176,7 @@ def run_scan(args: argparse.Namespace) -> int:
     write_output(data, args.output)
     for warning in (*inventory.warnings, *result.warnings, *(run.report.warnings if run else ())):
         print(f"basewatch: warning: {warning}", file=sys.stderr)
-    if result.unchecked:  # advisories missing, refused or unreadable: newer data may check them
+    if wants_newer_data(result.unchecked):
         print(f"basewatch: hint: {phrase(Remedy.UPDATE_DATABASE)}", file=sys.stderr)
     if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in result.findings):
         return ExitCode.FINDINGS
@@ -185,3 +185,11 @@ def run_scan(args: argparse.Namespace) -> int:
     if inventory.partial or result.unchecked:
         return ExitCode.PARTIAL
     return ExitCode.OK
+
+
+def wants_newer_data(unchecked: tuple[str, ...]) -> bool:
+    """Whether newer data may check what was not: advisories missing, refused or unreadable;
+    not packages of a distribution with no advisory source, which no update covers."""
+    from basewatch.matching.evaluate import is_sourceless
+
+    return any(not is_sourceless(entry) for entry in unchecked)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from basewatch.inventory.ownership import OS_PACKAGE_KEY
 from basewatch.matching.matcher import MatchCache, match_inventory, query_of
 from basewatch.matching.policy import Policy
-from basewatch.models import DatabaseInfo, Inventory, OSInfo, Package, ScanResult, is_os_package
+from basewatch.models import (
+    DatabaseInfo,
+    Inventory,
+    OSInfo,
+    Package,
+    PackageType,
+    ScanResult,
+    is_os_package,
+)
 from basewatch.vulndb.store import VulnStore
 
 _UNKNOWN_DISTRIBUTION = "unknown distribution"
@@ -88,6 +96,15 @@ def sourceless_entry(package: Package, os: OSInfo | None) -> str:
         return ""
     distribution = " ".join(os.id.split() + os.version_id.split()) if os and os.id.strip() else ""
     return f"{distribution or _UNKNOWN_DISTRIBUTION} ({package.type.value})"
+
+
+_SOURCELESS_SUFFIXES = tuple(f" ({t.value})" for t in PackageType if is_os_package(t))
+
+
+def is_sourceless(entry: str) -> bool:
+    """Whether an `unchecked` entry is a `sourceless_entry`: packages no database can check
+    (a newer one will not either), unlike an ecosystem it has no advisories for yet."""
+    return entry.endswith(_SOURCELESS_SUFFIXES)
 
 
 def _sourceless(inventory: Inventory) -> dict[str, int]:
