@@ -68,6 +68,7 @@ from basewatch.service.records import (
     create_watch,
     image_counts,
     policies_of,
+    watched_among,
 )
 
 # --- the wire types -----------------------------------------------------------------------------
@@ -683,11 +684,7 @@ def create_app(state: ServiceState) -> FastAPI:
         repository is polled at once. Polling stays the backstop, since a registry drops
         notifications when it restarts."""
         pushes = [e for e in body.events if e.action == "push" and e.target.repository.strip()]
-        names = {e.target.repository.strip().strip("/") for e in pushes}
-        # the watched repositories and the bases' (a base tag moved: its dependents learn it)
-        known = {w.repository for w in db.scalars(select(Watch))}
-        known.update(db.scalars(select(BaseTag.repository).where(BaseTag.problem == "")))
-        watched = sorted(r for r in known if r.split("/", 1)[1] in names)
+        watched = watched_among(db, {e.target.repository.strip().strip("/") for e in pushes})
         if watched and state.watcher is not None:
             state.watcher.wake()
         return PushAccepted(events=len(body.events), pushes=len(pushes), watched=watched)

@@ -134,24 +134,37 @@ class HarborSettings:
         return bool(self.prefix)
 
 
-def _harbor_settings(
-    section: object, config: Path | None, environ: Mapping[str, str], data_dir: Path
-) -> HarborSettings:
+def _layered(
+    section: object,
+    config: Path | None,
+    name: str,
+    keys: Mapping[str, str],
+    environ: Mapping[str, str],
+) -> dict[str, tuple[Any, str]]:
+    """key -> (value, where it came from): the table `name` of `config` (`section`, None when
+    there is none), then the environment variables of `keys` over it."""
     values: dict[str, tuple[Any, str]] = {}
     if section is not None:
         if not isinstance(section, dict):
-            raise ConfigError(f"{config}: [serve.harbor] must be a table")
-        unknown = sorted(set(section) - set(HARBOR_ENVIRONMENT))
+            raise ConfigError(f"{config}: {name} must be a table")
+        unknown = sorted(set(section) - set(keys))
         if unknown:
             raise ConfigError(
-                f"{config} [serve.harbor]: unknown setting(s) {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(HARBOR_ENVIRONMENT))})"
+                f"{config} {name}: unknown setting(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(keys))})"
             )
         for key, value in section.items():
-            values[key] = (value, f"{key} in {config} [serve.harbor]")
-    for key, variable in HARBOR_ENVIRONMENT.items():
+            values[key] = (value, f"{key} in {config} {name}")
+    for key, variable in keys.items():
         if environ.get(variable, "").strip():
             values[key] = (environ[variable].strip(), variable)
+    return values
+
+
+def _harbor_settings(
+    section: object, config: Path | None, environ: Mapping[str, str], data_dir: Path
+) -> HarborSettings:
+    values = _layered(section, config, "[serve.harbor]", HARBOR_ENVIRONMENT, environ)
 
     def text(key: str, default: str) -> str:
         if key not in values:
@@ -234,25 +247,14 @@ class ServeSettings:
     ) -> ServeSettings:
         """Defaults < `[serve]` of `config` < `environ` < `flags` (keys as in `ENVIRONMENT`).
         Raises ConfigError naming where a bad value came from."""
-        values: dict[str, tuple[Any, str]] = {}
+        section: object = None
         harbor_section: object = None
         if config is not None:
             section = read_toml(config).get("serve", {})
-            if not isinstance(section, dict):
-                raise ConfigError(f"{config}: [serve] must be a table")
-            section = dict(section)
-            harbor_section = section.pop("harbor", None)
-            unknown = sorted(set(section) - set(ENVIRONMENT))
-            if unknown:
-                raise ConfigError(
-                    f"{config} [serve]: unknown setting(s) {', '.join(unknown)} "
-                    f"(known: {', '.join(sorted(ENVIRONMENT))})"
-                )
-            for key, value in section.items():
-                values[key] = (value, f"{key} in {config} [serve]")
-        for key, variable in ENVIRONMENT.items():
-            if environ.get(variable, "").strip():
-                values[key] = (environ[variable].strip(), variable)
+            if isinstance(section, dict):
+                section = dict(section)
+                harbor_section = section.pop("harbor", None)
+        values = _layered(section, config, "[serve]", ENVIRONMENT, environ)
         for key, value in (flags or {}).items():
             if value is not None:
                 values[key] = (value, "--" + key.replace("_", "-"))

@@ -176,3 +176,12 @@ def _repository(text: str, settings: ServeSettings) -> str:
             f"repository: the registry {ref.registry} is not in allowed_registries ({allowed})",
         )
     return f"{ref.registry}/{ref.repository}"
+
+
+def watched_among(session: Session, pushed: set[str]) -> list[str]:
+    """The watched repositories, and the bases' (a base tag moved: its dependents learn it),
+    among the repository paths a registry says were pushed (`project/name`, without the host:
+    a registry may name itself otherwise than the watch does)."""
+    known = {w.repository for w in session.scalars(select(Watch))}
+    known.update(session.scalars(select(BaseTag.repository).where(BaseTag.problem == "")))
+    return sorted(r for r in known if r.split("/", 1)[-1] in pushed)

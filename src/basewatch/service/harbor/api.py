@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -48,9 +47,10 @@ from basewatch.service.harbor.reports import (
     vulnerability_report,
 )
 from basewatch.service.harbor.scans import Artifact, HarborScans
-from basewatch.service.http import ServiceState
+from basewatch.service.http import ServiceState, problem
 from basewatch.service.inventories import SqlInventoryStore
-from basewatch.service.models import BaseTag, HarborScan, HarborScanState, Image, Watch
+from basewatch.service.models import HarborScan, HarborScanState, Image
+from basewatch.service.records import watched_among
 
 ERROR = "application/vnd.scanner.adapter.error+json; version=1.0"
 METADATA = "application/vnd.scanner.adapter.metadata+json; version=1.1"
@@ -178,23 +178,15 @@ def webhook_router(state: ServiceState) -> APIRouter:
     api = APIRouter(prefix=settings.prefix, include_in_schema=False)
 
     @api.post("/webhook", status_code=202)
-    async def webhook(request: Request) -> JSONResponse:
+    async def webhook(request: Request) -> Response:
         body = await request.body()  # bounded by the app's middleware
         return await run_in_threadpool(_webhook, request, body)
 
-    def _webhook(request: Request, body: bytes) -> JSONResponse:
+    def _webhook(request: Request, body: bytes) -> Response:
         with state.sessions() as session:
             if not _authorized(request.headers.get("authorization", ""), session, state):
-                return JSONResponse(
-                    {
-                        "type": "about:blank",
-                        "title": "No valid token",
-                        "status": 401,
-                        "detail": "send the token as Harbor's webhook auth header",
-                    },
-                    status_code=401,
-                    media_type="application/problem+json",
-                    headers={"WWW-Authenticate": 'Bearer realm="basewatch"'},
+                return problem(
+                    401, "No valid token", "send the token as Harbor's webhook auth header"
                 )
             try:
                 payload = json.loads(body)
@@ -202,20 +194,12 @@ def webhook_router(state: ServiceState) -> APIRouter:
                 payload = None
             pushes = _pushes(payload)
             if pushes is None:
-                return JSONResponse(
-                    {
-                        "type": "about:blank",
-                        "title": "The request is malformed",
-                        "status": 422,
-                        "detail": "not a Harbor webhook payload (Default or CloudEvents)",
-                    },
-                    status_code=422,
-                    media_type="application/problem+json",
+                return problem(
+                    422,
+                    "The request is malformed",
+                    "not a Harbor webhook payload (Default or CloudEvents)",
                 )
-            known = {w.repository for w in session.scalars(select(Watch))}
-            known.update(session.scalars(select(BaseTag.repository).where(BaseTag.problem == "")))
-            names = {name for _, name in pushes}
-            watched = sorted(r for r in known if r.split("/", 1)[-1] in names)
+            watched = watched_among(session, {name for _, name in pushes})
         if watched and state.watcher is not None:
             state.watcher.wake()
         return JSONResponse(

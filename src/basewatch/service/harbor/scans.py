@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -303,14 +302,3 @@ def _transient(exc: Exception) -> str:
 
 class _Refused(Error):
     """A job that cannot run as asked (its registry is not allowed, its credential is lost)."""
-
-
-def job_summary(job: HarborScan) -> dict[str, Any]:
-    """What the dashboard and logs may show of a job: never its credential."""
-    return {
-        "id": job.id,
-        "state": job.state,
-        "artifact": f"{job.registry_url}/{job.repository}@{job.digest}",
-        "reused": job.reused,
-        "error": job.error,
-    }

@@ -80,15 +80,6 @@ def harbor_service(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[H
         yield found
 
 
-@pytest.fixture
-def harbor_on_both(
-    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Harbor]:
-    """`running_harbor` on SQLite and on PostgreSQL."""
-    with running_harbor(database_url, tmp_path, request) as found:
-        yield found
-
-
 @contextmanager
 def running_harbor(
     database_url: str, tmp_path: Path, request: pytest.FixtureRequest, *, over_http: bool = False
