@@ -329,23 +329,26 @@ def run_registry(
     tls: bool = False,
     namespace: Namespace | None = None,
     notify: tuple[str, str] | None = None,
+    address: str = "127.0.0.1",
+    access_log: bool = False,
 ) -> Iterator[RunningRegistry]:
-    """A fresh docker-registry on 127.0.0.1 (storage under workdir), stopped on exit; with
+    """A fresh docker-registry on `address` (storage under workdir), stopped on exit; with
     `tls`, it speaks HTTPS only, with a self-signed certificate; with `namespace`, it runs
     there, on every address of it (reached at the namespace's address); with `notify` (URL,
-    bearer token), it sends its notifications (pushes, pulls) there."""
+    bearer token), it sends its notifications (pushes, pulls) there. With `access_log`, every
+    request it answers is a line of `registry.log` (`RunningRegistry.requests()`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     token_server: TokenServer | None = None
     config: dict[str, Any] = {
         "version": 0.1,
-        "log": {"level": "error", "accesslog": {"disabled": True}},
+        "log": {"level": "error", "accesslog": {"disabled": not access_log}},
         "storage": {
             "filesystem": {"rootdirectory": str(workdir / "storage")},
             "delete": {"enabled": True},
         },
         "http": {
-            "addr": f"{'0.0.0.0' if namespace else '127.0.0.1'}:{port}",
+            "addr": f"{'0.0.0.0' if namespace else address}:{port}",
             "secret": uuid.uuid4().hex,
         },
     }
@@ -391,7 +394,7 @@ def run_registry(
     if namespace is not None:
         command = namespace.command(command)
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    address = namespace.address if namespace is not None else "127.0.0.1"
+    address = namespace.address if namespace is not None else address
     try:
         _wait_for_port(port, address=address)
         yield RunningRegistry(f"{address}:{port}", auth, workdir, token_server, namespace)

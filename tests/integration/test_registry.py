@@ -356,6 +356,62 @@ def test_429_then_success_honours_retry_after(
     assert sleeps == [1.0, 1.0]  # Retry-After, then backoff 0.5 * 2
 
 
+class _RecordingGate:
+    """A `RequestGate` that lets everything go and writes down what it was told."""
+
+    def __init__(self) -> None:
+        self.admitted: list[str] = []
+        self.limited: list[tuple[str, float | None]] = []
+
+    def before(self, registry: str) -> None:
+        self.admitted.append(registry)
+
+    def rate_limited(self, registry: str, retry_after: float | None) -> None:
+        self.limited.append((registry, retry_after))
+
+
+def test_every_request_to_the_registry_passes_the_gate_and_it_hears_of_a_429(
+    anonymous: Seeded, fresh_proxy: rs.FaultProxy, tmp_path: Path
+) -> None:
+    fresh_proxy.faults.statuses = [(429, {"Retry-After": "2"})]
+    gate = _RecordingGate()
+    sleeps: list[float] = []
+    source = RegistrySource(
+        f"{fresh_proxy.host}/busybox:musl", _options(tmp_path, sleep=sleeps.append, gate=gate)
+    )
+    assert _inventory(source, tmp_path).image.source_type == "registry"
+    assert len(fresh_proxy.requests) >= 4  # the 429, the manifest, the config, the layer
+    assert gate.admitted == [fresh_proxy.host] * len(fresh_proxy.requests)
+    assert gate.limited == [(fresh_proxy.host, 2.0)]
+    assert sleeps == [2.0]
+
+
+def test_a_429_pauses_the_registry_for_every_client_sharing_the_limits(
+    anonymous: Seeded, fresh_proxy: rs.FaultProxy, tmp_path: Path
+) -> None:
+    from basewatch.errors import RateLimited
+    from basewatch.service.db import open_engine, upgrade
+    from basewatch.service.fleet.limits import SharedRateLimits
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'service.db'}")
+    upgrade(engine)
+
+    def client_options(cache: Path) -> RegistryOptions:
+        gate = SharedRateLimits(engine, {}, None, 1.0, max_wait=1.0, default_pause=60.0)
+        return _options(cache, sleep=lambda _: None, gate=gate)
+
+    fresh_proxy.faults.statuses = [(429, {"Retry-After": "120"})]
+    reference = f"{fresh_proxy.host}/busybox:musl"
+    with pytest.raises(RateLimited) as first:
+        _inventory(RegistrySource(reference, client_options(tmp_path / "one")), tmp_path / "one")
+    assert len(fresh_proxy.requests) == 1 and first.value.retry_after > 100
+    # another worker, with its own gate over the same database, does not ask at all
+    with pytest.raises(RateLimited, match="429"):
+        _inventory(RegistrySource(reference, client_options(tmp_path / "two")), tmp_path / "two")
+    assert len(fresh_proxy.requests) == 1
+    engine.dispose()
+
+
 def test_tampered_blob_is_refused_and_not_cached(
     anonymous: Seeded, fresh_proxy: rs.FaultProxy, tmp_path: Path
 ) -> None:

@@ -142,17 +142,27 @@ class PostgresCluster:
         "_gid",
         "_server",
         "_uid",
+        "clients",
         "data",
         "directory",
+        "listen",
         "log",
         "port",
         "sockets",
     )
 
     def __init__(
-        self, bin_dir: Path, directory: Path, log: Path, uid: int | None, gid: int | None
+        self,
+        bin_dir: Path,
+        directory: Path,
+        log: Path,
+        uid: int | None,
+        gid: int | None,
+        listen: tuple[str, ...] = ("127.0.0.1",),
+        clients: tuple[str, ...] = ("127.0.0.1/32",),
     ) -> None:
         self._bin_dir = bin_dir
+        self.listen, self.clients = listen, clients
         self._uid, self._gid = uid, gid  # the server's user and group; None: ours
         self._extra_groups: list[int] | None = None if uid is None else []  # drop root's
         self._server: subprocess.Popen[bytes] | None = None
@@ -164,9 +174,9 @@ class PostgresCluster:
 
     # --- addresses ---------------------------------------------------------------------------
 
-    def url(self, database: str) -> str:
-        """The SQLAlchemy URL of `database` on this server."""
-        return f"postgresql+psycopg://{SERVER_USER}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str, host: str = "127.0.0.1") -> str:
+        """The SQLAlchemy URL of `database` on this server (at `host`, one it listens on)."""
+        return f"postgresql+psycopg://{SERVER_USER}@{host}:{self.port}/{database}"
 
     def dsn(self, database: str, connect_timeout: int = 10) -> str:
         """The libpq connection string of `database`, for psycopg.connect."""
@@ -296,7 +306,7 @@ class PostgresCluster:
                   "--locale=C.UTF-8", "--auth=trust", "--no-sync", "--no-instructions",
                   timeout=120)  # fmt: skip
         settings = {
-            "listen_addresses": "'127.0.0.1'",
+            "listen_addresses": "'" + ",".join(self.listen) + "'",
             "unix_socket_directories": f"'{self.sockets}'",
             "fsync": "off",
             "synchronous_commit": "off",
@@ -306,8 +316,11 @@ class PostgresCluster:
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write("\n# a throwaway test cluster: tests/service_support/postgres.py\n")
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
-        # Trust over TCP from 127.0.0.1 only: no socket logins, no other address, no IPv6.
-        (self.data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+        # Trust over TCP from 127.0.0.1 only (and the test's own network namespaces, when it
+        # made some): no socket logins, no other address, no IPv6.
+        (self.data / "pg_hba.conf").write_text(
+            "".join(f"host all all {network} trust\n" for network in self.clients)
+        )
 
     def _first_start(self, attempts: int = 3) -> None:
         # Another process may take the free port between our probe and the server's bind.
@@ -342,8 +355,13 @@ def _identifier(name: str) -> sql.Identifier:
 
 
 @contextlib.contextmanager
-def throwaway_cluster(workdir: Path) -> Iterator[PostgresCluster]:
-    """A fresh cluster, started on 127.0.0.1 and a free port; stopped and removed on exit.
+def throwaway_cluster(
+    workdir: Path,
+    listen: tuple[str, ...] = ("127.0.0.1",),
+    clients: tuple[str, ...] = ("127.0.0.1/32",),
+) -> Iterator[PostgresCluster]:
+    """A fresh cluster, started on 127.0.0.1 (and the other `listen` addresses, taking
+    connections from the `clients` networks) and a free port; stopped and removed on exit.
 
     The cluster lives in a new directory under `workdir` when the server's user can reach it,
     else under the system temporary directory (pytest's tmp_path is private to root).
@@ -365,7 +383,9 @@ def throwaway_cluster(workdir: Path) -> Iterator[PostgresCluster]:
     if len(str(directory / "socket")) > _MAX_SOCKET_DIR:
         directory = Path(tempfile.gettempdir()) / name
     directory.mkdir(mode=0o700)
-    cluster = PostgresCluster(bin_dir, directory, workdir / f"{name}.log", uid, gid)
+    cluster = PostgresCluster(
+        bin_dir, directory, workdir / f"{name}.log", uid, gid, listen, clients
+    )
     try:
         cluster.sockets.mkdir(mode=0o700)
         if uid is not None and gid is not None:

@@ -27,6 +27,7 @@ class ServeProcess:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)  # more flags (--no-local-workers)
 
     @property
     def url(self) -> str:
@@ -47,7 +48,7 @@ class ServeProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "basewatch", "serve", "--config", str(self._config_file())]
         command += ["--listen", f"127.0.0.1:{self.port}", "--database", self.database]
-        command += ["--vulndb", str(self.vulndb)]
+        command += ["--vulndb", str(self.vulndb), *self.args]
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.workdir),

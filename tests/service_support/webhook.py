@@ -30,13 +30,14 @@ class Receiver:
     accepted: list[Delivery] = field(default_factory=list)  # verified and answered 2xx
     attempts: int = 0  # requests seen (any answer)
     bad_signatures: int = 0
+    host: str = "127.0.0.1"  # where it listens (a fleet's workers reach it elsewhere)
     _server: http.server.ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     def key(self) -> bytes:
         return base64.b64decode(self.secret.removeprefix("whsec_"))
@@ -88,7 +89,7 @@ class Receiver:
             allow_reuse_address = True
             daemon_threads = True
 
-        self._server = Server(("127.0.0.1", self.port), Handler)
+        self._server = Server((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

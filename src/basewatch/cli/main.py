@@ -18,6 +18,7 @@ from basewatch.cli.compat import add_compat_arguments, run_compat
 from basewatch.cli.db import add_db_arguments, run_db
 from basewatch.cli.events import add_events_arguments, run_events
 from basewatch.cli.exit_codes import ExitCode, exit_code_for
+from basewatch.cli.fleet import add_worker_arguments, run_worker
 from basewatch.cli.lint import add_lint_arguments, run_lint
 from basewatch.cli.output import write_output
 from basewatch.cli.policy import add_policy_arguments, run_policy
@@ -164,6 +165,18 @@ COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]],
         add_serve_arguments,
     ),
     (
+        "worker",
+        "run the fleet's jobs for `basewatch serve --no-local-workers`, on any machine",
+        (
+            "Takes jobs (polls, indexing, re-evaluation, delivery, Harbor's scans) from the "
+            "queue in the service's PostgreSQL, with the same config file and keys as `serve`; "
+            "run as many as you like. Per-layer analyses and registry request budgets are "
+            "shared through PostgreSQL; the blob cache and vulnerability database are this "
+            "machine's."
+        ),
+        add_worker_arguments,
+    ),
+    (
         "watch",
         "add, list and remove the repositories a running service watches",
         (
@@ -284,6 +297,8 @@ def _main(argv: Sequence[str] | None) -> int:
                 return run_catalog(args)
             case "serve":
                 return run_serve(args)
+            case "worker":
+                return run_worker(args)
             case "watch":
                 return run_watch(args)
             case "events":

@@ -37,12 +37,28 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--poll-interval", metavar="DURATION", help="default: 5m")
     serve.add_argument("--vulndb-check-interval", metavar="DURATION", help="default: 60s")
+    serve.add_argument(
+        "--no-local-workers",
+        action="store_true",
+        help="serve the API and dashboard and queue the work (polls, indexing, re-evaluation, "
+        "delivery) for `basewatch worker` processes on the same PostgreSQL",
+    )
     sub = serve.add_subparsers(dest="serve_command", metavar="SUBCOMMAND")
     token = sub.add_parser("token", help="manage API tokens")
     verbs = token.add_subparsers(dest="token_command", metavar="VERB", required=True)
     create = verbs.add_parser("create", help="add a token and print it (shown only this once)")
     create.add_argument("--role", choices=("admin", "viewer"), default="viewer")
     create.add_argument("--name", default="", help="what the token is for")
+    jobs = sub.add_parser(
+        "jobs",
+        help="the fleet's queue: its depth, the workers, and the stuck and parked jobs",
+        description="Reads the fleet's queue in the service's PostgreSQL: jobs waiting and "
+        "running by queue, the workers and their last heartbeat, jobs running on workers no "
+        "longer heard from (stuck: they are handed back once the lease runs out), and parked "
+        "jobs (they kept killing their workers, or failed their last run).",
+    )
+    jobs.add_argument("--format", choices=("text", "json"), default="text")
+    jobs.add_argument("--limit", type=int, default=50, help="jobs listed of each kind")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -68,6 +84,10 @@ def run_serve(args: argparse.Namespace) -> int:
             session.commit()
         print(token)
         return ExitCode.OK
+    if args.serve_command == "jobs":
+        from basewatch.cli.fleet import show_jobs
+
+        return show_jobs(settings, engine, args.format, max(args.limit, 1))
     with make_session() as session:
         first = bootstrap(session, settings.admin_token)
         session.commit()
@@ -77,10 +97,10 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    return _serve(settings, core, engine)
+    return _serve(settings, core, engine, fleet=args.no_local_workers)
 
 
-def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
+def _serve(settings: ServeSettings, core: Settings, engine: Engine, fleet: bool = False) -> int:
     import uvicorn
 
     from basewatch.service.app import create_app
@@ -96,23 +116,33 @@ def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
     make_session = sessions(engine)
     watcher = Watcher(make_session, settings, core)
     reevaluator = Reevaluator(make_session, settings, core)
-    dispatcher = Dispatcher(make_session, settings)
-    # events written by a poll or a re-evaluation are delivered at once, not at the next look
-    watcher.on_events = reevaluator.on_events = dispatcher.wake
+    dispatcher: Dispatcher | None = Dispatcher(make_session, settings)
     harbor = (
         HarborScans(make_session, settings, watcher, sealer_for(settings.harbor))
         if settings.harbor.enabled
         else None
     )
+    scheduler = None
+    if fleet:
+        from basewatch.service.fleet.scheduler import fleet_scheduler
+
+        scheduler = fleet_scheduler(make_session, settings, core, engine, reevaluator, harbor)
+        dispatcher = None  # the workers deliver
+    else:
+        assert dispatcher is not None
+        # events written by a poll or a re-evaluation are delivered at once, not at the next
+        # look
+        watcher.on_events = reevaluator.on_events = dispatcher.wake
     state = ServiceState(
         settings,
         engine,
         make_session,
-        watcher=watcher,
+        watcher=None if fleet else watcher,
         reevaluator=reevaluator,
         dispatcher=dispatcher,
         updater=Updater(make_session, settings, core),
         harbor=harbor,
+        scheduler=scheduler,
     )
     app = create_app(state)
     config = uvicorn.Config(
@@ -124,7 +154,8 @@ def _serve(settings: ServeSettings, core: Settings, engine: Engine) -> int:
         server_header=False,
     )
     server = uvicorn.Server(config)
-    print(f"basewatch: serving on http://{settings.listen}", file=sys.stderr, flush=True)
+    mode = " (work queued for the fleet's workers)" if fleet else ""
+    print(f"basewatch: serving on http://{settings.listen}{mode}", file=sys.stderr, flush=True)
     # uvicorn finishes the requests in flight on SIGTERM or Ctrl-C, then raises the signal
     # again; once it has shut down cleanly that is a normal end, not an interruption
     previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}

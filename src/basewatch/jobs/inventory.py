@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from basewatch.codec import decode_inventory, encode_inventory
 from basewatch.errors import CacheError, CodecError, ImageError
@@ -60,6 +60,15 @@ log = logging.getLogger(__name__)
 _BINDING = "diff-id"
 
 
+class LayerClaim(Protocol):
+    """Who reads a layer when several processes share their analyses (a fleet's workers)."""
+
+    def claim(self, key: str) -> bool:
+        """Hold `key` for the rest of the job; True when another process held it first and
+        this waited for it (what it guarded may be done now: look again)."""
+        ...
+
+
 def default_detectors() -> list[Detector]:
     """Every detector basewatch ships, in the order they are asked."""
 
@@ -86,6 +95,8 @@ class Scanner:
     catalog: Catalog | None = None  # known images, for finding bases; None: not used
     # where each inventory is kept by manifest digest, for the service; None: not kept
     inventories: InventoryStore | None = None
+    # a fleet worker's claims: a layer no process has analysed is downloaded by one at a time
+    claims: LayerClaim | None = None
 
     @classmethod
     def default(
@@ -106,10 +117,19 @@ class Scanner:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, progress: Progress = NULL_PROGRESS) -> Scanner:
+    def from_settings(
+        cls,
+        settings: Settings,
+        progress: Progress = NULL_PROGRESS,
+        cache: AnalysisCache | None = None,
+    ) -> Scanner:
+        """The scanner `settings` ask for; `cache` in place of the analysis cache under
+        `settings.analysis_dir` (a fleet worker's, shared), unless the cache is not used."""
+        if cache is None:
+            cache = AnalysisCache(settings.analysis_dir)
         return cls(
             detectors=default_detectors(),
-            cache=AnalysisCache(settings.analysis_dir) if settings.use_cache else None,
+            cache=cache if settings.use_cache else None,
             scratch_root=settings.scratch_root / "tmp",
             progress=progress,
             catalog=Catalog(settings.catalog_dir) if settings.use_cache else None,
@@ -338,8 +358,18 @@ class Scanner:
         return reference
 
     def layer_is_uncached(self, layer: LayerInfo) -> bool:
-        """Whether this layer must be read (a registry pull downloads those ahead)."""
-        return not self.layer_is_cached(layer)
+        """Whether this layer must be read (a registry pull downloads those ahead). With
+        `claims`, a layer that must be is claimed first; when another process held the claim,
+        it has most likely just stored the analysis, so the cache is asked again."""
+        if self.layer_is_cached(layer):
+            return False
+        if self.claims is None:
+            return True
+        content = self._claimed_key(layer) or layer.digest
+        if not content:
+            return True
+        waited = self.claims.claim(f"layer {content} {detectors_key(self.detectors)}")
+        return not (waited and self.layer_is_cached(layer))
 
     def layer_is_cached(self, layer: LayerInfo) -> bool:
         """Whether a cached analysis may spare reading this layer (its bytes still get

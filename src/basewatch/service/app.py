@@ -307,6 +307,7 @@ def create_app(state: ServiceState) -> FastAPI:
                 state.dispatcher,
                 state.updater,
                 state.harbor,
+                state.scheduler,
             )
             if w is not None
         ]
@@ -351,6 +352,10 @@ def create_app(state: ServiceState) -> FastAPI:
     registry, timings = metrics_registry(state.sessions, state.reevaluator)
     if state.watcher is not None:
         state.watcher.timings = timings
+    if state.scheduler is not None:  # the fleet's queue and workers, read at each scrape
+        from basewatch.service.fleet.metrics import QueueState
+
+        registry.register(QueueState(state.scheduler.fleet))
 
     @app.middleware("http")
     async def bounded_body(
@@ -685,8 +690,13 @@ def create_app(state: ServiceState) -> FastAPI:
         notifications when it restarts."""
         pushes = [e for e in body.events if e.action == "push" and e.target.repository.strip()]
         watched = watched_among(db, {e.target.repository.strip().strip("/") for e in pushes})
-        if watched and state.watcher is not None:
-            state.watcher.wake()
+        if watched:
+            state.poll_soon(
+                (repository, e.target.tag.strip())
+                for repository in watched
+                for e in pushes
+                if repository.split("/", 1)[-1] == e.target.repository.strip().strip("/")
+            )
         return PushAccepted(events=len(body.events), pushes=len(pushes), watched=watched)
 
     @app.get("/api/v1/events", tags=["events"])

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from basewatch.config_file import read_toml
 from basewatch.errors import ConfigError, UsageError
 from basewatch.oci.reference import parse_host, parse_reference
+from basewatch.oci.registry.options import RegistryOptions
 from basewatch.policy import PolicyConfig, default_policies
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -37,6 +38,7 @@ ENVIRONMENT = {
     "vulndb_check_interval": "BASEWATCH_VULNDB_CHECK_INTERVAL",
     "vulndb_update_interval": "BASEWATCH_VULNDB_UPDATE_INTERVAL",
     "allowed_registries": "BASEWATCH_ALLOWED_REGISTRIES",
+    "insecure_registries": "BASEWATCH_INSECURE_REGISTRIES",
     "allowed_notifier_hosts": "BASEWATCH_ALLOWED_NOTIFIER_HOSTS",
     "alternatives": "BASEWATCH_ALTERNATIVES",
     "delivery_timeout": "BASEWATCH_DELIVERY_TIMEOUT",
@@ -52,6 +54,22 @@ HARBOR_ENVIRONMENT = {
     "concurrency": "BASEWATCH_HARBOR_CONCURRENCY",
     "key": "BASEWATCH_HARBOR_KEY",
 }
+# key -> environment variable of the `[serve.fleet]` table (`basewatch worker` processes)
+FLEET_ENVIRONMENT = {
+    "lease": "BASEWATCH_FLEET_LEASE",
+    "attempts": "BASEWATCH_FLEET_ATTEMPTS",
+    "max_queued": "BASEWATCH_FLEET_MAX_QUEUED",
+    "batch": "BASEWATCH_FLEET_BATCH",
+    "claim_wait": "BASEWATCH_FLEET_CLAIM_WAIT",
+    "registry_rate": "BASEWATCH_FLEET_REGISTRY_RATE",
+    "registry_rates": "BASEWATCH_FLEET_REGISTRY_RATES",
+    "metrics": "BASEWATCH_FLEET_METRICS",
+}
+DEFAULT_LEASE = 30.0  # a worker silent this long is dead: its jobs go to others
+DEFAULT_ATTEMPTS = 5  # runs of one job (failures or dead workers) before it is parked
+DEFAULT_MAX_QUEUED = 10000  # queued jobs past which the scheduler enqueues no polls
+DEFAULT_FLEET_BATCH = 200  # images a re-evaluation job matches again
+DEFAULT_CLAIM_WAIT = 300.0  # the longest a worker waits for another to analyse a layer
 DEFAULT_HARBOR_PREFIX = "/harbor"
 DEFAULT_HARBOR_CONCURRENCY = 3
 MAX_HARBOR_CONCURRENCY = 64
@@ -132,6 +150,26 @@ class HarborSettings:
     @property
     def enabled(self) -> bool:
         return bool(self.prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSettings:
+    """The fleet's queue on PostgreSQL: a worker that has not sent a heartbeat for `lease` is
+    dead and its jobs are run again by others; a job is run at most `attempts` times, then
+    parked; polls are not enqueued while more than `max_queued` jobs wait; a re-evaluation is
+    split into jobs of `batch` images; a layer another worker is reading is waited for up to
+    `claim_wait`. Requests to a registry are shared out at `registry_rates[host]` (else
+    `registry_rate`; 0: unlimited) per second across the fleet. A worker serves /metrics on
+    `metrics` (HOST:PORT; "" none)."""
+
+    lease: float = DEFAULT_LEASE
+    attempts: int = DEFAULT_ATTEMPTS
+    max_queued: int = DEFAULT_MAX_QUEUED
+    batch: int = DEFAULT_FLEET_BATCH
+    claim_wait: float = DEFAULT_CLAIM_WAIT
+    registry_rate: float = 0.0
+    registry_rates: tuple[tuple[str, float], ...] = ()
+    metrics: str = ""
 
 
 def _layered(
@@ -217,6 +255,9 @@ class ServeSettings:
     vulndb_check_interval: float = DEFAULT_VULNDB_CHECK_SECONDS
     vulndb_update_interval: float = DEFAULT_VULNDB_UPDATE_SECONDS  # 0: no scheduled update
     allowed_registries: frozenset[str] = frozenset()
+    # registries reached over plain HTTP when they do not speak TLS (as loopback ones always
+    # may): Docker's `insecure-registries`
+    insecure_registries: frozenset[str] = frozenset()
     allowed_notifier_hosts: frozenset[str] = frozenset()
     # bases every image's base is compared with on its page (the advise job's alternatives)
     alternatives: tuple[str, ...] = ()
@@ -231,10 +272,19 @@ class ServeSettings:
         default_factory=lambda: tuple(default_policies()), compare=False, repr=False
     )
     harbor: HarborSettings = field(default_factory=HarborSettings)
+    fleet: FleetSettings = field(default_factory=FleetSettings)
 
     @property
     def listen(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def registry_options(self, options: RegistryOptions | None = None) -> RegistryOptions:
+        """`options` (default ones when None) with this service's insecure registries too."""
+        options = options or RegistryOptions()
+        if not self.insecure_registries:
+            return options
+        insecure = options.insecure_registries | self.insecure_registries
+        return replace(options, insecure_registries=insecure)
 
     @classmethod
     def load(
@@ -249,11 +299,13 @@ class ServeSettings:
         Raises ConfigError naming where a bad value came from."""
         section: object = None
         harbor_section: object = None
+        fleet_section: object = None
         if config is not None:
             section = read_toml(config).get("serve", {})
             if isinstance(section, dict):
                 section = dict(section)
                 harbor_section = section.pop("harbor", None)
+                fleet_section = section.pop("fleet", None)
         values = _layered(section, config, "[serve]", ENVIRONMENT, environ)
         for key, value in (flags or {}).items():
             if value is not None:
@@ -311,6 +363,12 @@ class ServeSettings:
             return parse_duration(*found) if found else default
 
         registries = hosts("allowed_registries", "registry hosts")
+        insecure = hosts("insecure_registries", "registry hosts")
+        if insecure - registries:
+            origin = values["insecure_registries"][1]
+            raise ConfigError(
+                f"{origin}: {', '.join(sorted(insecure - registries))} not in allowed_registries"
+            )
         policy = text("policy")
         policy_file = Path(policy[0]).expanduser() if policy else None
         # read now: a bad policy file stops the service before it starts, saying where
@@ -332,10 +390,84 @@ class ServeSettings:
             delivery_retry_max=duration("delivery_retry_max", DEFAULT_DELIVERY_RETRY_MAX),
             dead_letter_after=duration("dead_letter_after", DEFAULT_DEAD_LETTER_AFTER),
             allowed_registries=registries,
+            insecure_registries=insecure,
             alternatives=alternatives(registries),
             allowed_notifier_hosts=hosts("allowed_notifier_hosts", "host names"),
             admin_token=environ.get(ENV_ADMIN_TOKEN, "").strip(),
             policy=policy_file,
             policies=policies if policies is not None else tuple(default_policies()),
             harbor=_harbor_settings(harbor_section, config, environ, user_data_dir(environ)),
+            fleet=_fleet_settings(fleet_section, config, environ),
         )
+
+
+def _fleet_settings(
+    section: object, config: Path | None, environ: Mapping[str, str]
+) -> FleetSettings:
+    values = _layered(section, config, "[serve.fleet]", FLEET_ENVIRONMENT, environ)
+
+    def number(key: str, default: float, low: float, high: float, whole: bool = False) -> float:
+        if key not in values:
+            return default
+        return _number(*values[key], low, high, whole)
+
+    def duration(key: str, default: float) -> float:
+        if key not in values:
+            return default
+        value, origin = values[key]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin}: expected a duration (e.g. 30s)")
+        return parse_duration(value, origin)
+
+    rates: dict[str, float] = {}
+    if "registry_rates" in values:
+        value, origin = values["registry_rates"]
+        if isinstance(value, str):  # the environment's form: host=rate,host=rate
+            pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+            if any(not sep for _, sep, _ in pairs):
+                raise ConfigError(f"{origin}: expected HOST=REQUESTS_PER_SECOND, ...")
+            value = {host.strip(): rate.strip() for host, _, rate in pairs}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: expected a table of host = requests per second")
+        for host, rate in value.items():
+            where = f"{origin} ({host})"
+            rates[parse_host(str(host).strip(), origin)] = _number(rate, where, 0.0, 1e6)
+    lease = duration("lease", DEFAULT_LEASE)
+    if lease < 3:
+        raise ConfigError(f"{values['lease'][1]}: at least 3s (a heartbeat goes every third)")
+    metrics = ""
+    if "metrics" in values:
+        value, origin = values["metrics"]
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin}: expected HOST:PORT")
+        if value.strip():
+            host, port = parse_listen(value, origin)
+            metrics = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return FleetSettings(
+        lease=lease,
+        attempts=int(number("attempts", DEFAULT_ATTEMPTS, 1, 100, whole=True)),
+        max_queued=int(number("max_queued", DEFAULT_MAX_QUEUED, 1, 10_000_000, whole=True)),
+        batch=int(number("batch", DEFAULT_FLEET_BATCH, 1, 100_000, whole=True)),
+        claim_wait=duration("claim_wait", DEFAULT_CLAIM_WAIT),
+        registry_rate=number("registry_rate", 0.0, 0.0, 1e6),
+        registry_rates=tuple(sorted(rates.items())),
+        metrics=metrics,
+    )
+
+
+def _number(value: object, origin: str, low: float, high: float, whole: bool = False) -> float:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            raise ConfigError(f"{origin}: {text!r} is not a number") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{origin}: expected a number")
+    if whole and not isinstance(value, int):
+        raise ConfigError(f"{origin}: expected a whole number")
+    if not low <= value <= high:
+        raise ConfigError(f"{origin}: between {low:g} and {high:g}")
+    return float(value)

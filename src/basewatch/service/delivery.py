@@ -130,6 +130,16 @@ class Dispatcher:
             self.sender.close()
 
     def _next_due(self) -> float:
+        due = self.next_attempt_in()
+        return IDLE_SECONDS if due is None else due
+
+    @property
+    def batch(self) -> int:
+        """Events fanned out, and deliveries tried, per cycle."""
+        return self._batch
+
+    def next_attempt_in(self) -> float | None:
+        """Seconds until the next pending delivery is due (0: now); None when none is."""
         with self._sessions() as session:
             due = session.scalar(
                 select(func.min(Delivery.next_attempt_at)).where(
@@ -137,7 +147,7 @@ class Dispatcher:
                 )
             )
         if due is None:
-            return IDLE_SECONDS
+            return None
         return max((due - self._clock.now()).total_seconds(), 0.0)
 
     # --- one cycle -----------------------------------------------------------------------------

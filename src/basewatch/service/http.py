@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +22,7 @@ from basewatch.service.config import ServeSettings
 
 if TYPE_CHECKING:
     from basewatch.service.delivery import Dispatcher
+    from basewatch.service.fleet.scheduler import Scheduler
     from basewatch.service.harbor.scans import HarborScans
     from basewatch.service.reevaluate import Reevaluator
     from basewatch.service.updater import Updater
@@ -44,6 +45,20 @@ class ServiceState:
     dispatcher: Dispatcher | None = None  # delivers the outbox to the notifiers
     updater: Updater | None = None  # the service's own `db update`
     harbor: HarborScans | None = None  # runs Harbor's scan requests
+    # `serve --no-local-workers`: queues the work of the watcher for the fleet's workers
+    scheduler: Scheduler | None = None
+
+    def poll_soon(self, pushed: Iterable[tuple[str, str]] = ()) -> None:
+        """Look at the watches now (a watch was added, a push arrived), not at the next
+        interval; a fleet polls each pushed (repository, tag) ahead of the schedule."""
+        if self.watcher is not None:
+            self.watcher.wake()
+        if self.scheduler is not None:
+            tagged = [(repository, tag) for repository, tag in pushed if tag]
+            for repository, tag in tagged:
+                self.scheduler.pushed(repository, tag)
+            if not tagged:
+                self.scheduler.wake()
 
 
 class Problem(BaseModel):

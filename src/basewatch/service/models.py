@@ -10,11 +10,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -497,3 +500,48 @@ class HarborScan(Base):
 
 Index("ix_harbor_scans_state", HarborScan.state, HarborScan.created_at)
 Index("ix_harbor_scans_digest", HarborScan.digest)
+
+
+class LayerAnalysisRow(Base):
+    """A layer's analysis (or a blob's binding to its diffID, or an ELF file's facts) shared by
+    every worker of a fleet: what `store.analysis.AnalysisCache` keeps on one machine's disk,
+    zstd-compressed JSON under the same (kind, digest, detectors) name."""
+
+    __tablename__ = "layer_analyses"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(100), primary_key=True)
+    detectors: Mapped[str] = mapped_column(String(200), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)  # bytes of the JSON before compression
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RegistryLimit(Base):
+    """A registry's request budget across the fleet (a token bucket) and, after it answered
+    429, until when nobody in the fleet asks it anything."""
+
+    __tablename__ = "registry_limits"
+
+    # the column is `registry`; the attribute may not be (Declarative keeps that name)
+    host: Mapped[str] = mapped_column("registry", String(300), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    refilled_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    paused_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    pauses: Mapped[int] = mapped_column(Integer, default=0)  # 429s seen
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)  # requests let through
+
+
+class ParkedJob(Base):
+    """A fleet job given up on: it kept killing (or outliving) the workers that ran it, or kept
+    failing past its retries. Shown by `basewatch serve jobs`, never retried by itself."""
+
+    __tablename__ = "parked_jobs"
+
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    task: Mapped[str] = mapped_column(String(100))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lock: Mapped[str] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(2000))
+    parked_at: Mapped[datetime] = mapped_column(UtcDateTime())

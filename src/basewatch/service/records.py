@@ -153,8 +153,7 @@ def create_watch(db: Session, state: ServiceState, body: WatchIn, who: Caller) -
     except IntegrityError:
         db.rollback()
         raise ApiError(409, "Conflict", f"{repository} is watched already") from None
-    if state.watcher is not None:
-        state.watcher.wake()
+    state.poll_soon()
     return watch
 
 

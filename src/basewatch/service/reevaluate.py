@@ -32,7 +32,7 @@ from basewatch.service.inventories import SqlInventoryStore
 from basewatch.service.models import Bookmark, Evaluation, FindingId, Image
 from basewatch.service.policies import ImagePolicies, without_database
 from basewatch.settings import Settings
-from basewatch.vulndb.store import EVERYTHING, KEV_CHANGE
+from basewatch.vulndb.store import EVERYTHING, KEV_CHANGE, PackageKey
 
 log = logging.getLogger(__name__)
 BOOKMARK = "vulndb_seq"
@@ -47,6 +47,7 @@ class Reevaluation:
     seq: int = 0  # the change-log entry read up to
     packages: int = 0  # changed packages seen
     images: dict[str, Change] = field(default_factory=dict)  # digest -> what changed
+    deferred: int = 0  # images handed to a fleet's workers to match again
     # images whose policies were evaluated only because their verdicts were made under
     # another policy configuration, or never (indexed before the service kept policies)
     policies: int = 0
@@ -71,6 +72,8 @@ class Reevaluator:
         # called after a check that re-matched images (events may be in the outbox): the
         # dispatcher's wake, so delivery does not wait for its next look
         self.on_events: Callable[[], None] = _nothing
+        # a fleet's: queue the digests to match again as batch jobs (None: match them here)
+        self.defer: Callable[[Sequence[str]], None] | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -144,67 +147,78 @@ class Reevaluator:
         report = Reevaluation(seq=newest, packages=len(changed))
         if newest == seen:
             return report
-        everything = EVERYTHING in changed
-        cves = sorted(name for ecosystem, name in changed if ecosystem == KEV_CHANGE)
-        manifests = (
-            set()
-            if everything
-            else self._inventories.by_packages(k for k in changed if k[0] != KEV_CHANGE)
-        )
+        bookmark = f"{log_name}:{newest}"
+        with self._sessions() as session:
+            digests = self._affected(session, changed)
+            if self.defer is not None:  # a fleet: the workers match them again, in batches
+                self.defer(digests)
+                report.deferred = len(digests)
+                session.merge(Bookmark(key=BOOKMARK, value=bookmark))
+                session.commit()
+                return report
         with self._sessions() as session, Matcher(self._vulns) as matcher:
-            digests: set[str] = set()
-            for chunk in _chunks(cves, 500):  # CVEs that joined or left the KEV catalog
-                digests.update(
-                    session.scalars(select(FindingId.digest).where(FindingId.id.in_(chunk)))
-                )
-            images: dict[str, Image] = {}
-            if everything:  # what changed is not known: every image is matched again
-                images.update((i.digest, i) for i in session.scalars(select(Image)))
-            for chunk in _chunks(sorted(manifests), 500):
-                images.update(
-                    (i.digest, i)
-                    for i in session.scalars(select(Image).where(Image.manifest_digest.in_(chunk)))
-                )
-            for chunk in _chunks(sorted(digests - set(images)), 500):
-                images.update(
-                    (i.digest, i)
-                    for i in session.scalars(select(Image).where(Image.digest.in_(chunk)))
-                )
-            # held here, so the session finds them without a query an image
-            evaluations: list[Evaluation] = []
-            for chunk in _chunks(sorted(images), 500):
-                evaluations += session.scalars(
-                    select(Evaluation).where(Evaluation.digest.in_(chunk))
-                )
-            self.pending = len(images)
+            self.pending = len(digests)
             try:
-                ordered = [image for _, image in sorted(images.items())]
-                for batch in _chunks(ordered, BATCH):
-                    # the batch's inventories in one query, each manifest decoded once
-                    stored = self._inventories.get_many(
-                        session, {image.manifest_digest for image in batch}
-                    )
-                    self._policies.prefetch(session, batch)  # their verdicts and facts at once
-                    for image in batch:
-                        if self._stop.is_set():
-                            return report  # the bookmark stays: the next start does the rest
-                        self.pending -= 1
-                        inventory = stored.get(image.manifest_digest)
-                        if inventory is not None:
-                            change = evaluate_image(
-                                session, image.digest, inventory, matcher, self._clock
-                            )
-                            report.images[image.digest] = change
-                            self._policies.evaluate(session, image, inventory, change.scan)
+                for chunk in _chunks(digests, BATCH):
+                    if self._stop.is_set():
+                        return report  # the bookmark stays: the next start does the rest
+                    report.images.update(self._match(session, chunk, matcher))
                     # each image's snapshot and its events together; a re-evaluation cut short
                     # is repeated whole, and an image already matched again diffs to nothing:
                     # no event twice
                     session.commit()
-                session.merge(Bookmark(key=BOOKMARK, value=f"{log_name}:{newest}"))
+                    self.pending -= len(chunk)
+                session.merge(Bookmark(key=BOOKMARK, value=bookmark))
                 session.commit()  # the last snapshots and the bookmark
             finally:
                 self.pending = 0
         return report
+
+    def _affected(self, session: Session, changed: frozenset[PackageKey]) -> list[str]:
+        """The digests of the images holding a changed package, or a CVE that joined or left
+        the KEV catalog (every image when what changed is not known), sorted."""
+        everything = EVERYTHING in changed
+        cves = sorted(name for ecosystem, name in changed if ecosystem == KEV_CHANGE)
+        if everything:
+            return sorted(session.scalars(select(Image.digest)))
+        manifests = self._inventories.by_packages(k for k in changed if k[0] != KEV_CHANGE)
+        digests: set[str] = set()
+        for chunk in _chunks(cves, 500):
+            digests.update(session.scalars(select(FindingId.digest).where(FindingId.id.in_(chunk))))
+        for chunk in _chunks(sorted(manifests), 500):
+            digests.update(
+                session.scalars(select(Image.digest).where(Image.manifest_digest.in_(chunk)))
+            )
+        return sorted(digests)
+
+    def reevaluate(self, digests: Sequence[str]) -> dict[str, Change]:
+        """Match these images again (a fleet's batch job) and evaluate their policies, in one
+        transaction: a batch cut short is run again whole, and an image already matched again
+        diffs to nothing, so no event is written twice."""
+        with self._sessions() as session, Matcher(self._vulns) as matcher:
+            changes = self._match(session, digests, matcher)
+            session.commit()
+        return changes
+
+    def _match(
+        self, session: Session, digests: Sequence[str], matcher: Matcher
+    ) -> dict[str, Change]:
+        images = list(
+            session.scalars(select(Image).where(Image.digest.in_(digests)).order_by(Image.digest))
+        )
+        # held here, so the session finds them without a query an image
+        list(session.scalars(select(Evaluation).where(Evaluation.digest.in_(digests))))
+        # the batch's inventories in one query, each manifest decoded once
+        stored = self._inventories.get_many(session, {image.manifest_digest for image in images})
+        self._policies.prefetch(session, images)  # their verdicts and facts at once
+        changes: dict[str, Change] = {}
+        for image in images:
+            inventory = stored.get(image.manifest_digest)
+            if inventory is not None:
+                change = evaluate_image(session, image.digest, inventory, matcher, self._clock)
+                changes[image.digest] = change
+                self._policies.evaluate(session, image, inventory, change.scan)
+        return changes
 
 
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:

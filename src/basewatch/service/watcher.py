@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,9 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from basewatch.clock import SYSTEM_CLOCK, Clock, today
 from basewatch.errors import Error, RateLimited
 from basewatch.jobs.compat import CompatChecker
-from basewatch.jobs.inventory import Scanner
+from basewatch.jobs.inventory import LayerClaim, Scanner
 from basewatch.jobs.sbom import SbomRequest, sbom
-from basewatch.jobs.seams import RegistryImages, Seams, SqliteVulnData, registry_options_for
+from basewatch.jobs.seams import (
+    RegistryImages,
+    Seams,
+    SqliteVulnData,
+    registry_options_for,
+)
 from basewatch.models import Inventory, Severity
 from basewatch.oci.reference import RegistryRef, parse_reference
 from basewatch.oci.registry.options import RegistryOptions
@@ -67,7 +72,7 @@ class Watcher:
         self._settings = settings
         self._core = core
         self._clock = clock
-        self._registry = registry_options_for(core, registry)
+        self._registry = registry_options_for(core, settings.registry_options(registry))
         self.inventories = SqlInventoryStore(sessions, clock)
         self.policies = ImagePolicies(settings.policies, core.eol_table, clock)
         self.bases = Bases(settings, self.inventories, clock, self.policies)
@@ -85,6 +90,9 @@ class Watcher:
         self.cycles = 0  # poll cycles finished
         # called after each cycle (it may have written events): the dispatcher's wake
         self.on_events: Callable[[], None] = _nothing
+        # the scanner of each image indexed: the CLI's, from the settings; a fleet worker's
+        # shares its layer analyses through PostgreSQL
+        self.make_scanner: Callable[[], Scanner] = lambda: Scanner.from_settings(core)
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -130,21 +138,37 @@ class Watcher:
                         break
                     self._poll_watch(session, images, watch, report)
                 if not self._stop.is_set():
-                    with Matcher(self._vulns) as matcher:
-                        moves, problems = self.bases.poll(
-                            session,
-                            lambda ref, tag: self._digest(images, ref, tag),
-                            lambda repo, found: self._inventory(images, repo, found, store=True),
-                            matcher,
-                            self,
-                            lambda ref: images.client().list_tags(ref),
-                        )
-                    report.bases.extend(moves)
-                    report.errors.extend(problems)
-                    report.eol_reached = self._eol_check(session)
+                    self._poll_bases(session, images, report)
             finally:
                 images.close()
         return report
+
+    def poll_bases(self) -> PollReport:
+        """Only the second half of a cycle: the bases' tags (a base that moved is inventoried,
+        its images' rebuild signals set) and end-of-life dates; a fleet's scheduler asks a
+        worker for it once a cycle, while other workers poll the watched tags."""
+        report = PollReport()
+        with self._lock, self._sessions() as session:
+            images = RegistryImages(self._registry)
+            try:
+                self._poll_bases(session, images, report)
+            finally:
+                images.close()
+        return report
+
+    def _poll_bases(self, session: Session, images: RegistryImages, report: PollReport) -> None:
+        with Matcher(self._vulns) as matcher:
+            moves, problems = self.bases.poll(
+                session,
+                lambda ref, tag: self.tag_digest(images, ref, tag),
+                lambda repo, found: self._inventory(images, repo, found, store=True),
+                matcher,
+                self,
+                lambda ref: images.client().list_tags(ref),
+            )
+        report.bases.extend(moves)
+        report.errors.extend(problems)
+        report.eol_reached = self._eol_check(session)
 
     def _poll_watch(
         self, session: Session, images: RegistryImages, watch: Watch, report: PollReport
@@ -171,14 +195,14 @@ class Watcher:
                 return
             report.tags += 1
             try:
-                digest = self._digest(images, ref, tag)
+                digest = self.tag_digest(images, ref, tag)
             except RateLimited as exc:
                 report.errors.append(self.pause(ref.registry, exc))
                 return
             except Error as exc:
                 report.errors.append(f"{watch.repository}:{tag}: {exc}")
                 continue
-            if self._record_tag(session, watch.repository, tag, digest):
+            if self.record_tag(session, watch.repository, tag, digest):
                 report.moved.append((watch.repository, tag, digest))
             # committed before indexing: the store writes in a transaction of its own (and
             # SQLite has one writer at a time)
@@ -204,14 +228,14 @@ class Watcher:
         self._paused[registry] = time.monotonic() + wait
         return f"{exc} (not asked again for {wait:.0f}s)"
 
-    def _digest(self, images: RegistryImages, ref: RegistryRef, tag: str) -> str:
+    def tag_digest(self, images: RegistryImages, ref: RegistryRef, tag: str) -> str:
         """Where `tag` points: HEAD's Docker-Content-Digest, else what a GET resolves."""
         head = images.client().head_manifest(ref, tag)
         if head is not None and head.digest:
             return head.digest
         return images.resolve(f"{ref.registry}/{ref.repository}:{tag}").digest
 
-    def _record_tag(self, session: Session, repository: str, tag: str, digest: str) -> bool:
+    def record_tag(self, session: Session, repository: str, tag: str, digest: str) -> bool:
         """Keep where `tag` points; True when it moved (or is new)."""
         now = self._clock.now()
         state = session.scalar(
@@ -231,18 +255,29 @@ class Watcher:
         session.add(TagMove(repository=repository, tag=tag, digest=digest, seen_at=now))
         return True
 
-    def index_artifact(self, repository: str, digest: str, registry: RegistryOptions) -> bool:
-        """Index `repository@digest` (an image nobody watches: Harbor asked for it) pulled
-        with `registry`'s options (its credentials) unless it is indexed already; True when it
-        was pulled now. Its base is attributed and polled, and it is re-evaluated, like a
-        watched image's."""
-        images = RegistryImages(registry_options_for(self._core, registry))
+    def index_artifact(
+        self,
+        repository: str,
+        digest: str,
+        registry: RegistryOptions | None = None,
+        claims: LayerClaim | None = None,
+    ) -> bool:
+        """Index `repository@digest` (Harbor asked for it, or a fleet's poll found it) pulled
+        with `registry`'s options (its credentials; None: the watcher's) unless it is indexed
+        already; True when it was pulled now. Its base is attributed and polled, and it is
+        re-evaluated, like a watched image's. `claims` (a fleet worker's) makes the layers no
+        other worker has analysed yet wait for the one reading them."""
+        images = RegistryImages(
+            self._registry
+            if registry is None
+            else registry_options_for(self._core, self._settings.registry_options(registry))
+        )
         try:
             with self._sessions() as session:
                 if session.get(Image, digest) is not None:
                     return False
                 started = time.monotonic()
-                self._index(session, images, repository, digest)
+                self._index(session, images, repository, digest, claims)
                 session.commit()
                 if self.timings is not None:
                     self.timings.index.observe(time.monotonic() - started)
@@ -255,17 +290,22 @@ class Watcher:
         return self._registry
 
     def _index(
-        self, session: Session, images: RegistryImages, repository: str, digest: str
+        self,
+        session: Session,
+        images: RegistryImages,
+        repository: str,
+        digest: str,
+        claims: LayerClaim | None = None,
     ) -> None:
-        inventory = self._inventory(images, repository, digest, store=False)
+        inventory = self._inventory(images, repository, digest, store=False, claims=claims)
         inventory, base = self.bases.attribute(
             session,
             inventory,
-            lambda ref, tag: self._digest(images, ref, tag),
-            lambda repo, found: self._inventory(images, repo, found, store=True),
+            lambda ref, tag: self.tag_digest(images, ref, tag),
+            lambda repo, found: self._inventory(images, repo, found, store=True, claims=claims),
         )
         # read before this transaction writes anything (SQLite has one writer at a time)
-        compat = self._compat(images, repository, digest)
+        compat = self._compat(images, repository, digest, claims)
         manifest = inventory.image.manifest_digest or digest
         # the only time the registry is asked for its attestations: policies read them stored
         attestations = look_up_attestations(
@@ -283,14 +323,24 @@ class Watcher:
             change = evaluate_image(session, digest, inventory, matcher, self._clock)
             self.policies.evaluate(session, image, inventory, change.scan, indexed=True)
 
+    def _scanner(self, claims: LayerClaim | None) -> Scanner:
+        scanner = self.make_scanner()
+        return scanner if claims is None else replace(scanner, claims=claims)
+
     def _inventory(
-        self, images: RegistryImages, repository: str, digest: str, *, store: bool
+        self,
+        images: RegistryImages,
+        repository: str,
+        digest: str,
+        *,
+        store: bool,
+        claims: LayerClaim | None = None,
     ) -> Inventory:
         """The inventory of `repository@digest` by the sbom job (stored when `store`)."""
         seams = Seams(
             images=images,
             vulns=self._vulns,
-            scanner=Scanner.from_settings(self._core),
+            scanner=self._scanner(claims),
             settings=self._core,
             clock=self._clock,
         )
@@ -299,13 +349,19 @@ class Watcher:
             self.inventories.put(inventory.image.manifest_digest or digest, inventory)
         return inventory
 
-    def _compat(self, images: RegistryImages, repository: str, digest: str) -> CompatSummary:
+    def _compat(
+        self,
+        images: RegistryImages,
+        repository: str,
+        digest: str,
+        claims: LayerClaim | None = None,
+    ) -> CompatSummary:
         """Whether the ELF files of `repository@digest` load on its own filesystem, by the
         compat job's checker; a check that fails is recorded as not run, never fatal."""
         started = time.monotonic()
         # sharing the scanner's analysis cache: a layer's ELF facts are read once, and the
         # layers sbom just pulled come from the blob cache
-        checker = CompatChecker.around(Scanner.from_settings(self._core))
+        checker = CompatChecker.around(self._scanner(claims))
         try:
             source = images.open(images.parse(f"{repository}@{digest}"), checker.scanner)
             summary = summarize(checker.check(source), self._clock.now())

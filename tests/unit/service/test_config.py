@@ -83,6 +83,12 @@ def test_bad_config_files(tmp_path: Path) -> None:
         load(config=config)
     config.write_text('[serve]\nallowed_registries = "a:1,b"\n')
     assert load(config=config).allowed_registries == {"a:1", "b"}
+    config.write_text('[serve]\nallowed_registries = "a:1,b"\ninsecure_registries = ["a:1", "c"]\n')
+    with pytest.raises(ConfigError, match=r"insecure_registries in .*: c not in allowed"):
+        load(config=config)
+    config.write_text('[serve]\nallowed_registries = "a:1,b"\ninsecure_registries = ["a:1"]\n')
+    options = load(config=config).registry_options()
+    assert options.insecure_registries == {"a:1"}
     config.write_text("[serve\n")
     with pytest.raises(UsageError, match="not valid TOML"):
         load(config=config)

@@ -164,8 +164,16 @@ def test_the_migrations_make_exactly_the_schema_the_models_describe(database_url
     try:
         upgrade(engine)
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            context = MigrationContext.configure(
+                connection,
+                # the task queue's own tables (PostgreSQL only) are procrastinate's schema
+                opts={"compare_type": False, "include_name": _ours},
+            )
             differences = compare_metadata(context, Base.metadata)
         assert differences == []
     finally:
         engine.dispose()
+
+
+def _ours(name: str | None, kind: str, _parents: object) -> bool:
+    return not (kind == "table" and (name or "").startswith("procrastinate_"))

@@ -429,11 +429,15 @@ class RegistryClient:
             return self._schemes[host]
 
     def _probe(self, host: str) -> str:
+        url = f"https://{host}/v2/"
         try:
             with deadline.deadline(self.options.connect_timeout):
-                response = self._client_for(f"https://{host}/v2/").get(
-                    f"https://{host}/v2/", timeout=self.options.connect_timeout
-                )
+                http = self._client_for(url)
+                request = http.build_request("GET", url, timeout=self.options.connect_timeout)
+                # not past the gate: this handshake is made once per host and client, and the
+                # scheme is asked for by token services' hosts too, which the gate does not own
+                response = self._transmit(http, request, "")
+                response.read()  # read to its end, its connection is pooled again
             response.close()
         except httpx.TransportError:
             log.debug("%s does not speak TLS: using plain HTTP", host)
@@ -472,9 +476,11 @@ class RegistryClient:
             request_headers = dict(headers)
             if auth_header:
                 request_headers["Authorization"] = auth_header
+            # before the deadline starts: a wait for the fleet's turn is no slow registry
+            self._admit(ref.registry)
             with deadline.deadline(limit):
                 try:
-                    response = self._send(method, url, request_headers)
+                    response = self._send(method, url, request_headers, ref)
                 except httpx.TransportError as exc:
                     if deadline.cancelled():
                         raise RegistryError(f"{host}: {what}: cancelled") from exc
@@ -516,12 +522,21 @@ class RegistryClient:
                     response.close()
                 return
 
-    def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], ref: RegistryRef
+    ) -> httpx.Response:
+        """`url` (on the registry's host, admitted by the gate already), following redirects;
+        a redirect back to the registry's host passes the gate again."""
         origin = _origin(url)
-        for _ in range(_MAX_REDIRECTS + 1):
+        for hop in range(_MAX_REDIRECTS + 1):
             http = self._client_for(url)
             request = http.build_request(method, url, headers=headers)
-            response = http.send(request, stream=True)
+            registry = ref.registry if _on_host(url, ref.host) else ""
+            if hop and registry:
+                # inside the request's deadline, unlike the first hop's admission: the gate
+                # rarely holds a request for long, and registries seldom redirect to themselves
+                self._admit(registry)
+            response = self._transmit(http, request, registry)
             if response.status_code not in _REDIRECTS or "Location" not in response.headers:
                 return response
             location = urljoin(url, response.headers["Location"])
@@ -535,6 +550,25 @@ class RegistryClient:
                 method = "GET"
             url = location
         raise RegistryError(f"{urlsplit(url).netloc}: too many redirects")
+
+    def _admit(self, registry: str) -> None:
+        """Wait for the gate (`options.gate`) to let a request to `registry`'s host go; it
+        raises RateLimited when the registry is paused for longer than it will wait."""
+        if self.options.gate is not None:
+            self.options.gate.before(registry)
+
+    def _transmit(
+        self, http: httpx.Client, request: httpx.Request, registry: str
+    ) -> httpx.Response:
+        """Send one request, streamed: every request this client makes leaves here. With
+        `registry` (the request goes to that registry's own host, and was admitted), a 429
+        is told to the gate, which pauses the registry for every client sharing it."""
+        response = http.send(request, stream=True)
+        gate = self.options.gate
+        if gate is not None and registry and response.status_code == 429:
+            wait = _retry_after_seconds(response.headers.get("Retry-After"), self._clock.now())
+            gate.rate_limited(registry, wait)
+        return response
 
     def _pause(self, attempt: int, retry_after: str | None) -> None:
         delay = self.options.backoff * (2 ** (attempt - 1))
@@ -657,6 +691,9 @@ class RegistryClient:
         else:
             url = realm + ("&" if "?" in realm else "?") + urlencode(query)
             headers = {"Authorization": creds.basic_header()} if creds else {}
+        # a token service on the registry's own host is the registry's to limit; another
+        # host's (auth.docker.io) is not
+        registry = ref.registry if _on_host(realm, ref.host) else ""
         attempt = 0
         while True:
             attempt += 1
@@ -666,9 +703,11 @@ class RegistryClient:
                 if oauth
                 else http.build_request("GET", url, headers=headers)
             )
+            if registry:
+                self._admit(registry)
             try:
                 with deadline.deadline(self.options.request_deadline) as at:
-                    response = http.send(request, stream=True)
+                    response = self._transmit(http, request, registry)
                     try:
                         body_bytes = self._read_small(
                             response,
@@ -929,6 +968,11 @@ def _retry_after_seconds(value: str | None, now: datetime) -> float | None:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme, parts.netloc.lower()
+
+
+def _on_host(url: str, host: str) -> bool:
+    """Whether `url` goes to `host` (HOST[:PORT] as a reference names it)."""
+    return urlsplit(url).netloc.lower() == host.lower()
 
 
 def _hostname(netloc: str) -> str:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from basewatch.clock import SYSTEM_CLOCK, Clock
 
@@ -22,6 +22,27 @@ DEFAULT_PARALLEL = 4
 DEFAULT_MAX_LAYER_BYTES = 8 << 30
 # Manifests, indexes, configs and tag-list pages: containerd refuses more than 4 MiB too.
 DEFAULT_MAX_DOCUMENT_BYTES = 4 << 20
+
+
+class RequestGate(Protocol):
+    """Admits the requests to registries, so that clients sharing a gate (a fleet of workers)
+    reach each registry as one client: within one request rate, and all paused after a 429.
+
+    `registry` is the registry as in image references (`RegistryRef.registry`: HOST[:PORT],
+    `docker.io` for Docker Hub). Only requests to the registry's own host pass the gate, not
+    those to blob storage or a token service elsewhere that it sends the client to.
+    """
+
+    def before(self, registry: str) -> None:
+        """Called before every request to `registry`; may block until it is its turn. Raises
+        `basewatch.errors.RateLimited` (with `retry_after`) when `registry` is paused for
+        longer than the gate will wait."""
+        ...
+
+    def rate_limited(self, registry: str, retry_after: float | None) -> None:
+        """Called when `registry` answered 429; `retry_after`: the seconds its `Retry-After`
+        asked for, None when it said nothing usable."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,9 @@ class RegistryOptions:
     `read_timeout` still bounds each wait for data (a stall). `allowed_auth_hosts` are token
     services (HOST or HOST:PORT) that may receive the registry credentials although they are not
     the registry's own host.
+
+    `gate` admits every request to a registry's host and hears of its 429s (see `RequestGate`):
+    the service's workers share one through its database; None (the CLI) admits everything.
     """
 
     credentials: CredentialStore | None = None
@@ -62,6 +86,7 @@ class RegistryOptions:
     retries: int = 4
     backoff: float = 0.5
     max_retry_after: float = 60.0
+    gate: RequestGate | None = None
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] = field(default=time.sleep)
     clock: Clock = field(default=SYSTEM_CLOCK)

@@ -343,7 +343,34 @@ def overview(request: Request, db: Db, viewer: Looker) -> HTMLResponse:
         ),
         events=events,
         summary=_summary,
+        queue=_queue(state),
     )
+
+
+def _queue(state: ServiceState) -> dict[str, Any] | None:
+    """The fleet's queue (`serve --no-local-workers`): jobs waiting and running by queue, and
+    the workers heard from within the lease; None without a fleet."""
+    if state.scheduler is None:
+        return None
+    fleet = state.scheduler.fleet
+    try:
+        counts = fleet.counts()
+        workers = fleet.workers()
+    except Exception as exc:  # the page still shows the rest, and says why this is missing
+        return {"error": f"the queue cannot be read: {type(exc).__name__}"}
+    queues: dict[str, dict[str, int]] = {}
+    for count in counts:
+        queues.setdefault(count.queue, {})[count.status] = count.jobs
+    return {
+        "queues": sorted(queues.items()),
+        "waiting": sum(c.jobs for c in counts if c.status == "todo"),
+        "max_queued": state.settings.fleet.max_queued,
+        "alive": sum(1 for w in workers if w.alive),
+        "silent": sum(1 for w in workers if not w.alive),
+        "lease": state.settings.fleet.lease,
+        "parked": len(fleet.parked_jobs(1000)),
+        "workers": workers,
+    }
 
 
 def _fleet_unchecked(db: Session, state: ServiceState, images: int) -> list[str]:

@@ -142,7 +142,7 @@ def router(state: ServiceState) -> APIRouter:
             scans = _scans(state)
             job = scans.submit(session, artifact)
             session.commit()
-        scans.wake()
+        scans.queued(job)
         return JSONResponse({"id": job}, status_code=202, media_type=SCAN_RESPONSE)
 
     @api.get("/scan/{scan_request_id}/report")
@@ -200,8 +200,8 @@ def webhook_router(state: ServiceState) -> APIRouter:
                     "not a Harbor webhook payload (Default or CloudEvents)",
                 )
             watched = watched_among(session, {name for _, name in pushes})
-        if watched and state.watcher is not None:
-            state.watcher.wake()
+        if watched:
+            state.poll_soon()
         return JSONResponse(
             HarborPushAccepted(pushes=len(pushes), watched=watched).model_dump(), status_code=202
         )

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -97,6 +97,8 @@ class HarborScans:
         self._digests: dict[str, threading.Lock] = {}
         self._digests_lock = threading.Lock()
         self.pulled = 0  # artifacts pulled and inventoried by this process (the rest reused)
+        # a fleet's (`serve --no-local-workers`): queue a job for a worker; None: run it here
+        self.defer: Callable[[str], object] | None = None
 
     # --- accepting ----------------------------------------------------------------------------
 
@@ -129,6 +131,13 @@ class HarborScans:
         with self._wake:
             self._wake.notify_all()
 
+    def queued(self, job_id: str) -> None:
+        """A job was stored (and committed): a fleet's worker runs it, else this process's."""
+        if self.defer is not None:
+            self.defer(job_id)
+        else:
+            self.wake()
+
     # --- running ------------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -137,6 +146,8 @@ class HarborScans:
 
     def run(self) -> None:
         """Requeue what a previous process left running, then run jobs until `stop()`."""
+        if self.defer is not None:
+            return  # the fleet runs them (and hands back those of dead workers)
         self.recover()
         workers = [
             threading.Thread(target=self._work, name=f"harbor-scan-{n}", daemon=True)
