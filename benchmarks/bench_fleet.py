@@ -10,7 +10,8 @@ in a network namespace of its own and reaches PostgreSQL and the registry over a
 
 For each mode it measures:
 1. Indexing: every repository watched at once; time until all N images are stored (images a
-   minute), the registry's blob downloads (its access log), and the CPU seconds of the workers
+   minute), the registry's blob downloads (its access log: the bases' layers, and the other
+   blobs, each image's config and own layer), and the CPU seconds of the workers
    (or the embedded service), PostgreSQL and the registry in that time: on 2 cores, that says
    which of them is the limit. Fleet modes run cold (an empty database and caches) and, for the
    largest worker count, warm: a new database holding only the cold run's shared layer
@@ -109,8 +110,7 @@ def push_fleet(host: str, layout: Path, images: Sequence[FleetImage]) -> dict[st
             assert started.status_code == 202, started.text
             location = started.headers["Location"]
         done = client.put(
-            location,
-            params={"digest": digest},
+            httpx.URL(location).copy_merge_params({"digest": digest}),
             content=blob_path(digest).read_bytes(),
             headers={"Content-Type": "application/octet-stream"},
         )
@@ -337,6 +337,7 @@ class Bench:
     def serve_config(self) -> dict[str, Any]:
         return {
             "allowed_registries": [self.registry.host],
+            "insecure_registries": [self.registry.host],  # plain HTTP, not on loopback
             "poll_interval": "1h",  # a cycle when told (a watch added)
             "vulndb_check_interval": "500ms",
             "vulndb_update_interval": "off",
@@ -500,6 +501,14 @@ def table_sizes(engine: Engine) -> dict[str, int]:
         return {str(name): int(size) for name, size in connection.execute(query)}
 
 
+def table_rows(engine: Engine, tables: Sequence[str]) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            table: int(connection.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())
+            for table in tables
+        }
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -508,7 +517,7 @@ def print_runs(runs: Sequence[Run], cores: int) -> None:
     print("\n1. indexing every image (cold unless said)")
     header = (
         f"{'mode':<38} {'images':>6} {'s':>7} {'img/min':>8} {'vs emb':>7} "
-        f"{'base GETs':>9} {'layer GETs':>10}  CPU s: basewatch / PostgreSQL / registry"
+        f"{'base GETs':>9} {'other GETs':>10}  CPU s: basewatch / PostgreSQL / registry"
         " (share of the cores)"
     )
     print(header)
@@ -590,12 +599,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = create_engine(cluster.url(warm_name))
         try:
             sizes = table_sizes(engine)
-            layers = count(engine, select(func.count()).select_from(LayerAnalysisRow))
+            rows = table_rows(engine, list(sizes))
+            total_size = database_size(engine)
         finally:
             engine.dispose()
-        print(f"\nPostgreSQL tables after {len(images)} images ({layers} layer-analysis rows):")
-        for table, size in list(sizes.items())[:12]:
-            print(f"  {table:<28} {size / 1e6:>8.2f} MB  {size / len(images):>8.0f} B/image")
+        print(
+            f"\nPostgreSQL after {len(images)} images (the warm run's database, "
+            f"{total_size / 1e6:.1f} MB in all):"
+        )
+        print(f"  {'table':<28} {'MB':>8} {'rows':>8} {'B/row':>7} {'B/image':>8}")
+        for table, size in sizes.items():
+            if size >= 64 << 10:
+                print(
+                    f"  {table:<28} {size / 1e6:>8.2f} {rows[table]:>8} "
+                    f"{size / max(rows[table], 1):>7.0f} {size / len(images):>8.0f}"
+                )
     return 0
 
 

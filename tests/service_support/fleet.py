@@ -33,6 +33,8 @@ import httpx
 from tests.fixtures import SHARED_FIXTURES as FIXTURES
 from tests.imagebuild import Member, layer_tar
 from tests.integration.registry_server import Namespace, RunningRegistry
+from tests.service_support.images import gzip_layer, write_image, write_index
+from tests.service_support.process import ChildProcess
 
 BASES = (
     "images/alpine-minirootfs-3.18.9-x86_64.tar.gz",
@@ -106,7 +108,7 @@ def toml(tables: dict[str, dict[str, Any]]) -> str:
 
 
 @dataclass
-class WorkerProcess:
+class WorkerProcess(ChildProcess):
     """`basewatch worker` in `namespace`, with a home, caches and vulnerability database of its
     own (a copy of the one given, as `db update` would have made it there)."""
 
@@ -180,37 +182,12 @@ class WorkerProcess:
         )
 
     def kill(self) -> None:
-        """SIGKILL, with no chance to say goodbye (the process inside the namespace too)."""
-        assert self.process is not None
-        # `ip netns exec` execs the command: the child is basewatch itself
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self.process = None
-
-    def stop(self, timeout: float = 60.0) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
-        self.process = None
-        return code
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.process = None
+        """SIGKILL, with no chance to say goodbye (`ip netns exec` execs the command: the
+        child is basewatch itself)."""
+        self.stop(signal.SIGKILL, timeout=10)
 
 
 # --- many images on a few bases ------------------------------------------------------------------
-
-
-def _blob(layout: Path, data: bytes) -> tuple[str, int]:
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    path = layout / "blobs" / "sha256" / digest.split(":", 1)[1]
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return digest, len(data)
 
 
 @dataclass(frozen=True)
@@ -227,62 +204,20 @@ def fleet_layout(layout: Path, count: int, repositories: int) -> list[FleetImage
     (tag `v1`, `v2`... in each), each a real Alpine root filesystem (alternating between the
     bases) plus one small layer of its own."""
     layout.mkdir(parents=True, exist_ok=True)
-    bases = []
-    for name in BASES:
-        data = (FIXTURES / name).read_bytes()
-        digest, size = _blob(layout, data)
-        bases.append((digest, size, "sha256:" + hashlib.sha256(gzip.decompress(data)).hexdigest()))
-    manifests: list[dict[str, Any]] = []
+    bases = [gzip_layer((FIXTURES / name).read_bytes()) for name in BASES]
+    base_digests = ["sha256:" + hashlib.sha256(data).hexdigest() for data, _ in bases]
+    manifests: list[tuple[str, int, str]] = []
     images: list[FleetImage] = []
     for n in range(count):
         base = n % len(bases)
-        base_digest, base_size, base_diff = bases[base]
         members = [Member(f"srv/app{n}/main.sh", f"#!/bin/sh\necho {n}\n".encode(), mode=0o755)]
-        tar = layer_tar(members)
-        app_digest, app_size = _blob(layout, gzip.compress(tar, mtime=0))
-        config = {
-            "architecture": "amd64",
-            "os": "linux",
-            "created": "2026-01-01T00:00:00Z",
-            "config": {},
-            "rootfs": {
-                "type": "layers",
-                "diff_ids": [base_diff, "sha256:" + hashlib.sha256(tar).hexdigest()],
-            },
-            "history": [
-                {"created_by": "ADD rootfs /", "created": "2026-01-01T00:00:00Z"},
-                {"created_by": f"COPY app{n} /srv", "created": "2026-01-01T00:00:00Z"},
-            ],
-        }
-        config_digest, config_size = _blob(layout, json.dumps(config).encode())
-        layer = "application/vnd.oci.image.layer.v1.tar+gzip"
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": config_digest,
-                "size": config_size,
-            },
-            "layers": [
-                {"mediaType": layer, "digest": base_digest, "size": base_size},
-                {"mediaType": layer, "digest": app_digest, "size": app_size},
-            ],
-        }
-        digest, size = _blob(layout, json.dumps(manifest).encode())
-        ref_name = f"app{n}"
-        manifests.append(
-            {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": digest,
-                "size": size,
-                "annotations": {"org.opencontainers.image.ref.name": ref_name},
-            }
-        )
+        own = gzip_layer(gzip.compress(layer_tar(members), mtime=0))
+        digest, size = write_image(layout, [bases[base], own], [f"COPY app{n} /srv"])
+        manifests.append((digest, size, f"app{n}"))
+        app_layer = "sha256:" + hashlib.sha256(own[0]).hexdigest()
         repository = f"fleet/app-{n % repositories}"
-        images.append(FleetImage(ref_name, repository, base, base_digest, app_digest))
-    (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
-    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": manifests}))
+        images.append(FleetImage(f"app{n}", repository, base, base_digests[base], app_layer))
+    write_index(layout, manifests)
     return images
 
 

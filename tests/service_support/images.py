@@ -21,30 +21,29 @@ APK_DB = "lib/apk/db/installed"
 def _blob(layout: Path, data: bytes) -> tuple[str, int]:
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     path = layout / "blobs" / "sha256" / digest.split(":", 1)[1]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    if not path.exists():  # content-addressed: what is there is this
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     return digest, len(data)
 
 
-def stacked_layout(
+def gzip_layer(data: bytes) -> tuple[bytes, str]:
+    """A gzip-compressed layer as it is, with its diffID (the digest of the tar inside)."""
+    return data, "sha256:" + hashlib.sha256(gzip.decompress(data)).hexdigest()
+
+
+def write_image(
     layout: Path,
-    tag: str,
-    rootfs: Path,
-    extra: list[list[Member]],
+    layers: list[tuple[bytes, str]],
+    steps: list[str],
     labels: dict[str, str] | None = None,
-) -> Path:
-    """An OCI layout of one linux/amd64 image: `rootfs` (a gzip tarball, as it is), then one
-    layer per entry of `extra`, tagged `tag`."""
-    shutil.rmtree(layout, ignore_errors=True)
-    layout.mkdir(parents=True)
-    raw_layers = [rootfs.read_bytes()] + [
-        gzip.compress(layer_tar(members), mtime=0) for members in extra
-    ]
+) -> tuple[str, int]:
+    """The blobs of one linux/amd64 image in `layout`: its gzip `layers` (as `gzip_layer`
+    gives them), the first added as a root filesystem and each other by one of `steps`;
+    (manifest digest, size). The layout's index is the caller's."""
     descriptors: list[dict[str, Any]] = []
-    diff_ids: list[str] = []
-    for data in raw_layers:
+    for data, _ in layers:
         digest, size = _blob(layout, data)
-        diff_ids.append("sha256:" + hashlib.sha256(gzip.decompress(data)).hexdigest())
         descriptors.append(
             {
                 "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -53,16 +52,13 @@ def stacked_layout(
             }
         )
     history = [{"created_by": "ADD rootfs /", "created": "2026-01-01T00:00:00Z"}]
-    history += [
-        {"created_by": f"RUN step {n}", "created": "2026-01-01T00:00:00Z"}
-        for n in range(1, len(extra) + 1)
-    ]
+    history += [{"created_by": step, "created": "2026-01-01T00:00:00Z"} for step in steps]
     config = {
         "architecture": "amd64",
         "os": "linux",
         "created": "2026-01-01T00:00:00Z",
         "config": {"Labels": labels or {}},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id for _, diff_id in layers]},
         "history": history,
     }
     config_digest, config_size = _blob(layout, json.dumps(config).encode())
@@ -76,21 +72,44 @@ def stacked_layout(
         },
         "layers": descriptors,
     }
-    manifest_digest, manifest_size = _blob(layout, json.dumps(manifest).encode())
+    return _blob(layout, json.dumps(manifest).encode())
+
+
+def write_index(layout: Path, manifests: list[tuple[str, int, str]]) -> None:
+    """`layout`'s oci-layout and index.json, naming each (manifest digest, size, tag)."""
     index = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": [
             {
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": manifest_digest,
-                "size": manifest_size,
+                "digest": digest,
+                "size": size,
                 "annotations": {"org.opencontainers.image.ref.name": tag},
             }
+            for digest, size, tag in manifests
         ],
     }
     (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
     (layout / "index.json").write_text(json.dumps(index))
+
+
+def stacked_layout(
+    layout: Path,
+    tag: str,
+    rootfs: Path,
+    extra: list[list[Member]],
+    labels: dict[str, str] | None = None,
+) -> Path:
+    """An OCI layout of one linux/amd64 image: `rootfs` (a gzip tarball, as it is), then one
+    layer per entry of `extra`, tagged `tag`."""
+    shutil.rmtree(layout, ignore_errors=True)
+    layout.mkdir(parents=True)
+    layers = [gzip_layer(rootfs.read_bytes())]
+    layers += [gzip_layer(gzip.compress(layer_tar(members), mtime=0)) for members in extra]
+    steps = [f"RUN step {n}" for n in range(1, len(extra) + 1)]
+    digest, size = write_image(layout, layers, steps, labels)
+    write_index(layout, [(digest, size, tag)])
     return layout
 
 

@@ -16,8 +16,27 @@ from typing import Any
 import httpx
 
 
+class ChildProcess:
+    """A basewatch process the tests started (`process`), stopped with a signal or killed."""
+
+    process: subprocess.Popen[bytes] | None
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 60.0) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self.process = None
+        return code
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+
 @dataclass
-class ServeProcess:
+class ServeProcess(ChildProcess):
     workdir: Path
     port: int
     database: str
@@ -77,19 +96,6 @@ class ServeProcess:
         return "".join(
             p.read_text(errors="replace") for p in sorted(self.workdir.glob("serve-*.log"))
         )
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 60.0) -> int:
-        assert self.process is not None
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout)
-        self.process = None
-        return code
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.process = None
 
     def get(self, path: str, **params: Any) -> Any:
         response = httpx.get(f"{self.url}{path}", params=params, headers=self.headers, timeout=30)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -160,8 +161,27 @@ class ImagePolicies:
         self.fingerprint = fingerprint(self.configs)
         self._clock = clock
         self._eol_table = eol_table
-        self._stored: dict[str, _Stored] = {}  # prefetched for a batch
-        self._bases: dict[str, BaseTag | None] = {}
+        # what `prefetch` read for the batch a thread is evaluating: each thread its own (a
+        # fleet worker runs several jobs at once on one ImagePolicies)
+        self._batch = threading.local()
+
+    @property
+    def _stored(self) -> dict[str, _Stored]:
+        stored: dict[str, _Stored] = self._batch.__dict__.setdefault("stored", {})
+        return stored
+
+    @_stored.setter
+    def _stored(self, value: dict[str, _Stored]) -> None:
+        self._batch.stored = value
+
+    @property
+    def _bases(self) -> dict[str, BaseTag | None]:
+        bases: dict[str, BaseTag | None] = self._batch.__dict__.setdefault("bases", {})
+        return bases
+
+    @_bases.setter
+    def _bases(self, value: dict[str, BaseTag | None]) -> None:
+        self._batch.bases = value
 
     # --- reading what is stored ---------------------------------------------------------------
 

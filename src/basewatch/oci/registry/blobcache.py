@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +32,15 @@ from basewatch.oci.registry.options import DEFAULT_MAX_CACHE_BYTES
 from basewatch.scratch import scratch_root, sweep
 
 log = logging.getLogger(__name__)
+
+# Counting everything under the root is a walk of every file, too slow to make after every
+# blob a long-running process caches (a service's cache holds thousands): between two walks,
+# the bytes this process added are counted on what the last walk found, and the next walk
+# comes when that reaches the limit's headroom, after `_RECOUNT_AFTER` blobs or seconds (what
+# other processes and the analysis cache wrote meanwhile is counted then).
+_HEADROOM = 0.9
+_RECOUNT_AFTER = 256
+_RECOUNT_SECONDS = 60.0
 
 _STALE_TMP_SECONDS = 3600.0
 _STALE_PARTIAL_SECONDS = 7 * 86400.0  # partial downloads are kept this long for resuming
@@ -202,7 +212,13 @@ class BlobCache:
         except OSError as exc:
             raise CacheError(f"cannot write the blob cache at {self.blobs}: {exc}") from exc
         if self.max_bytes > 0:
-            self._evict(self.max_bytes, keep=final)
+            try:
+                added = final.stat().st_size
+            except OSError:
+                added = 0
+            if not _TALLY.fits(self.root, added, self.max_bytes):
+                total = self._evict(self.max_bytes, keep=final)[3]
+                _TALLY.counted(self.root, total)
         return final
 
     def _blob_entries(self) -> list[tuple[float, int, Path]]:
@@ -286,6 +302,38 @@ class BlobCache:
         freed += before - sum(info.st_size for _, info in _files(scratch))
         evicted, evicted_bytes, kept, kept_bytes = self._evict(limit)
         return PruneResult(removed + evicted, freed + evicted_bytes, kept, kept_bytes)
+
+
+@dataclass(slots=True)
+class _Count:
+    total: int  # bytes under the root: the last walk's, plus what this process added since
+    at: float  # time.monotonic() of the last walk
+    added: int = 0  # blobs committed since
+
+
+class _Tally:
+    """What each cache root held at its last walk, and what this process added since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[Path, _Count] = {}
+
+    def fits(self, root: Path, added: int, max_bytes: int) -> bool:
+        """True when `added` more bytes surely fit without a walk; False: walk now."""
+        with self._lock:
+            count = self._counts.get(root)
+            if count is None or time.monotonic() - count.at > _RECOUNT_SECONDS:
+                return False
+            count.total += added
+            count.added += 1
+            return count.total <= max_bytes * _HEADROOM and count.added < _RECOUNT_AFTER
+
+    def counted(self, root: Path, total: int) -> None:
+        with self._lock:
+            self._counts[root] = _Count(total, time.monotonic())
+
+
+_TALLY = _Tally()
 
 
 def _scan(folder: Path) -> list[os.DirEntry[str]]:

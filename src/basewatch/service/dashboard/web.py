@@ -362,6 +362,7 @@ def _queue(state: ServiceState) -> dict[str, Any] | None:
     for count in counts:
         queues.setdefault(count.queue, {})[count.status] = count.jobs
     return {
+        "error": "",
         "queues": sorted(queues.items()),
         "waiting": sum(c.jobs for c in counts if c.status == "todo"),
         "max_queued": state.settings.fleet.max_queued,

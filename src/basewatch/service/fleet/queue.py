@@ -241,12 +241,30 @@ class Fleet:
                 )
                 rows = session.execute(
                     text(
-                        "SELECT id, task_name, coalesce(lock, ''), attempts, args FROM "
-                        "procrastinate_jobs WHERE status = 'doing' AND worker_id IS NULL "
-                        "ORDER BY id FOR UPDATE SKIP LOCKED"
+                        "SELECT id, task_name, coalesce(lock, ''), attempts, args, "
+                        "queueing_lock FROM procrastinate_jobs WHERE status = 'doing' AND "
+                        "worker_id IS NULL ORDER BY id FOR UPDATE SKIP LOCKED"
                     )
                 ).all()
-                for job_id, task, lock, attempts, args in rows:
+                for job_id, task, lock, attempts, args, queueing_lock in rows:
+                    if (
+                        queueing_lock is not None
+                        and session.execute(
+                            text(
+                                "SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :key AND "
+                                "status = 'todo' AND id <> :id"
+                            ),
+                            {"key": queueing_lock, "id": job_id},
+                        ).first()
+                    ):
+                        # the same work is waiting already (queued while this one ran): that
+                        # one does it, and this one cannot wait beside it under the same key
+                        session.execute(
+                            text("SELECT procrastinate_finish_job_v1(:id, 'aborted', true)"),
+                            {"id": job_id},
+                        )
+                        recovered += 1
+                        continue
                     if attempts + 1 >= self.attempts:
                         reason = (
                             f"its worker died (no heartbeat for {self.lease:g}s) on each of "

@@ -245,3 +245,28 @@ def test_scratch_space_counts_against_the_limit_and_dead_scratch_goes(tmp_path: 
         assert (live / "spool").exists()  # in use: counted, never removed
         assert not blob_path.exists()  # so the blob had to go to fit 2,500 bytes
         assert result.freed_bytes == 6000
+
+
+def test_many_blobs_cached_are_not_each_followed_by_a_walk_of_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walks: list[int] = []
+    entries = BlobCache._entries
+
+    def counting(self: BlobCache) -> tuple[list[tuple[float, int, Path]], int]:
+        walks.append(1)
+        return entries(self)
+
+    monkeypatch.setattr(BlobCache, "_entries", counting)
+    roomy = BlobCache(tmp_path / "roomy", max_bytes=10 << 20)
+    for i in range(300):
+        blob = i.to_bytes(2, "big") * 50
+        roomy.put(sha256(blob), blob)
+    assert 1 < len(walks) <= 3  # the first, then one every 256 blobs: not one a blob
+    # near the limit every blob is counted again, and the limit holds
+    walks.clear()
+    tight = BlobCache(tmp_path / "tight", max_bytes=5000)
+    for i in range(20):
+        blob = bytes([i]) * 1000
+        tight.put(sha256(blob), blob)
+    assert tight.usage() <= 5000 and len(walks) >= 15

@@ -13,6 +13,7 @@ or told twice; PostgreSQL restarted under the workers: they reconnect and finish
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
@@ -116,6 +118,20 @@ class Fleet:
             for kind, digest, payload in rows
         ]
 
+    def workers_alive_on_the_dashboard(self) -> int:
+        """The overview page's count of live workers (logged in with the admin token)."""
+        login = httpx.post(
+            f"{self.serve.url}/login", data={"token": ADMIN, "next": "/"}, timeout=30
+        )
+        assert login.status_code in (302, 303), login.text
+        # the session cookie is Secure: sent by hand over this plain-HTTP loopback
+        cookie = login.headers["set-cookie"].split(";", 1)[0]
+        page = httpx.get(f"{self.serve.url}/", headers={"Cookie": cookie}, timeout=30).text
+        assert "Workers and queue" in page and "Jobs by queue" in page
+        found = re.search(r"<dt>Workers alive</dt><dd>(\d+)</dd>", page)
+        assert found is not None, page
+        return int(found.group(1))
+
     def watch(self, repositories: list[str]) -> None:
         for repository in repositories:
             self.serve.post("/api/v1/watches", {"repository": f"{self.registry.host}/{repository}"})
@@ -155,7 +171,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                 "vulndb_update_interval": "off",
                 "delivery_retry_max": "1s",
             }
-            fleet_env = {"BASEWATCH_FLEET_LEASE": f"{LEASE:g}s"}
+            # small re-evaluation batches: a database update is many jobs, for every worker
+            fleet_env = {"BASEWATCH_FLEET_LEASE": f"{LEASE:g}s", "BASEWATCH_FLEET_BATCH": "10"}
             serve = ServeProcess(
                 workdir=work / "serve",
                 port=reserve_port(),
@@ -234,16 +251,19 @@ def test_every_image_is_indexed_once_and_each_base_layer_read_once_for_the_fleet
     # both workers took part, and together indexed each image once
     counts = [w.metric("basewatch_fleet_images_indexed_total") for w in fleet.workers]
     assert sum(counts) == wanted and all(c > 0 for c in counts), counts
-    # every layer's analysis is shared in PostgreSQL: the two bases' and each image's own
+    # every layer's analyses are shared in PostgreSQL, the two bases' and each image's own,
+    # the same kinds of analysis for every layer
     shared = fleet.query(
-        select(func.count())
-        .select_from(LayerAnalysisRow)
+        select(LayerAnalysisRow.digest, func.count())
         .where(LayerAnalysisRow.kind == "layers", LayerAnalysisRow.detectors != "diff-id")
-    )[0][0]
-    assert shared == len(bases) + wanted
+        .group_by(LayerAnalysisRow.digest)
+    )
+    assert len(shared) == len(bases) + wanted
+    assert len({count for _, count in shared}) == 1
     # the outbox: each change told once (an image's new findings, each policy it fails...)
     events = fleet.events()
     assert events and max(Counter(events).values()) == 1
+    assert fleet.workers_alive_on_the_dashboard() == 2
     # the 3.20 images carry the advisory, matched by whichever worker indexed them
     affected = fleet.query(select(ImageFinding.digest).distinct())
     assert len(affected) == len([image for image in ours if image.base == 1])
@@ -277,6 +297,7 @@ def test_a_killed_worker_s_jobs_are_recovered_within_the_lease_and_nothing_is_do
     assert len({r[0] for r in rows}) == IMAGES
     events = fleet.events()
     assert max(Counter(events).values()) == 1
+    wait_for(lambda: fleet.workers_alive_on_the_dashboard() == 1, LEASE * 2, "one worker shown")
     victim.start()
     victim.wait_ready()
 
@@ -314,3 +335,16 @@ def test_postgresql_restarted_under_the_workers_they_reconnect_and_finish(
         "re-evaluation finished",
     )
     assert all(w.process is not None and w.process.poll() is None for w in fleet.workers)
+    # every affected image matched again, in batches of 10 (several jobs at once on one
+    # worker's ImagePolicies)
+    matched = [w.metric("basewatch_fleet_images_reevaluated_total") for w in fleet.workers]
+    assert sum(matched) >= IMAGES // 2, matched
+    # every event of the whole run (a worker killed, PostgreSQL restarted) reached the
+    # webhook, each under its one message id however often it was sent
+    uids = {row[0] for row in fleet.query(select(Event.uid))}
+    wait_for(
+        lambda: {d.webhook_id for d in fleet.receiver.accepted} >= uids,
+        120,
+        "every event delivered",
+    )
+    assert {d.webhook_id for d in fleet.receiver.accepted} == uids

@@ -247,3 +247,32 @@ def test_serve_jobs_on_sqlite_says_the_queue_is_postgresql_s(
     assert main(["serve", "--database", url, "jobs"]) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "PostgreSQL" in err and "Traceback" not in err
+
+
+def test_a_worker_needs_postgresql_and_a_sane_concurrency(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqlite_url = f"sqlite+pysqlite:///{tmp_path / 'service.db'}"
+    assert main(["worker", "--database", sqlite_url]) == ExitCode.USAGE
+    assert "PostgreSQL" in capsys.readouterr().err
+    url = "postgresql+psycopg://basewatch@127.0.0.1:1/none"
+    assert main(["worker", "--database", url, "--concurrency", "0"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "--concurrency" in err and "Traceback" not in err
+
+
+def test_a_dead_worker_s_job_queued_again_meanwhile_is_left_to_its_twin(
+    engine: Engine, deferrer: Deferrer
+) -> None:
+    fleet = Fleet(engine, lease=5, attempts=3)
+    assert deferrer.deliver()
+    dead = _worker(engine)
+    assert _take(engine, dead, ["deliver"]) is not None
+    assert deferrer.deliver()  # the same run queued again while the first one runs
+    _silence(engine, dead)
+    assert fleet.recover_stalled() == (1, 0)  # not two waiting under one key: an error before
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT status::text FROM procrastinate_jobs WHERE queue_name = 'deliver'")
+        ).all()
+    assert [r[0] for r in rows] == ["todo"]
