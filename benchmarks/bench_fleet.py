@@ -64,6 +64,7 @@ from tests.service_support.fleet import (  # noqa: E402
 )
 from tests.service_support.postgres import PostgresCluster, throwaway_cluster  # noqa: E402
 from tests.service_support.process import ServeProcess  # noqa: E402
+from tests.service_support.scenario import import_records  # noqa: E402
 from tests.service_support.webhook import reserve_port  # noqa: E402
 
 from basewatch.service.models import Event, Image, ImageFinding, LayerAnalysisRow, TagState  # noqa: E402
@@ -301,22 +302,14 @@ def advisory() -> dict[str, Any]:
 
 
 def import_advisory(vulndb: Path, work: Path) -> None:
-    directory = work / f"records-{uuid.uuid4().hex[:8]}"
-    directory.mkdir(parents=True)
-    (directory / f"{ADVISORY}.json").write_text(json.dumps(advisory()))
-    command = [sys.executable, "-m", "basewatch", "db", "import", str(directory), "-q"]
-    subprocess.run([*command, "--db", str(vulndb)], check=True, capture_output=True, timeout=600)
+    import_records(vulndb, work, advisory())
 
 
 def empty_vulndb(work: Path) -> Path:
     """A vulnerability database holding one unrelated record (so that it has a data date)."""
     path = work / "vuln.db"
-    directory = work / "records-seed"
-    directory.mkdir(parents=True, exist_ok=True)
     seed = advisory() | {"id": "ALPINE-BENCH-0000", "aliases": [], "affected": []}
-    (directory / "ALPINE-BENCH-0000.json").write_text(json.dumps(seed))
-    command = [sys.executable, "-m", "basewatch", "db", "import", str(directory), "-q"]
-    subprocess.run([*command, "--db", str(path)], check=True, capture_output=True, timeout=600)
+    import_records(path, work, seed)
     return path
 
 

@@ -52,6 +52,19 @@ def record(modified: str = "2026-11-01T00:00:00Z") -> dict[str, Any]:
     }
 
 
+def import_records(vulndb: Path, work: Path, *records: dict[str, Any]) -> None:
+    """`basewatch db import` of `records` (OSV JSON) into `vulndb`, as another process (a
+    service's or a worker's own update) would; the record files go under `work`."""
+    directory = work / f"records-{time.monotonic_ns()}"
+    directory.mkdir(parents=True)
+    for item in records:
+        (directory / f"{item['id']}.json").write_text(json.dumps(item))
+    command = [sys.executable, "-m", "basewatch", "db", "import", str(directory), "-q"]
+    command += ["--db", str(vulndb)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 @dataclass
 class World:
     registry: rs.RunningRegistry
@@ -78,14 +91,7 @@ class World:
 
     def import_records(self, *records: dict[str, Any]) -> None:
         """`basewatch db import`, run as another process on the service's database file."""
-        directory = self.work / f"records-{time.monotonic_ns()}"
-        directory.mkdir(parents=True)
-        for item in records:
-            (directory / f"{item['id']}.json").write_text(json.dumps(item))
-        command = [sys.executable, "-m", "basewatch", "db", "import", str(directory), "-q"]
-        command += ["--db", str(self.serve.vulndb)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-        assert done.returncode == 0, done.stderr
+        import_records(self.serve.vulndb, self.work, *records)
 
     def events(self, kind: str = "") -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

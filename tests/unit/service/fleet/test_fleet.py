@@ -12,10 +12,7 @@ or told twice; PostgreSQL restarted under the workers: they reconnect and finish
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -42,6 +39,7 @@ from tests.service_support.fleet import (
 )
 from tests.service_support.postgres import PostgresCluster, throwaway_cluster
 from tests.service_support.process import ServeProcess, wait_for
+from tests.service_support.scenario import import_records
 from tests.service_support.webhook import Receiver, reserve_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
@@ -69,18 +67,6 @@ def advisory(fixed: str, modified: str) -> dict[str, Any]:
         ],
         "database_specific": {"severity": "HIGH"},
     }
-
-
-def import_records(vulndb: Path, work: Path, *records: dict[str, Any]) -> None:
-    """`basewatch db import` into `vulndb`, as that machine's own update would."""
-    directory = work / f"records-{uuid.uuid4().hex[:8]}"
-    directory.mkdir(parents=True)
-    for item in records:
-        (directory / f"{item['id']}.json").write_text(json.dumps(item))
-    command = [sys.executable, "-m", "basewatch", "db", "import", str(directory), "-q"]
-    command += ["--db", str(vulndb)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
 
 
 @dataclass
