@@ -136,7 +136,7 @@ class RegistryClient:
         transport = self.options.transport
         return httpx.Client(
             transport=transport if transport is not None else deadline.transport(verify),
-            verify=verify,
+            verify=deadline.tls_context(verify),
             timeout=httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout),
             follow_redirects=False,
             headers={"User-Agent": f"basewatch/{__version__}"},

@@ -14,6 +14,7 @@ wait for a stalled download's read timeout.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import ssl
 import threading
@@ -151,9 +152,16 @@ class _Backend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+@functools.cache
+def tls_context(verify: bool) -> ssl.SSLContext:
+    """The process's one TLS context for `verify` (httpx's own choice of CA bundle): making
+    one loads the whole bundle, tens of milliseconds, and a client is made for every job."""
+    return httpx.create_ssl_context(verify=verify)
+
+
 def transport(verify: bool) -> httpx.HTTPTransport:
     """httpx's own transport, with its network streams bounded by the thread's deadline."""
-    result = httpx.HTTPTransport(verify=verify)
+    result = httpx.HTTPTransport(verify=tls_context(verify))
     # httpx does not take a network backend, but its connection pool does: swap it in. Should
     # a future httpx move it, the body checks in the client still bound slow bodies.
     pool = getattr(result, "_pool", None)

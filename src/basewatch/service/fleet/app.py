@@ -28,6 +28,7 @@ from basewatch.service.fleet.queue import (
 from basewatch.service.fleet.tasks import tasks
 
 log = logging.getLogger(__name__)
+POLL_CHUNK = 500  # poll jobs queued by one statement
 
 
 def make_app(conninfo: str, *, asynchronous: bool) -> App:
@@ -79,6 +80,33 @@ class Deferrer:
         return self._defer(
             POLL, priority, key, {"repository": repository, "tag": tag, "priority": int(priority)}
         )
+
+    def polls(self, wanted: Sequence[tuple[str, str]], priority: int = Priority.POLL) -> int:
+        """Poll each (repository, tag): one statement a chunk rather than a round trip a
+        tag. A chunk with a tag queued meanwhile by someone else (a push) is queued one by
+        one instead, so that only that tag is left out. The number queued."""
+        queued = 0
+        for start in range(0, len(wanted), POLL_CHUNK):
+            chunk = wanted[start : start + POLL_CHUNK]
+            jobs = [
+                self._app.configure_task(
+                    task_name(POLL),
+                    queue=POLL,
+                    priority=int(priority),
+                    lock=poll_key(repository, tag),
+                    queueing_lock=poll_key(repository, tag),
+                ).make_new_job(repository=repository, tag=tag, priority=int(priority))
+                for repository, tag in chunk
+            ]
+            try:
+                self._app.job_manager.batch_defer_jobs(jobs)
+            except AlreadyEnqueued:
+                queued += sum(self.poll(repository, tag, priority) for repository, tag in chunk)
+                continue
+            except ConnectorException as exc:
+                raise DatabaseError(f"cannot queue poll jobs: {exc}") from None
+            queued += len(jobs)
+        return queued
 
     def index(self, repository: str, digest: str, priority: int = Priority.POLL) -> bool:
         key = index_key(digest, self.analyzer)

@@ -6,7 +6,9 @@ refills at the registry's rate; a request takes one, or waits until one is there
 the registry, seen by any worker, sets `paused_until`, and nobody asks that registry anything
 until then. Each decision is one short transaction that locks the row (`SELECT ... FOR UPDATE`
 on PostgreSQL; SQLite has one writer at a time, and its transaction here writes first); waits
-happen outside it.
+happen outside it. A registry without a rate has no bucket to share, only its pause: each
+process reads that row at most every `pause_recheck` seconds and counts its requests into it
+then, so a fleet polling a million tags does not queue on one locked row.
 
 Time is the database's (on PostgreSQL), so workers whose clocks disagree still agree on the
 bucket and the pause; on SQLite (the embedded service, one process) it is the injected clock.
@@ -41,6 +43,9 @@ DEFAULT_MAX_PAUSE = 24 * 3600.0
 # While the database fails, it is tried again this often (seconds), so that requests in the
 # meantime do not each wait for a connection attempt to fail.
 DEFAULT_RECHECK = 10.0
+# How stale a process's view of an unlimited registry's pause may be (seconds): a 429 seen by
+# another worker holds this one back at most this much later.
+DEFAULT_PAUSE_RECHECK = 1.0
 _WARN_EVERY = 60.0  # how often a lasting database failure is warned of again
 
 
@@ -81,7 +86,8 @@ class SharedRateLimits:
     It fails open: when the database fails, a warning is logged and requests go through
     unlimited (the registry's own 429s and the client's retries still hold it back), so that
     a database outage does not stop every pull; the database is tried again every `recheck`
-    seconds. `clock` (SQLite's time, and the recheck timer) and `sleep` are for tests.
+    seconds. A registry without a rate is read for its pause every `pause_recheck` seconds at
+    most. `clock` (SQLite's time, and the recheck timers) and `sleep` are for tests.
     """
 
     def __init__(
@@ -97,6 +103,7 @@ class SharedRateLimits:
         sleep: Callable[[float], None] = time.sleep,
         max_pause: float = DEFAULT_MAX_PAUSE,
         recheck: float = DEFAULT_RECHECK,
+        pause_recheck: float = DEFAULT_PAUSE_RECHECK,
     ) -> None:
         for registry, rate in rates.items():
             _check_rate(rate, f"the request rate of {registry}")
@@ -126,6 +133,11 @@ class SharedRateLimits:
         self._retry_at = -math.inf  # clock.monotonic() when the database is tried again
         self._failing = False
         self._warned_at = -math.inf
+        self._pause_recheck = pause_recheck
+        # unlimited registries: when this process last read each one's pause (clock.monotonic())
+        # and the seconds it had left then, and the requests let through since, not yet counted
+        self._seen: dict[str, tuple[float, float]] = {}
+        self._uncounted: dict[str, int] = {}
 
     def rate(self, registry: str) -> float | None:
         """The requests a second the fleet may make to `registry` (None: unlimited)."""
@@ -166,6 +178,7 @@ class SharedRateLimits:
             with self._engine.begin() as connection:
                 row, now = self._locked_row(connection, registry)
                 until = now + timedelta(seconds=seconds)
+                pause = max(seconds, _seconds_left(row.paused_until, now))
                 values: dict[str, Any] = {"pauses": _COLUMNS.pauses + 1}
                 if row.paused_until is None or row.paused_until < until:
                     values |= {"paused_until": until, "tokens": 0.0, "refilled_at": until}
@@ -176,6 +189,8 @@ class SharedRateLimits:
             self._failed(exc)
             return
         self._succeeded()
+        with self._health:
+            self._seen[registry] = (self._clock.monotonic(), pause)
         log.info("%s answered 429: the fleet leaves it alone for %.0fs", registry, seconds)
 
     # --- for metrics and `serve jobs` ----------------------------------------------------
@@ -201,6 +216,8 @@ class SharedRateLimits:
     def state(self) -> list[RegistryBudget]:
         """Every registry's row, by name, with its bucket refilled to now. Raises
         DatabaseError when the database cannot be read (this is no request to let through)."""
+        for registry in list(self._uncounted):
+            self._read_unlimited(registry, 0)
         try:
             with self._engine.connect() as connection:
                 rows = connection.execute(select(_TABLE).order_by(_COLUMNS.registry)).all()
@@ -227,6 +244,8 @@ class SharedRateLimits:
         if not self._database_usable():
             return _GO
         rate = self.rate(registry)
+        if rate is None:
+            return self._take_unlimited(registry)
         try:
             with self._engine.begin() as connection:
                 row, now = self._locked_row(connection, registry)
@@ -236,9 +255,7 @@ class SharedRateLimits:
                 else:
                     tokens = self._refilled(row, now)
                     values: dict[str, Any] = {}
-                    if rate is None:
-                        turn = _GO
-                    elif tokens >= 1:
+                    if tokens >= 1:
                         turn = _GO
                         # a refill time ahead of now (a pause's end) is kept: no tokens before it
                         values = {"tokens": tokens - 1, "refilled_at": max(now, row.refilled_at)}
@@ -254,6 +271,44 @@ class SharedRateLimits:
             return _GO
         self._succeeded()
         return turn
+
+    def _take_unlimited(self, registry: str) -> _Turn:
+        """Go, unless the registry is paused, by this process's view of it (read again when
+        it is older than `pause_recheck`)."""
+        now = self._clock.monotonic()
+        with self._health:
+            seen = self._seen.get(registry)
+            if seen is not None and now - seen[0] < self._pause_recheck:
+                left = seen[1] - (now - seen[0])
+                if left > 0:
+                    return _Turn(left, paused=True)
+                self._uncounted[registry] = self._uncounted.get(registry, 0) + 1
+                return _GO
+        return self._read_unlimited(registry, 1)
+
+    def _read_unlimited(self, registry: str, wanted: int) -> _Turn:
+        """Read `registry`'s pause, counting the requests let through since the last read
+        and the `wanted` one about to go, unless it is paused."""
+        with self._health:
+            uncounted = self._uncounted.pop(registry, 0)
+        try:
+            with self._engine.begin() as connection:
+                row, now = self._locked_row(connection, registry)
+                paused_for = _seconds_left(row.paused_until, now)
+                going = wanted if paused_for <= 0 else 0
+                if uncounted + going:
+                    connection.execute(
+                        update(_TABLE)
+                        .where(_COLUMNS.registry == registry)
+                        .values(requests=_COLUMNS.requests + uncounted + going)
+                    )
+        except SQLAlchemyError as exc:
+            self._failed(exc)
+            return _GO
+        self._succeeded()
+        with self._health:
+            self._seen[registry] = (self._clock.monotonic(), paused_for)
+        return _Turn(paused_for, paused=True) if paused_for > 0 else _GO
 
     def _refilled(self, row: Row[Any], now: datetime) -> float:
         """The row's tokens at `now`: what it held, plus its rate for the time since."""

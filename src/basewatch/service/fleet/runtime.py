@@ -48,6 +48,9 @@ from basewatch.settings import Settings
 log = logging.getLogger(__name__)
 MAX_DELIVERY_ROUNDS = 50  # dispatch cycles one deliver job runs while work keeps coming
 RESTART_WAIT = (1.0, 30.0)  # the first and the longest wait before a worker loop starts again
+# How long a job thread keeps one registry client for its polls (seconds): its connections,
+# probed schemes and tokens serve poll after poll, and are let go of now and then.
+POLL_CLIENT_LIFETIME = 600.0
 
 
 class Refused(Error):
@@ -109,6 +112,7 @@ class Runtime:
         self.reevaluator = Reevaluator(self.sessions, settings, core, clock)
         self.dispatcher = Dispatcher(self.sessions, settings, clock)
         self.updater = Updater(self.sessions, settings, core, clock)
+        self._threads = threading.local()  # each job thread's registry client for polls
         self.harbor_scans = None
         if settings.harbor.enabled:
             from basewatch.service.harbor.scans import HarborScans
@@ -124,17 +128,27 @@ class Runtime:
         ref = parse_reference(repository)
         if ref.registry not in self.settings.allowed_registries:
             raise Refused(f"{repository}: {ref.registry} is not in allowed_registries")
-        images = RegistryImages(self.watcher.registry_options)
-        try:
-            digest = self.watcher.tag_digest(images, ref, tag)
-        finally:
-            images.close()
+        digest = self.watcher.tag_digest(self._poll_images(), ref, tag)
         with self.sessions() as session:
             self.watcher.record_tag(session, repository, tag, digest)
             session.commit()
             indexed = session.get(Image, digest) is not None
         if not indexed:
             self.deferrer.index(repository, digest, priority)
+
+    def _poll_images(self) -> RegistryImages:
+        """This thread's registry client for polls: one HEAD a poll, not a new connection,
+        scheme probe and token each. A thread runs one job at a time, so the one it lets go of
+        is in nobody's hands."""
+        held: tuple[RegistryImages, float] | None = getattr(self._threads, "images", None)
+        now = time.monotonic()
+        if held is not None and now - held[1] < POLL_CLIENT_LIFETIME:
+            return held[0]
+        if held is not None:
+            held[0].close()
+        images = RegistryImages(self.watcher.registry_options)
+        self._threads.images = (images, now)
+        return images
 
     def index(self, repository: str, digest: str) -> None:
         ref = parse_reference(repository)

@@ -28,7 +28,7 @@ from basewatch.jobs.seams import RegistryImages, registry_options_for
 from basewatch.oci.reference import parse_reference
 from basewatch.oci.registry.options import RegistryOptions
 from basewatch.service.config import ServeSettings
-from basewatch.service.fleet.app import Deferrer
+from basewatch.service.fleet.app import POLL_CHUNK, Deferrer
 from basewatch.service.fleet.queue import Fleet, Priority, conninfo, poll_key
 from basewatch.service.models import Watch
 from basewatch.service.reevaluate import Reevaluator
@@ -117,6 +117,7 @@ class Scheduler:
             watches = list(session.scalars(select(Watch).order_by(Watch.id)))
         waiting = self.fleet.queued_keys("poll:")
         images = RegistryImages(self._registry)
+        wanted: list[tuple[str, str]] = []
         try:
             for watch in watches:
                 if self._stop.is_set():
@@ -140,12 +141,14 @@ class Scheduler:
                     if not any(fnmatch.fnmatchcase(tag, g) for g in watch.tags):
                         continue
                     report.tags += 1
-                    if poll_key(watch.repository, tag) in waiting:
-                        continue
-                    if self._deferrer.poll(watch.repository, tag):
-                        report.queued += 1
+                    if poll_key(watch.repository, tag) not in waiting:
+                        wanted.append((watch.repository, tag))
+                if len(wanted) >= POLL_CHUNK:  # the fleet starts on them while tags are listed
+                    report.queued += self._deferrer.polls(wanted)
+                    wanted.clear()
         finally:
             images.close()
+        report.queued += self._deferrer.polls(wanted)
 
 
 def fleet_scheduler(

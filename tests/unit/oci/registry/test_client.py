@@ -300,6 +300,27 @@ def test_insecure_and_loopback_hosts_use_https_when_they_can_else_http() -> None
         assert c._client_for("https://storage.test/blob") is c._http
 
 
+def test_clients_share_one_tls_context_a_process_and_still_verify() -> None:
+    """A client is made for every job of a worker: the CA bundle is loaded once, not each time."""
+
+    def context(http: httpx.Client) -> ssl.SSLContext:
+        transport = http._transport
+        assert isinstance(transport, httpx.HTTPTransport)
+        found = transport._pool._ssl_context  # what httpx's connection pool wraps sockets with
+        assert isinstance(found, ssl.SSLContext)
+        return found
+
+    opts = RegistryOptions(insecure_registries=frozenset({"tls.lan:5000"}))
+    with RegistryClient(opts) as first, RegistryClient(opts) as second:
+        verified = context(first._http)
+        assert context(second._http) is verified
+        assert verified.verify_mode is ssl.CERT_REQUIRED and verified.check_hostname
+        assert verified.cert_store_stats()["x509_ca"] > 0  # a CA bundle was loaded
+        unverified = context(first._client_for("https://tls.lan:5000/v2/"))
+        assert context(second._client_for("https://tls.lan:5000/v2/")) is unverified
+        assert unverified.verify_mode is ssl.CERT_NONE and not unverified.check_hostname
+
+
 def test_source_label_in_errors() -> None:
     registry, _ = seeded()
     source = RegistrySource(f"{HOST}/library/debian:nope", options(registry, use_cache=False))

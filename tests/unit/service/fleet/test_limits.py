@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from basewatch.clock import FixedClock
 from basewatch.errors import DatabaseError, RateLimited, UsageError
@@ -93,6 +93,44 @@ def test_a_retry_after_of_years_is_believed_only_up_to_the_cap(engine: Engine) -
     gate = _gate(engine, max_wait=0.0, max_pause=120.0)
     gate.rate_limited(REGISTRY, 10.0**12)
     assert 100 < gate.paused(REGISTRY) <= 120
+
+
+@pytest.mark.postgres
+def test_a_registry_without_a_rate_is_read_once_a_recheck_not_once_a_request(
+    engine: Engine,
+) -> None:
+    """A poll of every tag is a request a tag: with no rate to share, a process reads the
+    registry's row (for a pause) once every `pause_recheck`, not once for each of them."""
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statement = args[2]
+        assert isinstance(statement, str)
+        if "registry_limits" in statement:
+            statements.append(statement)
+
+    lazy, other = _gate(engine, pause_recheck=0.3), _gate(engine, max_wait=0.0)
+    other.before(REGISTRY)  # the registry's row made
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(200):
+            lazy.before(REGISTRY)
+        locked = [s for s in statements if "FOR UPDATE" in s]
+        assert len(locked) == 1, statements
+        (budget,) = lazy.state()  # what this process let through is counted by then
+        assert budget.requests == 201 and budget.rate is None
+        other.rate_limited(REGISTRY, 5)
+        time.sleep(0.35)  # the pause another worker saw holds this one back a recheck later
+        with pytest.raises(RateLimited):
+            _gate(engine, max_wait=0.0, pause_recheck=0.3).before(REGISTRY)
+        lazy.max_wait = 0.0
+        with pytest.raises(RateLimited) as raised:
+            lazy.before(REGISTRY)
+        assert 3 < raised.value.retry_after <= 5
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    (budget,) = other.state()
+    assert budget.requests == 201 and budget.pauses == 1
 
 
 # --- on SQLite, with a clock that moves only when the gate sleeps --------------------------

@@ -15,7 +15,7 @@ from basewatch.cli.exit_codes import ExitCode
 from basewatch.cli.main import main
 from basewatch.errors import ConfigError, UsageError
 from basewatch.service.config import ServeSettings
-from basewatch.service.fleet.app import Deferrer, make_app
+from basewatch.service.fleet.app import POLL_CHUNK, Deferrer, make_app
 from basewatch.service.fleet.queue import Fleet, Priority, conninfo
 
 pytestmark = pytest.mark.postgres
@@ -79,6 +79,24 @@ def test_the_same_work_is_not_queued_twice(engine: Engine, deferrer: Deferrer) -
     second = _take(engine, worker, ["index"])
     assert second is not None and second[0] != first[0]  # the other digest's
     assert _take(engine, worker, ["index"]) is None  # the same digest's waits for the first
+
+
+def test_a_cycle_s_polls_are_queued_in_chunks_and_a_tag_queued_meanwhile_is_left_out(
+    engine: Engine, deferrer: Deferrer
+) -> None:
+    wanted = [(f"r/app-{n // 50}", f"v{n % 50}") for n in range(POLL_CHUNK + 100)]
+    assert deferrer.poll("r/app-3", "v7", Priority.PUSH)  # pushed while the tags were listed
+    assert deferrer.polls(wanted) == len(wanted) - 1
+    assert deferrer.polls(wanted[:10]) == 0  # all waiting already
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT queueing_lock, lock, priority, args FROM procrastinate_jobs")
+        ).all()
+    assert len(rows) == len(wanted)
+    for queueing_lock, lock, priority, args in rows:
+        assert queueing_lock == lock == f"poll:{args['repository']}:{args['tag']}"
+        pushed = (args["repository"], args["tag"]) == ("r/app-3", "v7")
+        assert priority == args["priority"] == (Priority.PUSH if pushed else Priority.POLL)
 
 
 def test_what_somebody_waits_on_runs_before_pushes_before_polls_before_bulk(
