@@ -1,11 +1,12 @@
 """`basewatch serve --no-local-workers`: the service queues the work and the fleet does it.
 
 Each cycle (every `poll_interval`, or at once when woken) the scheduler lists the tags of every
-watched repository (one request each, within the registry's fleet-wide budget) and queues one
-poll job a matching tag, unless one is waiting already; then one bases job and one delivery
-run. When more than `max_queued` jobs wait, it queues no polls that cycle (backpressure: a
-fleet that cannot keep up is not buried, and what is queued still runs). Between cycles, every
-third of the lease, it hands back the jobs of dead workers (as every worker also does).
+watched repository (one request each, `LISTERS` at once, within the registry's fleet-wide
+budget) and queues one poll job a matching tag, unless one is waiting already; then one bases
+job and one delivery run. When more than `max_queued` jobs wait, it queues no polls that cycle
+(backpressure: a fleet that cannot keep up is not buried, and what is queued still runs).
+Between cycles, every third of the lease, it hands back the jobs of dead workers (as every
+worker also does).
 
 A push event queues a poll of the pushed tag at push priority, ahead of the scheduled polls.
 """
@@ -17,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from basewatch.service.harbor.scans import HarborScans
 
 log = logging.getLogger(__name__)
+LISTERS = 8  # tag lists a scheduling cycle has in flight at once
 
 
 @dataclass
@@ -117,25 +120,33 @@ class Scheduler:
             watches = list(session.scalars(select(Watch).order_by(Watch.id)))
         waiting = self.fleet.queued_keys("poll:")
         images = RegistryImages(self._registry)
+        client = images.client()  # made before the threads share it
+
+        def listed(watch: Watch) -> tuple[Watch, list[str], str]:
+            """The repository's tags, or what kept them from being listed."""
+            if self._stop.is_set():
+                return watch, [], ""
+            ref = parse_reference(watch.repository)
+            if ref.registry not in self._settings.allowed_registries:
+                problem = f"{ref.registry} is no longer in allowed_registries: skipped"
+                return watch, [], f"{watch.repository}: {problem}"
+            try:
+                return watch, client.list_tags(ref), ""
+            except RateLimited as exc:
+                return watch, [], f"{watch.repository}: {exc}"
+            except Error as exc:
+                return watch, [], f"{watch.repository}: cannot list its tags: {exc}"
+
         wanted: list[tuple[str, str]] = []
+        # a list request waits on the network most of its time: several at once, in the
+        # order of the watches, within the registry's budget all the same (the client's gate)
+        pool = ThreadPoolExecutor(max_workers=LISTERS, thread_name_prefix="tag-lists")
         try:
-            for watch in watches:
+            for watch, tags, problem in pool.map(listed, watches):
                 if self._stop.is_set():
                     return
-                ref = parse_reference(watch.repository)
-                if ref.registry not in self._settings.allowed_registries:
-                    report.errors.append(
-                        f"{watch.repository}: {ref.registry} is no longer in "
-                        "allowed_registries: skipped"
-                    )
-                    continue
-                try:
-                    tags = images.client().list_tags(ref)
-                except RateLimited as exc:
-                    report.errors.append(f"{watch.repository}: {exc}")
-                    continue
-                except Error as exc:
-                    report.errors.append(f"{watch.repository}: cannot list its tags: {exc}")
+                if problem:
+                    report.errors.append(problem)
                     continue
                 for tag in sorted(tags):
                     if not any(fnmatch.fnmatchcase(tag, g) for g in watch.tags):
@@ -147,6 +158,7 @@ class Scheduler:
                     report.queued += self._deferrer.polls(wanted)
                     wanted.clear()
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             images.close()
         report.queued += self._deferrer.polls(wanted)
 
