@@ -422,6 +422,7 @@ class Faults:
     drop_after: dict[str, int] = field(default_factory=dict)  # digest -> bytes before cutting
     drop_times: int = 1
     delay: float = 0.0  # seconds before answering blob requests
+    list_delay: float = 0.0  # seconds before answering a tags/list request
     redirect_blobs: bool = False  # send blob GETs to another host (localhost vs 127.0.0.1)
     upstream_auth: str = ""  # what the storage side uses to fetch from the registry
 
@@ -436,6 +437,8 @@ class FaultProxy:
         self.ranges: list[tuple[str, str]] = []  # (path, Range header) of every request
         self.bytes_sent = 0
         self.connections = 0  # TCP connections accepted (a TLS probe is one too)
+        self.lists_in_flight = 0  # tags/list requests being answered now
+        self.most_lists_in_flight = 0  # the most at once since the last reset
         self.port = free_port()
         self._lock = threading.Lock()
         proxy = self
@@ -473,6 +476,7 @@ class FaultProxy:
             self.requests.clear()
             self.bytes_sent = 0
             self.connections = 0
+            self.most_lists_in_flight = 0
 
     def _count(self, n: int) -> None:
         with self._lock:
@@ -506,6 +510,13 @@ class FaultProxy:
             return
         if digest and faults.delay:
             time.sleep(faults.delay)
+        if "/tags/list" in path:
+            with self._lock:
+                self.lists_in_flight += 1
+                self.most_lists_in_flight = max(self.most_lists_in_flight, self.lists_in_flight)
+            time.sleep(faults.list_delay)
+            with self._lock:
+                self.lists_in_flight -= 1
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host",)}
         if auth:
             headers["Authorization"] = auth

@@ -125,7 +125,10 @@ def _serve(settings: ServeSettings, core: Settings, engine: Engine, fleet: bool 
     scheduler = None
     if fleet:
         from basewatch.service.fleet.scheduler import fleet_scheduler
+        from basewatch.service.harbor.sealing import fleet_key_warning
 
+        if warning := fleet_key_warning(settings.harbor):
+            print(f"basewatch: warning: {warning}", file=sys.stderr, flush=True)
         scheduler = fleet_scheduler(make_session, settings, core, engine, reevaluator, harbor)
         dispatcher = None  # the workers deliver
     else:

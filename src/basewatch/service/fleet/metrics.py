@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from basewatch.errors import UsageError
 from basewatch.service.config import parse_listen
 from basewatch.service.fleet.queue import QUEUES, Fleet
 from basewatch.service.metrics import LATENCY_BUCKETS
@@ -69,7 +70,13 @@ class WorkerMetrics:
 
     def serve(self, listen: str) -> Stoppable:
         host, port = parse_listen(listen, "[serve.fleet] metrics")
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:  # the address is taken, or not this machine's
+            raise UsageError(
+                f"cannot serve /metrics on {listen}: {exc.strerror or exc} "
+                "(free it, or give --metrics or [serve.fleet] metrics another HOST:PORT)"
+            ) from exc
         log.info("metrics on http://%s/metrics", listen)
         return server
 

@@ -116,8 +116,10 @@ class Runtime:
         self.harbor_scans = None
         if settings.harbor.enabled:
             from basewatch.service.harbor.scans import HarborScans
-            from basewatch.service.harbor.sealing import sealer_for
+            from basewatch.service.harbor.sealing import fleet_key_warning, sealer_for
 
+            if warning := fleet_key_warning(settings.harbor):
+                log.warning("%s", warning)
             self.harbor_scans = HarborScans(
                 self.sessions, settings, self.watcher, sealer_for(settings.harbor), clock
             )
@@ -228,7 +230,11 @@ def run_worker(
     runtime = Runtime(settings, core, engine, Deferrer(deferring, analyzer_version(core)), metrics)
     metrics.watch(runtime.fleet)
     stop = threading.Event()
-    server = metrics.serve(settings.fleet.metrics) if settings.fleet.metrics else None
+    try:
+        server = metrics.serve(settings.fleet.metrics) if settings.fleet.metrics else None
+    except Error:
+        deferring.close()
+        raise
     upkeep = threading.Thread(
         target=_recover_loop, args=(runtime.fleet, stop), name="fleet-upkeep", daemon=True
     )

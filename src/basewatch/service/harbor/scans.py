@@ -285,8 +285,9 @@ class HarborScans:
             secret = self._sealer.open(sealed)
             if secret is None:
                 raise _Refused(
-                    "the registry credential cannot be opened (the service's Harbor key "
-                    "changed since the request was made): scan the artifact again"
+                    "the registry credential cannot be opened with this process's Harbor key "
+                    "(it changed since the request was made, or, in a fleet, this worker's "
+                    "[serve.harbor] key is not the service's): scan the artifact again"
                 )
             try:
                 credentials = credentials_from_authorization(secret)

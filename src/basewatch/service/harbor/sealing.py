@@ -46,6 +46,20 @@ def sealer_for(settings: HarborSettings) -> Sealer:
     return _sealer(_key_file(settings.key_file), str(settings.key_file))
 
 
+def fleet_key_warning(settings: HarborSettings) -> str:
+    """What to tell the operator of a fleet's process whose Harbor key is its own key file ("" when
+    the adapter is off or the key is set): the service seals, a worker opens, and a worker on
+    another machine has another file."""
+    if not settings.enabled or settings.key:
+        return ""
+    return (
+        "Harbor's adapter is on with no [serve.harbor] key (BASEWATCH_HARBOR_KEY): this process "
+        f"seals and opens registry credentials with {settings.key_file}, so a scan request that "
+        "carries one fails on a worker that does not share that file; set the same key for the "
+        'service and every worker (or turn the adapter off: [serve.harbor] prefix = "")'
+    )
+
+
 def _sealer(key: bytes, origin: str) -> Sealer:
     try:
         return Sealer(key)

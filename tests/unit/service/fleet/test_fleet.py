@@ -7,11 +7,15 @@ receiver are reached over the network).
 image is indexed exactly once (the store's rows, the workers' counts and the registry's access
 log agree), each base layer is downloaded and analysed once for the whole fleet; a worker
 killed with SIGKILL mid-way has its jobs handed back within the lease, and nothing is stored
-or told twice; PostgreSQL restarted under the workers: they reconnect and finish.
+or told twice; PostgreSQL restarted under the workers: they reconnect and finish; Harbor's scan
+request is run by a worker, which opens the credential the service sealed under their shared key.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import time
 import uuid
@@ -26,7 +30,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from basewatch.service.models import Event, Image, ImageFinding, LayerAnalysisRow
+from basewatch.service.models import Event, HarborScan, Image, ImageFinding, LayerAnalysisRow
 from tests.integration import registry_server as rs
 from tests.service_support.fleet import (
     FleetImage,
@@ -50,6 +54,17 @@ IMAGES, REPOSITORIES = 200, 20
 LEASE = 6.0  # seconds: a worker silent this long is dead
 ADVISORY, ALIAS = "ALPINE-FLEET-0001", "CVE-2099-4242"
 DOING = "SELECT id FROM procrastinate_jobs WHERE status = 'doing'"
+# Harbor's adapter: its token, and the key the service seals Harbor's credentials with and
+# every worker opens them with (a worker on another machine has none of the service's files)
+HARBOR_TOKEN = "harbor-adapter-token-of-a-fleet"
+HARBOR = {
+    "BASEWATCH_HARBOR_TOKEN": HARBOR_TOKEN,
+    "BASEWATCH_HARBOR_KEY": base64.urlsafe_b64encode(b"32 bytes of a fleet's Harbor key").decode(),
+}
+ROBOT = "Basic " + base64.b64encode(b"robot$fleet:robot-password-never-shown").decode()
+SCAN_REQUEST = "application/vnd.scanner.adapter.scan.request+json; version=1.1"
+VULN_REPORT = "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 def advisory(fixed: str, modified: str) -> dict[str, Any]:
@@ -166,7 +181,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                 vulndb=vulndb,
                 config=serve_config,
                 admin_token=ADMIN,
-                env=fleet_env,
+                env={**fleet_env, **HARBOR},
                 args=["--no-local-workers"],
             )
             workers = [
@@ -176,6 +191,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                     database=database,
                     vulndb=vulndb,
                     tables={"serve": serve_config, "serve.fleet": {"lease": f"{LEASE:g}s"}},
+                    env=HARBOR,
                 )
                 for n, space in enumerate(net.namespaces)
             ]
@@ -356,3 +372,78 @@ def test_postgresql_restarted_under_the_workers_they_reconnect_and_finish(
         for worker in others:
             worker.start()
             worker.wait_ready()
+
+
+def _image_not_yet_seen(fleet: Fleet, like: FleetImage, repository: str) -> str:
+    """A new digest in a new repository (`like`'s manifest with an annotation, its blobs
+    mounted from `like`'s repository); no watch covers it."""
+    earlier = [i for i in fleet.images if i.repository == like.repository]
+    tag = f"v{earlier.index(like) + 1}"
+    base = f"http://{fleet.registry.host}/v2"
+    accept = "application/vnd.oci.image.manifest.v1+json, " + DOCKER_MANIFEST
+    with httpx.Client(timeout=30) as client:
+        got = client.get(f"{base}/{like.repository}/manifests/{tag}", headers={"Accept": accept})
+        assert got.status_code == 200, got.text
+        manifest = got.json()
+        for blob in [manifest["config"], *manifest["layers"]]:
+            mounted = client.post(
+                f"{base}/{repository}/blobs/uploads/",
+                params={"mount": blob["digest"], "from": like.repository},
+            )
+            assert mounted.status_code == 201, mounted.text
+        manifest["annotations"] = {"org.example.pushed-for": "harbor"}
+        body = json.dumps(manifest).encode()
+        put = client.put(
+            f"{base}/{repository}/manifests/h1",
+            content=body,
+            headers={"Content-Type": got.headers["content-type"]},
+        )
+        assert put.status_code == 201, put.text
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _harbor_jobs(fleet: Fleet) -> float:
+    return sum(
+        w.metric("basewatch_fleet_jobs_total", kind="harbor", outcome="succeeded")
+        for w in fleet.workers
+    )
+
+
+def test_harbor_s_scan_request_is_run_by_a_worker_with_the_credential_harbor_sent(
+    fleet: Fleet,
+) -> None:
+    like = next(image for image in fleet.images if image.base == 1)  # on 3.20: the advisory
+    digest = _image_not_yet_seen(fleet, like, "harbor-only")
+    before = _harbor_jobs(fleet)
+    harbor = {"Authorization": f"Bearer {HARBOR_TOKEN}"}
+    accepted = httpx.post(
+        f"{fleet.serve.url}/harbor/api/v1/scan",
+        json={
+            "registry": {"url": f"http://{fleet.registry.host}", "authorization": ROBOT},
+            "artifact": {"repository": "harbor-only", "digest": digest, "tag": "h1"},
+        },
+        headers={**harbor, "Content-Type": SCAN_REQUEST},
+        timeout=30,
+    )
+    assert accepted.status_code == 202, accepted.text
+    scan_id = accepted.json()["id"]
+
+    def report() -> httpx.Response | None:
+        answer = httpx.get(
+            f"{fleet.serve.url}/harbor/api/v1/scan/{scan_id}/report",
+            headers={**harbor, "Accept": VULN_REPORT},
+            timeout=30,
+        )
+        return None if answer.status_code == 302 else answer
+
+    answer = wait_for(report, 120, "Harbor's report")
+    assert answer.status_code == 200, answer.text
+    found = {v["id"] for v in answer.json()["vulnerabilities"]}
+    assert found & {ADVISORY, ALIAS}, found
+    # a worker pulled it (the service has no local workers), opening the credential the
+    # service sealed with the key they share, and dropped it
+    rows = fleet.query(select(HarborScan.state, HarborScan.reused, HarborScan.credential))
+    assert [tuple(row) for row in rows] == [("done", False, None)]
+    after = _harbor_jobs(fleet)
+    assert after == before + 1
+    assert all(ROBOT.split()[1] not in worker.log() for worker in fleet.workers)

@@ -5,6 +5,10 @@ dead worker handed back after the lease and parked after `attempts` runs, and th
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,3 +298,25 @@ def test_a_dead_worker_s_job_queued_again_meanwhile_is_left_to_its_twin(
             text("SELECT status::text FROM procrastinate_jobs WHERE queue_name = 'deliver'")
         ).all()
     assert [r[0] for r in rows] == ["todo"]
+
+
+def test_a_worker_whose_metrics_address_is_taken_says_so_and_leaves(
+    engine: Engine, tmp_path: Path
+) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        result = subprocess.run(
+            [sys.executable, "-m", "basewatch", "worker", "--database", url, "--metrics", listen],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "BASEWATCH_CACHE_DIR": str(tmp_path / "cache")},
+            cwd=tmp_path,
+        )
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert f"cannot serve /metrics on {listen}" in result.stderr
+    assert "in use" in result.stderr and "Traceback" not in result.stderr

@@ -108,3 +108,33 @@ def test_a_watch_whose_registry_is_no_longer_allowed_is_skipped(
     assert report.queued == 0 and report.tags == 0
     assert "no longer in allowed_registries" in report.errors[0]
     app.close()
+
+
+def test_a_cycle_lists_several_repositories_at_once_and_keeps_the_watches_order(
+    engine: Engine, registry: rs.RunningRegistry, tmp_path: Path
+) -> None:
+    for name in ("b", "c", "d"):
+        registry.push(f"oci-archive:{shared_fixture(BUSYBOX)}", f"{name}:v1")
+    proxy = rs.FaultProxy(registry.host)
+    try:
+        proxy.faults.list_delay = 0.3  # a registry far away: each list waits on the network
+        order = ["app", "gone-1", "b", "gone-2", "c", "gone-3", "d", "gone-4"]
+        for name in order:
+            _watch(engine, f"{proxy.host}/{name}", ["*"])
+        scheduler, app = _scheduler(engine, tmp_path, proxy.host, max_queued=100)
+        report = scheduler.schedule_once()
+        lists = [path for method, path, _ in proxy.requests if path.endswith("/tags/list?n=1000")]
+        assert sorted(lists) == sorted(f"/v2/{name}/tags/list?n=1000" for name in order)
+        assert proxy.most_lists_in_flight > 1, "the lists were made one after the other"
+        assert proxy.most_lists_in_flight <= 8  # LISTERS
+        assert (report.tags, report.queued) == (5 + 3, 5 + 3)
+        # what could not be listed is reported in the order of the watches
+        assert [e.split("/")[1].split(":")[0] for e in report.errors] == [
+            "gone-1",
+            "gone-2",
+            "gone-3",
+            "gone-4",
+        ]
+        app.close()
+    finally:
+        proxy.close()

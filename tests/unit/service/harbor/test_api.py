@@ -14,8 +14,12 @@ from sqlalchemy import select
 
 from basewatch.errors import ConfigError
 from basewatch.service.config import ServeSettings
-from basewatch.service.harbor.sealing import Sealer, sealer_for
+from basewatch.service.db import open_engine, sessions, upgrade
+from basewatch.service.harbor.scans import Artifact, HarborScans
+from basewatch.service.harbor.sealing import Sealer, fleet_key_warning, sealer_for
 from basewatch.service.models import HarborScan, Watch
+from basewatch.service.watcher import Watcher
+from basewatch.settings import Settings
 from tests.unit.service.harbor.conftest import (
     HARBOR_TOKEN,
     Harbor,
@@ -459,3 +463,45 @@ def test_a_key_readable_by_others_or_not_a_key_is_refused(tmp_path: Path) -> Non
     in_fifo = ServeSettings.load(environ={"HOME": str(fifo)}, default_vulndb=tmp_path / "v.db")
     with pytest.raises(ConfigError, match="not a regular file"):
         sealer_for(in_fifo.harbor)
+
+
+def test_a_fleet_process_with_only_its_own_key_file_is_warned(tmp_path: Path) -> None:
+    own_file = _settings(tmp_path, "")
+    said = fleet_key_warning(own_file.harbor)
+    assert "BASEWATCH_HARBOR_KEY" in said and str(own_file.harbor.key_file) in said
+    key = _new_key().decode()
+    assert fleet_key_warning(_settings(tmp_path, "", BASEWATCH_HARBOR_KEY=key).harbor) == ""
+    assert fleet_key_warning(_settings(tmp_path, '[serve.harbor]\nprefix = "off"\n').harbor) == ""
+
+
+def test_a_credential_sealed_under_another_key_fails_its_job_saying_why(tmp_path: Path) -> None:
+    """A fleet's worker whose key is not the service's: the job fails with the reason, and the
+    sealed credential is dropped all the same."""
+    settings = ServeSettings.load(
+        environ={"HOME": str(tmp_path / "home")},
+        default_vulndb=tmp_path / "v.db",
+        flags={
+            "database": f"sqlite+pysqlite:///{tmp_path}/service.db",
+            "allowed_registries": UNREACHABLE,
+        },
+    )
+    engine = open_engine(settings.database)
+    upgrade(engine)
+    make = sessions(engine)
+    core = Settings.load(environ={}, cache_dir=tmp_path / "cache", read_config=False)
+    watcher = Watcher(make, settings, core)
+    service = HarborScans(make, settings, watcher, Sealer(_new_key()))
+    worker = HarborScans(make, settings, watcher, Sealer(_new_key()))
+    artifact = Artifact(
+        f"http://{UNREACHABLE}", "library/app", DIGEST, "1.0", authorization=basic("robot", "pw")
+    )
+    with make() as session:
+        job_id = service.submit(session, artifact)
+        session.commit()
+    worker.run_job(job_id)
+    with make() as session:
+        job = session.get(HarborScan, job_id)
+        assert job is not None
+        assert (job.state, job.credential, job.image_digest) == ("failed", None, None)
+        assert "this worker's [serve.harbor] key is not the service's" in job.error
+    engine.dispose()
