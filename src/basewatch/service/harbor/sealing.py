@@ -56,7 +56,7 @@ def fleet_key_warning(settings: HarborSettings) -> str:
         "Harbor's adapter is on with no [serve.harbor] key (BASEWATCH_HARBOR_KEY): this process "
         f"seals and opens registry credentials with {settings.key_file}, so a scan request that "
         "carries one fails on a worker that does not share that file; set the same key for the "
-        'service and every worker (or turn the adapter off: [serve.harbor] prefix = "")'
+        'service and every worker (or turn the adapter off: [serve.harbor] prefix = "off")'
     )
 
 
